@@ -1,0 +1,89 @@
+//! Reading catalogs from TOML text, with located errors.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::model::{Catalog, DataStep, KnownIssue, PreCheck, Release};
+use crate::diag::{from_toml_error, Diagnostic};
+use crate::version::{parse_range, parse_version, Range};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    product: Spanned<String>,
+    name: Option<String>,
+    #[serde(default)]
+    tag_prefixes: Vec<String>,
+    docs: Option<String>,
+    #[serde(default, rename = "release")]
+    releases: Vec<RawRelease>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRelease {
+    version: Spanned<String>,
+    upgrade_from: Option<Spanned<String>>,
+    #[serde(default)]
+    notes: Vec<String>,
+    window: Option<String>,
+    #[serde(default)]
+    config_rules: Vec<toml::Table>,
+    #[serde(default)]
+    data_steps: Vec<DataStep>,
+    #[serde(default)]
+    pre_checks: Vec<PreCheck>,
+    #[serde(default)]
+    known_issues: Vec<KnownIssue>,
+}
+
+/// Parses one catalog file. `file` names it in errors.
+pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
+    let raw: RawCatalog = toml::from_str(src).map_err(|e| from_toml_error(file, src, &e))?;
+    let product = raw.product.get_ref().trim().to_string();
+    if product.is_empty() || !product.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(Diagnostic::at(file, src, raw.product.span(), format!("`{product}` is not a product identifier"))
+            .with_help("use lowercase letters, digits, `-` or `_`, like `mender`"));
+    }
+    let mut releases = Vec::with_capacity(raw.releases.len());
+    for r in raw.releases {
+        let version = parse_version(r.version.get_ref(), &raw.tag_prefixes)
+            .map_err(|e| Diagnostic::at(file, src, r.version.span(), e.to_string()))?;
+        let upgrade_from = match &r.upgrade_from {
+            None => Range::any(),
+            Some(s) => parse_range(s.get_ref())
+                .map_err(|e| Diagnostic::at(file, src, s.span(), e.to_string()))?,
+        };
+        releases.push((
+            r.version.span(),
+            Release {
+                version,
+                upgrade_from,
+                notes: r.notes,
+                window: r.window,
+                config_rules: r.config_rules,
+                data_steps: r.data_steps,
+                pre_checks: r.pre_checks,
+                known_issues: r.known_issues,
+            },
+        ));
+    }
+    releases.sort_by(|a, b| a.1.version.cmp(&b.1.version));
+    for w in releases.windows(2) {
+        if w[0].1.version == w[1].1.version {
+            let (first, second) = if w[0].0.start < w[1].0.start { (&w[0], &w[1]) } else { (&w[1], &w[0]) };
+            let line = src[..first.0.start].matches('\n').count() + 1;
+            return Err(Diagnostic::at(file, src, second.0.clone(), format!("release {} is listed twice", second.1.version))
+                .with_help(format!("remove one of them (the other is on line {line})")));
+        }
+    }
+    Ok(Catalog {
+        product,
+        name: raw.name.unwrap_or_else(|| raw.product.get_ref().clone()),
+        tag_prefixes: raw.tag_prefixes,
+        docs: raw.docs,
+        releases: releases.into_iter().map(|(_, r)| r).collect(),
+        origin: file.to_string(),
+        source: src.to_string(),
+    })
+}

@@ -1,0 +1,70 @@
+//! Release catalogs: built-in ones compiled into the binary, plus any the
+//! operator adds or overrides with `--catalog DIR`.
+
+mod load;
+mod model;
+
+pub use load::parse_catalog;
+pub use model::{Catalog, DataStep, KnownIssue, PreCheck, Release};
+
+use crate::diag::Diagnostic;
+
+/// The catalogs shipped inside upshift: (product, file name, text).
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("catalogs/demo.toml", include_str!("../../../../catalogs/demo.toml")),
+    ("catalogs/mender.toml", include_str!("../../../../catalogs/mender.toml")),
+    ("catalogs/mattermost.toml", include_str!("../../../../catalogs/mattermost.toml")),
+];
+
+/// All catalogs known to this run, by product.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogSet {
+    catalogs: Vec<Catalog>,
+}
+
+impl CatalogSet {
+    /// The built-in catalogs.
+    pub fn built_in() -> Self {
+        let mut set = CatalogSet::default();
+        for (file, src) in BUILT_IN {
+            let c = parse_catalog(&format!("{file} (built-in)"), src)
+                .unwrap_or_else(|d| panic!("built-in catalog is invalid: {d}"));
+            set.insert(c);
+        }
+        set
+    }
+
+    /// Adds a catalog, replacing one for the same product.
+    pub fn insert(&mut self, catalog: Catalog) {
+        match self.catalogs.iter_mut().find(|c| c.product == catalog.product) {
+            Some(slot) => *slot = catalog,
+            None => {
+                self.catalogs.push(catalog);
+                self.catalogs.sort_by(|a, b| a.product.cmp(&b.product));
+            }
+        }
+    }
+
+    /// Parses `(file, text)` pairs and adds them over the current set.
+    pub fn with_files<'a>(mut self, files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Diagnostic> {
+        for (file, src) in files {
+            self.insert(parse_catalog(file, src)?);
+        }
+        Ok(self)
+    }
+
+    /// The catalog of a product.
+    pub fn get(&self, product: &str) -> Option<&Catalog> {
+        self.catalogs.iter().find(|c| c.product == product)
+    }
+
+    /// Every catalog, sorted by product.
+    pub fn iter(&self) -> impl Iterator<Item = &Catalog> {
+        self.catalogs.iter()
+    }
+
+    /// Product identifiers.
+    pub fn products(&self) -> Vec<&str> {
+        self.catalogs.iter().map(|c| c.product.as_str()).collect()
+    }
+}

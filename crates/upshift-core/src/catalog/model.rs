@@ -1,0 +1,119 @@
+//! The catalog: a product's release history as data.
+
+use semver::Version;
+use serde::Serialize;
+
+use crate::version::Range;
+
+/// One product's releases, sorted oldest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Catalog {
+    /// Product identifier used in manifests (`mender`).
+    pub product: String,
+    /// Human name (`Mender Server`).
+    pub name: String,
+    /// Tag prefixes accepted in front of version numbers (`mender-`).
+    pub tag_prefixes: Vec<String>,
+    /// Where the upstream upgrade guide lives.
+    pub docs: Option<String>,
+    /// Releases, oldest first, versions unique.
+    pub releases: Vec<Release>,
+    /// Where the catalog came from (`built-in` or a path).
+    pub origin: String,
+    /// The catalog's source text, for fingerprints.
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// One release of a product.
+#[derive(Debug, Clone, Serialize)]
+pub struct Release {
+    #[serde(serialize_with = "ser_display")]
+    pub version: Version,
+    /// Versions this release accepts as a starting point.
+    #[serde(serialize_with = "ser_display")]
+    pub upgrade_from: Range,
+    /// Compatibility notes the operator must review.
+    pub notes: Vec<String>,
+    /// Estimated maintenance window, as written (`15m`).
+    pub window: Option<String>,
+    /// Configuration rules (interpreted by `upshift-config`), raw.
+    pub config_rules: Vec<toml::Table>,
+    /// Data migrations run after the swap.
+    pub data_steps: Vec<DataStep>,
+    /// Checks run before anything changes.
+    pub pre_checks: Vec<PreCheck>,
+    /// Log pattern → hint, shown when a health check fails.
+    pub known_issues: Vec<KnownIssue>,
+}
+
+/// A data migration a release needs.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DataStep {
+    pub id: String,
+    pub description: String,
+    /// Command to run (through the service's driver).
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Whether the step can be undone without restoring the snapshot.
+    #[serde(default)]
+    pub reversible: bool,
+}
+
+/// A check that must pass before the hop starts.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PreCheck {
+    pub id: String,
+    pub description: String,
+    #[serde(default)]
+    pub run: Option<String>,
+    /// What to do when it fails.
+    #[serde(default)]
+    pub hint: Option<String>,
+}
+
+/// A known failure signature and what to do about it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KnownIssue {
+    /// Text (or regular expression) seen in a service log.
+    pub pattern: String,
+    pub hint: String,
+}
+
+fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+impl Catalog {
+    /// The release with exactly this version.
+    pub fn release(&self, v: &Version) -> Option<&Release> {
+        self.releases
+            .binary_search_by(|r| r.version.cmp(v))
+            .ok()
+            .map(|i| &self.releases[i])
+    }
+
+    /// Parses a version in this product's accepted forms.
+    pub fn parse_version(&self, s: &str) -> Result<Version, crate::version::VersionError> {
+        crate::version::parse_version(s, &self.tag_prefixes)
+    }
+
+    /// Up to `n` known versions on each side of `v`, for "did you mean" lists.
+    pub fn nearest(&self, v: &Version, n: usize) -> Vec<String> {
+        let i = self.releases.partition_point(|r| &r.version < v);
+        let lo = i.saturating_sub(n);
+        let hi = (i + n).min(self.releases.len());
+        self.releases[lo..hi]
+            .iter()
+            .map(|r| r.version.to_string())
+            .collect()
+    }
+
+    /// The newest release.
+    pub fn latest(&self) -> Option<&Release> {
+        self.releases.last()
+    }
+}

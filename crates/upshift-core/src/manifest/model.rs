@@ -1,0 +1,284 @@
+//! The manifest (`upshift.toml`): what one installation is and how it runs.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::secret::SecretRef;
+
+/// A parsed, validated manifest.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub installation: Installation,
+    #[serde(default)]
+    pub services: IndexMap<String, Service>,
+    #[serde(default)]
+    pub stores: IndexMap<String, Store>,
+    #[serde(default)]
+    pub config: IndexMap<String, ConfigFile>,
+    #[serde(default)]
+    pub hooks: Hooks,
+    #[serde(default)]
+    pub maintenance: Maintenance,
+    #[serde(default)]
+    pub backup: Backup,
+}
+
+/// The `[installation]` table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Installation {
+    /// A name for this deployment (`mender-prod`).
+    pub name: String,
+    /// The catalog product (`mender`).
+    pub product: Spanned<String>,
+    /// The version running now, in any form the catalog accepts.
+    pub version: Spanned<String>,
+    /// A command that prints the running version (`platform -version`).
+    pub version_command: Option<String>,
+    /// Where the installation lives: omitted for this machine, or `ssh://user@host:port`.
+    pub host: Option<String>,
+}
+
+/// How a service is run.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DriverKind {
+    Process,
+    Systemd,
+    Compose,
+    Helm,
+    Command,
+}
+
+impl DriverKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriverKind::Process => "process",
+            DriverKind::Systemd => "systemd",
+            DriverKind::Compose => "compose",
+            DriverKind::Helm => "helm",
+            DriverKind::Command => "command",
+        }
+    }
+}
+
+/// A `[services.NAME]` table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub driver: Spanned<DriverKind>,
+    #[serde(default)]
+    pub depends_on: Vec<Spanned<String>>,
+    /// Address users reach (`0.0.0.0:8080`); the maintenance page answers here.
+    pub public_address: Option<String>,
+    pub health: Option<Health>,
+    /// Log file shown when the service fails its health check.
+    pub log: Option<String>,
+    /// Driver settings: exactly the table named by `driver`.
+    pub process: Option<ProcessDriver>,
+    pub systemd: Option<SystemdDriver>,
+    pub compose: Option<ComposeDriver>,
+    pub helm: Option<HelmDriver>,
+    pub command: Option<CommandDriver>,
+}
+
+/// `driver = "process"`: upshift starts and stops the program itself.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessDriver {
+    pub start: String,
+    pub pidfile: Option<String>,
+    pub workdir: Option<String>,
+    /// Seconds between SIGTERM and SIGKILL.
+    pub stop_timeout: Option<u64>,
+}
+
+/// `driver = "systemd"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemdDriver {
+    pub unit: String,
+}
+
+/// `driver = "compose"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeDriver {
+    pub project: String,
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// The compose service name, when it differs from the upshift service name.
+    pub service: Option<String>,
+    pub workdir: Option<String>,
+}
+
+/// `driver = "helm"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelmDriver {
+    pub release: String,
+    pub chart: String,
+    pub namespace: Option<String>,
+    /// The values file (also listed under `[config]` to be migrated).
+    pub values: Option<String>,
+    pub timeout: Option<String>,
+}
+
+/// `driver = "command"`: any command per action (seed 004's `make up DETACH=true`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandDriver {
+    pub start: String,
+    pub stop: String,
+    pub install: Option<String>,
+    pub migrate: Option<String>,
+    pub status: Option<String>,
+    pub workdir: Option<String>,
+}
+
+/// A health check; exactly one of `http`, `tcp`, `command`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    pub http: Option<String>,
+    /// Expected HTTP status (default 200).
+    pub status: Option<u16>,
+    /// A pattern the HTTP body must contain.
+    pub body: Option<String>,
+    pub tcp: Option<String>,
+    pub command: Option<String>,
+    /// Seconds between attempts (default 1).
+    pub interval: Option<f64>,
+    /// Seconds one attempt may take (default 5).
+    pub timeout: Option<f64>,
+    /// Attempts before giving up (default 30).
+    pub retries: Option<u32>,
+}
+
+/// Kinds of data stores.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Files,
+    Sqlite,
+    Postgres,
+    Mysql,
+    Mongodb,
+    Volume,
+    S3,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Files => "files",
+            StoreKind::Sqlite => "sqlite",
+            StoreKind::Postgres => "postgres",
+            StoreKind::Mysql => "mysql",
+            StoreKind::Mongodb => "mongodb",
+            StoreKind::Volume => "volume",
+            StoreKind::S3 => "s3",
+        }
+    }
+}
+
+/// A `[stores.NAME]` table. Which keys are required depends on `kind`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    pub kind: Spanned<StoreKind>,
+    /// files, sqlite: paths relative to the manifest.
+    pub path: Option<String>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// postgres, mysql, mongodb: host, port, user, database.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub password: Option<SecretRef>,
+    /// mongodb: a connection URI reference (may hold credentials, so a secret).
+    pub uri: Option<SecretRef>,
+    /// volume: the Docker named volume.
+    pub volume: Option<String>,
+    /// s3: endpoint, bucket, region and credentials.
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub region: Option<String>,
+    pub access_key: Option<SecretRef>,
+    pub secret_key: Option<SecretRef>,
+}
+
+/// Formats of configuration files upshift can migrate.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigFormat {
+    Yaml,
+    Json,
+    Toml,
+    Env,
+}
+
+/// A `[config.NAME]` table: a file the upgrade may rewrite.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub path: String,
+    pub format: ConfigFormat,
+    /// Which catalog rules apply (`helm-values`, `mattermost-config`); defaults to the table name.
+    pub role: Option<String>,
+}
+
+/// Commands run at points of the upgrade.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    pub pre_upgrade: Option<String>,
+    pub post_upgrade: Option<String>,
+    pub on_failure: Option<String>,
+}
+
+/// The maintenance window: what users see while services are down.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Maintenance {
+    /// Serve a 503 page on the public addresses while services are down.
+    #[serde(default = "yes")]
+    pub page: bool,
+    pub message: Option<String>,
+    /// Seconds for the `Retry-After` header.
+    pub retry_after: Option<u32>,
+    /// Commands that switch the product's own maintenance mode, or announce it.
+    pub on: Option<String>,
+    pub off: Option<String>,
+    pub announce: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Maintenance {
+    fn default() -> Self {
+        Maintenance {
+            page: true,
+            message: None,
+            retry_after: None,
+            on: None,
+            off: None,
+            announce: None,
+        }
+    }
+}
+
+/// Where snapshots go.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// Repository path (default `.upshift/repo` beside the manifest).
+    pub repository: Option<String>,
+    /// Repository key: `file:PATH` or `env:NAME`; generated into a 0600 file if absent.
+    pub key: Option<SecretRef>,
+}

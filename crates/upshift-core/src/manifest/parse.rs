@@ -1,0 +1,216 @@
+//! Reading and validating `upshift.toml`, with errors that name the file,
+//! line and column, what is wrong and how to fix it.
+
+use semver::Version;
+use toml::Spanned;
+
+use super::model::{DriverKind, Manifest, Service, StoreKind};
+use crate::catalog::{Catalog, CatalogSet};
+use crate::diag::{did_you_mean, from_toml_error, Diagnostic};
+
+/// A manifest checked against the catalogs: the installation's product and
+/// current version are known releases.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub manifest: Manifest,
+    /// The file as named by the user.
+    pub file: String,
+    /// The manifest's text (for fingerprints).
+    pub source: String,
+    pub catalog: Catalog,
+    pub version: Version,
+}
+
+/// Parses and validates a manifest's structure (no catalog needed).
+pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
+    let m: Manifest = toml::from_str(src).map_err(|e| from_toml_error(file, src, &e))?;
+    for (name, svc) in &m.services {
+        check_driver(file, src, name, svc)?;
+        check_health(file, src, name, svc)?;
+        for dep in &svc.depends_on {
+            if !m.services.contains_key(dep.get_ref()) {
+                let names: Vec<&str> = m.services.keys().map(String::as_str).collect();
+                let help = match did_you_mean(dep.get_ref(), names.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`? (services: {})", names.join(", ")),
+                    None => format!("add a [services.{}] table or remove it (services: {})", dep.get_ref(), names.join(", ")),
+                };
+                return Err(Diagnostic::at(file, src, dep.span(), format!("service `{name}` depends on `{}`, which is not a service", dep.get_ref())).with_help(help));
+            }
+        }
+    }
+    if let Some((cycle, span)) = find_cycle(&m) {
+        return Err(Diagnostic::at(file, src, span, format!("services depend on each other in a cycle: {}", cycle.join(" → ")))
+            .with_help("remove one of these `depends_on` entries so that services can start in order"));
+    }
+    for (name, store) in &m.stores {
+        check_store(file, src, name, store)?;
+    }
+    Ok(m)
+}
+
+/// Parses a manifest and checks product and version against `catalogs`.
+pub fn load(file: &str, src: &str, catalogs: &CatalogSet) -> Result<Loaded, Diagnostic> {
+    let manifest = parse_manifest(file, src)?;
+    let inst = &manifest.installation;
+    let product = inst.product.get_ref();
+    let Some(catalog) = catalogs.get(product) else {
+        let known = catalogs.products();
+        let help = match did_you_mean(product, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? Known products: {}; add one with `--catalog DIR`", known.join(", ")),
+            None => format!("known products: {}; add a catalog for `{product}` with `--catalog DIR`", known.join(", ")),
+        };
+        return Err(Diagnostic::at(file, src, inst.product.span(), format!("unknown product `{product}`")).with_help(help));
+    };
+    let version = known_version(file, src, catalog, &inst.version)?;
+    Ok(Loaded {
+        catalog: catalog.clone(),
+        version,
+        file: file.to_string(),
+        source: src.to_string(),
+        manifest,
+    })
+}
+
+/// Parses `v` and checks the catalog has that release; lists the nearest ones if not.
+pub fn known_version(file: &str, src: &str, catalog: &Catalog, v: &Spanned<String>) -> Result<Version, Diagnostic> {
+    let version = catalog
+        .parse_version(v.get_ref())
+        .map_err(|e| Diagnostic::at(file, src, v.span(), e.to_string()))?;
+    if catalog.release(&version).is_none() {
+        let near = catalog.nearest(&version, 3).join(", ");
+        return Err(Diagnostic::at(file, src, v.span(), format!("{} has no release {version} in its catalog ({})", catalog.name, catalog.origin))
+            .with_help(format!("the nearest known versions are: {near}; correct the version or add the release with `--catalog DIR`")));
+    }
+    Ok(version)
+}
+
+fn check_driver(file: &str, src: &str, name: &str, svc: &Service) -> Result<(), Diagnostic> {
+    let kind = *svc.driver.get_ref();
+    let present = [
+        (DriverKind::Process, svc.process.is_some()),
+        (DriverKind::Systemd, svc.systemd.is_some()),
+        (DriverKind::Compose, svc.compose.is_some()),
+        (DriverKind::Helm, svc.helm.is_some()),
+        (DriverKind::Command, svc.command.is_some()),
+    ];
+    for (k, has) in present {
+        if k == kind && !has && k != DriverKind::Systemd {
+            return Err(Diagnostic::at(file, src, svc.driver.span(), format!("service `{name}` uses driver `{}` but has no [services.{name}.{}] table", k.as_str(), k.as_str()))
+                .with_help(driver_example(k, name)));
+        }
+        if k != kind && has {
+            return Err(Diagnostic::at(file, src, svc.driver.span(), format!("service `{name}` uses driver `{}` but also has a [services.{name}.{}] table", kind.as_str(), k.as_str()))
+                .with_help(format!("remove [services.{name}.{}] or set `driver = \"{}\"`", k.as_str(), k.as_str())));
+        }
+    }
+    Ok(())
+}
+
+fn driver_example(k: DriverKind, name: &str) -> String {
+    match k {
+        DriverKind::Process => format!("add [services.{name}.process] with `start = \"./bin/{name}\"`"),
+        DriverKind::Systemd => format!("add [services.{name}.systemd] with `unit = \"{name}.service\"`"),
+        DriverKind::Compose => format!("add [services.{name}.compose] with `project = \"...\"` and `files = [\"docker-compose.yml\"]`"),
+        DriverKind::Helm => format!("add [services.{name}.helm] with `release = \"...\"` and `chart = \"...\"`"),
+        DriverKind::Command => format!("add [services.{name}.command] with `start = \"...\"` and `stop = \"...\"`"),
+    }
+}
+
+fn check_health(file: &str, src: &str, name: &str, svc: &Service) -> Result<(), Diagnostic> {
+    let Some(h) = &svc.health else { return Ok(()) };
+    let n = [h.http.is_some(), h.tcp.is_some(), h.command.is_some()].iter().filter(|x| **x).count();
+    if n != 1 {
+        return Err(Diagnostic::at(file, src, svc.driver.span(), format!("the health check of service `{name}` must have exactly one of `http`, `tcp`, `command` (it has {n})"))
+            .with_help(format!("in [services.{name}.health] write e.g. `http = \"http://127.0.0.1:8080/health\"`")));
+    }
+    Ok(())
+}
+
+fn check_store(file: &str, src: &str, name: &str, s: &super::model::Store) -> Result<(), Diagnostic> {
+    let kind = *s.kind.get_ref();
+    let missing: Option<&str> = match kind {
+        StoreKind::Files if s.path.is_none() && s.paths.is_empty() => Some("`path` or `paths`"),
+        StoreKind::Sqlite if s.path.is_none() => Some("`path`"),
+        StoreKind::Postgres | StoreKind::Mysql if s.database.is_none() => Some("`database`"),
+        StoreKind::Mongodb if s.uri.is_none() && s.host.is_none() => Some("`uri` or `host`"),
+        StoreKind::Volume if s.volume.is_none() => Some("`volume`"),
+        StoreKind::S3 if s.bucket.is_none() => Some("`bucket`"),
+        _ => None,
+    };
+    match missing {
+        Some(what) => Err(Diagnostic::at(file, src, s.kind.span(), format!("store `{name}` of kind `{}` needs {what}", kind.as_str()))
+            .with_help(format!("add {what} to [stores.{name}]"))),
+        None => Ok(()),
+    }
+}
+
+/// A dependency cycle, as service names from the first back to itself, and
+/// the span of the `depends_on` entry that closes it.
+fn find_cycle(m: &Manifest) -> Option<(Vec<String>, std::ops::Range<usize>)> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let names: Vec<&String> = m.services.keys().collect();
+    let mut mark = vec![Mark::New; names.len()];
+    // Iterative DFS: stack of (service index, next dependency index).
+    for root in 0..names.len() {
+        if mark[root] != Mark::New {
+            continue;
+        }
+        let mut stack = vec![(root, 0usize)];
+        mark[root] = Mark::Active;
+        while let Some(&mut (i, ref mut next)) = stack.last_mut() {
+            let deps = &m.services[i].depends_on;
+            if *next == deps.len() {
+                mark[i] = Mark::Done;
+                stack.pop();
+                continue;
+            }
+            let dep = &deps[*next];
+            *next += 1;
+            let j = m.services.get_index_of(dep.get_ref())?;
+            match mark[j] {
+                Mark::Active => {
+                    let from = stack.iter().position(|(k, _)| *k == j).unwrap_or(0);
+                    let mut cycle: Vec<String> = stack[from..].iter().map(|(k, _)| names[*k].clone()).collect();
+                    cycle.push(names[j].clone());
+                    return Some((cycle, dep.span()));
+                }
+                Mark::New => {
+                    mark[j] = Mark::Active;
+                    stack.push((j, 0));
+                }
+                Mark::Done => {}
+            }
+        }
+    }
+    None
+}
+
+impl Manifest {
+    /// Services in start order: every service after the ones it depends on,
+    /// otherwise in the order the manifest lists them. Stop order is the reverse.
+    pub fn start_order(&self) -> Vec<&str> {
+        let mut done = vec![false; self.services.len()];
+        let mut order = Vec::with_capacity(self.services.len());
+        fn visit<'a>(m: &'a Manifest, i: usize, done: &mut [bool], order: &mut Vec<&'a str>, depth: usize) {
+            if done[i] || depth > m.services.len() {
+                return;
+            }
+            done[i] = true;
+            for dep in &m.services[i].depends_on {
+                if let Some(j) = m.services.get_index_of(dep.get_ref()) {
+                    visit(m, j, done, order, depth + 1);
+                }
+            }
+            order.push(m.services.get_index(i).map(|(k, _)| k.as_str()).unwrap_or_default());
+        }
+        for i in 0..self.services.len() {
+            visit(self, i, &mut done, &mut order, 0);
+        }
+        order
+    }
+}

@@ -1,0 +1,230 @@
+//! The planner: (installation, catalog, target) → plan. Pure; no I/O.
+
+mod path;
+mod steps;
+
+pub use steps::{hop_steps, Step, StepKind};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::diag::Diagnostic;
+use crate::manifest::Loaded;
+
+/// The format tag written into saved plans.
+pub const PLAN_FORMAT: &str = "upshift-plan/1";
+
+/// A complete plan: hops, each an ordered list of steps.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Plan {
+    pub format: String,
+    pub installation: String,
+    pub product: String,
+    pub from: String,
+    pub to: String,
+    pub hops: Vec<Hop>,
+    pub warnings: Vec<String>,
+    pub fingerprint: Fingerprint,
+}
+
+/// One upgrade from a release to the next required stop.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Hop {
+    pub from: String,
+    pub to: String,
+    /// Why this hop exists and why it lands where it does.
+    pub reasons: Vec<String>,
+    /// Every release this hop crosses, oldest first (their rules all apply).
+    pub crosses: Vec<String>,
+    /// Compatibility notes of the crossed releases, to review.
+    pub notes: Vec<ReleaseNote>,
+    /// The catalog's estimate of the maintenance window.
+    pub estimated_window: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+/// A release's compatibility notes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReleaseNote {
+    pub version: String,
+    pub notes: Vec<String>,
+}
+
+/// Hashes of what the plan was made from, so a saved plan can be refused
+/// once the manifest or the catalog changed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub manifest: String,
+    pub catalog: String,
+}
+
+impl Fingerprint {
+    pub fn of(manifest_src: &str, catalog_src: &str) -> Self {
+        Fingerprint {
+            manifest: sha256_hex(manifest_src.as_bytes()),
+            catalog: sha256_hex(catalog_src.as_bytes()),
+        }
+    }
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Why no plan could be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("`{given}` is not a version of {product}: {reason}")]
+    BadTarget { product: String, given: String, reason: String },
+    #[error("{product} has no release {target}; the nearest known versions are: {nearest}")]
+    UnknownTarget { product: String, target: String, nearest: String },
+    #[error("refusing to downgrade from {from} to {to}: upshift only upgrades; to go back, use `upshift rollback` or `upshift restore` with a snapshot taken at {to}")]
+    Downgrade { from: String, to: String },
+    #[error("no upgrade path from {from} to {to}: {to} accepts upgrades only from `{accepts}`, and the newest release reachable from {from} is {furthest}")]
+    NoPath { from: String, to: String, accepts: String, furthest: String },
+}
+
+impl PlanError {
+    /// Whether the error is the operator's input (exit 2) rather than the catalog's verdict.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, PlanError::NoPath { .. })
+    }
+}
+
+/// Plans the upgrade of `loaded` to `target` (any version form the catalog accepts).
+pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
+    let cat = &loaded.catalog;
+    let to = cat.parse_version(target).map_err(|e| PlanError::BadTarget {
+        product: cat.name.clone(),
+        given: target.to_string(),
+        reason: e.to_string(),
+    })?;
+    let Ok(t) = cat.releases.binary_search_by(|r| r.version.cmp(&to)) else {
+        return Err(PlanError::UnknownTarget {
+            product: cat.name.clone(),
+            target: to.to_string(),
+            nearest: cat.nearest(&to, 3).join(", "),
+        });
+    };
+    let s = cat
+        .releases
+        .binary_search_by(|r| r.version.cmp(&loaded.version))
+        .expect("a loaded manifest's version is in its catalog");
+    let mut plan = Plan {
+        format: PLAN_FORMAT.to_string(),
+        installation: loaded.manifest.installation.name.clone(),
+        product: cat.product.clone(),
+        from: loaded.version.to_string(),
+        to: to.to_string(),
+        hops: Vec::new(),
+        warnings: warnings(loaded),
+        fingerprint: Fingerprint::of(&loaded.source, &cat.source),
+    };
+    if t < s {
+        return Err(PlanError::Downgrade { from: plan.from, to: plan.to });
+    }
+    if t == s {
+        return Ok(plan);
+    }
+    let stops = path::find_path(cat, s, t).map_err(|np| PlanError::NoPath {
+        from: plan.from.clone(),
+        to: plan.to.clone(),
+        accepts: cat.releases[t].upgrade_from.to_string(),
+        furthest: cat.releases[np.furthest].version.to_string(),
+    })?;
+    let mut prev = s;
+    for (n, &stop) in stops.iter().enumerate() {
+        let next = stops.get(n + 1).map(|&i| &cat.releases[i]);
+        let (a, b) = (&cat.releases[prev], &cat.releases[stop]);
+        let crossed: Vec<_> = cat.releases[prev + 1..=stop].iter().collect();
+        let mut reasons = vec![format!("{} accepts upgrades from `{}`, which includes {}", b.version, b.upgrade_from, a.version)];
+        match next {
+            Some(c) => reasons.push(format!("{} accepts upgrades only from `{}`, so the path stops at {} first", c.version, c.upgrade_from, b.version)),
+            None => reasons.push(format!("{} is the target", b.version)),
+        }
+        if crossed.len() > 1 {
+            let passed: Vec<String> = crossed[..crossed.len() - 1].iter().map(|r| r.version.to_string()).collect();
+            reasons.push(format!("passes over {} (not required stops; their notes and rules still apply)", passed.join(", ")));
+        }
+        let (af, bt) = (a.version.to_string(), b.version.to_string());
+        plan.hops.push(Hop {
+            steps: hop_steps(&loaded.manifest, &af, &bt, &crossed),
+            from: af,
+            to: bt,
+            reasons,
+            crosses: crossed.iter().map(|r| r.version.to_string()).collect(),
+            notes: crossed
+                .iter()
+                .filter(|r| !r.notes.is_empty())
+                .map(|r| ReleaseNote { version: r.version.to_string(), notes: r.notes.clone() })
+                .collect(),
+            estimated_window: b.window.clone(),
+        });
+        prev = stop;
+    }
+    Ok(plan)
+}
+
+fn warnings(loaded: &Loaded) -> Vec<String> {
+    let m = &loaded.manifest;
+    let mut w = Vec::new();
+    if m.services.is_empty() {
+        w.push("the manifest lists no services: nothing will be stopped, started or health-checked".to_string());
+    }
+    for (name, s) in &m.services {
+        if s.health.is_none() {
+            w.push(format!("service `{name}` has no health check: upshift cannot prove it healthy after the upgrade (add [services.{name}.health])"));
+        }
+    }
+    if m.stores.is_empty() {
+        w.push("the manifest lists no data stores: snapshots will hold the config files only".to_string());
+    }
+    w
+}
+
+/// Why a saved plan cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StalePlan {
+    #[error("the manifest changed since the plan was made; make a new plan with `upshift plan --to {to} --out FILE`")]
+    Manifest { to: String },
+    #[error("the {product} catalog changed since the plan was made; make a new plan with `upshift plan --to {to} --out FILE`")]
+    Catalog { product: String, to: String },
+    #[error("the plan is for installation `{planned}`, but the manifest describes `{actual}`")]
+    Installation { planned: String, actual: String },
+}
+
+impl Plan {
+    /// Reads a saved plan, naming the line and column of any error.
+    pub fn from_json(file: &str, src: &str) -> Result<Plan, Diagnostic> {
+        let plan: Plan = serde_json::from_str(src).map_err(|e| {
+            let offset = offset_of(src, e.line(), e.column());
+            Diagnostic::at(file, src, offset..offset + 1, format!("not a saved upshift plan: {e}"))
+                .with_help("save plans with `upshift plan --to VERSION --out FILE` and do not edit them")
+        })?;
+        if plan.format != PLAN_FORMAT {
+            return Err(Diagnostic::file(file, format!("plan format `{}` is not supported (expected `{PLAN_FORMAT}`)", plan.format))
+                .with_help("make the plan again with this version of upshift"));
+        }
+        Ok(plan)
+    }
+
+    /// Checks the plan still matches the manifest and catalog it was made from.
+    pub fn check_fresh(&self, loaded: &Loaded) -> Result<(), StalePlan> {
+        if self.installation != loaded.manifest.installation.name {
+            return Err(StalePlan::Installation { planned: self.installation.clone(), actual: loaded.manifest.installation.name.clone() });
+        }
+        let now = Fingerprint::of(&loaded.source, &loaded.catalog.source);
+        if now.manifest != self.fingerprint.manifest {
+            return Err(StalePlan::Manifest { to: self.to.clone() });
+        }
+        if now.catalog != self.fingerprint.catalog {
+            return Err(StalePlan::Catalog { product: self.product.clone(), to: self.to.clone() });
+        }
+        Ok(())
+    }
+}
+
+fn offset_of(src: &str, line: usize, column: usize) -> usize {
+    let start: usize = src.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    (start + column.saturating_sub(1)).min(src.len())
+}
