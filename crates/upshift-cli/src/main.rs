@@ -1,1 +1,32 @@
-fn main() {}
+//! `upshift`: a thin command line over the upshift libraries.
+
+mod cli;
+mod commands;
+mod error;
+mod printer;
+mod render;
+mod settings;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::printer::Printer;
+use crate::settings::Settings;
+
+fn main() {
+    let cli = Cli::parse();
+    let settings = Settings {
+        manifest: cli.manifest.clone(),
+        catalog_dir: cli.catalog.clone(),
+        printer: Printer { json: cli.json },
+    };
+    let code = match commands::run(&settings, cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.exit_code();
+            settings.printer.error(code, &e.to_string());
+            code
+        }
+    };
+    std::process::exit(code);
+}

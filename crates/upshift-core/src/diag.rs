@@ -61,6 +61,8 @@ impl Diagnostic {
     }
 }
 
+impl std::error::Error for Diagnostic {}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
@@ -72,8 +74,10 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.message)?;
         write!(f, "  --> {}:{}:{}", self.file, self.line, self.column)?;
+        let mut help_indent = "  ".to_string();
         if let Some((text, width)) = &self.snippet {
             let n = self.line.to_string();
+            help_indent = " ".repeat(n.len() + 2);
             let pad = " ".repeat(n.len());
             write!(f, "\n {pad} |\n {n} | {text}\n {pad} | ")?;
             let lead: String = text
@@ -84,7 +88,7 @@ impl fmt::Display for Diagnostic {
             write!(f, "{lead}{}", "^".repeat(*width))?;
         }
         if let Some(help) = &self.help {
-            write!(f, "\n  = help: {help}")?;
+            write!(f, "\n{help_indent}= help: {help}")?;
         }
         Ok(())
     }

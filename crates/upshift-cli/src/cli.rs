@@ -1,0 +1,107 @@
+//! The command line, as clap definitions. Flags are resolved once into
+//! [`crate::settings::Settings`]; each command lives in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const ABOUT: &str = "Upgrade and migrate self-hosted servers safely.
+
+upshift knows which versions a product must pass through, backs everything up
+and proves the backup restores, rewrites configuration for the new version,
+keeps the maintenance window short, and rolls back, data included, when the
+new version is not healthy.";
+
+const EXAMPLES: &str = "Examples:
+  upshift demo                                  set up the demo installation and plan its upgrade
+  upshift -m examples/demo/upshift.toml plan --to 3.0.0
+  upshift plan --to 4.0.0 --out mender-4.0.plan.json
+  upshift --json plan --to 3.0.0 | jq '.hops[] | .from + \" -> \" + .to'
+  upshift catalog list
+  upshift catalog show mender
+  upshift status
+
+Exit codes: 0 done; 1 the operation failed (and changed nothing, or was rolled
+back); 2 bad input (the message names the file, line and fix); 3 interrupted,
+run `upshift resume` or `upshift rollback`; 4 another run holds the lock.";
+
+#[derive(Debug, Parser)]
+#[command(name = "upshift", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    /// The installation manifest.
+    #[arg(short, long, global = true, env = "UPSHIFT_MANIFEST", default_value = "upshift.toml", value_name = "PATH")]
+    pub manifest: PathBuf,
+
+    /// Print one JSON document on stdout (progress and logs go to stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Answer yes to confirmations.
+    #[arg(short, long, global = true)]
+    pub yes: bool,
+
+    /// A directory of extra catalogs (`*.toml`); a catalog there replaces the built-in one of the same product.
+    #[arg(long, global = true, env = "UPSHIFT_CATALOG", value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up the bundled demo installation and show how upshift upgrades it.
+    #[command(after_help = "Examples:\n  upshift demo\n  upshift demo --dir /tmp/demo --no-upgrade")]
+    Demo(DemoArgs),
+
+    /// Show what the manifest says about the installation, and check the running version.
+    #[command(after_help = "Examples:\n  upshift status\n  upshift -m /srv/mender/upshift.toml --json status")]
+    Status,
+
+    /// Show what an upgrade would do, hop by hop, and why each hop exists.
+    #[command(after_help = "Each hop lands on the newest release that the next stop accepts; steps marked
+`*` are past the point of no return (a failure there is undone by restoring
+the snapshot taken just before).
+
+Examples:
+  upshift plan --to 3.0.0
+  upshift plan --to v4.0.0 --out mender-4.0.plan.json   # review, then apply exactly this plan
+  upshift --json plan --to 3.0.0")]
+    Plan(PlanArgs),
+
+    /// List and inspect the release catalogs upshift knows.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to set up the demo installation.
+    #[arg(long, default_value = "upshift-demo", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Only set up the installation; do not upgrade it.
+    #[arg(long)]
+    pub no_upgrade: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The version to reach (any form the product uses: `3.0.0`, `3.0`, `v3.0.0`).
+    #[arg(long, value_name = "VERSION")]
+    pub to: String,
+    /// Save the plan (JSON, with a fingerprint of manifest and catalog) to apply later with `apply --plan`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Every product upshift has a catalog for.
+    List,
+    /// One product's releases: what each accepts as a starting point, and its notes.
+    #[command(after_help = "Examples:\n  upshift catalog show mender\n  upshift --json catalog show demo")]
+    Show {
+        /// The product (`demo`, `mender`, `mattermost`, or one from `--catalog DIR`).
+        product: String,
+    },
+}

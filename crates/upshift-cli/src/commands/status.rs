@@ -1,0 +1,168 @@
+//! `upshift status`: what the manifest says, and whether the running version agrees.
+
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::error::{code, CliError};
+use crate::render::table;
+use crate::settings::Settings;
+
+#[derive(Serialize)]
+struct Status {
+    manifest: String,
+    installation: String,
+    product: String,
+    version: String,
+    latest: Option<String>,
+    host: Option<String>,
+    services: Vec<ServiceRow>,
+    stores: Vec<StoreRow>,
+    config: Vec<ConfigRow>,
+    running_version: Option<RunningVersion>,
+}
+
+#[derive(Serialize)]
+struct ServiceRow {
+    name: String,
+    driver: String,
+    depends_on: Vec<String>,
+    health: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StoreRow {
+    name: String,
+    kind: String,
+}
+
+#[derive(Serialize)]
+struct ConfigRow {
+    name: String,
+    path: String,
+    format: String,
+}
+
+#[derive(Serialize)]
+struct RunningVersion {
+    command: String,
+    reported: Option<String>,
+    matches: bool,
+    error: Option<String>,
+}
+
+pub fn run(settings: &Settings) -> Result<i32, CliError> {
+    let loaded = settings.load()?;
+    let m = &loaded.manifest;
+    let inst = &m.installation;
+    let running = inst.version_command.as_ref().map(|cmd| {
+        let base = settings.manifest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        check_version(cmd, base, &loaded)
+    });
+    let status = Status {
+        manifest: settings.manifest.display().to_string(),
+        installation: inst.name.clone(),
+        product: loaded.catalog.product.clone(),
+        version: loaded.version.to_string(),
+        latest: loaded.catalog.latest().map(|r| r.version.to_string()),
+        host: inst.host.clone(),
+        services: m
+            .start_order()
+            .into_iter()
+            .map(|name| {
+                let s = &m.services[name];
+                ServiceRow {
+                    name: name.to_string(),
+                    driver: s.driver.get_ref().as_str().to_string(),
+                    depends_on: s.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
+                    health: s.health.as_ref().map(|h| {
+                        h.http.as_ref().map(|u| format!("http {u}"))
+                            .or_else(|| h.tcp.as_ref().map(|a| format!("tcp {a}")))
+                            .or_else(|| h.command.as_ref().map(|c| format!("command {c}")))
+                            .unwrap_or_default()
+                    }),
+                }
+            })
+            .collect(),
+        stores: m.stores.iter().map(|(n, s)| StoreRow { name: n.clone(), kind: s.kind.get_ref().as_str().into() }).collect(),
+        config: m
+            .config
+            .iter()
+            .map(|(n, c)| ConfigRow { name: n.clone(), path: c.path.clone(), format: format!("{:?}", c.format).to_lowercase() })
+            .collect(),
+        running_version: running,
+    };
+    let p = settings.printer;
+    p.json(&status);
+    p.human(render(&status));
+    match &status.running_version {
+        Some(r) if !r.matches => Ok(code::FAILED),
+        _ => Ok(code::OK),
+    }
+}
+
+fn check_version(cmd: &str, base: &std::path::Path, loaded: &upshift_core::Loaded) -> RunningVersion {
+    let out = Command::new("sh").arg("-c").arg(cmd).current_dir(base).output();
+    let mut rv = RunningVersion { command: cmd.to_string(), reported: None, matches: false, error: None };
+    match out {
+        Err(e) => rv.error = Some(format!("cannot run it: {e}")),
+        Ok(o) if !o.status.success() => {
+            rv.error = Some(format!("it failed ({}): {}", o.status, String::from_utf8_lossy(&o.stderr).trim()));
+        }
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            // Take the first word that parses as a version (`platform -version` prints prose around it).
+            let found = text
+                .split(|c: char| c.is_whitespace() || c == ',' || c == ':')
+                .find_map(|w| loaded.catalog.parse_version(w).ok().filter(|_| w.chars().any(|c| c.is_ascii_digit())));
+            match found {
+                Some(v) => {
+                    rv.matches = v == loaded.version;
+                    rv.reported = Some(v.to_string());
+                }
+                None => rv.error = Some(format!("its output has no version: {}", text.trim())),
+            }
+        }
+    }
+    rv
+}
+
+fn render(s: &Status) -> String {
+    let mut out = format!(
+        "{} — {} {} (newest known: {})\nmanifest: {}{}\n",
+        s.installation,
+        s.product,
+        s.version,
+        s.latest.as_deref().unwrap_or("-"),
+        s.manifest,
+        s.host.as_ref().map(|h| format!("\nhost: {h}")).unwrap_or_default()
+    );
+    if let Some(r) = &s.running_version {
+        out += &match (&r.reported, &r.error) {
+            (Some(v), _) if r.matches => format!("running version: {v} (from `{}`), matches the manifest\n", r.command),
+            (Some(v), _) => format!(
+                "MISMATCH: `{}` reports {v}, but the manifest says {}; correct `installation.version` in {} before planning\n",
+                r.command, s.version, s.manifest
+            ),
+            (None, Some(e)) => format!("running version unknown: `{}`: {e}\n", r.command),
+            (None, None) => String::new(),
+        };
+    }
+    if !s.services.is_empty() {
+        let rows: Vec<Vec<String>> = s
+            .services
+            .iter()
+            .map(|r| vec![r.name.clone(), r.driver.clone(), r.depends_on.join(", "), r.health.clone().unwrap_or_else(|| "none".into())])
+            .collect();
+        out += &format!("\nservices (start order):\n{}", table(&["SERVICE", "DRIVER", "DEPENDS ON", "HEALTH CHECK"], &rows));
+    }
+    if !s.stores.is_empty() {
+        let rows: Vec<Vec<String>> = s.stores.iter().map(|r| vec![r.name.clone(), r.kind.clone()]).collect();
+        out += &format!("\ndata stores:\n{}", table(&["STORE", "KIND"], &rows));
+    }
+    if !s.config.is_empty() {
+        let rows: Vec<Vec<String>> = s.config.iter().map(|r| vec![r.name.clone(), r.format.clone(), r.path.clone()]).collect();
+        out += &format!("\nconfig files:\n{}", table(&["CONFIG", "FORMAT", "PATH"], &rows));
+    }
+    out.trim_end().to_string()
+}

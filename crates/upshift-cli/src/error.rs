@@ -1,0 +1,43 @@
+//! Every failure of a command, and the one place they become exit codes.
+
+use upshift_core::plan::StalePlan;
+use upshift_core::{Diagnostic, PlanError};
+
+/// Exit codes (DESIGN.md's command-line contract).
+#[allow(dead_code)] // INTERRUPTED and LOCKED are returned by the executor's commands.
+pub mod code {
+    pub const OK: i32 = 0;
+    pub const FAILED: i32 = 1;
+    pub const BAD_INPUT: i32 = 2;
+    pub const INTERRUPTED: i32 = 3;
+    pub const LOCKED: i32 = 4;
+}
+
+/// Why a command did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad input located in a file.
+    #[error("{0}")]
+    Located(#[from] Diagnostic),
+    /// Bad input not tied to a file position.
+    #[error("{0}")]
+    BadInput(String),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Stale(#[from] StalePlan),
+    /// The operation failed and changed nothing (or was rolled back).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Located(_) | CliError::BadInput(_) | CliError::Stale(_) => code::BAD_INPUT,
+            CliError::Plan(e) if e.is_bad_input() => code::BAD_INPUT,
+            CliError::Plan(_) | CliError::Failed(_) => code::FAILED,
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Human renderings shared by commands: tables and plans.
+
+use upshift_core::Plan;
+
+/// A left-aligned text table with a header row; the last column is not padded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let cols = header.len();
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, cell) in r.iter().enumerate().take(cols) {
+            width[i] = width[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.push_str(&" ".repeat(width[i] - c.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for r in rows {
+        out += &line(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// The human form of a plan: hops, why each exists, what to review, the steps.
+pub fn plan(plan: &Plan, product_name: &str) -> String {
+    let mut out = String::new();
+    let n = plan.hops.len();
+    if n == 0 {
+        out += &format!("{} ({product_name}) is already at {}: nothing to do.\n", plan.installation, plan.to);
+    } else {
+        out += &format!(
+            "Plan for {} ({product_name}): {} → {} in {n} hop{}\n",
+            plan.installation,
+            plan.from,
+            plan.to,
+            if n == 1 { "" } else { "s" }
+        );
+        let path: Vec<&str> = std::iter::once(plan.from.as_str()).chain(plan.hops.iter().map(|h| h.to.as_str())).collect();
+        out += &format!("path: {}\n", path.join(" → "));
+    }
+    for (i, hop) in plan.hops.iter().enumerate() {
+        out += &format!("\nHop {} of {n}: {} → {}", i + 1, hop.from, hop.to);
+        if let Some(w) = &hop.estimated_window {
+            out += &format!("  (estimated maintenance window: {w})");
+        }
+        out += "\n  why:\n";
+        for r in &hop.reasons {
+            out += &format!("    - {r}\n");
+        }
+        if !hop.notes.is_empty() {
+            out += "  review before upgrading:\n";
+            for note in &hop.notes {
+                for text in &note.notes {
+                    out += &format!("    - [{}] {text}\n", note.version);
+                }
+            }
+        }
+        out += "  steps (* = past the point of no return: a failure is undone by restoring the snapshot):\n";
+        let rows: Vec<Vec<String>> = hop
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                vec![
+                    format!("{:>4}", k + 1),
+                    if s.point_of_no_return { "*".into() } else { " ".into() },
+                    s.id.clone(),
+                    s.description.clone(),
+                ]
+            })
+            .collect();
+        for line in table(&["", "", "", ""], &rows).lines().skip(1) {
+            out += &format!("  {line}\n");
+        }
+    }
+    if !plan.warnings.is_empty() {
+        out += "\nwarnings:\n";
+        for w in &plan.warnings {
+            out += &format!("  - {w}\n");
+        }
+    }
+    out.trim_end().to_string()
+}
