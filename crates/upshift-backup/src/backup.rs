@@ -1,0 +1,126 @@
+//! Taking a snapshot of every store and config file of an installation.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rustic_core::{BackupOptions, SnapshotOptions};
+use upshift_core::manifest::{Manifest, StoreKind};
+
+use crate::command::Failures;
+use crate::error::{BackupError, Result};
+use crate::meta::{PathMap, SnapshotMeta, StoreMeta, Tags};
+use crate::progress::Progress;
+use crate::repo::{rerr, Repository, SnapshotInfo};
+use crate::source::{self, files, Combined, Part};
+
+impl Repository {
+    /// Backs up every store and config file of `manifest` (paths relative to
+    /// `base_dir`) into one snapshot tagged with `tags`.
+    ///
+    /// Every store is checked first (databases reachable, files present);
+    /// if a dump tool fails mid-stream, the snapshot is deleted again and the
+    /// error names the store and shows the tool's stderr.
+    pub fn backup(
+        &self,
+        manifest: &Manifest,
+        base_dir: &Path,
+        tags: &Tags,
+        progress: &dyn Progress,
+    ) -> Result<SnapshotInfo> {
+        progress.phase("preparing");
+        let staging = tempfile::Builder::new()
+            .prefix("upshift-stage")
+            .tempdir()
+            .map_err(|e| BackupError::io("cannot create", std::env::temp_dir(), e))?;
+        let mut parts: Vec<Part> = Vec::new();
+        let mut stores = BTreeMap::new();
+        let mut sorted: Vec<_> = manifest.stores.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, store) in sorted {
+            progress.store_started(name);
+            let planned = plan_store(name, store, base_dir, staging.path());
+            progress.store_finished(name, planned.is_ok());
+            let (p, meta) = planned?;
+            parts.extend(p);
+            stores.insert(name.clone(), meta);
+        }
+        let mut config = BTreeMap::new();
+        for (name, cfg) in &manifest.config {
+            let src = base_dir.join(&cfg.path);
+            if !src.is_file() {
+                return Err(BackupError::io(
+                    "config file missing:",
+                    &src,
+                    std::io::Error::from(std::io::ErrorKind::NotFound),
+                ));
+            }
+            let dest = files::snapshot_path("config", name, 0, &src);
+            config.insert(
+                name.clone(),
+                PathMap {
+                    original: src.display().to_string(),
+                    snapshot: dest.display().to_string(),
+                    is_dir: false,
+                },
+            );
+            parts.push(Part::Local { src, dest });
+        }
+        let meta = SnapshotMeta {
+            upshift: SnapshotMeta::FORMAT,
+            tags: tags.clone(),
+            stores,
+            config,
+        };
+
+        let mut snap = SnapshotOptions::default()
+            .to_snapshot()
+            .map_err(|e| rerr(&self.path, &e))?;
+        snap.label = tags.installation.clone();
+        for t in tags.to_restic() {
+            snap.tags.add(t.replace(',', "_"));
+        }
+        snap.description = Some(serde_json::to_string(&meta).expect("meta serialises"));
+
+        progress.phase("backing up");
+        let failures: Failures = Arc::new(Mutex::new(Vec::new()));
+        let src = Combined::new(parts, failures.clone());
+        let repo = self
+            .open()?
+            .to_indexed_ids()
+            .map_err(|e| rerr(&self.path, &e))?;
+        let paths = [PathBuf::from("/config"), PathBuf::from("/stores")];
+        let snap = repo
+            .archive(&BackupOptions::default(), &src, snap, &paths)
+            .map_err(|e| rerr(&self.path, &e))?;
+        let mut failed = std::mem::take(&mut *failures.lock().expect("failures lock"));
+        if !failed.is_empty() {
+            // The archiver only logs unreadable sources: do not leave a half snapshot.
+            repo.delete_snapshots(&[snap.id])
+                .map_err(|e| rerr(&self.path, &e))?;
+            return Err(failed.remove(0));
+        }
+        Ok(SnapshotInfo::from_parts(&snap, &meta))
+    }
+}
+
+/// One store's parts and verification metadata.
+fn plan_store(
+    name: &str,
+    store: &upshift_core::manifest::Store,
+    base_dir: &Path,
+    staging: &Path,
+) -> Result<(Vec<Part>, StoreMeta)> {
+    match *store.kind.get_ref() {
+        StoreKind::Files => files::plan(name, store, base_dir),
+        StoreKind::Sqlite => source::sqlite::plan(name, store, base_dir, staging),
+        StoreKind::Postgres => source::postgres::plan(name, store, base_dir),
+        StoreKind::Mysql => source::mysql::plan(name, store, base_dir),
+        StoreKind::Mongodb => source::mongodb::plan(name, store, base_dir),
+        StoreKind::Volume => source::volume::plan(name, store),
+        StoreKind::S3 => Err(BackupError::bad_store(
+            name,
+            "S3 bucket stores are not supported by this build yet",
+        )),
+    }
+}

@@ -1,0 +1,210 @@
+//! Running external tools (`pg_dump`, `mariadb`, `docker` …): secrets go in
+//! the environment, never in arguments; failures name the store and carry the
+//! tool's standard error.
+
+use std::io::{Read, Write};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::error::{BackupError, Result};
+
+/// At most this much of a tool's stderr is kept.
+const STDERR_LIMIT: usize = 16 * 1024;
+
+/// A tool invocation on behalf of a store.
+#[derive(Clone)]
+pub(crate) struct Cmd {
+    store: String,
+    program: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Cmd {
+    /// Shows program and arguments; environment values (secrets) are hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.program, self.args.join(" "))
+    }
+}
+
+impl Cmd {
+    pub(crate) fn new(store: &str, program: &str) -> Self {
+        Cmd {
+            store: store.to_string(),
+            program: program.to_string(),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub(crate) fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub(crate) fn args<S: Into<String>>(mut self, a: impl IntoIterator<Item = S>) -> Self {
+        self.args.extend(a.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable (used for passwords: never printed).
+    pub(crate) fn env(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.env.push((k.to_string(), v.into()));
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.program);
+        c.args(&self.args);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn missing(&self, e: std::io::Error) -> BackupError {
+        BackupError::ToolMissing {
+            store: self.store.clone(),
+            tool: self.program.clone(),
+            source: e,
+        }
+    }
+
+    pub(crate) fn failed(&self, status: ExitStatus, stderr: &[u8]) -> BackupError {
+        BackupError::Tool {
+            store: self.store.clone(),
+            tool: self.program.clone(),
+            status: status.to_string(),
+            stderr: String::from_utf8_lossy(stderr).trim().to_string(),
+        }
+    }
+
+    /// Runs to completion and returns stdout.
+    pub(crate) fn output(&self) -> Result<String> {
+        let out = self
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| self.missing(e))?;
+        if !out.status.success() {
+            return Err(self.failed(out.status, &out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs with `feed` writing the tool's stdin; returns stdout.
+    /// When the tool fails, its stderr is reported rather than a broken pipe.
+    pub(crate) fn run_with_stdin(
+        &self,
+        feed: impl FnOnce(&mut dyn Write) -> Result<()>,
+    ) -> Result<String> {
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.missing(e))?;
+        let stdout = collect(child.stdout.take().expect("piped"), usize::MAX);
+        let stderr = collect(child.stderr.take().expect("piped"), STDERR_LIMIT);
+        let mut stdin = child.stdin.take().expect("piped");
+        let fed = feed(&mut stdin);
+        drop(stdin);
+        let status = child.wait().map_err(|e| self.missing(e))?;
+        let out = stdout.join().unwrap_or_default();
+        let err = stderr.join().unwrap_or_default();
+        if !status.success() {
+            return Err(self.failed(status, &err));
+        }
+        fed?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// Starts the tool and returns a reader over its stdout that fails at the
+    /// end when the tool exits unsuccessfully, recording the failure.
+    pub(crate) fn spawn_reader(&self, failures: Failures) -> Result<ChildReader> {
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.missing(e))?;
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = collect(child.stderr.take().expect("piped"), STDERR_LIMIT);
+        Ok(ChildReader {
+            cmd: self.clone(),
+            child,
+            stdout,
+            stderr: Some(stderr),
+            failures,
+            done: false,
+        })
+    }
+}
+
+/// Reads a pipe to the end on a thread, keeping at most `limit` bytes.
+fn collect(mut r: impl Read + Send + 'static, limit: usize) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = r.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let room = limit.saturating_sub(kept.len()).min(n);
+            kept.extend_from_slice(&buf[..room]);
+        }
+        kept
+    })
+}
+
+/// Failures seen while the archiver read sources (it only logs read errors,
+/// so they are collected here and the snapshot is discarded).
+pub(crate) type Failures = Arc<Mutex<Vec<BackupError>>>;
+
+/// A tool's stdout; at EOF it checks the exit status.
+pub(crate) struct ChildReader {
+    cmd: Cmd,
+    child: Child,
+    stdout: ChildStdout,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+    failures: Failures,
+    done: bool,
+}
+
+impl Read for ChildReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        let n = self.stdout.read(buf)?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        self.done = true;
+        let status = self.child.wait()?;
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        if status.success() {
+            return Ok(0);
+        }
+        let err = self.cmd.failed(status, &stderr);
+        let msg = err.to_string();
+        self.failures.lock().expect("failures lock").push(err);
+        Err(std::io::Error::other(msg))
+    }
+}
+
+impl Drop for ChildReader {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

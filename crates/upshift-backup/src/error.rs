@@ -1,0 +1,94 @@
+//! Errors of the backup library. None of them ever holds a secret's value.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while backing up, listing, verifying or restoring.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The repository key is wrong (the CLI maps this to exit 2: bad input).
+    #[error("the repository key does not open the repository at {repo}: check `[backup] key` in the manifest (the key is not shown here)")]
+    WrongKey { repo: PathBuf },
+
+    /// The key reference cannot be resolved (missing env variable, unreadable file).
+    #[error("the repository key cannot be read: {0} (the value is not shown here)")]
+    KeyUnavailable(String),
+
+    /// A store's manifest entry lacks something this kind of store needs.
+    #[error("store `{store}`: {message}")]
+    BadStore { store: String, message: String },
+
+    /// A dump/restore tool failed; `stderr` is its standard error.
+    #[error("store `{store}`: `{tool}` failed ({status}): {stderr}")]
+    Tool {
+        store: String,
+        tool: String,
+        status: String,
+        stderr: String,
+    },
+
+    /// A tool could not be started at all (usually: not installed).
+    #[error("store `{store}`: cannot run `{tool}`: {source}")]
+    ToolMissing {
+        store: String,
+        tool: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A local file operation failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// SQLite reported an error while copying or checking a database.
+    #[error("store `{store}`: SQLite: {message}")]
+    Sqlite { store: String, message: String },
+
+    /// No snapshot matches the given id.
+    #[error("no upshift snapshot matches `{0}` (run `upshift snapshots` to list them)")]
+    NoSuchSnapshot(String),
+
+    /// The snapshot has no data for a store named in the manifest.
+    #[error("snapshot {snapshot} holds no store `{store}`")]
+    StoreNotInSnapshot { snapshot: String, store: String },
+
+    /// The repository itself reported an error.
+    #[error("repository {repo}: {message}")]
+    Repository { repo: PathBuf, message: String },
+}
+
+impl BackupError {
+    /// True when the error is the caller's input (wrong key, bad store entry,
+    /// unknown snapshot) rather than a failed operation.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            BackupError::WrongKey { .. }
+                | BackupError::KeyUnavailable(_)
+                | BackupError::BadStore { .. }
+                | BackupError::NoSuchSnapshot(_)
+        )
+    }
+
+    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        BackupError::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn bad_store(store: &str, message: impl Into<String>) -> Self {
+        BackupError::BadStore {
+            store: store.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Short for `Result<T, BackupError>`.
+pub type Result<T, E = BackupError> = std::result::Result<T, E>;

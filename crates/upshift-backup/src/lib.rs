@@ -1,0 +1,30 @@
+//! upshift's snapshots: verified, version-tagged backups of every data store
+//! and config file of an installation, in the restic repository format
+//! (through `rustic_core`), so `restic`/`rustic` can list and restore them.
+//!
+//! - [`Repository::for_manifest`] / [`Repository::open_or_init`] open the repository (key file 0600).
+//! - [`Repository::backup`] takes one snapshot of all stores, tagged with [`Tags`].
+//! - [`Repository::snapshots`] lists upshift's snapshots.
+//! - [`Repository::verify`] checks the repository (all data read) and test-restores every store.
+//! - [`Repository::restore`] puts everything back, rewriting only what differs for files.
+
+mod backup;
+mod command;
+pub mod error;
+mod key;
+pub mod meta;
+mod progress;
+mod repo;
+mod restore;
+mod secret;
+mod source;
+mod verify;
+
+pub use error::{BackupError, Result};
+pub use key::KeySource;
+pub use meta::{Phase, SnapshotMeta, StoreMeta, Tags};
+pub use progress::{NoProgress, Progress};
+pub use repo::{default_key_path, Repository, SnapshotInfo};
+pub use restore::RestoreReport;
+pub use source::volume::{ensure_helper_image, helper_image};
+pub use verify::{StoreCheck, VerifyReport};

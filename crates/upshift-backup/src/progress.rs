@@ -1,0 +1,18 @@
+//! Progress reporting. The CLI implements [`Progress`] with progress bars
+//! (hidden without a TTY or with `--json`); tests use [`NoProgress`].
+
+/// Receives coarse progress events from backup, verify and restore.
+pub trait Progress: Sync {
+    /// A new phase starts (`backing up`, `checking repository`, `restoring`).
+    fn phase(&self, _name: &str) {}
+    /// Work on one store starts.
+    fn store_started(&self, _store: &str) {}
+    /// Work on one store ended.
+    fn store_finished(&self, _store: &str, _ok: bool) {}
+}
+
+/// Reports nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}

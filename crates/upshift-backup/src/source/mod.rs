@@ -1,0 +1,163 @@
+//! Sources: one module per store kind, each turning a manifest store into
+//! [`Part`]s (local paths or a tool's output stream) plus the
+//! [`StoreMeta`](crate::meta::StoreMeta) that verification needs. [`Combined`]
+//! feeds every part of every store into one snapshot.
+
+pub(crate) mod files;
+pub(crate) mod mongodb;
+pub(crate) mod mysql;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+pub(crate) mod volume;
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rustic_core::repofile::{Metadata, Node, NodeType};
+use rustic_core::{
+    Excludes, LocalSource, LocalSourceFilterOptions, LocalSourceSaveOptions, ReadSource,
+    ReadSourceEntry, ReadSourceOpen, RusticError, RusticResult,
+};
+
+use crate::command::{Cmd, Failures};
+use crate::error::BackupError;
+
+/// Something to put into the snapshot.
+#[derive(Debug)]
+pub(crate) enum Part {
+    /// A local file or directory `src`, stored at snapshot path `dest`
+    /// (whose last component equals `src`'s file name).
+    Local { src: PathBuf, dest: PathBuf },
+    /// A tool's stdout, stored as the file `dest`.
+    Stream { dest: PathBuf, cmd: Cmd },
+}
+
+impl Part {
+    fn dest(&self) -> &Path {
+        match self {
+            Part::Local { dest, .. } | Part::Stream { dest, .. } => dest,
+        }
+    }
+}
+
+/// All parts of one backup, as one rustic [`ReadSource`].
+pub(crate) struct Combined {
+    parts: Vec<Part>,
+    failures: Failures,
+}
+
+impl Combined {
+    /// Sorts parts by snapshot path, as the tree builder needs.
+    pub(crate) fn new(mut parts: Vec<Part>, failures: Failures) -> Self {
+        parts.sort_by(|a, b| a.dest().cmp(b.dest()));
+        Combined { parts, failures }
+    }
+}
+
+/// How to open one entry.
+pub(crate) enum PartOpen {
+    Local(<LocalSource as ReadSource>::Open),
+    Stream(Cmd, Failures),
+}
+
+impl ReadSourceOpen for PartOpen {
+    type Reader = Box<dyn Read + Send>;
+
+    fn open(self) -> RusticResult<Self::Reader> {
+        match self {
+            PartOpen::Local(o) => Ok(Box::new(o.open()?)),
+            PartOpen::Stream(cmd, failures) => match cmd.spawn_reader(failures.clone()) {
+                Ok(r) => Ok(Box::new(r)),
+                Err(e) => {
+                    let msg = e.to_string();
+                    failures.lock().expect("failures lock").push(e);
+                    Err(
+                        RusticError::new(rustic_core::ErrorKind::ExternalCommand, "{msg}")
+                            .attach_context("msg", msg),
+                    )
+                }
+            },
+        }
+    }
+}
+
+type Entry = RusticResult<ReadSourceEntry<PartOpen>>;
+
+impl ReadSource for Combined {
+    type Open = PartOpen;
+    type Iter = std::vec::IntoIter<Entry>;
+
+    fn size(&self) -> RusticResult<Option<u64>> {
+        Ok(None)
+    }
+
+    fn entries(&self) -> Self::Iter {
+        let mut out: Vec<Entry> = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Local { src, dest } => local_entries(src, dest, &self.failures, &mut out),
+                Part::Stream { dest, cmd } => {
+                    let name = dest.file_name().unwrap_or(OsStr::new("dump"));
+                    let meta = Metadata {
+                        mode: Some(0o100_600),
+                        mtime: Some(rustic_core::jiff::Timestamp::now()),
+                        ..Default::default()
+                    };
+                    out.push(Ok(ReadSourceEntry {
+                        path: dest.clone(),
+                        node: Node::new_node(name, NodeType::File, meta),
+                        open: Some(PartOpen::Stream(cmd.clone(), self.failures.clone())),
+                    }));
+                }
+            }
+        }
+        out.into_iter()
+    }
+}
+
+/// Walks `src` with rustic's local source and re-roots the paths at `dest`.
+/// (Entries hold only metadata; file contents are read later by the archiver.)
+fn local_entries(src: &Path, dest: &Path, failures: &Failures, out: &mut Vec<Entry>) {
+    let record = |e: BackupError| failures.lock().expect("failures lock").push(e);
+    let source = match LocalSource::new(
+        LocalSourceSaveOptions::default(),
+        &Excludes::default(),
+        &LocalSourceFilterOptions::default(),
+        &[src],
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            record(BackupError::io(
+                "cannot read",
+                src,
+                std::io::Error::other(e.to_string()),
+            ));
+            return;
+        }
+    };
+    for entry in source.entries() {
+        match entry {
+            Ok(ReadSourceEntry { path, node, open }) => {
+                let rel = path.strip_prefix(src).unwrap_or(Path::new(""));
+                let path = if rel.as_os_str().is_empty() {
+                    dest.to_path_buf()
+                } else {
+                    dest.join(rel)
+                };
+                out.push(Ok(ReadSourceEntry {
+                    path,
+                    node,
+                    open: open.map(PartOpen::Local),
+                }));
+            }
+            Err(e) => {
+                record(BackupError::io(
+                    "cannot read",
+                    src,
+                    std::io::Error::other(e.to_string()),
+                ));
+            }
+        }
+    }
+}

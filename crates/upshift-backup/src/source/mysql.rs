@@ -1,0 +1,176 @@
+//! `kind = "mysql"` (MariaDB or MySQL): `mariadb-dump --single-transaction
+//! --routines --events --triggers` streamed into the repository; row counts
+//! recorded; verify loads the dump into a temporary schema and compares;
+//! restore recreates the database and loads the dump.
+//! A `host` starting with `/` is a Unix socket path.
+
+use std::path::{Path, PathBuf};
+
+use upshift_core::manifest::Store;
+
+use super::Part;
+use crate::command::Cmd;
+use crate::error::{BackupError, Result};
+use crate::meta::{RowCounts, StoreMeta};
+use crate::secret;
+
+/// Connection settings for one MariaDB/MySQL store.
+#[derive(Clone)]
+pub(crate) struct My {
+    store: String,
+    host: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    pub(crate) database: String,
+    password: Option<String>,
+}
+
+/// The first of `names` found on PATH (MariaDB's names first), else the last.
+fn pick(names: &[&str]) -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for n in names {
+        if std::env::split_paths(&path).any(|d| d.join(n).is_file()) {
+            return n.to_string();
+        }
+    }
+    names[names.len() - 1].to_string()
+}
+
+impl My {
+    pub(crate) fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<My> {
+        let database = store
+            .database
+            .clone()
+            .ok_or_else(|| BackupError::bad_store(name, "a mysql store needs `database`"))?;
+        let password = store
+            .password
+            .as_ref()
+            .map(|p| secret::resolve(name, "password", p, base_dir))
+            .transpose()?;
+        Ok(My {
+            store: name.to_string(),
+            host: store.host.clone(),
+            port: store.port,
+            user: store.user.clone(),
+            database,
+            password,
+        })
+    }
+
+    fn tool(&self, program: &str) -> Cmd {
+        let mut c = Cmd::new(&self.store, program);
+        match &self.host {
+            Some(h) if h.starts_with('/') => c = c.arg(format!("--socket={h}")),
+            Some(h) => c = c.arg(format!("--host={h}")).arg("--protocol=TCP"),
+            None => {}
+        }
+        if let Some(p) = self.port {
+            c = c.arg(format!("--port={p}"));
+        }
+        if let Some(u) = &self.user {
+            c = c.arg(format!("--user={u}"));
+        }
+        if let Some(pw) = &self.password {
+            c = c.env("MYSQL_PWD", pw);
+        }
+        c.arg("--connect-timeout=10")
+    }
+
+    /// The command-line client, in batch mode, on database `db` (if any).
+    pub(crate) fn client(&self, db: Option<&str>) -> Cmd {
+        let c = self
+            .tool(&pick(&["mariadb", "mysql"]))
+            .args(["--batch", "--skip-column-names"]);
+        match db {
+            Some(db) => c.arg(db),
+            None => c,
+        }
+    }
+
+    fn query(&self, db: Option<&str>, sql: &str) -> Result<String> {
+        self.client(db).arg("-e").arg(sql).output()
+    }
+
+    /// Exact row counts of every base table of schema `db`.
+    pub(crate) fn row_counts(&self, db: &str) -> Result<RowCounts> {
+        let list = self.query(
+            None,
+            &format!(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = '{}' AND table_type = 'BASE TABLE' ORDER BY table_name",
+                db.replace('\'', "''")
+            ),
+        )?;
+        let tables: Vec<&str> = list.lines().filter(|l| !l.is_empty()).collect();
+        let mut counts = RowCounts::new();
+        if tables.is_empty() {
+            return Ok(counts);
+        }
+        let sql = tables
+            .iter()
+            .map(|t| {
+                let t = t.replace('`', "``");
+                format!("SELECT '{}', COUNT(*) FROM `{t}`", t.replace('\'', "''"))
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        for line in self
+            .query(Some(db), &sql)?
+            .lines()
+            .filter(|l| !l.is_empty())
+        {
+            let (t, n) = line.split_once('\t').unwrap_or((line, "0"));
+            counts.insert(t.to_string(), n.trim().parse().unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
+    /// The consistent dump of the store's database, to stdout.
+    pub(crate) fn dump_cmd(&self) -> Cmd {
+        self.tool(&pick(&["mariadb-dump", "mysqldump"]))
+            .args([
+                "--single-transaction",
+                "--routines",
+                "--events",
+                "--triggers",
+                "--hex-blob",
+            ])
+            .arg(self.database.clone())
+    }
+
+    /// Drops and recreates schema `db` (empty).
+    pub(crate) fn recreate_db(&self, db: &str) -> Result<()> {
+        self.query(
+            None,
+            &format!("DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`"),
+        )
+        .map(drop)
+    }
+
+    pub(crate) fn drop_db(&self, db: &str) -> Result<()> {
+        self.query(None, &format!("DROP DATABASE IF EXISTS `{db}`"))
+            .map(drop)
+    }
+}
+
+/// The snapshot path of a store's dump.
+pub(crate) fn dump_path(name: &str) -> PathBuf {
+    Path::new("/stores").join(name).join("dump.sql")
+}
+
+/// Counts rows (proving the server is reachable) and plans the dump stream.
+pub(crate) fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<(Vec<Part>, StoreMeta)> {
+    let my = My::from_store(name, store, base_dir)?;
+    let tables = my.row_counts(&my.database)?;
+    let dest = dump_path(name);
+    let meta = StoreMeta::Mysql {
+        dump: dest.display().to_string(),
+        tables,
+    };
+    Ok((
+        vec![Part::Stream {
+            dest,
+            cmd: my.dump_cmd(),
+        }],
+        meta,
+    ))
+}
