@@ -144,7 +144,12 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
         }
         if crossed.len() > 1 {
             let passed: Vec<String> = crossed[..crossed.len() - 1].iter().map(|r| r.version.to_string()).collect();
-            reasons.push(format!("passes over {} (not required stops; their notes and rules still apply)", passed.join(", ")));
+            let why = if passed.len() == 1 {
+                "not a required stop; its notes and rules still apply"
+            } else {
+                "not required stops; their notes and rules still apply"
+            };
+            reasons.push(format!("passes over {} ({why})", passed.join(", ")));
         }
         let (af, bt) = (a.version.to_string(), b.version.to_string());
         plan.hops.push(Hop {
