@@ -65,6 +65,7 @@ pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
                 data_steps: r.data_steps,
                 pre_checks: r.pre_checks,
                 known_issues: r.known_issues,
+                accepts: (0, 0),
             },
         ));
     }
@@ -76,6 +77,10 @@ pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
             return Err(Diagnostic::at(file, src, second.0.clone(), format!("release {} is listed twice", second.1.version))
                 .with_help(format!("remove one of them (the other is on line {line})")));
         }
+    }
+    let versions: Vec<_> = releases.iter().map(|(_, r)| r.version.clone()).collect();
+    for (_, r) in &mut releases {
+        r.accepts = r.upgrade_from.index_span(&versions);
     }
     Ok(Catalog {
         product,

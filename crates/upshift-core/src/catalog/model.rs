@@ -45,6 +45,10 @@ pub struct Release {
     pub pre_checks: Vec<PreCheck>,
     /// Log pattern → hint, shown when a health check fails.
     pub known_issues: Vec<KnownIssue>,
+    /// Indices `[lo, hi)` into the catalog's releases that `upgrade_from`
+    /// accepts; computed once when the catalog is loaded.
+    #[serde(skip)]
+    pub accepts: (usize, usize),
 }
 
 /// A data migration a release needs.

@@ -19,7 +19,6 @@ pub struct NoPath {
 /// Stops after `start` up to and including `target` (indices into `catalog.releases`).
 pub fn find_path(catalog: &Catalog, start: usize, target: usize) -> Result<Vec<usize>, NoPath> {
     assert!(start < target && target < catalog.releases.len());
-    let versions: Vec<_> = catalog.releases[..=target].iter().map(|r| r.version.clone()).collect();
     let n = target - start + 1; // local index k ↔ release start + k
     let mut tree = MinTree::new(n);
     let mut pred = vec![usize::MAX; n];
@@ -27,7 +26,7 @@ pub fn find_path(catalog: &Catalog, start: usize, target: usize) -> Result<Vec<u
     tree.set(0, 0);
     for k in 1..n {
         let i = start + k;
-        let (lo, hi) = catalog.releases[i].upgrade_from.index_span(&versions);
+        let (lo, hi) = catalog.releases[i].accepts;
         let lo = lo.max(start);
         let hi = hi.min(i);
         if lo >= hi {
