@@ -1,0 +1,96 @@
+//! Finding and masking secret values so that diffs, JSON and logs never
+//! show them.
+
+use regex::Regex;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// What a key holding a secret looks like (`password`, `SMTPPassword`,
+/// `DataSource`, `AWS_SECRET_ACCESS_KEY`, `certs.key`, ...).
+fn secret_key() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)^(key|.*(password|passwd|secret|token|salt|datasource|encryptkey|privatekey|private_key|credential|apikey|api_key|accesskey|access_key).*)$")
+            .unwrap_or_else(|_| unreachable!("the pattern is a constant"))
+    })
+}
+
+/// Whether a key's name says it holds a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    secret_key().is_match(key)
+}
+
+/// Every scalar under a secret-looking key of `v`, as text.
+pub fn collect(v: &Value, out: &mut Vec<String>) {
+    fn walk(v: &Value, secret: bool, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    walk(x, secret || is_secret_key(k), out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, secret, out)),
+            Value::String(s) if secret => out.push(s.clone()),
+            Value::Number(n) if secret => out.push(n.to_string()),
+            _ => {}
+        }
+    }
+    walk(v, false, out);
+}
+
+/// A masker for a set of secret values.
+#[derive(Debug, Default, Clone)]
+pub struct Masker {
+    needles: Vec<String>,
+}
+
+impl Masker {
+    /// Masks these values (and each line of multi-line ones). Values shorter
+    /// than 3 characters are too common to mask without destroying the text.
+    pub fn new(secrets: &[String]) -> Masker {
+        let mut needles: Vec<String> = Vec::new();
+        for s in secrets {
+            for part in std::iter::once(s.as_str()).chain(s.lines()) {
+                let p = part.trim();
+                if p.chars().count() >= 3 && !needles.iter().any(|n| n == p) {
+                    needles.push(p.to_string());
+                }
+            }
+        }
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        Masker { needles }
+    }
+
+    /// `text` with every secret replaced by `***`.
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for n in &self.needles {
+            if out.contains(n.as_str()) {
+                out = out.replace(n.as_str(), "***");
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_secret_keys_and_masks_their_values() {
+        let v = serde_json::json!({
+            "SqlSettings": {"DataSource": "postgres://mm:hunter22@db/mm", "DriverName": "postgres"},
+            "image": {"password": "s3cr3t!", "tag": "v4"},
+            "certs": {"key": "-----BEGIN KEY-----\nABCDEF\n-----END KEY-----"}
+        });
+        let mut found = Vec::new();
+        collect(&v, &mut found);
+        assert!(found.contains(&"postgres://mm:hunter22@db/mm".to_string()));
+        assert!(found.contains(&"s3cr3t!".to_string()));
+        assert!(!found.contains(&"postgres".to_string()));
+        let m = Masker::new(&found);
+        let out = m.mask("- password: s3cr3t!\n+ x: ABCDEF\n DataSource: postgres://mm:hunter22@db/mm");
+        assert!(!out.contains("s3cr3t!") && !out.contains("ABCDEF") && !out.contains("hunter22"), "{out}");
+    }
+}
