@@ -29,7 +29,14 @@ run `upshift resume` or `upshift rollback`; 4 another run holds the lock.";
 #[command(name = "upshift", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]
 pub struct Cli {
     /// The installation manifest.
-    #[arg(short, long, global = true, env = "UPSHIFT_MANIFEST", default_value = "upshift.toml", value_name = "PATH")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "UPSHIFT_MANIFEST",
+        default_value = "upshift.toml",
+        value_name = "PATH"
+    )]
     pub manifest: PathBuf,
 
     /// Print one JSON document on stdout (progress and logs go to stderr).
@@ -51,22 +58,28 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Set up the bundled demo installation and show how upshift upgrades it.
-    #[command(after_help = "Examples:\n  upshift demo\n  upshift demo --dir /tmp/demo --no-upgrade")]
+    #[command(
+        after_help = "Examples:\n  upshift demo\n  upshift demo --dir /tmp/demo --no-upgrade"
+    )]
     Demo(DemoArgs),
 
     /// Show what the manifest says about the installation, and check the running version.
-    #[command(after_help = "Examples:\n  upshift status\n  upshift -m /srv/mender/upshift.toml --json status")]
+    #[command(
+        after_help = "Examples:\n  upshift status\n  upshift -m /srv/mender/upshift.toml --json status"
+    )]
     Status,
 
     /// Show what an upgrade would do, hop by hop, and why each hop exists.
-    #[command(after_help = "Each hop lands on the newest release that the next stop accepts; steps marked
+    #[command(
+        after_help = "Each hop lands on the newest release that the next stop accepts; steps marked
 `*` are past the point of no return (a failure there is undone by restoring
 the snapshot taken just before).
 
 Examples:
   upshift plan --to 3.0.0
   upshift plan --to v4.0.0 --out mender-4.0.plan.json   # review, then apply exactly this plan
-  upshift --json plan --to 3.0.0")]
+  upshift --json plan --to 3.0.0"
+    )]
     Plan(PlanArgs),
 
     /// List and inspect the release catalogs upshift knows.
@@ -99,7 +112,9 @@ pub enum CatalogCommand {
     /// Every product upshift has a catalog for.
     List,
     /// One product's releases: what each accepts as a starting point, and its notes.
-    #[command(after_help = "Examples:\n  upshift catalog show mender\n  upshift --json catalog show demo")]
+    #[command(
+        after_help = "Examples:\n  upshift catalog show mender\n  upshift --json catalog show demo"
+    )]
     Show {
         /// The product (`demo`, `mender`, `mattermost`, or one from `--catalog DIR`).
         product: String,

@@ -33,7 +33,9 @@ impl Printer {
     pub fn error(&self, exit_code: i32, message: &str) {
         let _ = writeln!(std::io::stderr().lock(), "error: {message}");
         if self.json {
-            self.json(&serde_json::json!({ "error": { "exit_code": exit_code, "message": message } }));
+            self.json(
+                &serde_json::json!({ "error": { "exit_code": exit_code, "message": message } }),
+            );
         }
     }
 }

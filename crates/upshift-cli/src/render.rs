@@ -35,7 +35,10 @@ pub fn plan(plan: &Plan, product_name: &str) -> String {
     let mut out = String::new();
     let n = plan.hops.len();
     if n == 0 {
-        out += &format!("{} ({product_name}) is already at {}: nothing to do.\n", plan.installation, plan.to);
+        out += &format!(
+            "{} ({product_name}) is already at {}: nothing to do.\n",
+            plan.installation, plan.to
+        );
     } else {
         out += &format!(
             "Plan for {} ({product_name}): {} → {} in {n} hop{}\n",
@@ -44,7 +47,9 @@ pub fn plan(plan: &Plan, product_name: &str) -> String {
             plan.to,
             if n == 1 { "" } else { "s" }
         );
-        let path: Vec<&str> = std::iter::once(plan.from.as_str()).chain(plan.hops.iter().map(|h| h.to.as_str())).collect();
+        let path: Vec<&str> = std::iter::once(plan.from.as_str())
+            .chain(plan.hops.iter().map(|h| h.to.as_str()))
+            .collect();
         out += &format!("path: {}\n", path.join(" → "));
     }
     for (i, hop) in plan.hops.iter().enumerate() {
@@ -72,7 +77,11 @@ pub fn plan(plan: &Plan, product_name: &str) -> String {
             .map(|(k, s)| {
                 vec![
                     format!("{:>4}", k + 1),
-                    if s.point_of_no_return { "*".into() } else { " ".into() },
+                    if s.point_of_no_return {
+                        "*".into()
+                    } else {
+                        " ".into()
+                    },
                     s.id.clone(),
                     s.description.clone(),
                 ]

@@ -42,7 +42,11 @@ impl Settings {
     pub fn load(&self) -> Result<Loaded, CliError> {
         let catalogs = self.catalogs()?;
         let src = read_manifest(&self.manifest)?;
-        Ok(upshift_core::load(&self.manifest.display().to_string(), &src, &catalogs)?)
+        Ok(upshift_core::load(
+            &self.manifest.display().to_string(),
+            &src,
+            &catalogs,
+        )?)
     }
 }
 
@@ -59,5 +63,6 @@ fn read_manifest(path: &Path) -> Result<String, CliError> {
 
 /// Reads a text file, naming it in the error.
 pub fn read(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|e| CliError::BadInput(format!("cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|e| CliError::BadInput(format!("cannot read {}: {e}", path.display())))
 }

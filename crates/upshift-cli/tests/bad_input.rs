@@ -16,40 +16,78 @@ fn unknown_key_suggests_the_right_one() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("unknown key `nmae`"), "{}", run.stderr);
     assert!(run.stderr.contains("upshift.toml:9:1"), "{}", run.stderr);
-    assert!(run.stderr.contains("did you mean `name`?"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `name`?"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn dependency_cycle_is_printed() {
-    let run = plan_with(&demo_manifest().replace("[services.auth]\n", "[services.auth]\ndepends_on = [\"notes\"]\n"));
+    let run = plan_with(&demo_manifest().replace(
+        "[services.auth]\n",
+        "[services.auth]\ndepends_on = [\"notes\"]\n",
+    ));
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("cycle: auth → notes → auth"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cycle: auth → notes → auth"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("upshift.toml:33:15"), "{}", run.stderr);
 }
 
 #[test]
 fn unknown_dependency_is_named() {
-    let run = plan_with(&demo_manifest().replace("depends_on = [\"auth\"]", "depends_on = [\"auht\"]"));
+    let run =
+        plan_with(&demo_manifest().replace("depends_on = [\"auth\"]", "depends_on = [\"auht\"]"));
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("service `notes` depends on `auht`, which is not a service"), "{}", run.stderr);
-    assert!(run.stderr.contains("did you mean `auth`?"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("service `notes` depends on `auht`, which is not a service"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `auth`?"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn unknown_version_lists_the_nearest() {
     let run = plan_with(&demo_manifest().replace("version = \"1.0.0\"", "version = \"1.0.5\""));
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("has no release 1.0.5"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("has no release 1.0.5"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("upshift.toml:11:11"), "{}", run.stderr);
-    assert!(run.stderr.contains("nearest known versions are: 1.0.0, 1.1.0, 2.0.0, 2.1.0"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("nearest known versions are: 1.0.0, 1.1.0, 2.0.0, 2.1.0"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn unknown_product_lists_the_known_ones() {
     let run = plan_with(&demo_manifest().replace("product = \"demo\"", "product = \"mendr\""));
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("unknown product `mendr`"), "{}", run.stderr);
-    assert!(run.stderr.contains("did you mean `mender`?"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown product `mendr`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `mender`?"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -60,8 +98,16 @@ fn cleartext_secret_is_refused_without_echoing_it() {
         demo_manifest()
     ));
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("use `env:NAME` or `file:PATH`"), "{}", run.stderr);
-    assert!(!run.stderr.contains(secret) && !run.stdout.contains(secret), "the secret was printed:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("use `env:NAME` or `file:PATH`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains(secret) && !run.stdout.contains(secret),
+        "the secret was printed:\n{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -69,7 +115,11 @@ fn missing_manifest_says_how_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let run = upshift(dir.path()).args(["plan", "--to", "3.0.0"]).run();
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("no manifest at upshift.toml"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no manifest at upshift.toml"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -77,11 +127,21 @@ fn broken_catalog_is_located() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "upshift.toml", &demo_manifest());
     std::fs::create_dir(dir.path().join("cat")).unwrap();
-    write(&dir.path().join("cat"), "demo.toml", "product = \"demo\"\n[[release]]\nversion = \"1.0.0\"\nupgrade_form = \">=1\"\n");
-    let run = upshift(dir.path()).args(["--catalog", "cat", "plan", "--to", "3.0.0"]).run();
+    write(
+        &dir.path().join("cat"),
+        "demo.toml",
+        "product = \"demo\"\n[[release]]\nversion = \"1.0.0\"\nupgrade_form = \">=1\"\n",
+    );
+    let run = upshift(dir.path())
+        .args(["--catalog", "cat", "plan", "--to", "3.0.0"])
+        .run();
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("cat/demo.toml:4:1"), "{}", run.stderr);
-    assert!(run.stderr.contains("did you mean `upgrade_from`?"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `upgrade_from`?"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -92,5 +152,11 @@ fn json_errors_are_one_document_on_stdout() {
     assert_eq!(run.code, 2);
     let doc = run.json();
     assert_eq!(doc["error"]["exit_code"], 2);
-    assert!(doc["error"]["message"].as_str().unwrap().contains("upshift.toml:2:8"), "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("upshift.toml:2:8"),
+        "{doc}"
+    );
 }

@@ -9,8 +9,16 @@ fn catalog_list_shows_the_built_in_products() {
     let run = upshift(&repo()).args(["catalog", "list"]).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("catalog_list", run.stdout);
-    let json = upshift(&repo()).args(["--json", "catalog", "list"]).run().json();
-    let products: Vec<&str> = json.as_array().unwrap().iter().map(|c| c["product"].as_str().unwrap()).collect();
+    let json = upshift(&repo())
+        .args(["--json", "catalog", "list"])
+        .run()
+        .json();
+    let products: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["product"].as_str().unwrap())
+        .collect();
     assert_eq!(products, ["demo", "mattermost", "mender"]);
 }
 
@@ -19,15 +27,26 @@ fn catalog_show_lists_releases_and_ranges() {
     let run = upshift(&repo()).args(["catalog", "show", "demo"]).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("catalog_show_demo", run.stdout);
-    let bad = upshift(&repo()).args(["catalog", "show", "mattermst"]).run();
+    let bad = upshift(&repo())
+        .args(["catalog", "show", "mattermst"])
+        .run();
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("did you mean `mattermost`?"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("did you mean `mattermost`?"),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]
 fn status_reports_a_version_mismatch() {
     let dir = tempfile::tempdir().unwrap();
-    let with_cmd = |v: &str| demo_manifest().replace("# version_command = \"current/bin/upshift-demo --version\"", &format!("version_command = \"echo 'demo version {v}, build 7'\""));
+    let with_cmd = |v: &str| {
+        demo_manifest().replace(
+            "# version_command = \"current/bin/upshift-demo --version\"",
+            &format!("version_command = \"echo 'demo version {v}, build 7'\""),
+        )
+    };
     write(dir.path(), "upshift.toml", &with_cmd("1.0.0"));
     let ok = upshift(dir.path()).args(["--json", "status"]).run();
     assert_eq!(ok.code, 0, "{}", ok.stderr);
@@ -47,22 +66,46 @@ fn demo_sets_up_its_manifest_and_plans() {
     let dir = tempfile::tempdir().unwrap();
     let run = upshift(dir.path()).args(["demo", "--dir", "d"]).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(std::fs::read_to_string(dir.path().join("d/upshift.toml")).unwrap(), demo_manifest());
-    assert!(run.stdout.contains("path: 1.0.0 → 1.1.0 → 2.1.0 → 3.0.0"), "{}", run.stdout);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("d/upshift.toml")).unwrap(),
+        demo_manifest()
+    );
+    assert!(
+        run.stdout.contains("path: 1.0.0 → 1.1.0 → 2.1.0 → 3.0.0"),
+        "{}",
+        run.stdout
+    );
     // Running it again reuses the directory; a foreign manifest there is not overwritten.
-    assert_eq!(upshift(dir.path()).args(["demo", "--dir", "d", "--no-upgrade"]).run().code, 0);
+    assert_eq!(
+        upshift(dir.path())
+            .args(["demo", "--dir", "d", "--no-upgrade"])
+            .run()
+            .code,
+        0
+    );
     write(&dir.path().join("d"), "upshift.toml", "# mine\n");
     let clash = upshift(dir.path()).args(["demo", "--dir", "d"]).run();
     assert_eq!(clash.code, 2);
-    assert_eq!(std::fs::read_to_string(dir.path().join("d/upshift.toml")).unwrap(), "# mine\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("d/upshift.toml")).unwrap(),
+        "# mine\n"
+    );
 }
 
 #[test]
 fn help_teaches_with_examples() {
     let run = upshift(&repo()).args(["--help"]).run();
     assert_eq!(run.code, 0);
-    assert!(run.stdout.contains("upshift plan --to 4.0.0 --out"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("upshift plan --to 4.0.0 --out"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("Exit codes:"), "{}", run.stdout);
     let plan = upshift(&repo()).args(["plan", "--help"]).run();
-    assert!(plan.stdout.contains("point of no return"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("point of no return"),
+        "{}",
+        plan.stdout
+    );
 }

@@ -6,7 +6,16 @@ use common::{demo_manifest, repo, upshift, write};
 
 #[test]
 fn demo_plan_json_follows_the_contract() {
-    let run = upshift(&repo()).args(["-m", "examples/demo/upshift.toml", "plan", "--to", "3.0.0", "--json"]).run();
+    let run = upshift(&repo())
+        .args([
+            "-m",
+            "examples/demo/upshift.toml",
+            "plan",
+            "--to",
+            "3.0.0",
+            "--json",
+        ])
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let plan = run.json();
     assert_eq!(plan["product"], "demo");
@@ -16,11 +25,17 @@ fn demo_plan_json_follows_the_contract() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| (h["from"].as_str().unwrap().to_string(), h["to"].as_str().unwrap().to_string()))
+        .map(|h| {
+            (
+                h["from"].as_str().unwrap().to_string(),
+                h["to"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         hops,
-        [("1.0.0", "1.1.0"), ("1.1.0", "2.1.0"), ("2.1.0", "3.0.0")].map(|(a, b)| (a.to_string(), b.to_string()))
+        [("1.0.0", "1.1.0"), ("1.1.0", "2.1.0"), ("2.1.0", "3.0.0")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
     );
     for hop in plan["hops"].as_array().unwrap() {
         assert!(!hop["reasons"].as_array().unwrap().is_empty());
@@ -36,7 +51,9 @@ fn demo_plan_json_follows_the_contract() {
 
 #[test]
 fn human_plan_of_the_demo() {
-    let run = upshift(&repo()).args(["-m", "examples/demo/upshift.toml", "plan", "--to", "3.0.0"]).run();
+    let run = upshift(&repo())
+        .args(["-m", "examples/demo/upshift.toml", "plan", "--to", "3.0.0"])
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("demo_plan", run.stdout);
 }
@@ -50,7 +67,12 @@ fn human_plan_of_mender_34_to_40() {
     write(dir.path(), "upshift.toml", &text);
     let run = upshift(dir.path()).args(["plan", "--to", "4.0.0"]).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("path: 3.4.0 → 3.5.3 → 3.6.3 → 3.7.7 → 4.0.0"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("path: 3.4.0 → 3.5.3 → 3.6.3 → 3.7.7 → 4.0.0"),
+        "{}",
+        run.stdout
+    );
     insta::assert_snapshot!("mender_plan", run.stdout);
 }
 
@@ -58,14 +80,20 @@ fn human_plan_of_mender_34_to_40() {
 fn saved_plan_has_a_fingerprint_and_the_same_hops() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "upshift.toml", &demo_manifest());
-    let run = upshift(dir.path()).args(["plan", "--to", "2.1", "--out", "p.json"]).run();
+    let run = upshift(dir.path())
+        .args(["plan", "--to", "2.1", "--out", "p.json"])
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("upshift apply --plan p.json"));
-    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.json")).unwrap()).unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.json")).unwrap()).unwrap();
     assert_eq!(saved["format"], "upshift-plan/1");
     assert_eq!(saved["fingerprint"]["manifest"].as_str().unwrap().len(), 64);
     assert_eq!(saved["hops"].as_array().unwrap().len(), 2);
-    let json = upshift(dir.path()).args(["--json", "plan", "--to", "2.1"]).run().json();
+    let json = upshift(dir.path())
+        .args(["--json", "plan", "--to", "2.1"])
+        .run()
+        .json();
     assert_eq!(json, saved, "--json and --out describe the same plan");
 }
 
@@ -81,13 +109,27 @@ fn already_at_target_is_success() {
 #[test]
 fn refusals_name_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "upshift.toml", &demo_manifest().replace("version = \"1.0.0\"", "version = \"2.1.0\""));
+    write(
+        dir.path(),
+        "upshift.toml",
+        &demo_manifest().replace("version = \"1.0.0\"", "version = \"2.1.0\""),
+    );
     let down = upshift(dir.path()).args(["plan", "--to", "1.1.0"]).run();
     assert_eq!(down.code, 2);
-    assert!(down.stderr.contains("refusing to downgrade from 2.1.0 to 1.1.0"), "{}", down.stderr);
-    let unknown = upshift(dir.path()).args(["--json", "plan", "--to", "2.2.0"]).run();
+    assert!(
+        down.stderr
+            .contains("refusing to downgrade from 2.1.0 to 1.1.0"),
+        "{}",
+        down.stderr
+    );
+    let unknown = upshift(dir.path())
+        .args(["--json", "plan", "--to", "2.2.0"])
+        .run();
     assert_eq!(unknown.code, 2);
-    assert!(unknown.json()["error"]["message"].as_str().unwrap().contains("nearest known versions are: 1.1.0, 2.0.0, 2.1.0, 3.0.0"));
+    assert!(unknown.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nearest known versions are: 1.1.0, 2.0.0, 2.1.0, 3.0.0"));
 }
 
 #[test]
@@ -101,6 +143,9 @@ fn extra_catalog_overrides_the_built_in_one() {
         "demo.toml",
         "product = \"demo\"\n[[release]]\nversion = \"1.0.0\"\n[[release]]\nversion = \"3.0.0\"\nupgrade_from = \">=1.0.0\"\n",
     );
-    let json = upshift(dir.path()).args(["--catalog", "cat", "--json", "plan", "--to", "3.0.0"]).run().json();
+    let json = upshift(dir.path())
+        .args(["--catalog", "cat", "--json", "plan", "--to", "3.0.0"])
+        .run()
+        .json();
     assert_eq!(json["hops"].as_array().unwrap().len(), 1);
 }

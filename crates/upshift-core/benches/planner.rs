@@ -55,7 +55,9 @@ fn previous_only(major: u64, minor: u64, patch: u64) -> Option<String> {
 
 fn measure(name: &str, text: &str) -> (String, usize, usize, Duration, Duration, Duration) {
     let t = Instant::now();
-    let set = CatalogSet::default().with_files([("gen.toml", text)]).expect("generated catalog parses");
+    let set = CatalogSet::default()
+        .with_files([("gen.toml", text)])
+        .expect("generated catalog parses");
     let parse = t.elapsed();
     let releases = set.get("gen").unwrap().releases.len();
     let src = "[installation]\nname = \"bench\"\nproduct = \"gen\"\nversion = \"1.0.0\"\n";
@@ -69,7 +71,14 @@ fn measure(name: &str, text: &str) -> (String, usize, usize, Duration, Duration,
         hops = std::hint::black_box(p).hops.len();
     }
     times.sort();
-    (name.to_string(), releases, hops, parse, times[RUNS / 2], times[RUNS - 1])
+    (
+        name.to_string(),
+        releases,
+        hops,
+        parse,
+        times[RUNS / 2],
+        times[RUNS - 1],
+    )
 }
 
 fn ms(d: Duration) -> String {
@@ -78,15 +87,30 @@ fn ms(d: Duration) -> String {
 
 fn main() {
     let rows = [
-        measure("adjacent minor versions (Mender-like)", &catalog(adjacent_minor)),
+        measure(
+            "adjacent minor versions (Mender-like)",
+            &catalog(adjacent_minor),
+        ),
         measure("any older release accepted", &catalog(any_older)),
-        measure("only the previous release (worst case)", &catalog(previous_only)),
+        measure(
+            "only the previous release (worst case)",
+            &catalog(previous_only),
+        ),
     ];
     println!("\nplanner benchmark: 1.0.0 → 100.9.9, {RUNS} runs each (target: plan < 50 ms)\n");
     println!("| catalog shape | releases | hops | parse catalog ms | plan median ms | plan worst ms | target |");
     println!("|---|---|---|---|---|---|---|");
     for (name, releases, hops, parse, median, worst) in rows {
-        let ok = if median < Duration::from_millis(50) { "met" } else { "MISSED" };
-        println!("| {name} | {releases} | {hops} | {} | {} | {} | {ok} |", ms(parse), ms(median), ms(worst));
+        let ok = if median < Duration::from_millis(50) {
+            "met"
+        } else {
+            "MISSED"
+        };
+        println!(
+            "| {name} | {releases} | {hops} | {} | {} | {} | {ok} |",
+            ms(parse),
+            ms(median),
+            ms(worst)
+        );
     }
 }

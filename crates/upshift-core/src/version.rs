@@ -11,7 +11,9 @@ use semver::{Comparator, Op, Version, VersionReq};
 pub enum VersionError {
     #[error("`{input}` is not a version: {reason} (write it like `3.7.7`, `3.7` or `v3.7.7`)")]
     Version { input: String, reason: String },
-    #[error("`{input}` is not a version range: {reason} (write it like `>=3.6.0, <3.8.0` or `~3.7`)")]
+    #[error(
+        "`{input}` is not a version range: {reason} (write it like `>=3.6.0, <3.8.0` or `~3.7`)"
+    )]
     Range { input: String, reason: String },
 }
 

@@ -10,11 +10,18 @@ fn manifest(product: &str, version: &str) -> String {
 fn path_of(product: &str, from: &str, to: &str) -> Vec<(String, String)> {
     let src = manifest(product, from);
     let loaded = load("t.toml", &src, &CatalogSet::built_in()).unwrap();
-    plan(&loaded, to).unwrap().hops.into_iter().map(|h| (h.from, h.to)).collect()
+    plan(&loaded, to)
+        .unwrap()
+        .hops
+        .into_iter()
+        .map(|h| (h.from, h.to))
+        .collect()
 }
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 #[test]
@@ -29,26 +36,50 @@ fn demo_path_stops_at_newest_allowed_release() {
 fn mender_34_to_40_passes_every_minor_at_its_newest_patch() {
     assert_eq!(
         path_of("mender", "3.4.0", "4.0.0"),
-        pairs(&[("3.4.0", "3.5.3"), ("3.5.3", "3.6.3"), ("3.6.3", "3.7.7"), ("3.7.7", "4.0.0")])
+        pairs(&[
+            ("3.4.0", "3.5.3"),
+            ("3.5.3", "3.6.3"),
+            ("3.6.3", "3.7.7"),
+            ("3.7.7", "4.0.0")
+        ])
     );
     // Mender's old image tag form is accepted for the current version and the target.
-    assert_eq!(path_of("mender", "mender-3.7.2", "v4.0"), pairs(&[("3.7.2", "4.0.0")]));
+    assert_eq!(
+        path_of("mender", "mender-3.7.2", "v4.0"),
+        pairs(&[("3.7.2", "4.0.0")])
+    );
 }
 
 #[test]
 fn mattermost_one_major_build_at_a_time() {
     let hops = path_of("mattermost", "1.2.1", "2.1.0");
-    assert_eq!(hops, pairs(&[("1.2.1", "1.3.0"), ("1.3.0", "1.4.0"), ("1.4.0", "2.0.0"), ("2.0.0", "2.1.0")]));
+    assert_eq!(
+        hops,
+        pairs(&[
+            ("1.2.1", "1.3.0"),
+            ("1.3.0", "1.4.0"),
+            ("1.4.0", "2.0.0"),
+            ("2.0.0", "2.1.0")
+        ])
+    );
 }
 
 #[test]
 fn every_hop_has_reasons_and_marks_the_point_of_no_return() {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/demo/upshift.toml")).unwrap();
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/demo/upshift.toml"
+    ))
+    .unwrap();
     let loaded = load("demo.toml", &src, &CatalogSet::built_in()).unwrap();
     let p = plan(&loaded, "3.0.0").unwrap();
     for hop in &p.hops {
         assert!(hop.reasons.len() >= 2, "{hop:?}");
-        let swap = hop.steps.iter().position(|s| s.kind == StepKind::Swap).expect("a swap step");
+        let swap = hop
+            .steps
+            .iter()
+            .position(|s| s.kind == StepKind::Swap)
+            .expect("a swap step");
         assert!(hop.steps[..swap].iter().all(|s| !s.point_of_no_return));
         assert!(hop.steps[swap..].iter().all(|s| s.point_of_no_return));
         // Services stop in reverse dependency order and start in dependency order.
@@ -60,28 +91,49 @@ fn every_hop_has_reasons_and_marks_the_point_of_no_return() {
         assert!(at("prepare.artifacts") < at("maintenance.on"));
     }
     let last = p.hops.last().unwrap();
-    assert!(last.steps.iter().any(|s| s.kind == StepKind::DataMigration && s.id == "migrate.notes-schema-v3"));
-    assert!(p.hops[1].reasons.iter().any(|r| r.contains("passes over 2.0.0")));
+    assert!(last
+        .steps
+        .iter()
+        .any(|s| s.kind == StepKind::DataMigration && s.id == "migrate.notes-schema-v3"));
+    assert!(p.hops[1]
+        .reasons
+        .iter()
+        .any(|r| r.contains("passes over 2.0.0")));
 }
 
 #[test]
 fn already_there_is_an_empty_plan() {
-    let loaded = load("t.toml", &manifest("demo", "3.0.0"), &CatalogSet::built_in()).unwrap();
+    let loaded = load(
+        "t.toml",
+        &manifest("demo", "3.0.0"),
+        &CatalogSet::built_in(),
+    )
+    .unwrap();
     assert!(plan(&loaded, "3.0").unwrap().hops.is_empty());
 }
 
 #[test]
 fn downgrade_unknown_target_and_no_path_are_refused() {
-    let loaded = load("t.toml", &manifest("demo", "2.1.0"), &CatalogSet::built_in()).unwrap();
+    let loaded = load(
+        "t.toml",
+        &manifest("demo", "2.1.0"),
+        &CatalogSet::built_in(),
+    )
+    .unwrap();
     let e = plan(&loaded, "1.1.0").unwrap_err();
-    assert!(matches!(e, PlanError::Downgrade { .. }) && e.is_bad_input(), "{e}");
+    assert!(
+        matches!(e, PlanError::Downgrade { .. }) && e.is_bad_input(),
+        "{e}"
+    );
     let e = plan(&loaded, "2.5.0").unwrap_err();
     assert!(e.to_string().contains("2.1.0, 3.0.0"), "{e}");
     let e = plan(&loaded, "latest-ish").unwrap_err();
     assert!(matches!(e, PlanError::BadTarget { .. }), "{e}");
 
     let cat = "product = \"gap\"\n[[release]]\nversion = \"1.0.0\"\n[[release]]\nversion = \"2.0.0\"\nupgrade_from = \">=1.5.0\"\n";
-    let set = CatalogSet::default().with_files([("gap.toml", cat)]).unwrap();
+    let set = CatalogSet::default()
+        .with_files([("gap.toml", cat)])
+        .unwrap();
     let loaded = load("t.toml", &manifest("gap", "1.0.0"), &set).unwrap();
     let e = plan(&loaded, "2.0.0").unwrap_err();
     assert!(!e.is_bad_input());
@@ -98,14 +150,29 @@ fn saved_plan_round_trips_and_goes_stale() {
     assert_eq!(back, p);
     back.check_fresh(&loaded).unwrap();
 
-    let edited = load("t.toml", &format!("{src}# edited\n"), &CatalogSet::built_in()).unwrap();
-    assert!(back.check_fresh(&edited).unwrap_err().to_string().contains("manifest changed"));
+    let edited = load(
+        "t.toml",
+        &format!("{src}# edited\n"),
+        &CatalogSet::built_in(),
+    )
+    .unwrap();
+    assert!(back
+        .check_fresh(&edited)
+        .unwrap_err()
+        .to_string()
+        .contains("manifest changed"));
 
     let mut cat = upshift_core::catalog::BUILT_IN[0].1.to_string();
     cat.push_str("\n[[release]]\nversion = \"3.1.0\"\nupgrade_from = \">=3.0.0\"\n");
-    let set = CatalogSet::built_in().with_files([("demo.toml", cat.as_str())]).unwrap();
+    let set = CatalogSet::built_in()
+        .with_files([("demo.toml", cat.as_str())])
+        .unwrap();
     let newer = load("t.toml", &src, &set).unwrap();
-    assert!(back.check_fresh(&newer).unwrap_err().to_string().contains("catalog changed"));
+    assert!(back
+        .check_fresh(&newer)
+        .unwrap_err()
+        .to_string()
+        .contains("catalog changed"));
 
     let bad = upshift_core::Plan::from_json("p.json", "{\n  \"format\": 3\n}").unwrap_err();
     assert_eq!((bad.file.as_str(), bad.line), ("p.json", 2));

@@ -21,8 +21,13 @@ fn range_strategy() -> impl Strategy<Value = Option<String>> {
 }
 
 fn catalog_strategy() -> impl Strategy<Value = Vec<(Version, Option<String>)>> {
-    prop::collection::btree_map((0u64..4, 0u64..4, 0u64..3), range_strategy(), 1..25)
-        .prop_map(|m| m.into_iter().map(|((a, b, c), r)| (Version::new(a, b, c), r)).collect())
+    prop::collection::btree_map((0u64..4, 0u64..4, 0u64..3), range_strategy(), 1..25).prop_map(
+        |m| {
+            m.into_iter()
+                .map(|((a, b, c), r)| (Version::new(a, b, c), r))
+                .collect()
+        },
+    )
 }
 
 fn catalog_text(releases: &[(Version, Option<String>)]) -> String {

@@ -42,21 +42,39 @@ pub fn run(settings: &Settings, cmd: &CatalogCommand) -> Result<i32, CliError> {
                         r.product.to_string(),
                         r.name.to_string(),
                         r.releases.to_string(),
-                        format!("{} … {}", r.oldest.as_deref().unwrap_or("-"), r.newest.as_deref().unwrap_or("-")),
+                        format!(
+                            "{} … {}",
+                            r.oldest.as_deref().unwrap_or("-"),
+                            r.newest.as_deref().unwrap_or("-")
+                        ),
                         r.origin.to_string(),
                     ]
                 })
                 .collect();
-            p.human(table(&["PRODUCT", "NAME", "RELEASES", "VERSIONS", "FROM"], &body));
+            p.human(table(
+                &["PRODUCT", "NAME", "RELEASES", "VERSIONS", "FROM"],
+                &body,
+            ));
         }
         CatalogCommand::Show { product } => {
             let Some(c) = catalogs.get(product) else {
                 let known = catalogs.products();
-                let hint = did_you_mean(product, known.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
-                return Err(CliError::BadInput(format!("no catalog for product `{product}`; {hint}known products: {}", known.join(", "))));
+                let hint = did_you_mean(product, known.iter().copied())
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                return Err(CliError::BadInput(format!(
+                    "no catalog for product `{product}`; {hint}known products: {}",
+                    known.join(", ")
+                )));
             };
             p.json(c);
-            let mut out = format!("{} ({}), {} releases, from {}\n", c.name, c.product, c.releases.len(), c.origin);
+            let mut out = format!(
+                "{} ({}), {} releases, from {}\n",
+                c.name,
+                c.product,
+                c.releases.len(),
+                c.origin
+            );
             if let Some(d) = &c.docs {
                 out += &format!("upstream guide: {d}\n");
             }
@@ -87,7 +105,10 @@ pub fn run(settings: &Settings, cmd: &CatalogCommand) -> Result<i32, CliError> {
                     ]
                 })
                 .collect();
-            out += &table(&["VERSION", "UPGRADES FROM", "WINDOW", "NOTES", "ALSO"], &body);
+            out += &table(
+                &["VERSION", "UPGRADES FROM", "WINDOW", "NOTES", "ALSO"],
+                &body,
+            );
             p.human(out);
         }
     }

@@ -12,9 +12,15 @@ const DEMO_MANIFEST: &str = include_str!("../../../../examples/demo/upshift.toml
 pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
     let manifest = args.dir.join("upshift.toml");
     write_manifest(&args.dir, &manifest)?;
-    let demo = Settings { manifest: manifest.clone(), ..settings.clone() };
+    let demo = Settings {
+        manifest: manifest.clone(),
+        ..settings.clone()
+    };
     let p = settings.printer;
-    p.human(format!("Demo installation manifest: {}\n", manifest.display()));
+    p.human(format!(
+        "Demo installation manifest: {}\n",
+        manifest.display()
+    ));
     if args.no_upgrade {
         return Ok(code::OK);
     }
@@ -30,7 +36,9 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
 }
 
 fn write_manifest(dir: &Path, manifest: &Path) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| CliError::Failed(format!("cannot set up the demo in {}: {e}", dir.display()));
+    let fail = |e: std::io::Error| {
+        CliError::Failed(format!("cannot set up the demo in {}: {e}", dir.display()))
+    };
     std::fs::create_dir_all(dir).map_err(fail)?;
     match std::fs::read_to_string(manifest) {
         Ok(existing) if existing == DEMO_MANIFEST => Ok(()),

@@ -26,8 +26,14 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> Result<i32, CliError> {
 /// Writes the plan atomically (temp file + rename) so a crash never leaves half a plan.
 fn save(path: &Path, plan: &Plan) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(plan).expect("plain data serialises") + "\n";
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("plan")));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("plan")
+    ));
     std::fs::write(&tmp, text)
         .and_then(|_| std::fs::rename(&tmp, path))
         .map_err(|e| CliError::Failed(format!("cannot save the plan to {}: {e}", path.display())))

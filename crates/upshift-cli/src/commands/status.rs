@@ -56,7 +56,11 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let m = &loaded.manifest;
     let inst = &m.installation;
     let running = inst.version_command.as_ref().map(|cmd| {
-        let base = settings.manifest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let base = settings
+            .manifest
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
         check_version(cmd, base, &loaded)
     });
     let status = Status {
@@ -76,7 +80,9 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
                     driver: s.driver.get_ref().as_str().to_string(),
                     depends_on: s.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
                     health: s.health.as_ref().map(|h| {
-                        h.http.as_ref().map(|u| format!("http {u}"))
+                        h.http
+                            .as_ref()
+                            .map(|u| format!("http {u}"))
                             .or_else(|| h.tcp.as_ref().map(|a| format!("tcp {a}")))
                             .or_else(|| h.command.as_ref().map(|c| format!("command {c}")))
                             .unwrap_or_default()
@@ -84,11 +90,22 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
                 }
             })
             .collect(),
-        stores: m.stores.iter().map(|(n, s)| StoreRow { name: n.clone(), kind: s.kind.get_ref().as_str().into() }).collect(),
+        stores: m
+            .stores
+            .iter()
+            .map(|(n, s)| StoreRow {
+                name: n.clone(),
+                kind: s.kind.get_ref().as_str().into(),
+            })
+            .collect(),
         config: m
             .config
             .iter()
-            .map(|(n, c)| ConfigRow { name: n.clone(), path: c.path.clone(), format: format!("{:?}", c.format).to_lowercase() })
+            .map(|(n, c)| ConfigRow {
+                name: n.clone(),
+                path: c.path.clone(),
+                format: format!("{:?}", c.format).to_lowercase(),
+            })
             .collect(),
         running_version: running,
     };
@@ -101,20 +118,43 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
     }
 }
 
-fn check_version(cmd: &str, base: &std::path::Path, loaded: &upshift_core::Loaded) -> RunningVersion {
-    let out = Command::new("sh").arg("-c").arg(cmd).current_dir(base).output();
-    let mut rv = RunningVersion { command: cmd.to_string(), reported: None, matches: false, error: None };
+fn check_version(
+    cmd: &str,
+    base: &std::path::Path,
+    loaded: &upshift_core::Loaded,
+) -> RunningVersion {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(base)
+        .output();
+    let mut rv = RunningVersion {
+        command: cmd.to_string(),
+        reported: None,
+        matches: false,
+        error: None,
+    };
     match out {
         Err(e) => rv.error = Some(format!("cannot run it: {e}")),
         Ok(o) if !o.status.success() => {
-            rv.error = Some(format!("it failed ({}): {}", o.status, String::from_utf8_lossy(&o.stderr).trim()));
+            rv.error = Some(format!(
+                "it failed ({}): {}",
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
         }
         Ok(o) => {
             let text = String::from_utf8_lossy(&o.stdout);
             // Take the first word that parses as a version (`platform -version` prints prose around it).
             let found = text
                 .split(|c: char| c.is_whitespace() || c == ',' || c == ':')
-                .find_map(|w| loaded.catalog.parse_version(w).ok().filter(|_| w.chars().any(|c| c.is_ascii_digit())));
+                .find_map(|w| {
+                    loaded
+                        .catalog
+                        .parse_version(w)
+                        .ok()
+                        .filter(|_| w.chars().any(|c| c.is_ascii_digit()))
+                });
             match found {
                 Some(v) => {
                     rv.matches = v == loaded.version;
@@ -135,7 +175,10 @@ fn render(s: &Status) -> String {
         s.version,
         s.latest.as_deref().unwrap_or("-"),
         s.manifest,
-        s.host.as_ref().map(|h| format!("\nhost: {h}")).unwrap_or_default()
+        s.host
+            .as_ref()
+            .map(|h| format!("\nhost: {h}"))
+            .unwrap_or_default()
     );
     if let Some(r) = &s.running_version {
         out += &match (&r.reported, &r.error) {
@@ -152,17 +195,38 @@ fn render(s: &Status) -> String {
         let rows: Vec<Vec<String>> = s
             .services
             .iter()
-            .map(|r| vec![r.name.clone(), r.driver.clone(), r.depends_on.join(", "), r.health.clone().unwrap_or_else(|| "none".into())])
+            .map(|r| {
+                vec![
+                    r.name.clone(),
+                    r.driver.clone(),
+                    r.depends_on.join(", "),
+                    r.health.clone().unwrap_or_else(|| "none".into()),
+                ]
+            })
             .collect();
-        out += &format!("\nservices (start order):\n{}", table(&["SERVICE", "DRIVER", "DEPENDS ON", "HEALTH CHECK"], &rows));
+        out += &format!(
+            "\nservices (start order):\n{}",
+            table(&["SERVICE", "DRIVER", "DEPENDS ON", "HEALTH CHECK"], &rows)
+        );
     }
     if !s.stores.is_empty() {
-        let rows: Vec<Vec<String>> = s.stores.iter().map(|r| vec![r.name.clone(), r.kind.clone()]).collect();
+        let rows: Vec<Vec<String>> = s
+            .stores
+            .iter()
+            .map(|r| vec![r.name.clone(), r.kind.clone()])
+            .collect();
         out += &format!("\ndata stores:\n{}", table(&["STORE", "KIND"], &rows));
     }
     if !s.config.is_empty() {
-        let rows: Vec<Vec<String>> = s.config.iter().map(|r| vec![r.name.clone(), r.format.clone(), r.path.clone()]).collect();
-        out += &format!("\nconfig files:\n{}", table(&["CONFIG", "FORMAT", "PATH"], &rows));
+        let rows: Vec<Vec<String>> = s
+            .config
+            .iter()
+            .map(|r| vec![r.name.clone(), r.format.clone(), r.path.clone()])
+            .collect();
+        out += &format!(
+            "\nconfig files:\n{}",
+            table(&["CONFIG", "FORMAT", "PATH"], &rows)
+        );
     }
     out.trim_end().to_string()
 }

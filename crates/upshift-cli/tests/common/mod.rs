@@ -6,7 +6,10 @@ use std::process::Command;
 
 /// The repository root (examples live there).
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// What one run printed and returned.
@@ -19,7 +22,8 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.stdout))
     }
 }
 
@@ -30,7 +34,10 @@ pub struct Upshift {
 
 pub fn upshift(dir: &Path) -> Upshift {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_upshift"));
-    cmd.current_dir(dir).env_remove("UPSHIFT_MANIFEST").env_remove("UPSHIFT_CATALOG").env("NO_COLOR", "1");
+    cmd.current_dir(dir)
+        .env_remove("UPSHIFT_MANIFEST")
+        .env_remove("UPSHIFT_CATALOG")
+        .env("NO_COLOR", "1");
     Upshift { cmd }
 }
 

@@ -41,9 +41,18 @@ struct RawRelease {
 pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
     let raw: RawCatalog = toml::from_str(src).map_err(|e| from_toml_error(file, src, &e))?;
     let product = raw.product.get_ref().trim().to_string();
-    if product.is_empty() || !product.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(Diagnostic::at(file, src, raw.product.span(), format!("`{product}` is not a product identifier"))
-            .with_help("use lowercase letters, digits, `-` or `_`, like `mender`"));
+    if product.is_empty()
+        || !product
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Diagnostic::at(
+            file,
+            src,
+            raw.product.span(),
+            format!("`{product}` is not a product identifier"),
+        )
+        .with_help("use lowercase letters, digits, `-` or `_`, like `mender`"));
     }
     let mut releases = Vec::with_capacity(raw.releases.len());
     for r in raw.releases {
@@ -72,10 +81,19 @@ pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
     releases.sort_by(|a, b| a.1.version.cmp(&b.1.version));
     for w in releases.windows(2) {
         if w[0].1.version == w[1].1.version {
-            let (first, second) = if w[0].0.start < w[1].0.start { (&w[0], &w[1]) } else { (&w[1], &w[0]) };
+            let (first, second) = if w[0].0.start < w[1].0.start {
+                (&w[0], &w[1])
+            } else {
+                (&w[1], &w[0])
+            };
             let line = src[..first.0.start].matches('\n').count() + 1;
-            return Err(Diagnostic::at(file, src, second.0.clone(), format!("release {} is listed twice", second.1.version))
-                .with_help(format!("remove one of them (the other is on line {line})")));
+            return Err(Diagnostic::at(
+                file,
+                src,
+                second.0.clone(),
+                format!("release {} is listed twice", second.1.version),
+            )
+            .with_help(format!("remove one of them (the other is on line {line})")));
         }
     }
     let versions: Vec<_> = releases.iter().map(|(_, r)| r.version.clone()).collect();

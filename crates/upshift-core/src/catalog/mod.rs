@@ -11,9 +11,18 @@ use crate::diag::Diagnostic;
 
 /// The catalogs shipped inside upshift: (product, file name, text).
 pub const BUILT_IN: &[(&str, &str)] = &[
-    ("catalogs/demo.toml", include_str!("../../../../catalogs/demo.toml")),
-    ("catalogs/mender.toml", include_str!("../../../../catalogs/mender.toml")),
-    ("catalogs/mattermost.toml", include_str!("../../../../catalogs/mattermost.toml")),
+    (
+        "catalogs/demo.toml",
+        include_str!("../../../../catalogs/demo.toml"),
+    ),
+    (
+        "catalogs/mender.toml",
+        include_str!("../../../../catalogs/mender.toml"),
+    ),
+    (
+        "catalogs/mattermost.toml",
+        include_str!("../../../../catalogs/mattermost.toml"),
+    ),
 ];
 
 /// All catalogs known to this run, by product.
@@ -36,7 +45,11 @@ impl CatalogSet {
 
     /// Adds a catalog, replacing one for the same product.
     pub fn insert(&mut self, catalog: Catalog) {
-        match self.catalogs.iter_mut().find(|c| c.product == catalog.product) {
+        match self
+            .catalogs
+            .iter_mut()
+            .find(|c| c.product == catalog.product)
+        {
             Some(slot) => *slot = catalog,
             None => {
                 self.catalogs.push(catalog);
@@ -46,7 +59,10 @@ impl CatalogSet {
     }
 
     /// Parses `(file, text)` pairs and adds them over the current set.
-    pub fn with_files<'a>(mut self, files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Diagnostic> {
+    pub fn with_files<'a>(
+        mut self,
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, Diagnostic> {
         for (file, src) in files {
             self.insert(parse_catalog(file, src)?);
         }

@@ -32,15 +32,38 @@ pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
                 let names: Vec<&str> = m.services.keys().map(String::as_str).collect();
                 let help = match did_you_mean(dep.get_ref(), names.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`? (services: {})", names.join(", ")),
-                    None => format!("add a [services.{}] table or remove it (services: {})", dep.get_ref(), names.join(", ")),
+                    None => format!(
+                        "add a [services.{}] table or remove it (services: {})",
+                        dep.get_ref(),
+                        names.join(", ")
+                    ),
                 };
-                return Err(Diagnostic::at(file, src, dep.span(), format!("service `{name}` depends on `{}`, which is not a service", dep.get_ref())).with_help(help));
+                return Err(Diagnostic::at(
+                    file,
+                    src,
+                    dep.span(),
+                    format!(
+                        "service `{name}` depends on `{}`, which is not a service",
+                        dep.get_ref()
+                    ),
+                )
+                .with_help(help));
             }
         }
     }
     if let Some((cycle, span)) = find_cycle(&m) {
-        return Err(Diagnostic::at(file, src, span, format!("services depend on each other in a cycle: {}", cycle.join(" → ")))
-            .with_help("remove one of these `depends_on` entries so that services can start in order"));
+        return Err(Diagnostic::at(
+            file,
+            src,
+            span,
+            format!(
+                "services depend on each other in a cycle: {}",
+                cycle.join(" → ")
+            ),
+        )
+        .with_help(
+            "remove one of these `depends_on` entries so that services can start in order",
+        ));
     }
     for (name, store) in &m.stores {
         check_store(file, src, name, store)?;
@@ -56,10 +79,22 @@ pub fn load(file: &str, src: &str, catalogs: &CatalogSet) -> Result<Loaded, Diag
     let Some(catalog) = catalogs.get(product) else {
         let known = catalogs.products();
         let help = match did_you_mean(product, known.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`? Known products: {}; add one with `--catalog DIR`", known.join(", ")),
-            None => format!("known products: {}; add a catalog for `{product}` with `--catalog DIR`", known.join(", ")),
+            Some(s) => format!(
+                "did you mean `{s}`? Known products: {}; add one with `--catalog DIR`",
+                known.join(", ")
+            ),
+            None => format!(
+                "known products: {}; add a catalog for `{product}` with `--catalog DIR`",
+                known.join(", ")
+            ),
         };
-        return Err(Diagnostic::at(file, src, inst.product.span(), format!("unknown product `{product}`")).with_help(help));
+        return Err(Diagnostic::at(
+            file,
+            src,
+            inst.product.span(),
+            format!("unknown product `{product}`"),
+        )
+        .with_help(help));
     };
     let version = known_version(file, src, catalog, &inst.version)?;
     Ok(Loaded {
@@ -72,7 +107,12 @@ pub fn load(file: &str, src: &str, catalogs: &CatalogSet) -> Result<Loaded, Diag
 }
 
 /// Parses `v` and checks the catalog has that release; lists the nearest ones if not.
-pub fn known_version(file: &str, src: &str, catalog: &Catalog, v: &Spanned<String>) -> Result<Version, Diagnostic> {
+pub fn known_version(
+    file: &str,
+    src: &str,
+    catalog: &Catalog,
+    v: &Spanned<String>,
+) -> Result<Version, Diagnostic> {
     let version = catalog
         .parse_version(v.get_ref())
         .map_err(|e| Diagnostic::at(file, src, v.span(), e.to_string()))?;
@@ -95,12 +135,34 @@ fn check_driver(file: &str, src: &str, name: &str, svc: &Service) -> Result<(), 
     ];
     for (k, has) in present {
         if k == kind && !has && k != DriverKind::Systemd {
-            return Err(Diagnostic::at(file, src, svc.driver.span(), format!("service `{name}` uses driver `{}` but has no [services.{name}.{}] table", k.as_str(), k.as_str()))
-                .with_help(driver_example(k, name)));
+            return Err(Diagnostic::at(
+                file,
+                src,
+                svc.driver.span(),
+                format!(
+                    "service `{name}` uses driver `{}` but has no [services.{name}.{}] table",
+                    k.as_str(),
+                    k.as_str()
+                ),
+            )
+            .with_help(driver_example(k, name)));
         }
         if k != kind && has {
-            return Err(Diagnostic::at(file, src, svc.driver.span(), format!("service `{name}` uses driver `{}` but also has a [services.{name}.{}] table", kind.as_str(), k.as_str()))
-                .with_help(format!("remove [services.{name}.{}] or set `driver = \"{}\"`", k.as_str(), k.as_str())));
+            return Err(Diagnostic::at(
+                file,
+                src,
+                svc.driver.span(),
+                format!(
+                    "service `{name}` uses driver `{}` but also has a [services.{name}.{}] table",
+                    kind.as_str(),
+                    k.as_str()
+                ),
+            )
+            .with_help(format!(
+                "remove [services.{name}.{}] or set `driver = \"{}\"`",
+                k.as_str(),
+                k.as_str()
+            )));
         }
     }
     Ok(())
@@ -118,7 +180,10 @@ fn driver_example(k: DriverKind, name: &str) -> String {
 
 fn check_health(file: &str, src: &str, name: &str, svc: &Service) -> Result<(), Diagnostic> {
     let Some(h) = &svc.health else { return Ok(()) };
-    let n = [h.http.is_some(), h.tcp.is_some(), h.command.is_some()].iter().filter(|x| **x).count();
+    let n = [h.http.is_some(), h.tcp.is_some(), h.command.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
     if n != 1 {
         return Err(Diagnostic::at(file, src, svc.driver.span(), format!("the health check of service `{name}` must have exactly one of `http`, `tcp`, `command` (it has {n})"))
             .with_help(format!("in [services.{name}.health] write e.g. `http = \"http://127.0.0.1:8080/health\"`")));
@@ -126,7 +191,12 @@ fn check_health(file: &str, src: &str, name: &str, svc: &Service) -> Result<(), 
     Ok(())
 }
 
-fn check_store(file: &str, src: &str, name: &str, s: &super::model::Store) -> Result<(), Diagnostic> {
+fn check_store(
+    file: &str,
+    src: &str,
+    name: &str,
+    s: &super::model::Store,
+) -> Result<(), Diagnostic> {
     let kind = *s.kind.get_ref();
     let missing: Option<&str> = match kind {
         StoreKind::Files if s.path.is_none() && s.paths.is_empty() => Some("`path` or `paths`"),
@@ -138,8 +208,13 @@ fn check_store(file: &str, src: &str, name: &str, s: &super::model::Store) -> Re
         _ => None,
     };
     match missing {
-        Some(what) => Err(Diagnostic::at(file, src, s.kind.span(), format!("store `{name}` of kind `{}` needs {what}", kind.as_str()))
-            .with_help(format!("add {what} to [stores.{name}]"))),
+        Some(what) => Err(Diagnostic::at(
+            file,
+            src,
+            s.kind.span(),
+            format!("store `{name}` of kind `{}` needs {what}", kind.as_str()),
+        )
+        .with_help(format!("add {what} to [stores.{name}]"))),
         None => Ok(()),
     }
 }
@@ -175,7 +250,10 @@ fn find_cycle(m: &Manifest) -> Option<(Vec<String>, std::ops::Range<usize>)> {
             match mark[j] {
                 Mark::Active => {
                     let from = stack.iter().position(|(k, _)| *k == j).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[from..].iter().map(|(k, _)| names[*k].clone()).collect();
+                    let mut cycle: Vec<String> = stack[from..]
+                        .iter()
+                        .map(|(k, _)| names[*k].clone())
+                        .collect();
                     cycle.push(names[j].clone());
                     return Some((cycle, dep.span()));
                 }
@@ -196,7 +274,13 @@ impl Manifest {
     pub fn start_order(&self) -> Vec<&str> {
         let mut done = vec![false; self.services.len()];
         let mut order = Vec::with_capacity(self.services.len());
-        fn visit<'a>(m: &'a Manifest, i: usize, done: &mut [bool], order: &mut Vec<&'a str>, depth: usize) {
+        fn visit<'a>(
+            m: &'a Manifest,
+            i: usize,
+            done: &mut [bool],
+            order: &mut Vec<&'a str>,
+            depth: usize,
+        ) {
             if done[i] || depth > m.services.len() {
                 return;
             }
@@ -206,7 +290,12 @@ impl Manifest {
                     visit(m, j, done, order, depth + 1);
                 }
             }
-            order.push(m.services.get_index(i).map(|(k, _)| k.as_str()).unwrap_or_default());
+            order.push(
+                m.services
+                    .get_index(i)
+                    .map(|(k, _)| k.as_str())
+                    .unwrap_or_default(),
+            );
         }
         for i in 0..self.services.len() {
             visit(self, i, &mut done, &mut order, 0);

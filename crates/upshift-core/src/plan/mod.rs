@@ -68,20 +68,36 @@ impl Fingerprint {
 }
 
 fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// Why no plan could be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error("`{given}` is not a version of {product}: {reason}")]
-    BadTarget { product: String, given: String, reason: String },
+    BadTarget {
+        product: String,
+        given: String,
+        reason: String,
+    },
     #[error("{product} has no release {target}; the nearest known versions are: {nearest}")]
-    UnknownTarget { product: String, target: String, nearest: String },
+    UnknownTarget {
+        product: String,
+        target: String,
+        nearest: String,
+    },
     #[error("refusing to downgrade from {from} to {to}: upshift only upgrades; to go back, use `upshift rollback` or `upshift restore` with a snapshot taken at {to}")]
     Downgrade { from: String, to: String },
     #[error("no upgrade path from {from} to {to}: {to} accepts upgrades only from `{accepts}`, and the newest release reachable from {from} is {furthest}")]
-    NoPath { from: String, to: String, accepts: String, furthest: String },
+    NoPath {
+        from: String,
+        to: String,
+        accepts: String,
+        furthest: String,
+    },
 }
 
 impl PlanError {
@@ -94,11 +110,13 @@ impl PlanError {
 /// Plans the upgrade of `loaded` to `target` (any version form the catalog accepts).
 pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
     let cat = &loaded.catalog;
-    let to = cat.parse_version(target).map_err(|e| PlanError::BadTarget {
-        product: cat.name.clone(),
-        given: target.to_string(),
-        reason: e.to_string(),
-    })?;
+    let to = cat
+        .parse_version(target)
+        .map_err(|e| PlanError::BadTarget {
+            product: cat.name.clone(),
+            given: target.to_string(),
+            reason: e.to_string(),
+        })?;
     let Ok(t) = cat.releases.binary_search_by(|r| r.version.cmp(&to)) else {
         return Err(PlanError::UnknownTarget {
             product: cat.name.clone(),
@@ -121,7 +139,10 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
         fingerprint: Fingerprint::of(&loaded.source, &cat.source),
     };
     if t < s {
-        return Err(PlanError::Downgrade { from: plan.from, to: plan.to });
+        return Err(PlanError::Downgrade {
+            from: plan.from,
+            to: plan.to,
+        });
     }
     if t == s {
         return Ok(plan);
@@ -137,13 +158,22 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
         let next = stops.get(n + 1).map(|&i| &cat.releases[i]);
         let (a, b) = (&cat.releases[prev], &cat.releases[stop]);
         let crossed: Vec<_> = cat.releases[prev + 1..=stop].iter().collect();
-        let mut reasons = vec![format!("{} accepts upgrades from `{}`, which includes {}", b.version, b.upgrade_from, a.version)];
+        let mut reasons = vec![format!(
+            "{} accepts upgrades from `{}`, which includes {}",
+            b.version, b.upgrade_from, a.version
+        )];
         match next {
-            Some(c) => reasons.push(format!("{} accepts upgrades only from `{}`, so the path stops at {} first", c.version, c.upgrade_from, b.version)),
+            Some(c) => reasons.push(format!(
+                "{} accepts upgrades only from `{}`, so the path stops at {} first",
+                c.version, c.upgrade_from, b.version
+            )),
             None => reasons.push(format!("{} is the target", b.version)),
         }
         if crossed.len() > 1 {
-            let passed: Vec<String> = crossed[..crossed.len() - 1].iter().map(|r| r.version.to_string()).collect();
+            let passed: Vec<String> = crossed[..crossed.len() - 1]
+                .iter()
+                .map(|r| r.version.to_string())
+                .collect();
             let why = if passed.len() == 1 {
                 "not a required stop; its notes and rules still apply"
             } else {
@@ -161,7 +191,10 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
             notes: crossed
                 .iter()
                 .filter(|r| !r.notes.is_empty())
-                .map(|r| ReleaseNote { version: r.version.to_string(), notes: r.notes.clone() })
+                .map(|r| ReleaseNote {
+                    version: r.version.to_string(),
+                    notes: r.notes.clone(),
+                })
                 .collect(),
             estimated_window: b.window.clone(),
         });
@@ -174,7 +207,10 @@ fn warnings(loaded: &Loaded) -> Vec<String> {
     let m = &loaded.manifest;
     let mut w = Vec::new();
     if m.services.is_empty() {
-        w.push("the manifest lists no services: nothing will be stopped, started or health-checked".to_string());
+        w.push(
+            "the manifest lists no services: nothing will be stopped, started or health-checked"
+                .to_string(),
+        );
     }
     for (name, s) in &m.services {
         if s.health.is_none() {
@@ -182,7 +218,10 @@ fn warnings(loaded: &Loaded) -> Vec<String> {
         }
     }
     if m.stores.is_empty() {
-        w.push("the manifest lists no data stores: snapshots will hold the config files only".to_string());
+        w.push(
+            "the manifest lists no data stores: snapshots will hold the config files only"
+                .to_string(),
+        );
     }
     w
 }
@@ -203,12 +242,25 @@ impl Plan {
     pub fn from_json(file: &str, src: &str) -> Result<Plan, Diagnostic> {
         let plan: Plan = serde_json::from_str(src).map_err(|e| {
             let offset = offset_of(src, e.line(), e.column());
-            Diagnostic::at(file, src, offset..offset + 1, format!("not a saved upshift plan: {e}"))
-                .with_help("save plans with `upshift plan --to VERSION --out FILE` and do not edit them")
+            Diagnostic::at(
+                file,
+                src,
+                offset..offset + 1,
+                format!("not a saved upshift plan: {e}"),
+            )
+            .with_help(
+                "save plans with `upshift plan --to VERSION --out FILE` and do not edit them",
+            )
         })?;
         if plan.format != PLAN_FORMAT {
-            return Err(Diagnostic::file(file, format!("plan format `{}` is not supported (expected `{PLAN_FORMAT}`)", plan.format))
-                .with_help("make the plan again with this version of upshift"));
+            return Err(Diagnostic::file(
+                file,
+                format!(
+                    "plan format `{}` is not supported (expected `{PLAN_FORMAT}`)",
+                    plan.format
+                ),
+            )
+            .with_help("make the plan again with this version of upshift"));
         }
         Ok(plan)
     }
@@ -216,20 +268,32 @@ impl Plan {
     /// Checks the plan still matches the manifest and catalog it was made from.
     pub fn check_fresh(&self, loaded: &Loaded) -> Result<(), StalePlan> {
         if self.installation != loaded.manifest.installation.name {
-            return Err(StalePlan::Installation { planned: self.installation.clone(), actual: loaded.manifest.installation.name.clone() });
+            return Err(StalePlan::Installation {
+                planned: self.installation.clone(),
+                actual: loaded.manifest.installation.name.clone(),
+            });
         }
         let now = Fingerprint::of(&loaded.source, &loaded.catalog.source);
         if now.manifest != self.fingerprint.manifest {
-            return Err(StalePlan::Manifest { to: self.to.clone() });
+            return Err(StalePlan::Manifest {
+                to: self.to.clone(),
+            });
         }
         if now.catalog != self.fingerprint.catalog {
-            return Err(StalePlan::Catalog { product: self.product.clone(), to: self.to.clone() });
+            return Err(StalePlan::Catalog {
+                product: self.product.clone(),
+                to: self.to.clone(),
+            });
         }
         Ok(())
     }
 }
 
 fn offset_of(src: &str, line: usize, column: usize) -> usize {
-    let start: usize = src.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let start: usize = src
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
     (start + column.saturating_sub(1)).min(src.len())
 }

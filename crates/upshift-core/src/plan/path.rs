@@ -24,7 +24,7 @@ pub fn find_path(catalog: &Catalog, start: usize, target: usize) -> Result<Vec<u
     let mut pred = vec![usize::MAX; n];
     let mut furthest = 0;
     tree.set(0, 0);
-    for k in 1..n {
+    for (k, pred_k) in pred.iter_mut().enumerate().skip(1) {
         let i = start + k;
         let (lo, hi) = catalog.releases[i].accepts;
         let lo = lo.max(start);
@@ -33,13 +33,15 @@ pub fn find_path(catalog: &Catalog, start: usize, target: usize) -> Result<Vec<u
             continue;
         }
         if let Some((dist, j)) = tree.min(lo - start, hi - start) {
-            pred[k] = j;
+            *pred_k = j;
             tree.set(k, dist + 1);
             furthest = k;
         }
     }
     if pred[n - 1] == usize::MAX {
-        return Err(NoPath { furthest: start + furthest });
+        return Err(NoPath {
+            furthest: start + furthest,
+        });
     }
     let mut stops = Vec::new();
     let mut k = n - 1;
