@@ -44,6 +44,9 @@ impl Path {
                     expect_key = true;
                 }
                 '"' => {
+                    if !expect_key {
+                        return Err(bad("expected `.` or `[` between keys"));
+                    }
                     let close = chars[i + 1..].iter().position(|&c| c == '"').ok_or_else(|| bad("unterminated quote"))?;
                     segs.push(Seg::Key(chars[i + 1..i + 1 + close].iter().collect()));
                     i += close + 2;
@@ -145,7 +148,7 @@ mod tests {
 
     #[test]
     fn rejects_malformed_paths() {
-        for bad in ["a..b", "a.", ".a", "a[x]", "a[1", "a\"b\"", "\"a"] {
+        for bad in ["a..b", "a.", ".a", "a[x]", "a[1", "a[0]\"b\"", "\"a"] {
             assert!(Path::parse(bad).is_err(), "{bad} should not parse");
         }
     }

@@ -195,6 +195,36 @@ impl YamlDoc {
         self.set(parent, &empty)
     }
 
+    /// The lines a removed entry takes with it: its own, and the comment
+    /// lines right above it when they and the entry stand alone between
+    /// blank lines (a comment about that key only).
+    fn paragraph(&self, e: &Entry) -> (usize, usize) {
+        let end = e.body_end.max(e.line + 1);
+        let mut start = e.line;
+        while start > 0 {
+            let l = body(&self.lines[start - 1]);
+            if l.trim_start().starts_with('#') && indent(l) == e.col {
+                start -= 1;
+            } else {
+                break;
+            }
+        }
+        let blank = |i: usize| self.lines.get(i).is_none_or(|l| body(l).trim().is_empty());
+        if start < e.line && (start == 0 || blank(start - 1)) && blank(end) {
+            (start, end)
+        } else {
+            (e.line, end)
+        }
+    }
+
+    /// Removes one of two blank lines meeting at `at` after a removal.
+    fn squeeze_blank(&mut self, at: usize) {
+        let blank = |l: &String| body(l).trim().is_empty();
+        if at > 0 && at + 1 < self.lines.len() && blank(&self.lines[at - 1]) && blank(&self.lines[at]) {
+            self.lines.remove(at);
+        }
+    }
+
     fn unit(&self) -> usize {
         self.lines().indent_unit()
     }
@@ -319,7 +349,9 @@ impl Document for YamlDoc {
                 if parent.dash && entry.line == parent.start {
                     return Err(EditError::Unsupported("the first key of a list item cannot be removed alone".into()));
                 }
-                self.lines.drain(entry.line..entry.body_end.max(entry.line + 1));
+                let (start, end) = self.paragraph(&entry);
+                self.lines.drain(start..end);
+                self.squeeze_blank(start);
             }
             Ok(Walk::Found { holder: Holder::Item { start, end }, .. }) => {
                 self.lines.drain(start..end);
