@@ -14,6 +14,12 @@ command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
 # Components used by the tests (added by each capability's tests).
 # want <command> <debian package>
+want restic restic                       # upshift-backup: restic reads upshift's repository
+want pg_dump postgresql                  # upshift-backup, upshift-testkit: PostgreSQL server and tools
+{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || need_apt+=(postgresql)
+want mariadbd mariadb-server             # upshift-testkit: MariaDB server
+want mariadb-dump mariadb-client
+dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)  # static busybox for the volume helper image
 
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}" >&2
@@ -21,3 +27,6 @@ if ((${#need_apt[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+
+# PyPI: the S3-compatible server used by bucket tests (upshift-backup).
+command -v moto_server >/dev/null 2>&1 || python3 -m pip install -q 'moto[server]'

@@ -54,7 +54,7 @@ pub struct SnapshotInfo {
 
 impl SnapshotInfo {
     pub(crate) fn from_parts(snap: &SnapshotFile, meta: &SnapshotMeta) -> SnapshotInfo {
-        let id = snap.id.to_string();
+        let id = snap.id.to_hex().as_str().to_string();
         let (data_added, total_bytes) = snap
             .summary
             .as_ref()

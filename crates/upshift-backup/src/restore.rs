@@ -42,7 +42,7 @@ impl Repository {
         let (snap, meta) = self.find(&repo, id)?;
         let repo = repo.to_indexed().map_err(|e| rerr(&self.path, &e))?;
         let mut report = RestoreReport {
-            snapshot: snap.id.to_string().chars().take(8).collect(),
+            snapshot: snap.id.to_hex().as_str().chars().take(8).collect(),
             ..Default::default()
         };
         progress.phase("restoring");

@@ -73,12 +73,24 @@ impl Repository {
         let repo = self.open()?;
         let (snap, meta) = self.find(&repo, id)?;
         let mut report = VerifyReport {
-            snapshot: snap.id.to_string().chars().take(8).collect(),
+            snapshot: snap.id.to_hex().as_str().chars().take(8).collect(),
             repository: Vec::new(),
             stores: BTreeMap::new(),
         };
         progress.phase("checking repository");
-        match repo.check_with_trees(CheckOptions::default().read_data(true), vec![snap.tree]) {
+        // rustic_core 0.13 can panic inside `check` on badly damaged trees
+        // ("index still in use"); that is damage too, not a crash of upshift.
+        let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            repo.check_with_trees(CheckOptions::default().read_data(true), vec![snap.tree])
+        }));
+        let checked = match checked {
+            Ok(r) => r,
+            Err(_) => {
+                report.repository.push("the repository check aborted on damaged data (see the log above)".into());
+                return Ok(report);
+            }
+        };
+        match checked {
             Ok(results) => {
                 for (level, err) in results.0 {
                     // `CheckErrorLevel` is not exported: compare by its Debug name.

@@ -1,0 +1,172 @@
+//! Files, SQLite and config files: back up, damage, restore, compare; the
+//! key file; a wrong key; a corrupted pack caught by verify; and the
+//! repository read by Debian's `restic`.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::{manifest, tags, tree};
+use rusqlite::Connection;
+use upshift_backup::{BackupError, KeySource, NoProgress, Repository};
+
+const MANIFEST: &str = r#"
+[stores.uploads]
+kind = "files"
+path = "data/uploads"
+
+[stores.db]
+kind = "sqlite"
+path = "data/app.db"
+
+[config.app]
+path = "app.yaml"
+format = "yaml"
+"#;
+
+fn setup(base: &Path) {
+    let up = base.join("data/uploads/sub");
+    std::fs::create_dir_all(&up).unwrap();
+    std::fs::write(base.join("data/uploads/a.txt"), "alpha\n").unwrap();
+    std::fs::write(up.join("b.bin"), vec![7u8; 300_000]).unwrap();
+    std::fs::write(base.join("app.yaml"), "port: 8080\n").unwrap();
+    let c = Connection::open(base.join("data/app.db")).unwrap();
+    c.execute_batch(
+        "PRAGMA journal_mode=WAL; CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);
+         INSERT INTO users(name) VALUES ('ann'),('bob'),('cy');
+         CREATE TABLE posts(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO posts(body) VALUES ('hi');",
+    )
+    .unwrap();
+}
+
+fn users(base: &Path) -> Vec<String> {
+    let c = Connection::open(base.join("data/app.db")).unwrap();
+    let mut s = c.prepare("SELECT name FROM users ORDER BY id").unwrap();
+    s.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn backup_damage_restore_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    setup(base);
+    let m = manifest(MANIFEST);
+    let repo = Repository::for_manifest(&m, base).unwrap();
+    let key = base.join(".upshift/repo.key");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let before_files = tree(&base.join("data/uploads"));
+    let snap = repo.backup(&m, base, &tags("1.0.0"), &NoProgress).unwrap();
+    let listed = repo.snapshots().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, snap.id);
+    assert_eq!(listed[0].tags.version, "1.0.0");
+    assert_eq!(listed[0].stores, ["db", "uploads"]);
+
+    let report = repo.verify(&snap.short_id, &m, base, &NoProgress).unwrap();
+    assert!(report.ok(), "{:?}", report.problems());
+
+    // Damage: edit, delete, add files; change the database and the config.
+    std::fs::write(base.join("data/uploads/a.txt"), "ALPHA\n").unwrap();
+    std::fs::remove_file(base.join("data/uploads/sub/b.bin")).unwrap();
+    std::fs::write(base.join("data/uploads/new.txt"), "intruder").unwrap();
+    std::fs::write(base.join("app.yaml"), "port: 9090\n").unwrap();
+    Connection::open(base.join("data/app.db"))
+        .unwrap()
+        .execute_batch("DELETE FROM users WHERE name='bob'; DROP TABLE posts;")
+        .unwrap();
+
+    let restored = repo.restore("latest", &m, base, &NoProgress).unwrap();
+    assert_eq!(tree(&base.join("data/uploads")), before_files);
+    assert_eq!(std::fs::read_to_string(base.join("app.yaml")).unwrap(), "port: 8080\n");
+    assert_eq!(users(base), ["ann", "bob", "cy"]);
+    assert!(restored.stores["uploads"].contains("1 removed"), "{restored:?}");
+
+    // A second restore over identical data rewrites nothing.
+    let again = repo.restore(&snap.id, &m, base, &NoProgress).unwrap();
+    assert!(again.stores["uploads"].contains("0 files restored"), "{again:?}");
+}
+
+#[test]
+fn wrong_key_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo_dir = dir.path().join("repo");
+    std::fs::write(dir.path().join("good"), "good-key\n").unwrap();
+    std::fs::write(dir.path().join("bad"), "bad-key\n").unwrap();
+    Repository::open_or_init(&repo_dir, &KeySource::File(dir.path().join("good"))).unwrap();
+    let err = Repository::open_or_init(&repo_dir, &KeySource::File(dir.path().join("bad"))).unwrap_err();
+    assert!(matches!(err, BackupError::WrongKey { .. }), "{err}");
+    assert!(err.is_bad_input());
+    assert!(!err.to_string().contains("bad-key"));
+}
+
+#[test]
+fn verify_catches_a_corrupted_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    setup(base);
+    let m = manifest(MANIFEST);
+    let repo = Repository::for_manifest(&m, base).unwrap();
+    let snap = repo.backup(&m, base, &tags("1.0.0"), &NoProgress).unwrap();
+    // Flip bytes in the middle of the largest pack file (the data pack).
+    let data = base.join(".upshift/repo/data");
+    let mut packs: Vec<std::path::PathBuf> = Vec::new();
+    for sub in std::fs::read_dir(&data).unwrap() {
+        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+            packs.push(f.unwrap().path());
+        }
+    }
+    packs.sort_by_key(|p| std::fs::metadata(p).unwrap().len());
+    let p = packs.last().unwrap();
+    let mut bytes = std::fs::read(p).unwrap();
+    let mid = bytes.len() / 3;
+    bytes[mid] ^= 0xff;
+    bytes[mid + 1] ^= 0xff;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(p, bytes).unwrap();
+    let report = repo.verify(&snap.id, &m, base, &NoProgress).unwrap();
+    assert!(!report.ok());
+    let problems = report.problems().join("\n");
+    assert!(problems.contains(&snap.short_id), "{problems}");
+    assert!(problems.contains("pack"), "{problems}");
+}
+
+#[test]
+fn restic_lists_upshift_snapshots_and_tags() {
+    upshift_testkit::require("restic", "the restic CLI (Debian package restic)");
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    setup(base);
+    let m = manifest(MANIFEST);
+    let repo = Repository::for_manifest(&m, base).unwrap();
+    let snap = repo.backup(&m, base, &tags("1.0.0"), &NoProgress).unwrap();
+    let out = std::process::Command::new("restic")
+        .args(["--no-cache", "-r"])
+        .arg(base.join(".upshift/repo"))
+        .arg("--password-file")
+        .arg(base.join(".upshift/repo.key"))
+        .args(["snapshots", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let snaps = json.as_array().unwrap();
+    assert_eq!(snaps.len(), 1);
+    assert_eq!(snaps[0]["id"], snap.id);
+    let tags: Vec<&str> = snaps[0]["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    for want in ["upshift", "installation=test-inst", "product=demo", "version=1.0.0", "phase=pre-upgrade", "run=run-1", "config=abc123"] {
+        assert!(tags.contains(&want), "{want} missing from {tags:?}");
+    }
+    // restic can read the data back too.
+    let out = std::process::Command::new("restic")
+        .args(["--no-cache", "-r"])
+        .arg(base.join(".upshift/repo"))
+        .arg("--password-file")
+        .arg(base.join(".upshift/repo.key"))
+        .args(["dump", &snap.id, "/config/app/0/app.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "port: 8080\n");
+}
