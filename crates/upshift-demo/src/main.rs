@@ -1,0 +1,132 @@
+//! `upshift-demo`: the demo product's one binary. It behaves as the release
+//! it is installed as (see `upshift_demo::layout`).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use upshift_demo::layout::{self, AUTH_PORT, NOTES_PORT};
+use upshift_demo::{auth, config, notes, schema, Release, Result};
+
+#[derive(Parser)]
+#[command(
+    name = "upshift-demo",
+    about = "The demo product upshift upgrades: auth + notes",
+    disable_version_flag = true
+)]
+struct Cli {
+    /// Print the release this binary is installed as (`upshift-demo 1.0.0`).
+    #[arg(long = "version", short = 'V')]
+    show_version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install release VERSION under ROOT/releases/VERSION (fetch the release).
+    Install {
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long)]
+        version: String,
+    },
+    /// Create a fresh installation at VERSION and make it current.
+    Init {
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long)]
+        version: String,
+        #[arg(long, default_value_t = AUTH_PORT)]
+        auth_port: u16,
+        #[arg(long, default_value_t = NOTES_PORT)]
+        notes_port: u16,
+    },
+    /// Run the auth service in the foreground (stops on SIGTERM).
+    Auth {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run the notes service in the foreground (stops on SIGTERM).
+    Notes {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// The 3.0.0 data migration: notes schema 2 → 3 (irreversible, idempotent).
+    Migrate {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Print every note as canonical JSON, sorted by id (any release, any schema).
+    Export {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let Some(command) = cli.command else {
+        if cli.show_version {
+            println!("upshift-demo {}", layout::own_release()?);
+            return Ok(());
+        }
+        return Err(upshift_demo::Error::input(
+            "a command is required (see --help)",
+        ));
+    };
+    match command {
+        Command::Install { root, version } => {
+            let dir = layout::install(&root, Release::parse(&version)?)?;
+            println!("installed {version} at {}", dir.display());
+        }
+        Command::Init {
+            root,
+            version,
+            auth_port,
+            notes_port,
+        } => {
+            layout::init(&root, Release::parse(&version)?, auth_port, notes_port)?;
+            println!(
+                "initialised {} at {version} (auth :{auth_port}, notes :{notes_port})",
+                root.display()
+            );
+        }
+        Command::Auth { config } => auth::run(&config, layout::own_release()?)?,
+        Command::Notes { config } => notes::run(&config, layout::own_release()?)?,
+        Command::Migrate { config } => {
+            let release = layout::own_release()?;
+            if release.schema() < 3 {
+                return Err(upshift_demo::Error::new(format!(
+                    "the notes-schema-v3 migration belongs to 3.0.0; this is {release}"
+                )));
+            }
+            let cfg = config::NotesConfig::load(&config, release)?;
+            let mut conn = schema::open(&cfg.database)?;
+            if schema::migrate_v3(&mut conn)? {
+                println!("migrated {} to schema version 3", cfg.database.display());
+            } else {
+                println!("{} is already at schema version 3", cfg.database.display());
+            }
+        }
+        Command::Export { config } => {
+            let cfg = config::NotesConfig::load_any(&config)?;
+            if !cfg.database.exists() {
+                return Err(upshift_demo::Error::new(format!(
+                    "{}: no database",
+                    cfg.database.display()
+                )));
+            }
+            print!("{}", schema::export(&schema::open(&cfg.database)?)?);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("upshift-demo: error: {e}");
+            ExitCode::from(e.code as u8)
+        }
+    }
+}
