@@ -85,6 +85,49 @@ Examples:
     /// List and inspect the release catalogs upshift knows.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+
+    /// Migrate a configuration file (YAML, JSON, TOML, .env) between versions, keeping comments.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Apply the catalog's rules for every release between two versions to FILE.
+    #[command(after_help = "Prints a unified diff (secret values shown as ***), the rules that applied
+and the warnings; --write replaces FILE atomically.
+
+Examples:
+  upshift config migrate --product mender --from 3.7.7 --to 4.0.0 mender-values.yml
+  upshift config migrate --product mattermost --from 3.0.0 --to 3.0.0 config.json --merge-from old/config.json --write")]
+    Migrate(ConfigMigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigMigrateArgs {
+    /// The product whose catalog holds the rules (`mender`, `mattermost`, ...).
+    #[arg(long)]
+    pub product: String,
+    /// The version FILE was written for.
+    #[arg(long, value_name = "VERSION")]
+    pub from: String,
+    /// The version to migrate it to.
+    #[arg(long, value_name = "VERSION")]
+    pub to: String,
+    /// The configuration file.
+    pub file: PathBuf,
+    /// Replace FILE with the result (atomically).
+    #[arg(long)]
+    pub write: bool,
+    /// Host migration: lay this source configuration over FILE, keeping the keys the catalog names.
+    #[arg(long, value_name = "SRC")]
+    pub merge_from: Option<PathBuf>,
+    /// The file's format when its name does not say (`yaml`, `json`, `toml`, `env`).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// A fact about the installation that rules can test (e.g. `enterprise`); repeatable.
+    #[arg(long = "fact", value_name = "FACT")]
+    pub facts: Vec<String>,
 }
 
 #[derive(Debug, Args)]

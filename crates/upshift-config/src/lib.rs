@@ -13,6 +13,7 @@ pub mod diff;
 pub mod doc;
 pub mod error;
 pub mod format;
+pub mod fuzzing;
 pub mod migrate;
 pub mod path;
 pub mod rule;

@@ -2,6 +2,7 @@
 //! arguments and returns an exit code or a [`CliError`].
 
 mod catalog;
+mod config;
 mod demo;
 mod plan;
 mod status;
@@ -17,5 +18,6 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
         Command::Status => status::run(settings),
         Command::Plan(args) => plan::run(settings, &args),
         Command::Catalog(c) => catalog::run(settings, &c),
+        Command::Config(c) => config::run(settings, &c),
     }
 }

@@ -14,6 +14,8 @@ pub struct JsonDoc {
     file: String,
     root: CstRootNode,
     value: Value,
+    /// The text as of the last parse (what `text()` returns).
+    source: String,
 }
 
 fn parse_err(file: &str, e: &jsonc_parser::errors::ParseError) -> ConfigError {
@@ -34,7 +36,7 @@ impl JsonDoc {
             .map_err(|e| parse_err(file, &e))?
             .unwrap_or(Value::Null);
         let root = CstRootNode::parse(text, &opts).map_err(|e| parse_err(file, &e))?;
-        Ok(JsonDoc { file: file.to_string(), root, value })
+        Ok(JsonDoc { file: file.to_string(), root, value, source: text.to_string() })
     }
 
     fn refresh(&mut self) -> Result<(), EditError> {
@@ -227,6 +229,6 @@ impl Document for JsonDoc {
     }
 
     fn text(&self) -> String {
-        self.root.to_string()
+        self.source.clone()
     }
 }

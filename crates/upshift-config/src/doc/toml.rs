@@ -13,6 +13,8 @@ pub struct TomlDoc {
     file: String,
     doc: DocumentMut,
     value: Value,
+    /// The text as of the last parse (what `text()` returns).
+    source: String,
 }
 
 impl TomlDoc {
@@ -33,7 +35,7 @@ impl TomlDoc {
             ConfigError::Parse { file: file.to_string(), format: "TOML", line, column, message: e.message().to_string() }
         })?;
         let value = serde_json::to_value(table).unwrap_or(Value::Null);
-        Ok(TomlDoc { file: file.to_string(), doc, value })
+        Ok(TomlDoc { file: file.to_string(), doc, value, source: text.to_string() })
     }
 
     fn refresh(&mut self) -> Result<(), EditError> {
@@ -175,6 +177,6 @@ impl Document for TomlDoc {
     }
 
     fn text(&self) -> String {
-        self.doc.to_string()
+        self.source.clone()
     }
 }

@@ -1,0 +1,114 @@
+//! `upshift config migrate --product P --from V --to V FILE [--write] [--merge-from SRC]`.
+
+use std::io::Write;
+use std::path::Path;
+
+use upshift_config::{merge_rule, migrate, rules_for, ConfigError, Context, Format};
+use upshift_core::catalog::Catalog;
+
+use crate::cli::{ConfigCommand, ConfigMigrateArgs};
+use crate::error::{code, CliError};
+use crate::settings::{read, Settings};
+
+pub fn run(settings: &Settings, cmd: &ConfigCommand) -> Result<i32, CliError> {
+    match cmd {
+        ConfigCommand::Migrate(args) => run_migrate(settings, args),
+    }
+}
+
+/// A known version of the catalog, or bad input listing the nearest ones.
+fn version(c: &Catalog, s: &str) -> Result<semver::Version, CliError> {
+    let v = c.parse_version(s).map_err(|e| CliError::BadInput(format!("{e}")))?;
+    if c.release(&v).is_none() {
+        return Err(CliError::BadInput(format!(
+            "{} has no release {v}; nearest known: {}",
+            c.name,
+            c.nearest(&v, 3).join(", ")
+        )));
+    }
+    Ok(v)
+}
+
+fn config_error(e: ConfigError) -> CliError {
+    match e {
+        ConfigError::Required { .. } | ConfigError::Conflict { .. } | ConfigError::Unsupported { .. } => {
+            CliError::Failed(format!("{e}; the file was not changed"))
+        }
+        _ => CliError::BadInput(e.to_string()),
+    }
+}
+
+/// Replaces `path` with `text` atomically (temp file in the same directory, then rename).
+fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.upshift-tmp"));
+    let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+    f.write_all(text.as_bytes()).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        std::fs::set_permissions(&tmp, meta.permissions()).map_err(fail)?;
+    }
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+fn run_migrate(settings: &Settings, a: &ConfigMigrateArgs) -> Result<i32, CliError> {
+    let catalogs = settings.catalogs()?;
+    let Some(c) = catalogs.get(&a.product) else {
+        return Err(CliError::BadInput(format!(
+            "no catalog for product `{}`; known products: {}",
+            a.product,
+            catalogs.products().join(", ")
+        )));
+    };
+    let (from, to) = (version(c, &a.from)?, version(c, &a.to)?);
+    if from > to {
+        return Err(CliError::BadInput(format!("--from {from} is newer than --to {to}")));
+    }
+    let file = a.file.display().to_string();
+    let format = match &a.format {
+        Some(f) => Format::from_name(f).ok_or_else(|| CliError::BadInput(format!("unknown format `{f}`; use yaml, json, toml or env")))?,
+        None => Format::from_file_name(&file).ok_or_else(|| {
+            CliError::BadInput(format!("cannot tell the format of {file} from its name; pass --format yaml|json|toml|env"))
+        })?,
+    };
+    let text = read(&a.file)?;
+    let mut rules = rules_for(c, &from, &to).map_err(config_error)?;
+    let mut ctx = Context { from: Some(from), to: Some(to.clone()), facts: a.facts.iter().cloned().collect(), merge_source: None };
+    if let Some(src) = &a.merge_from {
+        let Some(rule) = merge_rule(c, &to).map_err(config_error)? else {
+            return Err(CliError::BadInput(format!("the {} catalog has no merge rule (`op = \"merge_from\"`)", c.name)));
+        };
+        ctx.merge_source = Some((src.display().to_string(), read(src)?));
+        rules.insert(0, rule);
+    }
+    let m = migrate(format, &file, &text, &rules, &ctx).map_err(config_error)?;
+    if a.write && m.changed {
+        write_atomically(&a.file, &m.text)?;
+    }
+    let p = settings.printer;
+    p.json(&serde_json::json!({ "migration": &m, "written": a.write && m.changed }));
+    let mut out = String::new();
+    if m.diff.is_empty() {
+        out += &format!("{file}: nothing to change\n");
+    } else {
+        out += &m.diff;
+    }
+    let section = |title: &str, items: &[String]| -> String {
+        if items.is_empty() {
+            return String::new();
+        }
+        format!("\n{title}:\n{}", items.iter().map(|s| format!("  - {s}\n")).collect::<String>())
+    };
+    out += &section("rules applied", &m.applied);
+    out += &section("warnings", &m.warnings);
+    out += &section("run before upgrading", &m.commands);
+    if a.write && m.changed {
+        out += &format!("\nwrote {file}\n");
+    } else if m.changed {
+        out += "\n(dry run: pass --write to replace the file)\n";
+    }
+    p.human(out.trim_end());
+    Ok(code::OK)
+}
