@@ -101,10 +101,11 @@ impl Repository {
             }
             StoreMeta::Postgres { dump, .. } => {
                 let pg = Pg::from_store(name, store()?, base_dir)?;
-                pg.restore_cmd(&pg.database.clone(), true)
+                pg.empty_db(&pg.database)?;
+                pg.restore_cmd(&pg.database.clone(), false)
                     .run_with_stdin(|w| dump_node(self, repo, snap, dump, w))?;
                 Ok(format!(
-                    "database {} restored with pg_restore --clean",
+                    "database {} emptied and restored with pg_restore",
                     pg.database
                 ))
             }

@@ -86,7 +86,13 @@ impl Repository {
         let checked = match checked {
             Ok(r) => r,
             Err(_) => {
-                report.repository.push("the repository check aborted on damaged data (see the log above)".into());
+                let mut damaged = damaged_packs(&self.path);
+                if damaged.is_empty() {
+                    damaged.push(
+                        "the repository check aborted on damaged data (see the log above)".into(),
+                    );
+                }
+                report.repository.extend(damaged);
                 return Ok(report);
             }
         };
@@ -358,4 +364,30 @@ fn compare_tables(want: &RowCounts, got: &RowCounts, how: &str) -> StoreCheck {
             detail: format!("row counts differ: {}", diffs.join(", ")),
         }
     }
+}
+
+/// Pack files whose SHA-256 differs from their name (restic names every
+/// repository file by the hash of its content).
+fn damaged_packs(repo: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(subdirs) = std::fs::read_dir(repo.join("data")) else {
+        return out;
+    };
+    for sub in subdirs.flatten() {
+        for f in std::fs::read_dir(sub.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = f.file_name().to_string_lossy().into_owned();
+            match sqlite::sha256_file(&f.path()) {
+                Ok(h) if h == name => {}
+                Ok(_) => out.push(format!(
+                    "pack {name} is damaged (its content does not match its hash)"
+                )),
+                Err(e) => out.push(format!("pack {name} cannot be read: {e}")),
+            }
+        }
+    }
+    out
 }

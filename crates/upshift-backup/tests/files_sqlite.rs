@@ -43,7 +43,10 @@ fn setup(base: &Path) {
 fn users(base: &Path) -> Vec<String> {
     let c = Connection::open(base.join("data/app.db")).unwrap();
     let mut s = c.prepare("SELECT name FROM users ORDER BY id").unwrap();
-    s.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    s.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 #[test]
@@ -54,7 +57,10 @@ fn backup_damage_restore_verify() {
     let m = manifest(MANIFEST);
     let repo = Repository::for_manifest(&m, base).unwrap();
     let key = base.join(".upshift/repo.key");
-    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     let before_files = tree(&base.join("data/uploads"));
     let snap = repo.backup(&m, base, &tags("1.0.0"), &NoProgress).unwrap();
@@ -79,13 +85,22 @@ fn backup_damage_restore_verify() {
 
     let restored = repo.restore("latest", &m, base, &NoProgress).unwrap();
     assert_eq!(tree(&base.join("data/uploads")), before_files);
-    assert_eq!(std::fs::read_to_string(base.join("app.yaml")).unwrap(), "port: 8080\n");
+    assert_eq!(
+        std::fs::read_to_string(base.join("app.yaml")).unwrap(),
+        "port: 8080\n"
+    );
     assert_eq!(users(base), ["ann", "bob", "cy"]);
-    assert!(restored.stores["uploads"].contains("1 removed"), "{restored:?}");
+    assert!(
+        restored.stores["uploads"].contains("1 removed"),
+        "{restored:?}"
+    );
 
     // A second restore over identical data rewrites nothing.
     let again = repo.restore(&snap.id, &m, base, &NoProgress).unwrap();
-    assert!(again.stores["uploads"].contains("0 files restored"), "{again:?}");
+    assert!(
+        again.stores["uploads"].contains("0 files restored"),
+        "{again:?}"
+    );
 }
 
 #[test]
@@ -95,7 +110,8 @@ fn wrong_key_is_bad_input() {
     std::fs::write(dir.path().join("good"), "good-key\n").unwrap();
     std::fs::write(dir.path().join("bad"), "bad-key\n").unwrap();
     Repository::open_or_init(&repo_dir, &KeySource::File(dir.path().join("good"))).unwrap();
-    let err = Repository::open_or_init(&repo_dir, &KeySource::File(dir.path().join("bad"))).unwrap_err();
+    let err =
+        Repository::open_or_init(&repo_dir, &KeySource::File(dir.path().join("bad"))).unwrap_err();
     assert!(matches!(err, BackupError::WrongKey { .. }), "{err}");
     assert!(err.is_bad_input());
     assert!(!err.to_string().contains("bad-key"));
@@ -149,13 +165,30 @@ fn restic_lists_upshift_snapshots_and_tags() {
         .args(["snapshots", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let snaps = json.as_array().unwrap();
     assert_eq!(snaps.len(), 1);
     assert_eq!(snaps[0]["id"], snap.id);
-    let tags: Vec<&str> = snaps[0]["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-    for want in ["upshift", "installation=test-inst", "product=demo", "version=1.0.0", "phase=pre-upgrade", "run=run-1", "config=abc123"] {
+    let tags: Vec<&str> = snaps[0]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for want in [
+        "upshift",
+        "installation=test-inst",
+        "product=demo",
+        "version=1.0.0",
+        "phase=pre-upgrade",
+        "run=run-1",
+        "config=abc123",
+    ] {
         assert!(tags.contains(&want), "{want} missing from {tags:?}");
     }
     // restic can read the data back too.
@@ -167,6 +200,10 @@ fn restic_lists_upshift_snapshots_and_tags() {
         .args(["dump", &snap.id, "/config/app/0/app.yaml"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "port: 8080\n");
 }

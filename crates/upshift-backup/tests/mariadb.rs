@@ -41,13 +41,18 @@ fn backup_damage_restore_verify() {
     let m = manifest(&my_manifest(db.port));
     let repo = Repository::for_manifest(&m, dir.path()).unwrap();
     let before = db.dump("shop");
-    let snap = repo.backup(&m, dir.path(), &tags("1.0.0"), &NoProgress).unwrap();
+    let snap = repo
+        .backup(&m, dir.path(), &tags("1.0.0"), &NoProgress)
+        .unwrap();
 
     let report = repo.verify(&snap.id, &m, dir.path(), &NoProgress).unwrap();
     assert!(report.ok(), "{:?}", report.problems());
     assert!(!db.sql(None, "SHOW DATABASES").contains("upshift_verify"));
 
-    db.sql(Some("shop"), "DELETE FROM items WHERE id = 2; DROP PROCEDURE cheap; CREATE TABLE extra(x INT);");
+    db.sql(
+        Some("shop"),
+        "DELETE FROM items WHERE id = 2; DROP PROCEDURE cheap; CREATE TABLE extra(x INT);",
+    );
     repo.restore(&snap.id, &m, dir.path(), &NoProgress).unwrap();
     assert_eq!(db.dump("shop"), before);
 }
@@ -57,15 +62,24 @@ fn verify_catches_a_dump_that_does_not_load() {
     let db = MariaDb::start();
     seed(&db);
     let shims = tempfile::tempdir().unwrap();
-    shim(shims.path(), "mariadb-dump", "echo 'CREATE TABLE broken (;'");
+    shim(
+        shims.path(),
+        "mariadb-dump",
+        "echo 'CREATE TABLE broken (;'",
+    );
     prepend_path(shims.path());
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(&my_manifest(db.port));
     let repo = Repository::for_manifest(&m, dir.path()).unwrap();
-    let snap = repo.backup(&m, dir.path(), &tags("1.0.0"), &NoProgress).unwrap();
+    let snap = repo
+        .backup(&m, dir.path(), &tags("1.0.0"), &NoProgress)
+        .unwrap();
     let report = repo.verify(&snap.id, &m, dir.path(), &NoProgress).unwrap();
     assert!(!report.ok());
     let problems = report.problems().join("\n");
-    assert!(problems.contains("store `shop`") && problems.contains("does not restore"), "{problems}");
+    assert!(
+        problems.contains("store `shop`") && problems.contains("does not restore"),
+        "{problems}"
+    );
     assert!(!db.sql(None, "SHOW DATABASES").contains("upshift_verify"));
 }

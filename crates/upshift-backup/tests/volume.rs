@@ -10,18 +10,35 @@ use upshift_backup::{ensure_helper_image, NoProgress, Repository};
 
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("docker");
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn in_volume(image: &str, volume: &str, script: &str) -> String {
-    docker(&["run", "--rm", "--network", "none", "-v", &format!("{volume}:/v"), image, "sh", "-c", script])
+    docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &format!("{volume}:/v"),
+        image,
+        "sh",
+        "-c",
+        script,
+    ])
 }
 
 struct Volume(String);
 impl Drop for Volume {
     fn drop(&mut self) {
-        let _ = Command::new("docker").args(["volume", "rm", "-f", &self.0]).output();
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.0])
+            .output();
     }
 }
 
@@ -40,13 +57,21 @@ fn backup_damage_restore() {
     let before = in_volume(&image, &name, &listing);
 
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(&format!("[stores.vol]\nkind = \"volume\"\nvolume = \"{name}\"\n"));
+    let m = manifest(&format!(
+        "[stores.vol]\nkind = \"volume\"\nvolume = \"{name}\"\n"
+    ));
     let repo = Repository::for_manifest(&m, dir.path()).unwrap();
-    let snap = repo.backup(&m, dir.path(), &tags("1.0.0"), &NoProgress).unwrap();
+    let snap = repo
+        .backup(&m, dir.path(), &tags("1.0.0"), &NoProgress)
+        .unwrap();
     let report = repo.verify(&snap.id, &m, dir.path(), &NoProgress).unwrap();
     assert!(report.ok(), "{:?}", report.problems());
 
-    in_volume(&image, &name, &format!("echo changed > /v/a.txt && {bb} rm /v/d/r.bin && echo new > /v/new.txt"));
+    in_volume(
+        &image,
+        &name,
+        &format!("echo changed > /v/a.txt && {bb} rm /v/d/r.bin && echo new > /v/new.txt"),
+    );
     assert_ne!(in_volume(&image, &name, &listing), before);
     repo.restore(&snap.id, &m, dir.path(), &NoProgress).unwrap();
     assert_eq!(in_volume(&image, &name, &listing), before);

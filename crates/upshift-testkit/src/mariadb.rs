@@ -17,16 +17,31 @@ pub struct MariaDb {
 impl MariaDb {
     pub fn start() -> MariaDb {
         for c in ["mariadb-install-db", "mariadbd", "mariadb", "mariadb-dump"] {
-            require(c, "MariaDB (Debian packages mariadb-server, mariadb-client)");
+            require(
+                c,
+                "MariaDB (Debian packages mariadb-server, mariadb-client)",
+            );
         }
-        let dir = tempfile::Builder::new().prefix("upshift-maria").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("upshift-maria")
+            .tempdir()
+            .expect("tempdir");
         let data = dir.path().join("data");
         let out = Command::new("mariadb-install-db")
-            .args(["--no-defaults", "--auth-root-authentication-method=normal", "--skip-test-db", "--user=root"])
+            .args([
+                "--no-defaults",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--user=root",
+            ])
             .arg(format!("--datadir={}", data.display()))
             .output()
             .expect("mariadb-install-db");
-        assert!(out.status.success(), "mariadb-install-db failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mariadb-install-db failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = free_port();
         let child = Command::new("mariadbd")
             .arg("--no-defaults")
@@ -34,15 +49,22 @@ impl MariaDb {
             .arg(format!("--socket={}", dir.path().join("sock").display()))
             .arg(format!("--pid-file={}", dir.path().join("pid").display()))
             .arg(format!("--port={port}"))
-            .args(["--bind-address=127.0.0.1", "--user=root", "--skip-log-bin", "--innodb-buffer-pool-size=32M"])
+            .args([
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=32M",
+            ])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("log")).expect("log"))
             .spawn()
             .expect("mariadbd");
         let m = MariaDb { dir, child, port };
-        wait_until("MariaDB to accept connections", Duration::from_secs(60), || {
-            m.try_sql(None, "SELECT 1").is_some()
-        });
+        wait_until(
+            "MariaDB to accept connections",
+            Duration::from_secs(60),
+            || m.try_sql(None, "SELECT 1").is_some(),
+        );
         m
     }
 
@@ -53,29 +75,54 @@ impl MariaDb {
 
     fn try_sql(&self, db: Option<&str>, sql: &str) -> Option<String> {
         let mut c = Command::new("mariadb");
-        c.args(["--protocol=TCP", "-h", "127.0.0.1", "-u", "root", "--batch", "--skip-column-names"])
-            .arg(format!("--port={}", self.port));
+        c.args([
+            "--protocol=TCP",
+            "-h",
+            "127.0.0.1",
+            "-u",
+            "root",
+            "--batch",
+            "--skip-column-names",
+        ])
+        .arg(format!("--port={}", self.port));
         if let Some(db) = db {
             c.arg(db);
         }
         let out = c.arg("-e").arg(sql).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// Runs SQL as root; panics on failure.
     pub fn sql(&self, db: Option<&str>, sql: &str) -> String {
-        self.try_sql(db, sql).unwrap_or_else(|| panic!("SQL failed: {sql}"))
+        self.try_sql(db, sql)
+            .unwrap_or_else(|| panic!("SQL failed: {sql}"))
     }
 
     /// A `mariadb-dump` of `db` without the date comment (for comparisons).
     pub fn dump(&self, db: &str) -> String {
         let out = Command::new("mariadb-dump")
-            .args(["--protocol=TCP", "-h", "127.0.0.1", "-u", "root", "--skip-dump-date", "--routines", "--events", "--triggers"])
+            .args([
+                "--protocol=TCP",
+                "-h",
+                "127.0.0.1",
+                "-u",
+                "root",
+                "--skip-dump-date",
+                "--routines",
+                "--events",
+                "--triggers",
+            ])
             .arg(format!("--port={}", self.port))
             .arg(db)
             .output()
             .expect("mariadb-dump");
-        assert!(out.status.success(), "mariadb-dump: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mariadb-dump: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }

@@ -13,7 +13,10 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        require("moto_server", "the S3 server moto (pip install 'moto[server]')");
+        require(
+            "moto_server",
+            "the S3 server moto (pip install 'moto[server]')",
+        );
         let port = free_port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])

@@ -65,8 +65,12 @@ impl Postgres {
         for c in ["psql", "pg_dump", "pg_restore", "pg_isready"] {
             require(c, "PostgreSQL (Debian package postgresql)");
         }
-        let dir = tempfile::Builder::new().prefix("upshift-pg").tempdir().expect("tempdir");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let dir = tempfile::Builder::new()
+            .prefix("upshift-pg")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+            .expect("chmod");
         let data = dir.path().join("data");
         let port = free_port();
         ok(
@@ -90,13 +94,21 @@ impl Postgres {
                 .args(["-w", "start"])
                 .output(),
         );
-        wait_until("PostgreSQL to accept connections", Duration::from_secs(30), || {
-            Command::new("pg_isready")
-                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-        Postgres { _dir: dir, data, port }
+        wait_until(
+            "PostgreSQL to accept connections",
+            Duration::from_secs(30),
+            || {
+                Command::new("pg_isready")
+                    .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            },
+        );
+        Postgres {
+            _dir: dir,
+            data,
+            port,
+        }
     }
 
     /// Runs SQL with psql as `postgres` on `db`; returns unaligned tuples.
@@ -104,7 +116,18 @@ impl Postgres {
         let out = ok(
             "psql",
             Command::new("psql")
-                .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+                .args([
+                    "-X",
+                    "-q",
+                    "-A",
+                    "-t",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                ])
                 .args(["-p", &self.port.to_string(), "-d", db, "-c", sql])
                 .output(),
         );
@@ -116,7 +139,17 @@ impl Postgres {
         let out = ok(
             "pg_dump",
             Command::new("pg_dump")
-                .args(["-h", "127.0.0.1", "-U", "postgres", "--no-owner", "-p", &self.port.to_string(), "-d", db])
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "--no-owner",
+                    "-p",
+                    &self.port.to_string(),
+                    "-d",
+                    db,
+                ])
                 .output(),
         );
         String::from_utf8_lossy(&out.stdout)

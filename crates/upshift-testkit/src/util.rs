@@ -25,7 +25,10 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(20);
     while !ready() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(pause); // back-off between polls, not synchronisation
         pause = (pause * 2).min(Duration::from_millis(250));
     }

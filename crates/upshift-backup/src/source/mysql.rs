@@ -73,14 +73,16 @@ impl My {
         if let Some(pw) = &self.password {
             c = c.env("MYSQL_PWD", pw);
         }
-        c.arg("--connect-timeout=10")
+        c
     }
 
     /// The command-line client, in batch mode, on database `db` (if any).
     pub(crate) fn client(&self, db: Option<&str>) -> Cmd {
-        let c = self
-            .tool(&pick(&["mariadb", "mysql"]))
-            .args(["--batch", "--skip-column-names"]);
+        let c = self.tool(&pick(&["mariadb", "mysql"])).args([
+            "--batch",
+            "--skip-column-names",
+            "--connect-timeout=10",
+        ]);
         match db {
             Some(db) => c.arg(db),
             None => c,

@@ -29,6 +29,14 @@ const COUNT_SQL: &str = "SELECT table_schema || '.' || table_name, \
  FROM information_schema.tables WHERE table_type = 'BASE TABLE' \
  AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1";
 
+/// Empties a database: every non-system schema dropped, `public` recreated
+/// as `initdb` makes it on PostgreSQL 15+ (`pg_database_owner`, usage for all).
+const EMPTY_SQL: &str = "DO $$ DECLARE s text; BEGIN \
+ FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' \
+ LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END $$; \
+ CREATE SCHEMA public AUTHORIZATION pg_database_owner; \
+ COMMENT ON SCHEMA public IS 'standard public schema'; GRANT USAGE ON SCHEMA public TO PUBLIC";
+
 impl Pg {
     pub(crate) fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<Pg> {
         let database = store
@@ -115,6 +123,12 @@ impl Pg {
         } else {
             c
         }
+    }
+
+    /// Drops every user schema of `db` (objects created after the snapshot
+    /// included) and recreates an empty `public`, before a restore.
+    pub(crate) fn empty_db(&self, db: &str) -> Result<()> {
+        self.psql(db, EMPTY_SQL).map(drop)
     }
 
     pub(crate) fn create_db(&self, db: &str) -> Result<()> {

@@ -9,7 +9,9 @@ use upshift_core::manifest::{parse_manifest, Manifest};
 
 /// Parses a manifest; `[installation]` is prepended.
 pub fn manifest(body: &str) -> Manifest {
-    let src = format!("[installation]\nname = \"test-inst\"\nproduct = \"demo\"\nversion = \"1.0.0\"\n\n{body}");
+    let src = format!(
+        "[installation]\nname = \"test-inst\"\nproduct = \"demo\"\nversion = \"1.0.0\"\n\n{body}"
+    );
     parse_manifest("upshift.toml", &src).unwrap_or_else(|d| panic!("manifest: {d:?}"))
 }
 
@@ -37,7 +39,10 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         if p.is_dir() {
             walk(root, &p, out);
         } else {
-            out.insert(p.strip_prefix(root).unwrap().display().to_string(), std::fs::read(&p).unwrap());
+            out.insert(
+                p.strip_prefix(root).unwrap().display().to_string(),
+                std::fs::read(&p).unwrap(),
+            );
         }
     }
 }
