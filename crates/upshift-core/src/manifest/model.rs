@@ -23,6 +23,32 @@ pub struct Manifest {
     pub maintenance: Maintenance,
     #[serde(default)]
     pub backup: Backup,
+    /// How releases are installed side by side and made current.
+    pub release: Option<ReleaseLayout>,
+}
+
+/// Releases installed side by side (`releases/<version>/`) and made current
+/// by flipping a symlink, as Ghost-CLI does. The old release stays for rollback.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseLayout {
+    /// Directory holding one subdirectory per version (default `releases`).
+    #[serde(default = "default_releases_dir")]
+    pub dir: String,
+    /// The symlink pointing at the running release (default `current`).
+    #[serde(default = "default_current_link")]
+    pub link: String,
+    /// Command that fetches/unpacks release `{version}` into `{dir}/{version}`;
+    /// it runs while the old version still serves.
+    pub install: Option<String>,
+}
+
+fn default_releases_dir() -> String {
+    "releases".into()
+}
+
+fn default_current_link() -> String {
+    "current".into()
 }
 
 /// The `[installation]` table.

@@ -1,0 +1,37 @@
+//! Drivers: how a service is started and stopped.
+
+mod command;
+mod process;
+
+use std::path::Path;
+
+use upshift_core::manifest::{DriverKind, Service};
+
+/// Starts `name`; returns once the driver has launched it (health is checked separately).
+pub fn start(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
+    match svc.driver.get_ref() {
+        DriverKind::Process => process::start(name, svc, root),
+        DriverKind::Command => command::run(name, svc, root, "start"),
+        DriverKind::Systemd => command::systemctl(name, svc, "start"),
+        other => Err(unsupported(*other)),
+    }
+}
+
+/// Stops `name` and waits until it is gone.
+pub fn stop(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
+    match svc.driver.get_ref() {
+        DriverKind::Process => process::stop(name, svc, root),
+        DriverKind::Command => command::run(name, svc, root, "stop"),
+        DriverKind::Systemd => command::systemctl(name, svc, "stop"),
+        other => Err(unsupported(*other)),
+    }
+}
+
+fn unsupported(k: DriverKind) -> String {
+    format!("the `{}` driver cannot run upgrades yet (it arrives with the deployments issue); use `process` or `command`", k.as_str())
+}
+
+/// The log file of a service (`log` in the manifest, default `logs/<name>.log`).
+pub fn log_path(name: &str, svc: &Service, root: &Path) -> std::path::PathBuf {
+    root.join(svc.log.clone().unwrap_or_else(|| format!("logs/{name}.log")))
+}

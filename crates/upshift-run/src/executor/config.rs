@@ -1,0 +1,88 @@
+//! A hop's config steps: render the migrated file while the old version still
+//! serves (staged under `.upshift/staged/`), write it after the swap.
+
+use std::path::PathBuf;
+
+use upshift_config::{migrate, Context, Format};
+use upshift_core::catalog::Catalog;
+use upshift_core::manifest::ConfigFormat;
+
+use super::runner::Runner;
+
+type StepResult = Result<Option<String>, String>;
+
+fn format_of(f: ConfigFormat) -> Format {
+    match f {
+        ConfigFormat::Yaml => Format::Yaml,
+        ConfigFormat::Json => Format::Json,
+        ConfigFormat::Toml => Format::Toml,
+        ConfigFormat::Env => Format::Env,
+    }
+}
+
+/// The catalog with only the config rules meant for files of `role`: a rule
+/// table may carry `role = "..."`; rules without one apply to every file.
+fn rules_catalog(catalog: &Catalog, role: &str) -> Catalog {
+    let mut c = catalog.clone();
+    for r in &mut c.releases {
+        r.config_rules = r
+            .config_rules
+            .iter()
+            .filter(|t| t.get("role").and_then(|v| v.as_str()).is_none_or(|x| x == role))
+            .map(|t| {
+                let mut t = t.clone();
+                t.remove("role");
+                t
+            })
+            .collect();
+    }
+    c
+}
+
+impl Runner<'_> {
+    fn staged(&self, h: usize, name: &str) -> PathBuf {
+        self.root().join(".upshift/staged").join(&self.run_id).join(h.to_string()).join(name)
+    }
+
+    pub(super) fn render_config(&mut self, h: usize, name: &str) -> StepResult {
+        let hop = &self.plan.hops[h];
+        let cfg = &self.setup.loaded.manifest.config[name];
+        let role = cfg.role.clone().unwrap_or_else(|| name.to_string());
+        let path = self.root().join(&cfg.path);
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let cat = rules_catalog(&self.setup.loaded.catalog, &role);
+        let (from, to) = (cat.parse_version(&hop.from).map_err(|e| e.to_string())?, cat.parse_version(&hop.to).map_err(|e| e.to_string())?);
+        let rules = upshift_config::rules_for(&cat, &from, &to).map_err(|e| e.to_string())?;
+        let ctx = Context { from: Some(from), to: Some(to), ..Context::default() };
+        let m = migrate(format_of(cfg.format), &cfg.path, &text, &rules, &ctx).map_err(|e| e.to_string())?;
+        let staged = self.staged(h, name);
+        if let Some(dir) = staged.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        write_atomic(&staged, &m.text)?;
+        for w in &m.warnings {
+            self.setup.progress.note(&format!("warning: {}: {w}", cfg.path));
+        }
+        for c in &m.commands {
+            self.setup.progress.note(&format!("run this before the upgrade completes: {c}"));
+        }
+        Ok(Some(if m.applied.is_empty() { "unchanged".into() } else { m.applied.join("; ") }))
+    }
+
+    pub(super) fn write_config(&mut self, h: usize, name: &str) -> StepResult {
+        let cfg = &self.setup.loaded.manifest.config[name];
+        let staged = self.staged(h, name);
+        let text = std::fs::read_to_string(&staged).map_err(|e| format!("the migrated {} was not rendered ({}): {e}", cfg.path, staged.display()))?;
+        write_atomic(&self.root().join(&cfg.path), &text)?;
+        Ok(None)
+    }
+}
+
+/// Writes through a temp file and a rename, so a crash never leaves half a file.
+pub(super) fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), String> {
+    let tmp = path.with_extension("upshift-tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}

@@ -1,0 +1,139 @@
+//! `apply`, `resume` and `rollback`.
+
+mod config;
+mod rollback;
+mod runner;
+mod steps;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use upshift_core::manifest::Loaded;
+use upshift_core::Plan;
+
+use crate::error::{Result, RunError};
+use crate::journal::{now_ms, Journal, Outcome, RunRecord};
+use crate::lock;
+
+pub use runner::Runner;
+
+/// Where things are for one installation.
+pub struct Setup<'a> {
+    pub loaded: &'a Loaded,
+    /// The manifest file (its `installation.version` is kept current).
+    pub manifest_path: PathBuf,
+    /// The directory manifest paths are relative to.
+    pub root: PathBuf,
+    /// The journal file.
+    pub journal: PathBuf,
+    pub progress: &'a dyn Progress,
+}
+
+/// Live progress of a run (the CLI prints it on stderr).
+pub trait Progress {
+    /// A step changed state (`started`, `done`, `failed`, `undone`, `skipped`).
+    fn step(&self, hop: usize, hops: usize, from: &str, to: &str, step: &str, description: &str, state: &str);
+    /// A free-form line (rollback progress, warnings).
+    fn note(&self, text: &str);
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub from: String,
+    pub to: String,
+    /// The version serving now.
+    pub at: String,
+    pub outcome: Outcome,
+    pub maintenance_ms: i64,
+    pub snapshots: Vec<String>,
+}
+
+fn new_run_id() -> String {
+    format!("r{}-{:04x}", now_ms(), std::process::id() & 0xffff)
+}
+
+/// Applies `plan`. Refuses while another run holds the lock (exit 4) or an
+/// earlier run is unfinished (exit 3).
+pub fn apply(setup: &Setup, plan: &Plan) -> Result<RunSummary> {
+    let mut journal = Journal::open(&setup.journal)?;
+    let inst = &setup.loaded.manifest.installation.name;
+    let run_id = new_run_id();
+    let _guard = lock::acquire(&mut journal, inst, &run_id, false)?;
+    if let Some(r) = journal.unfinished(inst)? {
+        return Err(unfinished(&journal, &r));
+    }
+    if plan.hops.is_empty() {
+        return Err(RunError::NothingToDo(format!("{inst} is already at {}: nothing to do", plan.to)));
+    }
+    let record = RunRecord {
+        id: run_id.clone(),
+        installation: inst.clone(),
+        product: plan.product.clone(),
+        from: plan.from.clone(),
+        to: plan.to.clone(),
+        started_ms: now_ms(),
+        ended_ms: None,
+        maintenance_ms: 0,
+        outcome: Outcome::Running,
+        at_version: Some(plan.from.clone()),
+        error: None,
+        snapshots: Vec::new(),
+        plan_json: serde_json::to_string(plan).expect("plans serialise"),
+    };
+    journal.begin_run(&record)?;
+    Runner::new(setup, journal, run_id, plan.clone())?.run()
+}
+
+/// Finishes the interrupted run.
+pub fn resume(setup: &Setup) -> Result<RunSummary> {
+    let mut journal = Journal::open(&setup.journal)?;
+    let inst = &setup.loaded.manifest.installation.name;
+    let Some(r) = journal.unfinished(inst)? else {
+        return Err(RunError::NothingToDo(format!("{inst} has no interrupted run to resume (see `upshift history`)")));
+    };
+    let _guard = lock::acquire(&mut journal, inst, &r.id, true)?;
+    let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| RunError::Failed(format!("run {}: the journaled plan is unreadable: {e}", r.id)))?;
+    let runner = Runner::new(setup, journal, r.id.clone(), plan)?;
+    match r.outcome {
+        Outcome::RollingBack | Outcome::RollbackFailed => runner.resume_rollback(),
+        _ => runner.run(),
+    }
+}
+
+/// Rolls back the unfinished run, or else `run_id` (default: the last run),
+/// to the version it started from, with the data of the snapshot taken then.
+pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
+    let mut journal = Journal::open(&setup.journal)?;
+    let inst = &setup.loaded.manifest.installation.name;
+    let r = match (run_id, journal.unfinished(inst)?) {
+        (Some(id), _) => journal.run(id)?.ok_or_else(|| RunError::NothingToDo(format!("no run `{id}` in {} (see `upshift history`)", journal.path().display())))?,
+        (None, Some(r)) => r,
+        (None, None) => journal
+            .runs(inst)?
+            .into_iter()
+            .next_back()
+            .ok_or_else(|| RunError::NothingToDo(format!("{inst} has no runs to roll back")))?,
+    };
+    if r.outcome == Outcome::RolledBack || (r.outcome == Outcome::Failed && r.at_version.as_deref() == Some(r.from.as_str())) {
+        return Err(RunError::NothingToDo(format!("run {} is already rolled back: {} serves", r.id, r.at_version.unwrap_or(r.from))));
+    }
+    if let Some(u) = journal.unfinished(inst)? {
+        if u.id != r.id {
+            return Err(unfinished(&journal, &u));
+        }
+    }
+    let _guard = lock::acquire(&mut journal, inst, &r.id, true)?;
+    let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| RunError::Failed(format!("run {}: the journaled plan is unreadable: {e}", r.id)))?;
+    Runner::new(setup, journal, r.id.clone(), plan)?.rollback_run()
+}
+
+fn unfinished(journal: &Journal, r: &RunRecord) -> RunError {
+    let at = journal
+        .events(&r.id)
+        .ok()
+        .and_then(|ev| ev.last().map(|e| format!("hop {} step {} ({:?})", e.hop + 1, e.step, e.state).to_lowercase()))
+        .unwrap_or_else(|| "its start".into());
+    RunError::Unfinished { run_id: r.id.clone(), from: r.from.clone(), to: r.to.clone(), at }
+}

@@ -1,0 +1,202 @@
+//! Running a plan forward, hop by hop, step by step, journaling each
+//! transition before it acts.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use upshift_backup::Repository;
+use upshift_core::plan::Step;
+use upshift_core::Plan;
+
+use super::{RunSummary, Setup};
+use crate::error::{Result, RunError};
+use crate::journal::{Journal, Outcome, StepState};
+use crate::maintenance::MaintenancePage;
+
+/// A step that failed, and why.
+pub(super) struct StepFailure {
+    pub step: Step,
+    pub error: String,
+}
+
+/// Executes one run.
+pub struct Runner<'a> {
+    pub(super) setup: &'a Setup<'a>,
+    pub(super) journal: Journal,
+    pub(super) run_id: String,
+    pub(super) plan: Plan,
+    pub(super) page: MaintenancePage,
+    repo: Option<Repository>,
+    crash_after: Option<String>,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(setup: &'a Setup<'a>, journal: Journal, run_id: String, plan: Plan) -> Result<Self> {
+        let m = &setup.loaded.manifest.maintenance;
+        Ok(Runner {
+            page: MaintenancePage::new(m.message.as_deref(), m.retry_after),
+            setup,
+            journal,
+            run_id,
+            plan,
+            repo: None,
+            // Test-only crash point: `UPSHIFT_CRASH_AFTER=<hop>:<step id>` kills
+            // this process with SIGKILL right after that step is journaled done.
+            crash_after: std::env::var("UPSHIFT_CRASH_AFTER").ok(),
+        })
+    }
+
+    pub(super) fn root(&self) -> &PathBuf {
+        &self.setup.root
+    }
+
+    /// The snapshot repository, opened once.
+    pub(super) fn repo(&mut self) -> Result<&Repository> {
+        if self.repo.is_none() {
+            self.repo = Some(Repository::for_manifest(&self.setup.loaded.manifest, &self.setup.root)?);
+        }
+        Ok(self.repo.as_ref().expect("just set"))
+    }
+
+    /// Steps journaled done, as (hop, step id).
+    pub(super) fn done(&self) -> Result<HashSet<(usize, String)>> {
+        Ok(self
+            .journal
+            .events(&self.run_id)?
+            .into_iter()
+            .filter(|e| e.state == StepState::Done)
+            .map(|e| (e.hop, e.step))
+            .collect())
+    }
+
+    /// The detail journaled when `step` of `hop` was done (e.g. a snapshot id).
+    pub(super) fn detail(&self, hop: usize, step: &str) -> Result<Option<String>> {
+        Ok(self
+            .journal
+            .events(&self.run_id)?
+            .into_iter()
+            .rev()
+            .find(|e| e.hop == hop && e.step == step && e.state == StepState::Done)
+            .and_then(|e| e.detail))
+    }
+
+    /// Runs (or continues) every hop.
+    pub fn run(mut self) -> Result<RunSummary> {
+        let hops = self.plan.hops.clone();
+        for (h, hop) in hops.iter().enumerate() {
+            let done = self.done()?;
+            if hop.steps.iter().all(|s| done.contains(&(h, s.id.clone()))) {
+                continue;
+            }
+            self.restore_page(h, &done)?;
+            if let Err(f) = self.run_hop(h, &done) {
+                return self.fail(h, f);
+            }
+            self.journal.set_outcome(&self.run_id, Outcome::Running, &hop.to, None)?;
+            self.set_manifest_version(&hop.to);
+        }
+        self.journal.set_outcome(&self.run_id, Outcome::Succeeded, &self.plan.to, None)?;
+        self.summary()
+    }
+
+    fn run_hop(&mut self, h: usize, done: &HashSet<(usize, String)>) -> Result<(), StepFailure> {
+        let hop = self.plan.hops[h].clone();
+        for step in &hop.steps {
+            if done.contains(&(h, step.id.clone())) {
+                continue;
+            }
+            let fail = |error: String| StepFailure { step: step.clone(), error };
+            self.journal.record(&self.run_id, h, &step.id, StepState::Started, None).map_err(|e| fail(e.to_string()))?;
+            self.progress(h, step, "started");
+            match self.perform(h, step) {
+                Ok(detail) => {
+                    self.journal.record(&self.run_id, h, &step.id, StepState::Done, detail.as_deref()).map_err(|e| fail(e.to_string()))?;
+                    self.progress(h, step, "done");
+                    self.maybe_crash(h, &step.id);
+                }
+                Err(e) => {
+                    let _ = self.journal.record(&self.run_id, h, &step.id, StepState::Failed, Some(&e));
+                    self.progress(h, step, "failed");
+                    return Err(fail(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn maybe_crash(&self, h: usize, step: &str) {
+        if self.crash_after.as_deref() == Some(&format!("{}:{step}", h + 1)) {
+            // SAFETY: kill(2) on ourselves; simulates power loss for tests.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+    }
+
+    pub(super) fn progress(&self, h: usize, step: &Step, state: &str) {
+        let hop = &self.plan.hops[h];
+        self.setup.progress.step(h + 1, self.plan.hops.len(), &hop.from, &hop.to, &step.id, &step.description, state);
+    }
+
+    /// A hop failed: undo it (before the point of no return) or restore its
+    /// snapshot (after), so that the hop's starting version serves again.
+    fn fail(mut self, h: usize, f: StepFailure) -> Result<RunSummary> {
+        let hop = self.plan.hops[h].clone();
+        let what = format!("upgrade {} → {} failed at step {}: {}", hop.from, hop.to, f.step.id, f.error);
+        self.setup.progress.note(&format!("error: {what}"));
+        let undone = if f.step.point_of_no_return {
+            self.setup.progress.note(&format!("past the point of no return: restoring the snapshot taken before the swap and {}", hop.from));
+            match self.detail(h, "backup.final")? {
+                Some(id) => self.restore_to(h, &hop.from, Some(&id)),
+                None => Err("no verified snapshot of this hop was recorded".to_string()),
+            }
+        } else {
+            self.setup.progress.note(&format!("before the point of no return: undoing the steps done and restarting {}", hop.from));
+            self.undo_hop(h)
+        };
+        match undone {
+            Ok(()) => {
+                let outcome = if f.step.point_of_no_return { Outcome::RolledBack } else { Outcome::Failed };
+                self.journal.set_outcome(&self.run_id, outcome, &hop.from, Some(&what))?;
+                self.set_manifest_version(&hop.from);
+                Err(RunError::RolledBack { what, at: hop.from })
+            }
+            Err(e) => {
+                self.journal.set_outcome(&self.run_id, Outcome::RollbackFailed, &hop.from, Some(&what))?;
+                Err(RunError::RollbackFailed { what, rollback: e })
+            }
+        }
+    }
+
+    /// Rewrites `installation.version` in the manifest (comments kept), so
+    /// the manifest keeps saying what runs.
+    pub(super) fn set_manifest_version(&self, version: &str) {
+        let path = &self.setup.manifest_path;
+        let Ok(text) = std::fs::read_to_string(path) else { return };
+        let Ok(mut doc) = text.parse::<toml_edit::DocumentMut>() else { return };
+        let Some(inst) = doc.get_mut("installation").and_then(|t| t.as_table_like_mut()) else { return };
+        let decor = inst.get("version").and_then(|v| v.as_value()).map(|v| v.decor().clone());
+        let mut value = toml_edit::Value::from(version);
+        if let Some(d) = decor {
+            *value.decor_mut() = d;
+        }
+        inst.insert("version", toml_edit::Item::Value(value));
+        let tmp = path.with_extension("toml.upshift-tmp");
+        if std::fs::write(&tmp, doc.to_string()).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+
+    pub(super) fn summary(&self) -> Result<RunSummary> {
+        let r = self.journal.run(&self.run_id)?.ok_or_else(|| RunError::Failed(format!("run {} vanished from the journal", self.run_id)))?;
+        Ok(RunSummary {
+            run_id: r.id,
+            from: r.from.clone(),
+            to: r.to,
+            at: r.at_version.unwrap_or(r.from),
+            outcome: r.outcome,
+            maintenance_ms: r.maintenance_ms,
+            snapshots: r.snapshots,
+        })
+    }
+}

@@ -1,0 +1,262 @@
+//! What each kind of step does. Every step is idempotent: after a crash,
+//! `resume` runs the interrupted step again.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use upshift_backup::{NoProgress, Phase, Tags};
+use upshift_core::catalog::Release;
+use upshift_core::manifest::StoreKind;
+use upshift_core::plan::{Step, StepKind};
+
+use super::runner::Runner;
+use crate::error::RunError;
+use crate::journal::now_ms;
+use crate::proc::{sh_checked, tail};
+use crate::{driver, health};
+
+type StepResult = Result<Option<String>, String>;
+
+impl Runner<'_> {
+    /// Releases the hop crosses (their pre-checks, data steps and known issues apply).
+    pub(super) fn crossed(&self, h: usize) -> Vec<&Release> {
+        let hop = &self.plan.hops[h];
+        let cat = &self.setup.loaded.catalog;
+        hop.crosses.iter().filter_map(|v| cat.parse_version(v).ok().and_then(|v| cat.release(&v))).collect()
+    }
+
+    /// Performs one step; the `Ok` value is journaled as the step's detail.
+    pub(super) fn perform(&mut self, h: usize, step: &Step) -> StepResult {
+        let hop = self.plan.hops[h].clone();
+        let m = &self.setup.loaded.manifest;
+        let root = self.root().clone();
+        let arg = step.id.split_once('.').map_or("", |(_, a)| a).to_string();
+        match step.kind {
+            StepKind::Preflight => match step.id.as_str() {
+                "preflight.health" => {
+                    for name in m.start_order() {
+                        if let Some(hc) = &m.services[name].health {
+                            health::wait(hc, &root).map_err(|e| format!("{name} ({}) is not healthy, fix it before upgrading: {e}", hop.from))?;
+                        }
+                    }
+                    Ok(None)
+                }
+                "preflight.disk" => disk_free(&root),
+                _ => tools_present(m.stores.values().map(|s| *s.kind.get_ref())),
+            },
+            StepKind::PreCheck => {
+                let id = step.id.trim_start_matches("precheck.");
+                let check = self.crossed(h).into_iter().flat_map(|r| r.pre_checks.iter()).find(|c| c.id == id).cloned();
+                match check.and_then(|c| c.run.clone().map(|run| (c, run))) {
+                    Some((c, run)) => sh_checked(&c.description, &run, &root, &[])
+                        .map(|_| None)
+                        .map_err(|e| format!("{e}{}", c.hint.map(|h| format!("\nhint: {h}")).unwrap_or_default())),
+                    None => Ok(Some("nothing to run: review it by hand".into())),
+                }
+            }
+            StepKind::Prepare => match m.release.as_ref().and_then(|r| r.install.clone()) {
+                Some(cmd) => {
+                    let cmd = cmd.replace("{version}", &hop.to);
+                    sh_checked(&format!("install {}", hop.to), &cmd, &root, &[("UPSHIFT_VERSION", &hop.to)])?;
+                    Ok(None)
+                }
+                None => Ok(Some("no install command in the manifest".into())),
+            },
+            StepKind::RenderConfig => self.render_config(h, &arg),
+            StepKind::Backup => self.backup(h, &step.id),
+            StepKind::Hook => {
+                let cmd = match arg.as_str() {
+                    "pre_upgrade" => m.hooks.pre_upgrade.clone(),
+                    _ => m.hooks.post_upgrade.clone(),
+                };
+                run_hook(&arg, cmd.as_deref(), &root, &hop.from, &hop.to)
+            }
+            StepKind::MaintenanceOn => {
+                run_hook("maintenance.on", m.maintenance.on.as_deref(), &root, &hop.from, &hop.to)?;
+                run_hook("maintenance.announce", m.maintenance.announce.as_deref(), &root, &hop.from, &hop.to)?;
+                Ok(Some(now_ms().to_string()))
+            }
+            StepKind::Stop => {
+                let svc = &m.services[arg.as_str()];
+                driver::stop(&arg, svc, &root)?;
+                if m.maintenance.page {
+                    if let Some(addr) = &svc.public_address {
+                        self.page.serve(addr)?;
+                    }
+                }
+                Ok(None)
+            }
+            StepKind::VerifyBackup => {
+                let id = self.detail(h, "backup.final").map_err(|e| e.to_string())?.ok_or("no final snapshot was recorded")?;
+                let manifest = self.setup.loaded.manifest.clone();
+                let report = self.repo().map_err(|e| e.to_string())?.verify(&id, &manifest, &root, &NoProgress).map_err(|e| e.to_string())?;
+                if report.ok() {
+                    Ok(Some(id))
+                } else {
+                    Err(format!("snapshot {id} did not verify: {}", report.problems().join("; ")))
+                }
+            }
+            StepKind::Swap => self.switch_release(&hop.to).map(Some),
+            StepKind::WriteConfig => self.write_config(h, &arg),
+            StepKind::DataMigration => {
+                let d = self.crossed(h).into_iter().flat_map(|r| r.data_steps.iter()).find(|d| d.id == arg).cloned();
+                match d.and_then(|d| d.run.clone().map(|run| (d, run))) {
+                    Some((d, run)) => sh_checked(&d.description, &run, &root, &[("UPSHIFT_FROM", &hop.from), ("UPSHIFT_TO", &hop.to)]).map(|out| Some(tail(&out, 3))),
+                    None => Ok(Some("no command: the release migrates on start".into())),
+                }
+            }
+            StepKind::Start => {
+                let svc = &m.services[arg.as_str()];
+                if let Some(addr) = &svc.public_address {
+                    self.page.release(addr);
+                }
+                driver::start(&arg, svc, &root).map(|_| None)
+            }
+            StepKind::HealthCheck => {
+                let svc = &m.services[arg.as_str()];
+                match &svc.health {
+                    Some(hc) => health::wait(hc, &root).map(|_| None).map_err(|e| self.diagnose(h, &arg, &e)),
+                    None => Ok(Some("no health check configured".into())),
+                }
+            }
+            StepKind::MaintenanceOff => {
+                self.page.release_all();
+                run_hook("maintenance.off", m.maintenance.off.as_deref(), &root, &hop.from, &hop.to)?;
+                let started: Option<i64> = self.detail(h, "maintenance.on").map_err(|e| e.to_string())?.and_then(|d| d.parse().ok());
+                let ms = started.map_or(0, |s| (now_ms() - s).max(0));
+                self.journal.add_maintenance(&self.run_id, ms).map_err(|e| e.to_string())?;
+                Ok(Some(format!("maintenance window {ms} ms")))
+            }
+        }
+    }
+
+    /// A failed health check, with the log's tail and any known issue that matches it.
+    pub(super) fn diagnose(&self, h: usize, name: &str, error: &str) -> String {
+        let svc = &self.setup.loaded.manifest.services[name];
+        let log = std::fs::read_to_string(driver::log_path(name, svc, self.root())).unwrap_or_default();
+        let mut out = format!("{name} is not healthy: {error}");
+        let last = tail(&log, 20);
+        if !last.is_empty() {
+            out += &format!("\nlast lines of its log:\n{last}");
+        }
+        for issue in self.crossed(h).into_iter().flat_map(|r| r.known_issues.iter()) {
+            let hit = regex::Regex::new(&issue.pattern).map(|re| re.is_match(&log)).unwrap_or_else(|_| log.contains(&issue.pattern));
+            if hit {
+                out += &format!("\nknown issue `{}`: {}", issue.pattern, issue.hint);
+            }
+        }
+        out
+    }
+
+    fn backup(&mut self, h: usize, id: &str) -> StepResult {
+        let hop = self.plan.hops[h].clone();
+        let (phase, version) = if id == "backup.post" { (Phase::PostUpgrade, hop.to.clone()) } else { (Phase::PreUpgrade, hop.from.clone()) };
+        let loaded = self.setup.loaded;
+        let tags = Tags {
+            installation: loaded.manifest.installation.name.clone(),
+            product: loaded.catalog.product.clone(),
+            version,
+            phase,
+            run_id: self.run_id.clone(),
+            config_fingerprint: self.config_fingerprint(),
+        };
+        let root = self.root().clone();
+        let info = self.repo().map_err(|e| e.to_string())?.backup(&loaded.manifest, &root, &tags, &NoProgress).map_err(|e| e.to_string())?;
+        self.journal.add_snapshot(&self.run_id, &info.short_id).map_err(|e| e.to_string())?;
+        Ok(Some(info.id))
+    }
+
+    fn config_fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        for c in self.setup.loaded.manifest.config.values() {
+            h.update(c.path.as_bytes());
+            h.update(std::fs::read(self.root().join(&c.path)).unwrap_or_default());
+        }
+        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Points the release link at `version` (atomic rename of a new symlink).
+    pub(super) fn switch_release(&self, version: &str) -> Result<String, String> {
+        let Some(layout) = &self.setup.loaded.manifest.release else {
+            return Ok("no [release] layout: the driver switches versions".into());
+        };
+        let root = self.root();
+        let target = Path::new(&layout.dir).join(version);
+        if !root.join(&target).is_dir() {
+            return Err(format!("release {version} is not installed at {}", root.join(&target).display()));
+        }
+        let link = root.join(&layout.link);
+        let tmp = root.join(format!("{}.upshift-tmp", layout.link));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&target, &tmp)
+            .and_then(|_| std::fs::rename(&tmp, &link))
+            .map_err(|e| format!("cannot point {} at {}: {e}", link.display(), target.display()))?;
+        Ok(format!("{} → {}", layout.link, target.display()))
+    }
+
+    /// After a crash, serve the maintenance page again for services this hop
+    /// stopped and has not started yet.
+    pub(super) fn restore_page(&mut self, h: usize, done: &HashSet<(usize, String)>) -> Result<(), RunError> {
+        let m = &self.setup.loaded.manifest;
+        if !m.maintenance.page {
+            return Ok(());
+        }
+        for (name, svc) in &m.services {
+            let stopped = done.contains(&(h, format!("stop.{name}"))) && !done.contains(&(h, format!("start.{name}")));
+            if let (true, Some(addr)) = (stopped, &svc.public_address) {
+                self.page.serve(addr).map_err(RunError::Failed)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn run_hook(name: &str, cmd: Option<&str>, root: &Path, from: &str, to: &str) -> StepResult {
+    match cmd {
+        Some(c) => sh_checked(&format!("hook {name}"), c, root, &[("UPSHIFT_FROM", from), ("UPSHIFT_TO", to)]).map(|_| None),
+        None => Ok(None),
+    }
+}
+
+fn disk_free(root: &Path) -> StepResult {
+    const MIN: u64 = 64 << 20;
+    let c = std::ffi::CString::new(root.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+    // SAFETY: statvfs fills the zeroed struct for a valid C path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(format!("cannot read free space of {}: {}", root.display(), std::io::Error::last_os_error()));
+    }
+    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    if free < MIN {
+        return Err(format!("only {} MiB free under {}: free at least {} MiB before upgrading", free >> 20, root.display(), MIN >> 20));
+    }
+    Ok(Some(format!("{} MiB free", free >> 20)))
+}
+
+fn tools_present(kinds: impl Iterator<Item = StoreKind>) -> StepResult {
+    let mut missing = Vec::new();
+    for k in kinds {
+        let need: &[&[&str]] = match k {
+            StoreKind::Postgres => &[&["pg_dump"], &["pg_restore"]],
+            StoreKind::Mysql => &[&["mariadb-dump", "mysqldump"], &["mariadb", "mysql"]],
+            StoreKind::Mongodb => &[&["mongodump"], &["mongorestore"]],
+            StoreKind::Volume => &[&["docker"]],
+            _ => &[],
+        };
+        for alternatives in need {
+            if !alternatives.iter().any(|t| on_path(t)) {
+                missing.push(alternatives.join(" or "));
+            }
+        }
+    }
+    if missing.is_empty() {
+        Ok(None)
+    } else {
+        Err(format!("missing tools: {}; install them first", missing.join(", ")))
+    }
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}

@@ -1,0 +1,365 @@
+//! The journal: a durable record of every run and every step transition,
+//! written before the step acts. SQLite in WAL mode with `synchronous=FULL`,
+//! so a power loss after a write returns leaves the write on disk.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+use crate::error::{Result, RunError};
+
+/// State of one step, as journaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Started,
+    Done,
+    Failed,
+    Undone,
+}
+
+impl StepState {
+    fn as_str(self) -> &'static str {
+        match self {
+            StepState::Started => "started",
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+            StepState::Undone => "undone",
+        }
+    }
+    fn parse(s: &str) -> StepState {
+        match s {
+            "done" => StepState::Done,
+            "failed" => StepState::Failed,
+            "undone" => StepState::Undone,
+            _ => StepState::Started,
+        }
+    }
+}
+
+/// How a run ended (or that it has not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Running,
+    RollingBack,
+    Succeeded,
+    RolledBack,
+    Failed,
+    RollbackFailed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Running => "running",
+            Outcome::RollingBack => "rolling_back",
+            Outcome::Succeeded => "succeeded",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::Failed => "failed",
+            Outcome::RollbackFailed => "rollback_failed",
+        }
+    }
+    fn parse(s: &str) -> Outcome {
+        match s {
+            "rolling_back" => Outcome::RollingBack,
+            "succeeded" => Outcome::Succeeded,
+            "rolled_back" => Outcome::RolledBack,
+            "failed" => Outcome::Failed,
+            "rollback_failed" => Outcome::RollbackFailed,
+            _ => Outcome::Running,
+        }
+    }
+    /// Whether an operator (or `resume`) still has to finish this run.
+    pub fn unfinished(self) -> bool {
+        matches!(self, Outcome::Running | Outcome::RollingBack | Outcome::RollbackFailed)
+    }
+}
+
+/// One run, as listed by `history`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub installation: String,
+    pub product: String,
+    pub from: String,
+    pub to: String,
+    pub started_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub maintenance_ms: i64,
+    pub outcome: Outcome,
+    /// Where the installation was left (`to`, `from`, or an intermediate version).
+    pub at_version: Option<String>,
+    pub error: Option<String>,
+    pub snapshots: Vec<String>,
+    #[serde(skip)]
+    pub plan_json: String,
+}
+
+/// One journaled step event.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepEvent {
+    pub seq: i64,
+    pub hop: usize,
+    pub step: String,
+    pub state: StepState,
+    pub at_ms: i64,
+    pub detail: Option<String>,
+}
+
+/// The lock's holder.
+#[derive(Debug, Clone, Serialize)]
+pub struct LockHolder {
+    pub run_id: String,
+    pub owner: String,
+    pub host: String,
+    pub pid: u32,
+    pub acquired_ms: i64,
+    pub heartbeat_ms: i64,
+}
+
+/// An open journal.
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, installation TEXT NOT NULL, product TEXT NOT NULL,
+  from_version TEXT NOT NULL, to_version TEXT NOT NULL, plan_json TEXT NOT NULL,
+  started_ms INTEGER NOT NULL, ended_ms INTEGER, maintenance_ms INTEGER NOT NULL DEFAULT 0,
+  outcome TEXT NOT NULL, at_version TEXT, error TEXT, snapshots TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS steps (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(id),
+  hop INTEGER NOT NULL, step TEXT NOT NULL, state TEXT NOT NULL, at_ms INTEGER NOT NULL, detail TEXT);
+CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id, seq);
+CREATE TABLE IF NOT EXISTS locks (
+  installation TEXT PRIMARY KEY, run_id TEXT NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,
+  pid INTEGER NOT NULL, acquired_ms INTEGER NOT NULL, heartbeat_ms INTEGER NOT NULL);
+";
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path`.
+    pub fn open(path: &Path) -> Result<Journal> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let err = |source| RunError::Journal { path: path.to_path_buf(), source };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Journal { conn, path: path.to_path_buf() })
+    }
+
+    /// The journal's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, source: rusqlite::Error) -> RunError {
+        RunError::Journal { path: self.path.clone(), source }
+    }
+
+    /// Records a new run as running.
+    pub fn begin_run(&self, r: &RunRecord) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (id, installation, product, from_version, to_version, plan_json, started_ms, outcome, at_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?4)",
+                params![r.id, r.installation, r.product, r.from, r.to, r.plan_json, r.started_ms],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Appends a step transition. Called *before* the step acts (`Started`)
+    /// and after it finished (`Done`/`Failed`/`Undone`).
+    pub fn record(&self, run: &str, hop: usize, step: &str, state: StepState, detail: Option<&str>) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO steps (run_id, hop, step, state, at_ms, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![run, hop as i64, step, state.as_str(), now_ms(), detail],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every step event of a run, in order.
+    pub fn events(&self, run: &str) -> Result<Vec<StepEvent>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, hop, step, state, at_ms, detail FROM steps WHERE run_id = ?1 ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([run], |r| {
+                Ok(StepEvent {
+                    seq: r.get(0)?,
+                    hop: r.get::<_, i64>(1)? as usize,
+                    step: r.get(2)?,
+                    state: StepState::parse(&r.get::<_, String>(3)?),
+                    at_ms: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Sets the run's outcome and where the installation is.
+    pub fn set_outcome(&self, run: &str, outcome: Outcome, at_version: &str, error: Option<&str>) -> Result<()> {
+        let ended = (!outcome.unfinished()).then(now_ms);
+        self.conn
+            .execute(
+                "UPDATE runs SET outcome = ?2, at_version = ?3, error = ?4, ended_ms = ?5 WHERE id = ?1",
+                params![run, outcome.as_str(), at_version, error, ended],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Adds to the run's total maintenance window.
+    pub fn add_maintenance(&self, run: &str, ms: i64) -> Result<()> {
+        self.conn
+            .execute("UPDATE runs SET maintenance_ms = maintenance_ms + ?2 WHERE id = ?1", params![run, ms])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Remembers a snapshot taken by the run.
+    pub fn add_snapshot(&self, run: &str, snapshot: &str) -> Result<()> {
+        let r = self.run(run)?.ok_or_else(|| RunError::NothingToDo(format!("no run {run}")))?;
+        let mut list = r.snapshots;
+        if !list.iter().any(|s| s == snapshot) {
+            list.push(snapshot.to_string());
+        }
+        let text = serde_json::to_string(&list).expect("strings serialise");
+        self.conn
+            .execute("UPDATE runs SET snapshots = ?2 WHERE id = ?1", params![run, text])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
+        let snaps: String = r.get(12)?;
+        Ok(RunRecord {
+            id: r.get(0)?,
+            installation: r.get(1)?,
+            product: r.get(2)?,
+            from: r.get(3)?,
+            to: r.get(4)?,
+            plan_json: r.get(5)?,
+            started_ms: r.get(6)?,
+            ended_ms: r.get(7)?,
+            maintenance_ms: r.get(8)?,
+            outcome: Outcome::parse(&r.get::<_, String>(9)?),
+            at_version: r.get(10)?,
+            error: r.get(11)?,
+            snapshots: serde_json::from_str(&snaps).unwrap_or_default(),
+        })
+    }
+
+    const COLS: &'static str = "id, installation, product, from_version, to_version, plan_json, started_ms, ended_ms, maintenance_ms, outcome, at_version, error, snapshots";
+
+    /// One run by id (or unique id prefix).
+    pub fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        let sql = format!("SELECT {} FROM runs WHERE id = ?1 OR id LIKE ?1 || '%' ORDER BY started_ms DESC LIMIT 1", Self::COLS);
+        self.conn.query_row(&sql, [id], Self::row).optional().map_err(|e| self.err(e))
+    }
+
+    /// Every run of an installation, oldest first.
+    pub fn runs(&self, installation: &str) -> Result<Vec<RunRecord>> {
+        let sql = format!("SELECT {} FROM runs WHERE installation = ?1 ORDER BY started_ms, rowid", Self::COLS);
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st.query_map([installation], Self::row).map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The newest run that did not finish, if any.
+    pub fn unfinished(&self, installation: &str) -> Result<Option<RunRecord>> {
+        Ok(self.runs(installation)?.into_iter().rev().find(|r| r.outcome.unfinished()))
+    }
+
+    /// Takes the installation's lock for `holder`, atomically. Returns the
+    /// current holder instead when someone else has it.
+    pub fn try_lock(&mut self, installation: &str, holder: &LockHolder) -> Result<Result<(), LockHolder>> {
+        let path = self.path.clone();
+        let err = |source| RunError::Journal { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let current = tx
+            .query_row(
+                "SELECT run_id, owner, host, pid, acquired_ms, heartbeat_ms FROM locks WHERE installation = ?1",
+                [installation],
+                |r| {
+                    Ok(LockHolder {
+                        run_id: r.get(0)?,
+                        owner: r.get(1)?,
+                        host: r.get(2)?,
+                        pid: r.get::<_, i64>(3)? as u32,
+                        acquired_ms: r.get(4)?,
+                        heartbeat_ms: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(err)?;
+        if let Some(c) = current {
+            return Ok(Err(c));
+        }
+        tx.execute(
+            "INSERT INTO locks (installation, run_id, owner, host, pid, acquired_ms, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![installation, holder.run_id, holder.owner, holder.host, holder.pid as i64, holder.acquired_ms, holder.heartbeat_ms],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Ok(()))
+    }
+
+    /// The current lock holder, if any.
+    pub fn lock_holder(&self, installation: &str) -> Result<Option<LockHolder>> {
+        self.conn
+            .query_row(
+                "SELECT run_id, owner, host, pid, acquired_ms, heartbeat_ms FROM locks WHERE installation = ?1",
+                [installation],
+                |r| {
+                    Ok(LockHolder {
+                        run_id: r.get(0)?,
+                        owner: r.get(1)?,
+                        host: r.get(2)?,
+                        pid: r.get::<_, i64>(3)? as u32,
+                        acquired_ms: r.get(4)?,
+                        heartbeat_ms: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Removes the lock if `pid` holds it (or unconditionally with `None`).
+    pub fn unlock(&self, installation: &str, pid: Option<u32>) -> Result<bool> {
+        let n = match pid {
+            Some(p) => self.conn.execute("DELETE FROM locks WHERE installation = ?1 AND pid = ?2", params![installation, p as i64]),
+            None => self.conn.execute("DELETE FROM locks WHERE installation = ?1", [installation]),
+        }
+        .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
+    /// Refreshes the heartbeat of the lock `pid` holds.
+    pub fn heartbeat(&self, installation: &str, pid: u32) -> Result<()> {
+        self.conn
+            .execute("UPDATE locks SET heartbeat_ms = ?3 WHERE installation = ?1 AND pid = ?2", params![installation, pid as i64, now_ms()])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}

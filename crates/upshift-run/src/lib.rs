@@ -1,0 +1,23 @@
+//! upshift's executor: runs a plan hop by hop through the state machine of
+//! DESIGN.md, writing every transition to a crash-safe journal before acting,
+//! and rolls back (data included) when a hop fails.
+//!
+//! - [`journal`]: runs and step events in SQLite (WAL, synchronous=FULL).
+//! - [`lock`]: one run per installation, with heartbeat and stale detection.
+//! - [`driver`]: start/stop services (`process`, `command`, `systemd`).
+//! - [`health`]: HTTP, TCP and command checks with retries.
+//! - [`maintenance`]: the 503 page served while services are down.
+//! - [`executor`]: `apply`, `resume`, `rollback`.
+
+pub mod driver;
+pub mod error;
+pub mod executor;
+pub mod health;
+pub mod journal;
+pub mod lock;
+pub mod maintenance;
+pub mod proc;
+
+pub use error::{Result, RunError};
+pub use executor::{apply, resume, rollback, Progress, RunSummary, Setup};
+pub use journal::{Journal, Outcome, RunRecord};

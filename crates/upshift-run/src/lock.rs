@@ -1,0 +1,100 @@
+//! One run per installation: a lock row in the journal with owner, host,
+//! pid and a heartbeat refreshed by a background thread.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::error::{Result, RunError};
+use crate::journal::{now_ms, Journal, LockHolder};
+use crate::proc::pid_alive;
+
+/// A heartbeat older than this marks a lock held from another host as stale.
+pub const STALE_AFTER_MS: i64 = 60_000;
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+}
+
+fn owner() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }))
+}
+
+/// Why a holder looks dead, if it does.
+pub fn staleness(h: &LockHolder) -> Option<String> {
+    if h.host == hostname() && !pid_alive(h.pid) {
+        return Some(format!("process {} is not running on this host", h.pid));
+    }
+    let age = now_ms() - h.heartbeat_ms;
+    (age > STALE_AFTER_MS).then(|| format!("its last heartbeat was {}s ago", age / 1000))
+}
+
+/// Holds the lock until dropped, refreshing its heartbeat.
+pub struct LockGuard {
+    journal: PathBuf,
+    installation: String,
+    pid: u32,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Takes the lock for `run_id`. With `takeover`, a stale lock left by a
+/// crashed run is taken over (that is what `resume` and `rollback` are for);
+/// without it, a stale lock is reported with the command that breaks it.
+pub fn acquire(journal: &mut Journal, installation: &str, run_id: &str, takeover: bool) -> Result<LockGuard> {
+    let pid = std::process::id();
+    let me = LockHolder { run_id: run_id.into(), owner: owner(), host: hostname(), pid, acquired_ms: now_ms(), heartbeat_ms: now_ms() };
+    for _ in 0..2 {
+        match journal.try_lock(installation, &me)? {
+            Ok(()) => return Ok(start_heartbeat(journal, installation, pid)),
+            Err(h) => match staleness(&h) {
+                Some(_) if takeover => {
+                    journal.unlock(installation, Some(h.pid))?;
+                }
+                Some(why) => {
+                    return Err(RunError::StaleLock { installation: installation.into(), run_id: h.run_id, owner: h.owner, host: h.host, pid: h.pid, why })
+                }
+                None => {
+                    return Err(RunError::Locked {
+                        installation: installation.into(),
+                        run_id: h.run_id,
+                        owner: h.owner,
+                        host: h.host,
+                        pid: h.pid,
+                        since: format!("{}s ago", (now_ms() - h.acquired_ms) / 1000),
+                    })
+                }
+            },
+        }
+    }
+    Err(RunError::Failed(format!("could not take the lock of {installation}: it changed hands while trying")))
+}
+
+fn start_heartbeat(journal: &Journal, installation: &str, pid: u32) -> LockGuard {
+    let (tx, rx) = mpsc::channel::<()>();
+    let path = journal.path().to_path_buf();
+    let inst = installation.to_string();
+    let thread = std::thread::spawn(move || {
+        let Ok(j) = Journal::open(&path) else { return };
+        // A timer, not synchronisation: wake every second until told to stop.
+        while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(HEARTBEAT_EVERY) {
+            let _ = j.heartbeat(&inst, pid);
+        }
+    });
+    LockGuard { journal: journal.path().to_path_buf(), installation: installation.into(), pid, stop: Some(tx), thread: Some(thread) }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Ok(j) = Journal::open(&self.journal) {
+            let _ = j.unlock(&self.installation, Some(self.pid));
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The maintenance page: while a service is down, upshift answers on its
+//! public address with HTTP 503, `Retry-After` and a small page, so users
+//! see "upgrading" instead of a refused connection.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+struct Listener {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+/// The page, served on any number of addresses.
+pub struct MaintenancePage {
+    message: String,
+    retry_after: u32,
+    listeners: BTreeMap<String, Listener>,
+}
+
+impl MaintenancePage {
+    pub fn new(message: Option<&str>, retry_after: Option<u32>) -> Self {
+        MaintenancePage {
+            message: message.unwrap_or("This service is being upgraded and will be back shortly.").to_string(),
+            retry_after: retry_after.unwrap_or(60),
+            listeners: BTreeMap::new(),
+        }
+    }
+
+    /// Starts answering on `addr` (the service there was just stopped, so the
+    /// port may take a moment to free: binding is retried until a deadline).
+    pub fn serve(&mut self, addr: &str) -> Result<(), String> {
+        if self.listeners.contains_key(addr) {
+            return Ok(());
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match TcpListener::bind(addr) {
+                Ok(l) => break l,
+                Err(e) if Instant::now() >= deadline => return Err(format!("maintenance page cannot listen on {addr}: {e}")),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let page = self.page();
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(c) = conn {
+                    answer(c, &page);
+                }
+            }
+        });
+        self.listeners.insert(addr.to_string(), Listener { stop, thread });
+        Ok(())
+    }
+
+    /// Stops answering on `addr`, freeing the port for the service.
+    pub fn release(&mut self, addr: &str) {
+        if let Some(l) = self.listeners.remove(addr) {
+            l.stop.store(true, Ordering::SeqCst);
+            // Wake the blocking accept so the thread sees the flag.
+            let _ = TcpStream::connect(wake_addr(addr));
+            let _ = l.thread.join();
+        }
+    }
+
+    /// Stops answering everywhere.
+    pub fn release_all(&mut self) {
+        let addrs: Vec<String> = self.listeners.keys().cloned().collect();
+        for a in addrs {
+            self.release(&a);
+        }
+    }
+
+    /// Addresses being answered now.
+    pub fn serving(&self) -> Vec<String> {
+        self.listeners.keys().cloned().collect()
+    }
+
+    fn page(&self) -> Vec<u8> {
+        let body = format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Upgrading</title></head>\n<body style=\"font-family: sans-serif; margin: 4em\"><h1>Upgrading</h1><p>{}</p><p>Please retry in {} seconds.</p></body></html>\n",
+            html_escape(&self.message),
+            self.retry_after
+        );
+        format!(
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: {}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
+            self.retry_after,
+            body.len()
+        )
+        .into_bytes()
+    }
+}
+
+impl Drop for MaintenancePage {
+    fn drop(&mut self) {
+        self.release_all();
+    }
+}
+
+fn wake_addr(addr: &str) -> String {
+    // A listener on 0.0.0.0 is reached through loopback.
+    addr.replacen("0.0.0.0:", "127.0.0.1:", 1).replacen("[::]:", "[::1]:", 1)
+}
+
+fn answer(mut c: TcpStream, page: &[u8]) {
+    c.set_read_timeout(Some(Duration::from_millis(500))).ok();
+    let mut buf = [0u8; 2048];
+    let _ = c.read(&mut buf);
+    let _ = c.write_all(page);
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}

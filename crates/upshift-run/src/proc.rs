@@ -1,0 +1,74 @@
+//! Processes: running shell commands in the installation's directory, and
+//! telling whether a pid is alive.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Whether `pid` is a live (non-zombie) process on this host.
+pub fn pid_alive(pid: u32) -> bool {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 only checks for existence and permission.
+    let exists = unsafe { libc::kill(pid as i32, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    if !exists {
+        return false;
+    }
+    // A zombie has exited; its parent just has not reaped it yet.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit(") ").next().and_then(|rest| rest.chars().next()) != Some('Z'),
+        Err(_) => true,
+    }
+}
+
+/// Sends `signal` to `pid`.
+pub fn signal(pid: u32, signal: i32) {
+    // SAFETY: plain kill(2).
+    unsafe {
+        libc::kill(pid as i32, signal);
+    }
+}
+
+/// The output of a finished command.
+#[derive(Debug)]
+pub struct Output {
+    pub ok: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `cmd` with `sh -c` in `dir`, with extra environment, to completion.
+pub fn sh(cmd: &str, dir: &Path, env: &[(&str, &str)]) -> std::io::Result<Output> {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(cmd).current_dir(dir).stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output()?;
+    Ok(Output {
+        ok: out.status.success(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Runs `cmd` and turns a failure into a message with its stderr.
+pub fn sh_checked(what: &str, cmd: &str, dir: &Path, env: &[(&str, &str)]) -> Result<String, String> {
+    match sh(cmd, dir, env) {
+        Err(e) => Err(format!("{what}: cannot run `{cmd}`: {e}")),
+        Ok(o) if o.ok => Ok(o.stdout),
+        Ok(o) => Err(format!(
+            "{what}: `{cmd}` failed (exit {}): {}",
+            o.code.map_or("by signal".to_string(), |c| c.to_string()),
+            tail(&format!("{}{}", o.stdout, o.stderr), 15)
+        )),
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
