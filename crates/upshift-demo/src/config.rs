@@ -185,7 +185,7 @@ impl<'a> Doc<'a> {
     /// Refuses any key of `table` not in `allowed`, explaining the keys that
     /// moved between formats.
     fn only(&self, table: &Table, prefix: &str, allowed: &[&str]) -> Result<()> {
-        for key in table.keys().filter(|k| !allowed.contains(&k.as_str())) {
+        if let Some(key) = table.keys().find(|k| !allowed.contains(&k.as_str())) {
             let format2 = self.release.config_format() == 2;
             return Err(self.err(match (prefix, key.as_str()) {
                 ("", "listen") if format2 => "`listen` moved to `server.listen` in 2.0.0".into(),
