@@ -9,9 +9,17 @@ use crate::rule::{Op, Rule};
 /// The rules of every release `from < r <= to` crosses, oldest release
 /// first, each release's rules in catalog order. `merge_from` rules are left
 /// out: they only apply in merge mode (see [`merge_rule`]).
-pub fn rules_for(catalog: &Catalog, from: &Version, to: &Version) -> Result<Vec<Rule>, ConfigError> {
+pub fn rules_for(
+    catalog: &Catalog,
+    from: &Version,
+    to: &Version,
+) -> Result<Vec<Rule>, ConfigError> {
     let mut out = Vec::new();
-    for r in catalog.releases.iter().filter(|r| &r.version > from && &r.version <= to) {
+    for r in catalog
+        .releases
+        .iter()
+        .filter(|r| &r.version > from && &r.version <= to)
+    {
         for (i, t) in r.config_rules.iter().enumerate() {
             let rule = Rule::from_table(t).map_err(|message| ConfigError::BadRule {
                 origin: format!("{} release {}", catalog.origin, r.version),

@@ -16,13 +16,21 @@ pub enum ConfigError {
     },
     /// A rule's path goes through something that is not a mapping (or list).
     #[error("rule `{rule}`: path `{path}` crosses `{at}`, which is not a mapping")]
-    PathConflict { rule: String, path: String, at: String },
+    PathConflict {
+        rule: String,
+        path: String,
+        at: String,
+    },
     /// A path in a rule or on the command line is malformed.
     #[error("bad path `{path}`: {message}")]
     BadPath { path: String, message: String },
     /// A catalog rule does not describe a known operation.
     #[error("{origin}: config rule #{index}: {message}")]
-    BadRule { origin: String, index: usize, message: String },
+    BadRule {
+        origin: String,
+        index: usize,
+        message: String,
+    },
     /// A `require` rule's condition holds: the operator must act first.
     #[error("{message} (rule `{rule}`)")]
     Required { rule: String, message: String },
@@ -32,7 +40,12 @@ pub enum ConfigError {
     /// The edit is valid but this document cannot express it (flow-style
     /// YAML, `null` in TOML, nesting in `.env`, ...).
     #[error("rule `{rule}`: cannot edit `{path}` in this {format} file: {message}")]
-    Unsupported { rule: String, path: String, format: &'static str, message: String },
+    Unsupported {
+        rule: String,
+        path: String,
+        format: &'static str,
+        message: String,
+    },
 }
 
 /// An edit-level failure, before the rule that caused it is known.

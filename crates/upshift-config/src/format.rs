@@ -16,7 +16,11 @@ impl Format {
     /// Guesses the format from a file name: `.yaml`/`.yml`, `.json`, `.toml`,
     /// and `.env` (also `.env.production`, `app.env`).
     pub fn from_file_name(name: &str) -> Option<Format> {
-        let base = name.rsplit(['/', '\\']).next().unwrap_or(name).to_ascii_lowercase();
+        let base = name
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(name)
+            .to_ascii_lowercase();
         if base.ends_with(".yaml") || base.ends_with(".yml") {
             Some(Format::Yaml)
         } else if base.ends_with(".json") {

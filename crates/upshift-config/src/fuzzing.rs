@@ -10,9 +10,23 @@ use crate::path::Path;
 
 /// Parses `text` as `format` and runs edits on it; panics only on a bug.
 pub fn exercise(format: Format, text: &str) {
-    let Ok(mut d) = open(format, "fuzz", text) else { return };
-    assert_eq!(d.text(), text, "an unedited document must render byte-identical");
-    let paths = ["global.image.tag", "a", "a.b", "global", "x[0]", "deployments.customEnvs", "A_B"];
+    let Ok(mut d) = open(format, "fuzz", text) else {
+        return;
+    };
+    assert_eq!(
+        d.text(),
+        text,
+        "an unedited document must render byte-identical"
+    );
+    let paths = [
+        "global.image.tag",
+        "a",
+        "a.b",
+        "global",
+        "x[0]",
+        "deployments.customEnvs",
+        "A_B",
+    ];
     for p in paths {
         let Ok(p) = Path::parse(p) else { continue };
         let _ = d.set(&p, &json!("v4.0.0"));
@@ -21,6 +35,10 @@ pub fn exercise(format: Format, text: &str) {
         let _ = d.remove(&p);
         let _ = d.rename(&p, "renamed");
         let again = open(format, "fuzz", &d.text());
-        assert!(again.is_ok(), "an edit left a document that does not parse: {:?}", again.err());
+        assert!(
+            again.is_ok(),
+            "an edit left a document that does not parse: {:?}",
+            again.err()
+        );
     }
 }

@@ -47,7 +47,13 @@ pub struct Migration {
 }
 
 /// Applies `rules` in order to `text` (a `format` file named `file`).
-pub fn migrate(format: Format, file: &str, text: &str, rules: &[Rule], ctx: &Context) -> Result<Migration, ConfigError> {
+pub fn migrate(
+    format: Format,
+    file: &str,
+    text: &str,
+    rules: &[Rule],
+    ctx: &Context,
+) -> Result<Migration, ConfigError> {
     let mut d = doc::open(format, file, text)?;
     let mut secrets = Vec::new();
     collect(d.value(), &mut secrets);

@@ -21,7 +21,10 @@ pub struct Path(pub Vec<Seg>);
 impl Path {
     /// Parses `a.b[0].c`; keys containing dots or brackets are quoted: `"a.b"`.
     pub fn parse(s: &str) -> Result<Path, ConfigError> {
-        let bad = |m: &str| ConfigError::BadPath { path: s.to_string(), message: m.to_string() };
+        let bad = |m: &str| ConfigError::BadPath {
+            path: s.to_string(),
+            message: m.to_string(),
+        };
         let mut segs = Vec::new();
         let chars: Vec<char> = s.chars().collect();
         let mut i = 0;
@@ -29,9 +32,15 @@ impl Path {
         while i < chars.len() {
             match chars[i] {
                 '[' => {
-                    let close = chars[i..].iter().position(|&c| c == ']').ok_or_else(|| bad("`[` without `]`"))?;
+                    let close = chars[i..]
+                        .iter()
+                        .position(|&c| c == ']')
+                        .ok_or_else(|| bad("`[` without `]`"))?;
                     let num: String = chars[i + 1..i + close].iter().collect();
-                    let n = num.trim().parse::<usize>().map_err(|_| bad("a list index must be a number"))?;
+                    let n = num
+                        .trim()
+                        .parse::<usize>()
+                        .map_err(|_| bad("a list index must be a number"))?;
                     segs.push(Seg::Index(n));
                     i += close + 1;
                     expect_key = false;
@@ -47,7 +56,10 @@ impl Path {
                     if !expect_key {
                         return Err(bad("expected `.` or `[` between keys"));
                     }
-                    let close = chars[i + 1..].iter().position(|&c| c == '"').ok_or_else(|| bad("unterminated quote"))?;
+                    let close = chars[i + 1..]
+                        .iter()
+                        .position(|&c| c == '"')
+                        .ok_or_else(|| bad("unterminated quote"))?;
                     segs.push(Seg::Key(chars[i + 1..i + 1 + close].iter().collect()));
                     i += close + 2;
                     expect_key = false;
@@ -137,7 +149,12 @@ mod tests {
         let p = Path::parse("deployments.customEnvs[0].name").unwrap();
         assert_eq!(
             p.0,
-            vec![Seg::Key("deployments".into()), Seg::Key("customEnvs".into()), Seg::Index(0), Seg::Key("name".into())]
+            vec![
+                Seg::Key("deployments".into()),
+                Seg::Key("customEnvs".into()),
+                Seg::Index(0),
+                Seg::Key("name".into())
+            ]
         );
         assert_eq!(p.to_string(), "deployments.customEnvs[0].name");
         let q = Path::parse("\"a.b\".c").unwrap();

@@ -27,7 +27,10 @@ fn secret_name_key() -> &'static Regex {
 /// Passwords inside URLs: `scheme://user:PASSWORD@host`.
 fn url_password() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"://[^:/@\s]*:([^@\s]+)@").unwrap_or_else(|_| unreachable!("the pattern is a constant")))
+    RE.get_or_init(|| {
+        Regex::new(r"://[^:/@\s]*:([^@\s]+)@")
+            .unwrap_or_else(|_| unreachable!("the pattern is a constant"))
+    })
 }
 
 /// Whether a key's name says it holds a secret.
@@ -47,9 +50,17 @@ pub fn collect(v: &Value, out: &mut Vec<String>) {
             Value::Array(a) => a.iter().for_each(|x| walk(x, secret, out)),
             Value::String(s) if secret => out.push(s.clone()),
             Value::String(s) => {
-                out.extend(url_password().captures_iter(s).filter_map(|c| c.get(1)).map(|m| m.as_str().to_string()));
+                out.extend(
+                    url_password()
+                        .captures_iter(s)
+                        .filter_map(|c| c.get(1))
+                        .map(|m| m.as_str().to_string()),
+                );
                 // `user:password@tcp(host)/db` (MySQL DSNs) as well.
-                if let Some(c) = Regex::new(r"^[^:/@\s]+:([^@\s]+)@tcp\(").ok().and_then(|r| r.captures(s)) {
+                if let Some(c) = Regex::new(r"^[^:/@\s]+:([^@\s]+)@tcp\(")
+                    .ok()
+                    .and_then(|r| r.captures(s))
+                {
                     out.extend(c.get(1).map(|m| m.as_str().to_string()));
                 }
             }
@@ -112,10 +123,17 @@ mod tests {
         assert!(found.contains(&"s3cr3t!".to_string()));
         assert!(!found.contains(&"postgres".to_string()));
         let m = Masker::new(&found);
-        let out = m.mask("- password: s3cr3t!\n+ x: ABCDEF\n DataSource: postgres://mm:hunter22@db/mm");
+        let out =
+            m.mask("- password: s3cr3t!\n+ x: ABCDEF\n DataSource: postgres://mm:hunter22@db/mm");
         let mut urls = Vec::new();
-        collect(&serde_json::json!({"mongodb": {"URL": "mongodb://u:p4ss-word@h/db"}, "imagePullSecrets": [{"name": "pull"}]}), &mut urls);
+        collect(
+            &serde_json::json!({"mongodb": {"URL": "mongodb://u:p4ss-word@h/db"}, "imagePullSecrets": [{"name": "pull"}]}),
+            &mut urls,
+        );
         assert_eq!(urls, vec!["p4ss-word".to_string()]);
-        assert!(!out.contains("s3cr3t!") && !out.contains("ABCDEF") && !out.contains("hunter22"), "{out}");
+        assert!(
+            !out.contains("s3cr3t!") && !out.contains("ABCDEF") && !out.contains("hunter22"),
+            "{out}"
+        );
     }
 }

@@ -31,11 +31,24 @@ pub fn check_writable(root: &Value, path: &Path) -> Result<(), EditError> {
             },
             (Seg::Index(n), Value::Array(a)) => match a.get(*n) {
                 Some(v) => v,
-                None => return Err(EditError::Unsupported(format!("`{}` has no item {n}", here()))),
+                None => {
+                    return Err(EditError::Unsupported(format!(
+                        "`{}` has no item {n}",
+                        here()
+                    )))
+                }
             },
             (_, Value::Null) => return Ok(()),
             (Seg::Index(_), _) => return Err(EditError::NotAMapping { at: here() }),
-            (Seg::Key(_), _) => return Err(EditError::NotAMapping { at: if i == 0 { "the document root".into() } else { here() } }),
+            (Seg::Key(_), _) => {
+                return Err(EditError::NotAMapping {
+                    at: if i == 0 {
+                        "the document root".into()
+                    } else {
+                        here()
+                    },
+                })
+            }
         };
     }
     Ok(())

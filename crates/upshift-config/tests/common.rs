@@ -34,8 +34,14 @@ pub fn ctx(from: &str, to: &str, facts: &[&str]) -> Context {
 /// Migrates a Mender values fixture from 3.7.7 to 4.0.0.
 pub fn mender(name: &str, facts: &[&str]) -> Migration {
     let text = fixture(name);
-    migrate(Format::Yaml, name, &text, &rules("mender", "3.7.7", "4.0.0"), &ctx("3.7.7", "4.0.0", facts))
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
+    migrate(
+        Format::Yaml,
+        name,
+        &text,
+        &rules("mender", "3.7.7", "4.0.0"),
+        &ctx("3.7.7", "4.0.0", facts),
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// The readable report snapshotted by the golden tests.

@@ -10,8 +10,9 @@ const FORMATS: [Format; 4] = [Format::Yaml, Format::Json, Format::Toml, Format::
 /// Text made of the characters that matter to these formats.
 fn structured() -> impl Strategy<Value = String> {
     let piece = prop::sample::select(vec![
-        "a", "b", ":", ": ", "\n", "  ", "- ", "#", " # c", "\"", "'", "{", "}", "[", "]", ",", "=", "x[0]", "global", "image", "tag",
-        "\r\n", "|", ">", "&a", "*a", "!t", "---", "\t", "true", "1.5", "[a]", "[[t]]", "export ", "é",
+        "a", "b", ":", ": ", "\n", "  ", "- ", "#", " # c", "\"", "'", "{", "}", "[", "]", ",",
+        "=", "x[0]", "global", "image", "tag", "\r\n", "|", ">", "&a", "*a", "!t", "---", "\t",
+        "true", "1.5", "[a]", "[[t]]", "export ", "é",
     ]);
     prop::collection::vec(piece, 0..60).prop_map(|v| v.concat())
 }

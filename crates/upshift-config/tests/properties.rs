@@ -8,22 +8,46 @@ use upshift_config::{migrate, Context, Format, Rule};
 
 /// Block-style YAML built from random keys, values, comments and blanks.
 fn yaml_doc() -> impl Strategy<Value = String> {
-    let key = prop::sample::select(vec!["global", "image", "tag", "enabled", "gui", "httpPort", "mongodb", "nats", "url", "a", "b"]);
-    let val = prop::sample::select(vec!["true", "false", "80", "\"mender-3.7.7\"", "mender-3.7.7", "'x'", "~", "[]", "{}", "v1 # c"]);
-    let line = (0usize..3, key, prop::option::of(val), prop::bool::weighted(0.15), prop::bool::weighted(0.1)).prop_map(|(depth, k, v, comment, blank)| {
-        if blank {
-            return String::new();
-        }
-        let pad = "  ".repeat(depth);
-        if comment {
-            return format!("{pad}# note {k}");
-        }
-        match v {
-            Some(v) => format!("{pad}{k}: {v}"),
-            None => format!("{pad}{k}:"),
-        }
-    });
-    (prop::collection::vec(line, 0..25), prop::bool::ANY, prop::bool::ANY)
+    let key = prop::sample::select(vec![
+        "global", "image", "tag", "enabled", "gui", "httpPort", "mongodb", "nats", "url", "a", "b",
+    ]);
+    let val = prop::sample::select(vec![
+        "true",
+        "false",
+        "80",
+        "\"mender-3.7.7\"",
+        "mender-3.7.7",
+        "'x'",
+        "~",
+        "[]",
+        "{}",
+        "v1 # c",
+    ]);
+    let line = (
+        0usize..3,
+        key,
+        prop::option::of(val),
+        prop::bool::weighted(0.15),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(|(depth, k, v, comment, blank)| {
+            if blank {
+                return String::new();
+            }
+            let pad = "  ".repeat(depth);
+            if comment {
+                return format!("{pad}# note {k}");
+            }
+            match v {
+                Some(v) => format!("{pad}{k}: {v}"),
+                None => format!("{pad}{k}:"),
+            }
+        });
+    (
+        prop::collection::vec(line, 0..25),
+        prop::bool::ANY,
+        prop::bool::ANY,
+    )
         .prop_map(|(lines, final_nl, crlf)| {
             let sep = if crlf { "\r\n" } else { "\n" };
             let mut s = lines.join(sep);
@@ -49,7 +73,11 @@ fn sample_rules() -> Vec<Rule> {
         rule("op = \"move\"\nfrom = \"global.image\"\nto = \"default.image\"\non_conflict = \"merge\"\nleave = \"comment_out\""),
         rule("op = \"rename\"\npath = \"a\"\nto = \"b\""),
     ];
-    v.extend(common::rules("mender", "3.7.7", "4.0.0").into_iter().filter(|r| !matches!(r.op, upshift_config::rule::Op::Require { .. })));
+    v.extend(
+        common::rules("mender", "3.7.7", "4.0.0")
+            .into_iter()
+            .filter(|r| !matches!(r.op, upshift_config::rule::Op::Require { .. })),
+    );
     v
 }
 

@@ -18,7 +18,9 @@ pub fn run(settings: &Settings, cmd: &ConfigCommand) -> Result<i32, CliError> {
 
 /// A known version of the catalog, or bad input listing the nearest ones.
 fn version(c: &Catalog, s: &str) -> Result<semver::Version, CliError> {
-    let v = c.parse_version(s).map_err(|e| CliError::BadInput(format!("{e}")))?;
+    let v = c
+        .parse_version(s)
+        .map_err(|e| CliError::BadInput(format!("{e}")))?;
     if c.release(&v).is_none() {
         return Err(CliError::BadInput(format!(
             "{} has no release {v}; nearest known: {}",
@@ -31,7 +33,9 @@ fn version(c: &Catalog, s: &str) -> Result<semver::Version, CliError> {
 
 fn config_error(e: ConfigError) -> CliError {
     match e {
-        ConfigError::Required { .. } | ConfigError::Conflict { .. } | ConfigError::Unsupported { .. } => {
+        ConfigError::Required { .. }
+        | ConfigError::Conflict { .. }
+        | ConfigError::Unsupported { .. } => {
             CliError::Failed(format!("{e}; the file was not changed"))
         }
         _ => CliError::BadInput(e.to_string()),
@@ -40,9 +44,16 @@ fn config_error(e: ConfigError) -> CliError {
 
 /// Replaces `path` with `text` atomically (temp file in the same directory, then rename).
 fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let fail =
+        |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.upshift-tmp"));
     let mut f = std::fs::File::create(&tmp).map_err(fail)?;
     f.write_all(text.as_bytes()).map_err(fail)?;
@@ -64,21 +75,35 @@ fn run_migrate(settings: &Settings, a: &ConfigMigrateArgs) -> Result<i32, CliErr
     };
     let (from, to) = (version(c, &a.from)?, version(c, &a.to)?);
     if from > to {
-        return Err(CliError::BadInput(format!("--from {from} is newer than --to {to}")));
+        return Err(CliError::BadInput(format!(
+            "--from {from} is newer than --to {to}"
+        )));
     }
     let file = a.file.display().to_string();
     let format = match &a.format {
-        Some(f) => Format::from_name(f).ok_or_else(|| CliError::BadInput(format!("unknown format `{f}`; use yaml, json, toml or env")))?,
+        Some(f) => Format::from_name(f).ok_or_else(|| {
+            CliError::BadInput(format!("unknown format `{f}`; use yaml, json, toml or env"))
+        })?,
         None => Format::from_file_name(&file).ok_or_else(|| {
-            CliError::BadInput(format!("cannot tell the format of {file} from its name; pass --format yaml|json|toml|env"))
+            CliError::BadInput(format!(
+                "cannot tell the format of {file} from its name; pass --format yaml|json|toml|env"
+            ))
         })?,
     };
     let text = read(&a.file)?;
     let mut rules = rules_for(c, &from, &to).map_err(config_error)?;
-    let mut ctx = Context { from: Some(from), to: Some(to.clone()), facts: a.facts.iter().cloned().collect(), merge_source: None };
+    let mut ctx = Context {
+        from: Some(from),
+        to: Some(to.clone()),
+        facts: a.facts.iter().cloned().collect(),
+        merge_source: None,
+    };
     if let Some(src) = &a.merge_from {
         let Some(rule) = merge_rule(c, &to).map_err(config_error)? else {
-            return Err(CliError::BadInput(format!("the {} catalog has no merge rule (`op = \"merge_from\"`)", c.name)));
+            return Err(CliError::BadInput(format!(
+                "the {} catalog has no merge rule (`op = \"merge_from\"`)",
+                c.name
+            )));
         };
         ctx.merge_source = Some((src.display().to_string(), read(src)?));
         rules.insert(0, rule);
@@ -99,7 +124,13 @@ fn run_migrate(settings: &Settings, a: &ConfigMigrateArgs) -> Result<i32, CliErr
         if items.is_empty() {
             return String::new();
         }
-        format!("\n{title}:\n{}", items.iter().map(|s| format!("  - {s}\n")).collect::<String>())
+        format!(
+            "\n{title}:\n{}",
+            items
+                .iter()
+                .map(|s| format!("  - {s}\n"))
+                .collect::<String>()
+        )
     };
     out += &section("rules applied", &m.applied);
     out += &section("warnings", &m.warnings);

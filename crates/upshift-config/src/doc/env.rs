@@ -32,13 +32,21 @@ fn parse_line(line: &str) -> Result<Option<Assign>, usize> {
     };
     let eq = t.find('=').ok_or(lead)?;
     let key = t[..eq].trim_end();
-    let ok = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let ok = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if !ok {
         return Err(lead);
     }
     let vstart = lead + eq + 1;
-    Ok(Some(Assign { key: key.to_string(), value: (vstart, body.len()) }))
+    Ok(Some(Assign {
+        key: key.to_string(),
+        value: (vstart, body.len()),
+    }))
 }
 
 /// The value a raw `.env` value stands for.
@@ -46,7 +54,10 @@ fn unquote(raw: &str) -> String {
     let r = raw.trim();
     if let Some(inner) = r.strip_prefix('"') {
         let end = inner.rfind('"').unwrap_or(inner.len());
-        return inner[..end].replace("\\\"", "\"").replace("\\n", "\n").replace("\\\\", "\\");
+        return inner[..end]
+            .replace("\\\"", "\"")
+            .replace("\\n", "\n")
+            .replace("\\\\", "\\");
     }
     if let Some(inner) = r.strip_prefix('\'') {
         let end = inner.rfind('\'').unwrap_or(inner.len());
@@ -64,12 +75,23 @@ fn render(v: &Value) -> Result<String, EditError> {
         Value::String(s) => s.clone(),
         Value::Number(_) | Value::Bool(_) => v.to_string(),
         Value::Null => String::new(),
-        _ => return Err(EditError::Unsupported("a .env value is a single string".into())),
+        _ => {
+            return Err(EditError::Unsupported(
+                "a .env value is a single string".into(),
+            ))
+        }
     };
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "_./:@+,=-".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_./:@+,=-".contains(c))
+    {
         Ok(s)
     } else {
-        Ok(format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))
+        Ok(format!(
+            "\"{}\"",
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+        ))
     }
 }
 
@@ -95,14 +117,25 @@ impl EnvDoc {
                 }
             }
         }
-        Ok(EnvDoc { lines, value: Value::Object(map) })
+        Ok(EnvDoc {
+            lines,
+            value: Value::Object(map),
+        })
     }
 
     fn key<'a>(&self, path: &'a Path) -> Result<&'a str, EditError> {
         match path.segs() {
             [Seg::Key(k)] => Ok(k),
-            [Seg::Key(_), ..] => Err(EditError::NotAMapping { at: path.segs().first().map(|s| Path(vec![s.clone()]).to_string()).unwrap_or_default() }),
-            _ => Err(EditError::Unsupported("a .env path is a single variable name".into())),
+            [Seg::Key(_), ..] => Err(EditError::NotAMapping {
+                at: path
+                    .segs()
+                    .first()
+                    .map(|s| Path(vec![s.clone()]).to_string())
+                    .unwrap_or_default(),
+            }),
+            _ => Err(EditError::Unsupported(
+                "a .env path is a single variable name".into(),
+            )),
         }
     }
 
@@ -148,7 +181,11 @@ impl Document for EnvDoc {
                 self.lines[i] = format!("{}{}{}", &line[..a.value.0], rendered, cr);
             }
             None => {
-                let cr = if self.lines.first().is_some_and(|l| l.ends_with('\r')) { "\r" } else { "" };
+                let cr = if self.lines.first().is_some_and(|l| l.ends_with('\r')) {
+                    "\r"
+                } else {
+                    ""
+                };
                 let new = format!("{key}={rendered}{cr}");
                 match self.lines.last().map(String::as_str) {
                     Some("") => {
@@ -204,7 +241,12 @@ impl Document for EnvDoc {
         };
         let line = self.lines[i].clone();
         let kstart = line[..a.value.0].rfind(key.as_str()).unwrap_or(0);
-        self.lines[i] = format!("{}{}{}", &line[..kstart], new_key, &line[kstart + key.len()..]);
+        self.lines[i] = format!(
+            "{}{}{}",
+            &line[..kstart],
+            new_key,
+            &line[kstart + key.len()..]
+        );
         self.refresh();
         Ok(true)
     }

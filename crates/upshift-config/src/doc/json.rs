@@ -1,6 +1,8 @@
 //! JSON (and JSON with comments) through `jsonc-parser`'s concrete syntax tree.
 
-use jsonc_parser::cst::{CstContainerNode, CstInputValue, CstLeafNode, CstNode, CstObject, CstRootNode};
+use jsonc_parser::cst::{
+    CstContainerNode, CstInputValue, CstLeafNode, CstNode, CstObject, CstRootNode,
+};
 use jsonc_parser::ParseOptions;
 use serde_json::Value;
 
@@ -36,7 +38,12 @@ impl JsonDoc {
             .map_err(|e| parse_err(file, &e))?
             .unwrap_or(Value::Null);
         let root = CstRootNode::parse(text, &opts).map_err(|e| parse_err(file, &e))?;
-        Ok(JsonDoc { file: file.to_string(), root, value, source: text.to_string() })
+        Ok(JsonDoc {
+            file: file.to_string(),
+            root,
+            value,
+            source: text.to_string(),
+        })
     }
 
     fn refresh(&mut self) -> Result<(), EditError> {
@@ -95,7 +102,9 @@ fn input(v: &Value) -> CstInputValue {
         Value::Number(n) => CstInputValue::Number(n.to_string()),
         Value::String(s) => CstInputValue::String(s.clone()),
         Value::Array(a) => CstInputValue::Array(a.iter().map(input).collect()),
-        Value::Object(m) => CstInputValue::Object(m.iter().map(|(k, v)| (k.clone(), input(v))).collect()),
+        Value::Object(m) => {
+            CstInputValue::Object(m.iter().map(|(k, v)| (k.clone(), input(v))).collect())
+        }
     }
 }
 
@@ -109,7 +118,11 @@ fn nest(rest: &[Seg], value: &Value) -> Result<Value, EditError> {
                 m.insert(k.clone(), v);
                 v = Value::Object(m);
             }
-            Seg::Index(_) => return Err(EditError::Unsupported("cannot create a list item by index".into())),
+            Seg::Index(_) => {
+                return Err(EditError::Unsupported(
+                    "cannot create a list item by index".into(),
+                ))
+            }
         }
     }
     Ok(v)
@@ -150,7 +163,11 @@ impl Document for JsonDoc {
                     }
                 }
                 (Some(Seg::Index(i)), p) => {
-                    let arr = p.and_then(|p| p.as_array()).ok_or_else(|| EditError::NotAMapping { at: path.parent().to_string() })?;
+                    let arr =
+                        p.and_then(|p| p.as_array())
+                            .ok_or_else(|| EditError::NotAMapping {
+                                at: path.parent().to_string(),
+                            })?;
                     if let Some(el) = arr.elements().get(*i).cloned() {
                         replace_node(el, input(value));
                     }
@@ -172,11 +189,17 @@ impl Document for JsonDoc {
                         return self.refresh();
                     }
                 },
-                None => return Err(EditError::NotAMapping { at: Path(segs[..depth].to_vec()).to_string() }),
+                None => {
+                    return Err(EditError::NotAMapping {
+                        at: Path(segs[..depth].to_vec()).to_string(),
+                    })
+                }
             }
         };
         let Seg::Key(k) = &segs[depth] else {
-            return Err(EditError::Unsupported("cannot create a list item by index".into()));
+            return Err(EditError::Unsupported(
+                "cannot create a list item by index".into(),
+            ));
         };
         let inner = nest(&segs[depth + 1..], value)?;
         obj.append(k, input(&inner));
@@ -186,7 +209,9 @@ impl Document for JsonDoc {
     fn remove(&mut self, path: &Path) -> Result<bool, EditError> {
         let segs = path.segs();
         let Some(last) = segs.last() else {
-            return Err(EditError::Unsupported("cannot remove the whole document".into()));
+            return Err(EditError::Unsupported(
+                "cannot remove the whole document".into(),
+            ));
         };
         let Some(parent) = self.node(&segs[..segs.len() - 1]) else {
             return Ok(false);
@@ -199,7 +224,10 @@ impl Document for JsonDoc {
                 }
                 None => false,
             },
-            Seg::Index(i) => match parent.as_array().and_then(|a| a.elements().get(*i).cloned()) {
+            Seg::Index(i) => match parent
+                .as_array()
+                .and_then(|a| a.elements().get(*i).cloned())
+            {
                 Some(e) => {
                     e.remove();
                     true

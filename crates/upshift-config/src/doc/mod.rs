@@ -62,5 +62,7 @@ pub fn parse_value(format: Format, file: &str, text: &str) -> Result<Value, Conf
 /// The error for an edit that produced a document that no longer parses
 /// (a bug upshift refuses to write out).
 pub(crate) fn broken_edit(format: Format, e: &ConfigError) -> EditError {
-    EditError::Unsupported(format!("the edit would leave invalid {format} ({e}); the file was not changed"))
+    EditError::Unsupported(format!(
+        "the edit would leave invalid {format} ({e}); the file was not changed"
+    ))
 }

@@ -32,10 +32,21 @@ impl TomlDoc {
         })?;
         let table: toml::Table = toml::from_str(text).map_err(|e| {
             let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
-            ConfigError::Parse { file: file.to_string(), format: "TOML", line, column, message: e.message().to_string() }
+            ConfigError::Parse {
+                file: file.to_string(),
+                format: "TOML",
+                line,
+                column,
+                message: e.message().to_string(),
+            }
         })?;
         let value = serde_json::to_value(table).unwrap_or(Value::Null);
-        Ok(TomlDoc { file: file.to_string(), doc, value, source: text.to_string() })
+        Ok(TomlDoc {
+            file: file.to_string(),
+            doc,
+            value,
+            source: text.to_string(),
+        })
     }
 
     fn refresh(&mut self) -> Result<(), EditError> {
@@ -87,7 +98,11 @@ fn to_item(v: &Value) -> Result<Item, EditError> {
     }
 }
 
-fn child<'a>(item: &'a mut Item, seg: &Seg, create: bool) -> Result<Option<&'a mut Item>, EditError> {
+fn child<'a>(
+    item: &'a mut Item,
+    seg: &Seg,
+    create: bool,
+) -> Result<Option<&'a mut Item>, EditError> {
     match seg {
         Seg::Key(k) => {
             let Some(t) = item.as_table_like_mut() else {
@@ -98,7 +113,9 @@ fn child<'a>(item: &'a mut Item, seg: &Seg, create: bool) -> Result<Option<&'a m
             }
             Ok(t.get_mut(k))
         }
-        Seg::Index(_) => Err(EditError::Unsupported("list items in TOML are edited through their whole list".into())),
+        Seg::Index(_) => Err(EditError::Unsupported(
+            "list items in TOML are edited through their whole list".into(),
+        )),
     }
 }
 
@@ -115,20 +132,36 @@ impl Document for TomlDoc {
         crate::value::check_writable(&self.value, path)?;
         let segs = path.segs();
         let Some((last, parents)) = segs.split_last() else {
-            return Err(EditError::Unsupported("cannot replace the whole document".into()));
+            return Err(EditError::Unsupported(
+                "cannot replace the whole document".into(),
+            ));
         };
         let mut cur = self.doc.as_item_mut();
         for (i, s) in parents.iter().enumerate() {
             cur = child(cur, s, true)
-                .map_err(|_| EditError::NotAMapping { at: Path(segs[..i].to_vec()).to_string() })?
-                .ok_or_else(|| EditError::Unsupported(format!("cannot reach `{}`", Path(segs[..=i].to_vec()))))?;
+                .map_err(|_| EditError::NotAMapping {
+                    at: Path(segs[..i].to_vec()).to_string(),
+                })?
+                .ok_or_else(|| {
+                    EditError::Unsupported(format!("cannot reach `{}`", Path(segs[..=i].to_vec())))
+                })?;
         }
         let Seg::Key(k) = last else {
-            return Err(EditError::Unsupported("list items in TOML are edited through their whole list".into()));
+            return Err(EditError::Unsupported(
+                "list items in TOML are edited through their whole list".into(),
+            ));
         };
         let inline_parent = matches!(cur, Item::Value(_));
-        let t = cur.as_table_like_mut().ok_or_else(|| EditError::NotAMapping { at: path.parent().to_string() })?;
-        let new = if inline_parent { Item::Value(to_value(value)?) } else { to_item(value)? };
+        let t = cur
+            .as_table_like_mut()
+            .ok_or_else(|| EditError::NotAMapping {
+                at: path.parent().to_string(),
+            })?;
+        let new = if inline_parent {
+            Item::Value(to_value(value)?)
+        } else {
+            to_item(value)?
+        };
         match (t.get_mut(k), new) {
             (Some(Item::Value(old)), Item::Value(mut nv)) => {
                 // Keep the comment and spacing around the old value.
@@ -145,7 +178,9 @@ impl Document for TomlDoc {
     fn remove(&mut self, path: &Path) -> Result<bool, EditError> {
         let segs = path.segs();
         let Some((Seg::Key(k), parents)) = segs.split_last() else {
-            return Err(EditError::Unsupported("only keys can be removed from TOML".into()));
+            return Err(EditError::Unsupported(
+                "only keys can be removed from TOML".into(),
+            ));
         };
         let mut cur = self.doc.as_item_mut();
         for s in parents {

@@ -37,14 +37,25 @@ enum Holder {
 
 /// Where a path leads.
 enum Walk {
-    Found { node: Node, holder: Holder },
-    Missing { depth: usize, node: Node, holder: Holder },
+    Found {
+        node: Node,
+        holder: Holder,
+    },
+    Missing {
+        depth: usize,
+        node: Node,
+        holder: Holder,
+    },
 }
 
 /// Converts a parsed YAML node to the value view.
 fn to_value(y: &Yaml) -> Value {
     match y {
-        Yaml::Real(s) => s.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or_else(|| Value::String(s.clone()), Value::Number),
+        Yaml::Real(s) => s
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| Value::String(s.clone()), Value::Number),
         Yaml::Integer(i) => Value::from(*i),
         Yaml::String(s) => Value::String(s.clone()),
         Yaml::Boolean(b) => Value::Bool(*b),
@@ -86,12 +97,26 @@ impl YamlDoc {
     /// Parses `text`.
     pub fn parse(file: &str, text: &str) -> Result<Self, ConfigError> {
         let value = parse_value(file, text)?;
-        let crlf = text.contains("\r\n") && text.matches('\n').count() == text.matches("\r\n").count();
+        let crlf =
+            text.contains("\r\n") && text.matches('\n').count() == text.matches("\r\n").count();
         let lines = text
             .split('\n')
-            .map(|l| if crlf { l.strip_suffix('\r').unwrap_or(l).to_string() } else { l.to_string() })
+            .map(|l| {
+                if crlf {
+                    l.strip_suffix('\r').unwrap_or(l).to_string()
+                } else {
+                    l.to_string()
+                }
+            })
             .collect();
-        Ok(YamlDoc { file: file.to_string(), original: text.to_string(), lines, crlf, dirty: false, value })
+        Ok(YamlDoc {
+            file: file.to_string(),
+            original: text.to_string(),
+            lines,
+            crlf,
+            dirty: false,
+            value,
+        })
     }
 
     fn lines(&self) -> Lines<'_> {
@@ -103,28 +128,63 @@ impl YamlDoc {
         let mut node = l.root();
         let mut holder = Holder::Root;
         for (i, seg) in path.segs().iter().enumerate() {
-            let here = || if i == 0 { "the document root".to_string() } else { Path(path.segs()[..i].to_vec()).to_string() };
+            let here = || {
+                if i == 0 {
+                    "the document root".to_string()
+                } else {
+                    Path(path.segs()[..i].to_vec()).to_string()
+                }
+            };
             let cur = node.clone();
             match (seg, &cur) {
-                (Seg::Key(k), Node::Map(b)) => match l.entries(*b).into_iter().find(|e| &e.key == k) {
-                    Some(e) => {
-                        node = l.entry_value(&e);
-                        holder = Holder::Entry { entry: e, parent: *b };
+                (Seg::Key(k), Node::Map(b)) => {
+                    match l.entries(*b).into_iter().find(|e| &e.key == k) {
+                        Some(e) => {
+                            node = l.entry_value(&e);
+                            holder = Holder::Entry {
+                                entry: e,
+                                parent: *b,
+                            };
+                        }
+                        None => {
+                            return Ok(Walk::Missing {
+                                depth: i,
+                                node,
+                                holder,
+                            })
+                        }
                     }
-                    None => return Ok(Walk::Missing { depth: i, node, holder }),
-                },
-                (Seg::Index(n), Node::Seq { start, end, col }) => match l.items(*start, *end, *col).get(*n) {
-                    Some(&(s, e)) => {
-                        node = l.item_value(s, e, *col);
-                        holder = Holder::Item { start: s, end: e };
+                }
+                (Seg::Index(n), Node::Seq { start, end, col }) => {
+                    match l.items(*start, *end, *col).get(*n) {
+                        Some(&(s, e)) => {
+                            node = l.item_value(s, e, *col);
+                            holder = Holder::Item { start: s, end: e };
+                        }
+                        None => {
+                            return Ok(Walk::Missing {
+                                depth: i,
+                                node,
+                                holder,
+                            })
+                        }
                     }
-                    None => return Ok(Walk::Missing { depth: i, node, holder }),
-                },
-                (_, Node::Empty) => return Ok(Walk::Missing { depth: i, node: cur, holder }),
+                }
+                (_, Node::Empty) => {
+                    return Ok(Walk::Missing {
+                        depth: i,
+                        node: cur,
+                        holder,
+                    })
+                }
                 (_, Node::Inline { line, span }) => {
                     let t = &body(&self.lines[*line])[span.0..span.1];
                     if is_empty_inline(t) {
-                        return Ok(Walk::Missing { depth: i, node, holder });
+                        return Ok(Walk::Missing {
+                            depth: i,
+                            node,
+                            holder,
+                        });
                     }
                     if t.starts_with('{') || t.starts_with('[') {
                         return Err(EditError::Unsupported(format!("`{}` is written in flow style; write it as a block to let upshift edit it", here())));
@@ -143,8 +203,13 @@ impl YamlDoc {
         if at == self.lines.len() && self.lines.last().is_some_and(|l| l.is_empty()) {
             at -= 1;
         }
-        let cr = if !self.crlf && self.lines.first().is_some_and(|l| l.ends_with('\r')) { "\r" } else { "" };
-        self.lines.splice(at..at, new.into_iter().map(|l| format!("{l}{cr}")));
+        let cr = if !self.crlf && self.lines.first().is_some_and(|l| l.ends_with('\r')) {
+            "\r"
+        } else {
+            ""
+        };
+        self.lines
+            .splice(at..at, new.into_iter().map(|l| format!("{l}{cr}")));
     }
 
     /// Rewrites the inline part of an entry's key line to `text` (nothing
@@ -220,7 +285,11 @@ impl YamlDoc {
     /// Removes one of two blank lines meeting at `at` after a removal.
     fn squeeze_blank(&mut self, at: usize) {
         let blank = |l: &String| body(l).trim().is_empty();
-        if at > 0 && at + 1 < self.lines.len() && blank(&self.lines[at - 1]) && blank(&self.lines[at]) {
+        if at > 0
+            && at + 1 < self.lines.len()
+            && blank(&self.lines[at - 1])
+            && blank(&self.lines[at])
+        {
             self.lines.remove(at);
         }
     }
@@ -235,7 +304,9 @@ fn nest(rest: &[Seg], value: &Value) -> Result<Value, EditError> {
     let mut v = value.clone();
     for s in rest.iter().rev() {
         let Seg::Key(k) = s else {
-            return Err(EditError::Unsupported("cannot create a list item by index".into()));
+            return Err(EditError::Unsupported(
+                "cannot create a list item by index".into(),
+            ));
         };
         let mut m = Map::new();
         m.insert(k.clone(), v);
@@ -256,12 +327,17 @@ impl Document for YamlDoc {
     fn set(&mut self, path: &Path, value: &Value) -> Result<(), EditError> {
         check_writable(&self.value, path)?;
         if path.is_root() {
-            return Err(EditError::Unsupported("cannot replace the whole document".into()));
+            return Err(EditError::Unsupported(
+                "cannot replace the whole document".into(),
+            ));
         }
         let before = self.lines.clone();
         let unit = self.unit();
         match self.walk(path)? {
-            Walk::Found { node, holder: Holder::Entry { entry, .. } } => {
+            Walk::Found {
+                node,
+                holder: Holder::Entry { entry, .. },
+            } => {
                 let simple_inline = match &node {
                     Node::Inline { line, span } => {
                         let t = &body(&self.lines[*line])[span.0..span.1];
@@ -270,7 +346,8 @@ impl Document for YamlDoc {
                     _ => false,
                 };
                 if simple_inline && is_leaf(value) {
-                    let old = body(&self.lines[entry.line])[entry.inline.0..entry.inline.1].to_string();
+                    let old =
+                        body(&self.lines[entry.line])[entry.inline.0..entry.inline.1].to_string();
                     self.replace_span(entry.line, entry.inline, &render::scalar_like(value, &old));
                 } else {
                     if !simple_inline && !matches!(node, Node::Empty) {
@@ -290,17 +367,28 @@ impl Document for YamlDoc {
                     }
                 }
             }
-            Walk::Found { node: Node::Inline { line, span }, holder: Holder::Item { .. } } if is_leaf(value) => {
+            Walk::Found {
+                node: Node::Inline { line, span },
+                holder: Holder::Item { .. },
+            } if is_leaf(value) => {
                 let old = body(&self.lines[line])[span.0..span.1].to_string();
                 self.replace_span(line, span, &render::scalar_like(value, &old));
             }
             Walk::Found { .. } => {
-                return Err(EditError::Unsupported("only keys and scalar list items can be replaced in YAML".into()));
+                return Err(EditError::Unsupported(
+                    "only keys and scalar list items can be replaced in YAML".into(),
+                ));
             }
-            Walk::Missing { depth, node, holder } => {
+            Walk::Missing {
+                depth,
+                node,
+                holder,
+            } => {
                 let segs = &path.segs()[depth..];
                 let Some(Seg::Key(k0)) = segs.first() else {
-                    return Err(EditError::Unsupported("cannot create a list item by index".into()));
+                    return Err(EditError::Unsupported(
+                        "cannot create a list item by index".into(),
+                    ));
                 };
                 let v0 = nest(&segs[1..], value)?;
                 match (&node, &holder) {
@@ -340,31 +428,50 @@ impl Document for YamlDoc {
 
     fn remove(&mut self, path: &Path) -> Result<bool, EditError> {
         if path.is_root() {
-            return Err(EditError::Unsupported("cannot remove the whole document".into()));
+            return Err(EditError::Unsupported(
+                "cannot remove the whole document".into(),
+            ));
         }
         let was_parent = get(&self.value, &path.parent()).cloned();
         let before = self.lines.clone();
         match self.walk(path) {
-            Ok(Walk::Found { holder: Holder::Entry { entry, parent }, .. }) => {
+            Ok(Walk::Found {
+                holder: Holder::Entry { entry, parent },
+                ..
+            }) => {
                 if parent.dash && entry.line == parent.start {
-                    return Err(EditError::Unsupported("the first key of a list item cannot be removed alone".into()));
+                    return Err(EditError::Unsupported(
+                        "the first key of a list item cannot be removed alone".into(),
+                    ));
                 }
                 let (start, end) = self.paragraph(&entry);
                 self.lines.drain(start..end);
                 self.squeeze_blank(start);
             }
-            Ok(Walk::Found { holder: Holder::Item { start, end }, .. }) => {
+            Ok(Walk::Found {
+                holder: Holder::Item { start, end },
+                ..
+            }) => {
                 self.lines.drain(start..end);
             }
-            Ok(Walk::Found { holder: Holder::Root, .. }) => return Err(EditError::Unsupported("cannot remove the root".into())),
+            Ok(Walk::Found {
+                holder: Holder::Root,
+                ..
+            }) => return Err(EditError::Unsupported("cannot remove the root".into())),
             Ok(Walk::Missing { .. }) | Err(EditError::NotAMapping { .. }) => return Ok(false),
             Err(e) => return Err(e),
         }
         self.commit(before.clone())?;
-        if get(&self.value, path).is_some() && get(&self.value, &path.parent()).map(|p| p.is_object()).unwrap_or(false) {
+        if get(&self.value, path).is_some()
+            && get(&self.value, &path.parent())
+                .map(|p| p.is_object())
+                .unwrap_or(false)
+        {
             self.lines = before;
             let _ = self.commit(Vec::new());
-            return Err(EditError::Unsupported(format!("the line editor could not remove `{path}`; edit it by hand")));
+            return Err(EditError::Unsupported(format!(
+                "the line editor could not remove `{path}`; edit it by hand"
+            )));
         }
         self.keep_container(&path.parent(), was_parent)?;
         Ok(true)
@@ -374,8 +481,15 @@ impl Document for YamlDoc {
         let was_parent = get(&self.value, &path.parent()).cloned();
         let before = self.lines.clone();
         let entry = match self.walk(path) {
-            Ok(Walk::Found { holder: Holder::Entry { entry, parent }, .. }) if !(parent.dash && entry.line == parent.start) => entry,
-            Ok(Walk::Found { .. }) => return Err(EditError::Unsupported("only keys can be commented out".into())),
+            Ok(Walk::Found {
+                holder: Holder::Entry { entry, parent },
+                ..
+            }) if !(parent.dash && entry.line == parent.start) => entry,
+            Ok(Walk::Found { .. }) => {
+                return Err(EditError::Unsupported(
+                    "only keys can be commented out".into(),
+                ))
+            }
             Ok(Walk::Missing { .. }) | Err(EditError::NotAMapping { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
@@ -388,13 +502,18 @@ impl Document for YamlDoc {
             self.lines[i] = format!("{}# {}", &l[..at], &l[at..]);
         }
         if !note.is_empty() {
-            self.insert(entry.line, vec![format!("{}# {note}", " ".repeat(entry.col))]);
+            self.insert(
+                entry.line,
+                vec![format!("{}# {note}", " ".repeat(entry.col))],
+            );
         }
         self.commit(before.clone())?;
         if get(&self.value, path).is_some() {
             self.lines = before;
             let _ = self.commit(Vec::new());
-            return Err(EditError::Unsupported(format!("the line editor could not comment out `{path}`; edit it by hand")));
+            return Err(EditError::Unsupported(format!(
+                "the line editor could not comment out `{path}`; edit it by hand"
+            )));
         }
         self.keep_container(&path.parent(), was_parent)?;
         Ok(Some(CommentedOut::Commented))
@@ -404,8 +523,13 @@ impl Document for YamlDoc {
         let before = self.lines.clone();
         let old = get(&self.value, path).cloned();
         let entry = match self.walk(path) {
-            Ok(Walk::Found { holder: Holder::Entry { entry, .. }, .. }) => entry,
-            Ok(Walk::Found { .. }) => return Err(EditError::Unsupported("only keys can be renamed".into())),
+            Ok(Walk::Found {
+                holder: Holder::Entry { entry, .. },
+                ..
+            }) => entry,
+            Ok(Walk::Found { .. }) => {
+                return Err(EditError::Unsupported("only keys can be renamed".into()))
+            }
             Ok(Walk::Missing { .. }) | Err(EditError::NotAMapping { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
@@ -416,7 +540,9 @@ impl Document for YamlDoc {
         if get(&self.value, &target).cloned() != old {
             self.lines = before;
             let _ = self.commit(Vec::new());
-            return Err(EditError::Unsupported(format!("the line editor could not rename `{path}`; edit it by hand")));
+            return Err(EditError::Unsupported(format!(
+                "the line editor could not rename `{path}`; edit it by hand"
+            )));
         }
         Ok(true)
     }

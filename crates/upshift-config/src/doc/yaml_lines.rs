@@ -40,7 +40,11 @@ pub enum Node {
     /// A block mapping.
     Map(Block),
     /// A block sequence whose dashes sit at `col`, within `start..end`.
-    Seq { start: usize, end: usize, col: usize },
+    Seq {
+        start: usize,
+        end: usize,
+        col: usize,
+    },
     /// Nothing (an empty value): new children go after `after`.
     Empty,
 }
@@ -60,7 +64,9 @@ pub fn is_content(s: &str) -> bool {
 
 fn is_dash_at(s: &str, col: usize) -> bool {
     let b = body(s);
-    b.len() > col && b[col..].starts_with('-') && (b.len() == col + 1 || b[col + 1..].starts_with([' ', '\t']))
+    b.len() > col
+        && b[col..].starts_with('-')
+        && (b.len() == col + 1 || b[col + 1..].starts_with([' ', '\t']))
 }
 
 /// The byte index where the value text after `from` ends (before a ` #`
@@ -136,19 +142,26 @@ pub fn parse_key(s: &str, col: usize) -> Option<(String, (usize, usize), usize)>
             return None;
         }
         let key = if first == '"' {
-            serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw[1..raw.len() - 1].to_string())
+            serde_json::from_str::<String>(raw)
+                .unwrap_or_else(|_| raw[1..raw.len() - 1].to_string())
         } else {
             raw[1..raw.len() - 1].replace("''", "'")
         };
         return Some((key, (col, col + raw.len()), colon + 1));
     }
-    if matches!(first, '-' | '#' | '[' | '{' | '?' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`' | ' ' | '\t') && !(first == '-' && !is_dash_at(s, col)) {
+    let special = matches!(
+        first,
+        '#' | '[' | '{' | '?' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`' | ' ' | '\t'
+    );
+    if special || (first == '-' && is_dash_at(s, col)) {
         return None;
     }
     let bytes = rest.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b':' && (i + 1 == bytes.len() || bytes[i + 1] == b' ' || bytes[i + 1] == b'\t') {
+        if bytes[i] == b':'
+            && (i + 1 == bytes.len() || bytes[i + 1] == b' ' || bytes[i + 1] == b'\t')
+        {
             let key = rest[..i].trim_end();
             if key.is_empty() {
                 return None;
@@ -176,7 +189,10 @@ impl Lines<'_> {
             let t = self.s(i).trim_end();
             if t == "---" && start == 0 && (0..i).all(|j| !is_content(&self.0[j])) {
                 start = i + 1;
-            } else if (t == "---" || t == "...") && start <= i && (0..i).any(|j| j >= start && is_content(&self.0[j])) {
+            } else if (t == "---" || t == "...")
+                && start <= i
+                && (0..i).any(|j| j >= start && is_content(&self.0[j]))
+            {
                 end = i;
                 break;
             }
@@ -193,7 +209,12 @@ impl Lines<'_> {
                 if is_dash_at(self.s(k), col) {
                     Node::Seq { start, end, col }
                 } else {
-                    Node::Map(Block { start, end, col, dash: false })
+                    Node::Map(Block {
+                        start,
+                        end,
+                        col,
+                        dash: false,
+                    })
                 }
             }
         }
@@ -202,9 +223,16 @@ impl Lines<'_> {
     /// Where the block value of an entry at column `col` that starts on line
     /// `from` ends: trailing blanks and comments at or left of `col` belong
     /// to what follows.
-    pub fn block_end(&self, from: usize, limit: usize, col: usize, allow_same_col_dash: bool) -> usize {
+    pub fn block_end(
+        &self,
+        from: usize,
+        limit: usize,
+        col: usize,
+        allow_same_col_dash: bool,
+    ) -> usize {
         let first = (from..limit).find(|&i| is_content(&self.0[i]));
-        let indentless = allow_same_col_dash && first.is_some_and(|k| indent(self.s(k)) == col && is_dash_at(self.s(k), col));
+        let indentless = allow_same_col_dash
+            && first.is_some_and(|k| indent(self.s(k)) == col && is_dash_at(self.s(k), col));
         let mut last = from;
         for j in from..limit {
             let s = self.s(j);
@@ -239,7 +267,14 @@ impl Lines<'_> {
                     let vstart = after + (s[after..].len() - s[after..].trim_start().len());
                     let vend = value_end(s, vstart).max(vstart);
                     let body_end = self.block_end(i + 1, b.end, b.col, true);
-                    out.push(Entry { line: i, col: b.col, key, key_span, inline: (vstart, vend), body_end });
+                    out.push(Entry {
+                        line: i,
+                        col: b.col,
+                        key,
+                        key_span,
+                        inline: (vstart, vend),
+                        body_end,
+                    });
                     i = body_end.max(i + 1);
                     continue;
                 }
@@ -254,7 +289,10 @@ impl Lines<'_> {
         if e.inline.1 > e.inline.0 {
             // Block scalars (`|`, `>`) also count as inline: their lines are
             // the entry's body.
-            return Node::Inline { line: e.line, span: e.inline };
+            return Node::Inline {
+                line: e.line,
+                span: e.inline,
+            };
         }
         self.block_node(e.line + 1, e.body_end)
     }
@@ -285,10 +323,18 @@ impl Lines<'_> {
             return self.block_node(start + 1, end);
         }
         if parse_key(s, content).is_some() {
-            return Node::Map(Block { start, end, col: content, dash: true });
+            return Node::Map(Block {
+                start,
+                end,
+                col: content,
+                dash: true,
+            });
         }
         let vend = value_end(s, content);
-        Node::Inline { line: start, span: (content, vend) }
+        Node::Inline {
+            line: start,
+            span: (content, vend),
+        }
     }
 
     /// The indentation step the file uses (2 when it cannot tell).

@@ -22,7 +22,8 @@ fn plain_ok(s: &str) -> bool {
     if !(first.is_ascii_alphanumeric() || first == '/' || first == '_' || first == '.') {
         return false;
     }
-    s.chars().all(|c| c.is_ascii_alphanumeric() || "_./@+=-, ()$".contains(c))
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_./@+=-, ()$".contains(c))
         && !s.contains(": ")
         && !s.contains(" #")
         && !s.ends_with(':')

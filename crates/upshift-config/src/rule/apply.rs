@@ -26,18 +26,31 @@ pub struct Outcome {
 
 fn path(rule: &Rule, p: &str) -> Result<Path, ConfigError> {
     Path::parse(p).map_err(|e| match e {
-        ConfigError::BadPath { path, message } => ConfigError::BadPath { path, message: format!("{message} (rule `{rule}`)") },
+        ConfigError::BadPath { path, message } => ConfigError::BadPath {
+            path,
+            message: format!("{message} (rule `{rule}`)"),
+        },
         other => other,
     })
 }
 
 /// Runs an edit, naming the rule and path when it fails.
-fn edit<T>(rule: &Rule, d: &dyn Document, p: &Path, r: Result<T, EditError>) -> Result<T, ConfigError> {
+fn edit<T>(
+    rule: &Rule,
+    d: &dyn Document,
+    p: &Path,
+    r: Result<T, EditError>,
+) -> Result<T, ConfigError> {
     r.map_err(|e| e.into_config(&rule.to_string(), &p.to_string(), d.format().name()))
 }
 
 /// Writes every key of `src` that the value at `at` lacks (its own keys win).
-fn fill_missing(rule: &Rule, d: &mut Box<dyn Document>, at: &Path, src: &Value) -> Result<bool, ConfigError> {
+fn fill_missing(
+    rule: &Rule,
+    d: &mut Box<dyn Document>,
+    at: &Path,
+    src: &Value,
+) -> Result<bool, ConfigError> {
     let existing = get(d.value(), at).cloned();
     match existing {
         None | Some(Value::Null) => {
@@ -60,7 +73,12 @@ fn fill_missing(rule: &Rule, d: &mut Box<dyn Document>, at: &Path, src: &Value) 
 }
 
 /// Applies `rule` to `d`, recording what happened in `out`.
-pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Outcome) -> Result<(), ConfigError> {
+pub fn apply(
+    rule: &Rule,
+    d: &mut Box<dyn Document>,
+    ctx: &Context,
+    out: &mut Outcome,
+) -> Result<(), ConfigError> {
     if let Some(c) = &rule.when {
         if !c.holds(d.value(), ctx) {
             return Ok(());
@@ -70,9 +88,16 @@ pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Ou
     let before = d.value().clone();
     let mut spoke = false;
     match &rule.op {
-        Op::Move { from, to, on_conflict, leave } => {
+        Op::Move {
+            from,
+            to,
+            on_conflict,
+            leave,
+        } => {
             let (f, t) = (path(rule, from)?, path(rule, to)?);
-            let Some(src) = get(d.value(), &f).cloned() else { return Ok(()) };
+            let Some(src) = get(d.value(), &f).cloned() else {
+                return Ok(());
+            };
             let target = get(d.value(), &t).cloned();
             match (target, on_conflict) {
                 (None | Some(Value::Null), _) | (Some(_), OnConflict::Overwrite) => {
@@ -83,10 +108,17 @@ pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Ou
                     fill_missing(rule, d, &t, &src)?;
                 }
                 (Some(_), OnConflict::KeepTarget) => {
-                    out.warnings.push(format!("`{to}` is already set; kept it and dropped `{from}` (rule: {desc})"));
+                    out.warnings.push(format!(
+                        "`{to}` is already set; kept it and dropped `{from}` (rule: {desc})"
+                    ));
                     spoke = true;
                 }
-                (Some(_), OnConflict::Fail) => return Err(ConfigError::Conflict { rule: desc, path: to.clone() }),
+                (Some(_), OnConflict::Fail) => {
+                    return Err(ConfigError::Conflict {
+                        rule: desc,
+                        path: to.clone(),
+                    })
+                }
             }
             let note = format!("upshift: moved to `{to}`");
             let r = match leave {
@@ -94,7 +126,10 @@ pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Ou
                 Leave::CommentOut => d.comment_out(&f, &note),
             };
             if edit(rule, d.as_ref(), &f, r)? == Some(CommentedOut::Removed) {
-                out.warnings.push(format!("{} cannot hold comments: `{from}` was removed instead of commented out", d.format()));
+                out.warnings.push(format!(
+                    "{} cannot hold comments: `{from}` was removed instead of commented out",
+                    d.format()
+                ));
             }
         }
         Op::Rename { path: p, to } => {
@@ -103,7 +138,9 @@ pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Ou
             target.0.push(Seg::Key(to.clone()));
             if get(d.value(), &p).is_some() {
                 if get(d.value(), &target).is_some() {
-                    out.warnings.push(format!("`{target}` is already set; kept it and left `{p}` alone (rule: {desc})"));
+                    out.warnings.push(format!(
+                        "`{target}` is already set; kept it and left `{p}` alone (rule: {desc})"
+                    ));
                     spoke = true;
                 } else {
                     let r = d.rename(&p, to);
@@ -119,12 +156,25 @@ pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Ou
                 edit(rule, d.as_ref(), &p, r)?;
             }
         }
-        Op::Transform { path: p, pattern, replacement } => {
+        Op::Transform {
+            path: p,
+            pattern,
+            replacement,
+        } => {
             let p = path(rule, p)?;
-            let re = Regex::new(pattern).map_err(|e| ConfigError::BadRule { origin: desc.clone(), index: 0, message: e.to_string() })?;
-            if let Some(text) = get(d.value(), &p).filter(|v| !v.is_object() && !v.is_array()).and_then(scalar_text) {
+            let re = Regex::new(pattern).map_err(|e| ConfigError::BadRule {
+                origin: desc.clone(),
+                index: 0,
+                message: e.to_string(),
+            })?;
+            if let Some(text) = get(d.value(), &p)
+                .filter(|v| !v.is_object() && !v.is_array())
+                .and_then(scalar_text)
+            {
                 if re.is_match(&text) {
-                    let new = re.replace(&text, expand(replacement, ctx).as_str()).into_owned();
+                    let new = re
+                        .replace(&text, expand(replacement, ctx).as_str())
+                        .into_owned();
                     if new != text {
                         let r = d.set(&p, &Value::String(new));
                         edit(rule, d.as_ref(), &p, r)?;
@@ -137,7 +187,8 @@ pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Ou
             let r = d.remove(&p);
             if edit(rule, d.as_ref(), &p, r)? {
                 if let Some(w) = warning {
-                    out.warnings.push(format!("removed `{p}`: {}", expand(w, ctx)));
+                    out.warnings
+                        .push(format!("removed `{p}`: {}", expand(w, ctx)));
                 }
             }
         }
@@ -146,7 +197,11 @@ pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Ou
             let r = d.comment_out(&p, &format!("upshift: {}", expand(note, ctx)));
             match edit(rule, d.as_ref(), &p, r)? {
                 Some(CommentedOut::Removed) => {
-                    out.warnings.push(format!("{} cannot hold comments: `{p}` was removed ({})", d.format(), expand(note, ctx)));
+                    out.warnings.push(format!(
+                        "{} cannot hold comments: `{p}` was removed ({})",
+                        d.format(),
+                        expand(note, ctx)
+                    ));
                 }
                 Some(CommentedOut::Commented) | None => {}
             }
@@ -168,16 +223,33 @@ pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Ou
                 edit(rule, d.as_ref(), &p, r)?;
             }
         }
-        Op::ToSecretRef { secret, username, password, email, server, server_from, target, env_prefix } => {
-            let (u, pw, t) = (path(rule, username)?, path(rule, password)?, path(rule, target)?);
+        Op::ToSecretRef {
+            secret,
+            username,
+            password,
+            email,
+            server,
+            server_from,
+            target,
+            env_prefix,
+        } => {
+            let (u, pw, t) = (
+                path(rule, username)?,
+                path(rule, password)?,
+                path(rule, target)?,
+            );
             let em = email.as_deref().map(|e| path(rule, e)).transpose()?;
             let user_v = get(d.value(), &u).and_then(scalar_text);
             let pass_v = get(d.value(), &pw).and_then(scalar_text);
             if user_v.is_none() && pass_v.is_none() {
                 return Ok(());
             }
-            out.secrets.extend(user_v.iter().chain(pass_v.iter()).cloned());
-            let email_v = em.as_ref().and_then(|e| get(d.value(), e)).and_then(scalar_text);
+            out.secrets
+                .extend(user_v.iter().chain(pass_v.iter()).cloned());
+            let email_v = em
+                .as_ref()
+                .and_then(|e| get(d.value(), e))
+                .and_then(scalar_text);
             out.secrets.extend(email_v.iter().cloned());
             let server_v = server_from
                 .as_deref()
@@ -189,10 +261,15 @@ pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Ou
                 let r = d.remove(p);
                 edit(rule, d.as_ref(), p, r)?;
             }
-            let reference = Value::Object(Map::from_iter([("name".to_string(), Value::String(secret.clone()))]));
+            let reference = Value::Object(Map::from_iter([(
+                "name".to_string(),
+                Value::String(secret.clone()),
+            )]));
             let refs = match get(d.value(), &t) {
                 Some(Value::Array(a)) if a.contains(&reference) => None,
-                Some(Value::Array(a)) => Some(Value::Array(a.iter().cloned().chain([reference]).collect())),
+                Some(Value::Array(a)) => {
+                    Some(Value::Array(a.iter().cloned().chain([reference]).collect()))
+                }
                 _ => Some(Value::Array(vec![reference])),
             };
             if let Some(refs) = refs {
@@ -214,7 +291,9 @@ pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Ou
             spoke = true;
         }
         Op::MergeFrom { keep } => {
-            let Some((src_name, src_text)) = &ctx.merge_source else { return Ok(()) };
+            let Some((src_name, src_text)) = &ctx.merge_source else {
+                return Ok(());
+            };
             let fmt = d.format();
             let mut merged = doc::open(fmt, src_name, src_text)?;
             for k in keep {
@@ -234,7 +313,10 @@ pub fn apply(rule: &Rule, d: &mut Box<dyn Document>, ctx: &Context, out: &mut Ou
             spoke = true;
         }
         Op::Require { message } => {
-            return Err(ConfigError::Required { rule: rule.action(), message: expand(message, ctx) });
+            return Err(ConfigError::Required {
+                rule: rule.action(),
+                message: expand(message, ctx),
+            });
         }
         Op::Warn { message } => {
             out.warnings.push(expand(message, ctx));

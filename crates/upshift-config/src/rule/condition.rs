@@ -60,7 +60,9 @@ pub fn json_of(v: &toml::Value, ctx: &Context) -> Value {
 
 fn subset(want: &Value, have: &Value) -> bool {
     match (want, have) {
-        (Value::Object(w), Value::Object(h)) => w.iter().all(|(k, v)| h.get(k).is_some_and(|hv| subset(v, hv))),
+        (Value::Object(w), Value::Object(h)) => w
+            .iter()
+            .all(|(k, v)| h.get(k).is_some_and(|hv| subset(v, hv))),
         _ => want == have,
     }
 }
@@ -70,7 +72,12 @@ impl Condition {
     pub fn validate(&self) -> Result<(), String> {
         if let Some(p) = &self.path {
             Path::parse(p).map_err(|e| e.to_string())?;
-        } else if self.present.is_some() || self.equals.is_some() || self.matches.is_some() || self.contains.is_some() || self.empty.is_some() {
+        } else if self.present.is_some()
+            || self.equals.is_some()
+            || self.matches.is_some()
+            || self.contains.is_some()
+            || self.empty.is_some()
+        {
             return Err("a condition on a value needs `path`".into());
         }
         if let Some(r) = &self.matches {
@@ -88,7 +95,9 @@ impl Condition {
     /// Whether the condition holds for `doc`.
     pub fn holds(&self, doc: &Value, ctx: &Context) -> bool {
         if let Some(p) = &self.path {
-            let Ok(path) = Path::parse(p) else { return false };
+            let Ok(path) = Path::parse(p) else {
+                return false;
+            };
             let v = get(doc, &path);
             if let Some(want) = self.present {
                 if v.is_some() != want {
@@ -163,13 +172,19 @@ impl Condition {
             None => {}
         }
         if let Some(eq) = &self.equals {
-            parts.push(format!("`{p}` = {}", show(&serde_json::to_value(eq).unwrap_or(Value::Null))));
+            parts.push(format!(
+                "`{p}` = {}",
+                show(&serde_json::to_value(eq).unwrap_or(Value::Null))
+            ));
         }
         if let Some(r) = &self.matches {
             parts.push(format!("`{p}` matches /{r}/"));
         }
         if let Some(c) = &self.contains {
-            parts.push(format!("`{p}` has an item {}", show(&serde_json::to_value(c).unwrap_or(Value::Null))));
+            parts.push(format!(
+                "`{p}` has an item {}",
+                show(&serde_json::to_value(c).unwrap_or(Value::Null))
+            ));
         }
         match self.empty {
             Some(true) => parts.push(format!("`{p}` is empty")),
@@ -180,11 +195,24 @@ impl Condition {
             parts.push(format!("the installation is `{f}`"));
         }
         if let Some(all) = &self.all {
-            parts.push(all.iter().map(Condition::describe).collect::<Vec<_>>().join(" and "));
+            parts.push(
+                all.iter()
+                    .map(Condition::describe)
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+            );
         }
         if let Some(any) = &self.any {
-            let inner = any.iter().map(Condition::describe).collect::<Vec<_>>().join(" or ");
-            parts.push(if any.len() > 1 { format!("({inner})") } else { inner });
+            let inner = any
+                .iter()
+                .map(Condition::describe)
+                .collect::<Vec<_>>()
+                .join(" or ");
+            parts.push(if any.len() > 1 {
+                format!("({inner})")
+            } else {
+                inner
+            });
         }
         if let Some(n) = &self.not {
             parts.push(format!("not ({})", n.describe()));

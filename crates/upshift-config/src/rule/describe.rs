@@ -17,7 +17,11 @@ fn fragment_keys(t: &toml::Value) -> String {
         match t {
             toml::Value::Table(m) if !m.is_empty() => {
                 for (k, x) in m {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     leaves(&p, x, out);
                 }
             }
@@ -27,7 +31,12 @@ fn fragment_keys(t: &toml::Value) -> String {
     let mut out = Vec::new();
     leaves("", t, &mut out);
     let n = out.len();
-    let mut s = out.iter().take(4).map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
+    let mut s = out
+        .iter()
+        .take(4)
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     if n > 4 {
         s.push_str(&format!(" and {} more", n - 4));
     }
@@ -38,7 +47,12 @@ impl Rule {
     /// What the rule does, in one line (without its condition).
     pub fn action(&self) -> String {
         match &self.op {
-            Op::Move { from, to, on_conflict, leave } => {
+            Op::Move {
+                from,
+                to,
+                on_conflict,
+                leave,
+            } => {
                 let conflict = match on_conflict {
                     OnConflict::KeepTarget => "keeping it if already set",
                     OnConflict::Overwrite => "replacing it if already set",
@@ -53,22 +67,46 @@ impl Rule {
             }
             Op::Rename { path, to } => format!("rename `{path}` to `{to}`"),
             Op::Set { path, value } => format!("set `{path}` to {}", v(value)),
-            Op::Transform { path, pattern, replacement } => format!("rewrite `{path}` from /{pattern}/ to `{replacement}`"),
+            Op::Transform {
+                path,
+                pattern,
+                replacement,
+            } => format!("rewrite `{path}` from /{pattern}/ to `{replacement}`"),
             Op::Remove { path, .. } => format!("remove `{path}`"),
             Op::CommentOut { path, .. } => format!("comment out `{path}`"),
             Op::DefaultIfAbsent { path, value } => match value {
-                toml::Value::Table(_) if path.is_empty() => format!("add missing defaults {}", fragment_keys(value)),
-                toml::Value::Table(_) => format!("add missing defaults under `{path}`: {}", fragment_keys(value)),
+                toml::Value::Table(_) if path.is_empty() => {
+                    format!("add missing defaults {}", fragment_keys(value))
+                }
+                toml::Value::Table(_) => format!(
+                    "add missing defaults under `{path}`: {}",
+                    fragment_keys(value)
+                ),
                 _ => format!("set `{path}` to {} when absent", v(value)),
             },
             Op::PinChangedDefault { path, old, new } => {
-                format!("pin `{path}` to {} when not set (the default changed from {} to {})", v(old), v(old), v(new))
+                format!(
+                    "pin `{path}` to {} when not set (the default changed from {} to {})",
+                    v(old),
+                    v(old),
+                    v(new)
+                )
             }
-            Op::ToSecretRef { secret, username, password, target, .. } => {
+            Op::ToSecretRef {
+                secret,
+                username,
+                password,
+                target,
+                ..
+            } => {
                 format!("move the credentials `{username}`/`{password}` into the docker-registry secret `{secret}`, referenced from `{target}`")
             }
             Op::MergeFrom { keep } => {
-                let k = keep.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" and ");
+                let k = keep
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
                 format!("lay the source configuration over this one, keeping {k} from this one")
             }
             Op::Require { message } => format!("stop: {message}"),

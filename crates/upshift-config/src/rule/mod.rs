@@ -56,7 +56,11 @@ pub enum Op {
     /// Write a value.
     Set { path: String, value: toml::Value },
     /// Rewrite a scalar with a regular expression (`mender-(.*)` → `v$1`).
-    Transform { path: String, pattern: String, replacement: String },
+    Transform {
+        path: String,
+        pattern: String,
+        replacement: String,
+    },
     /// Remove a key, with a warning saying why.
     Remove {
         path: String,
@@ -73,7 +77,11 @@ pub enum Op {
     },
     /// A release changed a default from `old` to `new`: when the file relied
     /// on the old default (the key is absent) and `when` holds, write `old`.
-    PinChangedDefault { path: String, old: toml::Value, new: toml::Value },
+    PinChangedDefault {
+        path: String,
+        old: toml::Value,
+        new: toml::Value,
+    },
     /// Take cleartext registry credentials out, reference a secret instead
     /// and emit the command that creates it (never the values).
     ToSecretRef {
@@ -119,7 +127,10 @@ impl Rule {
     pub fn from_table(t: &toml::Table) -> Result<Rule, String> {
         let mut t = t.clone();
         let when = match t.remove("when") {
-            Some(v) => Some(v.try_into::<Condition>().map_err(|e| format!("`when`: {}", e.message()))?),
+            Some(v) => Some(
+                v.try_into::<Condition>()
+                    .map_err(|e| format!("`when`: {}", e.message()))?,
+            ),
             None => None,
         };
         let why = match t.remove("why") {
@@ -130,8 +141,15 @@ impl Rule {
         if !t.contains_key("op") {
             return Err("missing `op` (one of move, rename, set, transform, remove, comment_out, default_if_absent, pin_changed_default, to_secret_ref, merge_from, require, warn)".into());
         }
-        let op: Op = toml::Value::Table(t).try_into().map_err(|e: toml::de::Error| e.message().to_string())?;
-        let rule = Rule { op, when, why, release: None };
+        let op: Op = toml::Value::Table(t)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        let rule = Rule {
+            op,
+            when,
+            why,
+            release: None,
+        };
         rule.validate()?;
         Ok(rule)
     }
@@ -153,7 +171,14 @@ impl Rule {
             | Op::CommentOut { path, .. }
             | Op::DefaultIfAbsent { path, .. }
             | Op::PinChangedDefault { path, .. } => vec![path],
-            Op::ToSecretRef { username, password, email, server_from, target, .. } => {
+            Op::ToSecretRef {
+                username,
+                password,
+                email,
+                server_from,
+                target,
+                ..
+            } => {
                 let mut v = vec![username.as_str(), password.as_str(), target.as_str()];
                 v.extend(email.as_deref());
                 v.extend(server_from.as_deref());
@@ -176,16 +201,28 @@ impl Rule {
                 regex::Regex::new(pattern).map_err(|e| format!("bad pattern `{pattern}`: {e}"))?;
             }
             Op::Move { from, to, .. } => {
-                let (f, t) = (crate::path::Path::parse(from).map_err(|e| e.to_string())?, crate::path::Path::parse(to).map_err(|e| e.to_string())?);
+                let (f, t) = (
+                    crate::path::Path::parse(from).map_err(|e| e.to_string())?,
+                    crate::path::Path::parse(to).map_err(|e| e.to_string())?,
+                );
                 if f.starts_with(&t) || t.starts_with(&f) {
-                    return Err(format!("cannot move `{from}` into or out of itself (`{to}`)"));
+                    return Err(format!(
+                        "cannot move `{from}` into or out of itself (`{to}`)"
+                    ));
                 }
             }
             Op::Rename { to, .. } if to.is_empty() || to.contains('.') => {
                 return Err(format!("`to` is the new key name, not a path (got `{to}`); use `move` to change levels"));
             }
-            Op::Require { .. } if self.when.is_none() => return Err("`require` needs a `when`".into()),
-            Op::Set { path, .. } | Op::PinChangedDefault { path, .. } | Op::CommentOut { path, .. } | Op::Remove { path, .. } if path.is_empty() => {
+            Op::Require { .. } if self.when.is_none() => {
+                return Err("`require` needs a `when`".into())
+            }
+            Op::Set { path, .. }
+            | Op::PinChangedDefault { path, .. }
+            | Op::CommentOut { path, .. }
+            | Op::Remove { path, .. }
+                if path.is_empty() =>
+            {
                 return Err("`path` must not be empty".into());
             }
             _ => {}
