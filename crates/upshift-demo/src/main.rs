@@ -56,6 +56,19 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Add COUNT generated notes straight to the database (benchmark data).
+    Seed {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        count: u64,
+        /// Size of each note's body.
+        #[arg(long, default_value_t = 1024)]
+        body_bytes: usize,
+        /// Notes are spread over users `user0`..`user<N-1>`.
+        #[arg(long, default_value_t = 10)]
+        owners: u64,
+    },
     /// Print every note as canonical JSON, sorted by id (any release, any schema).
     Export {
         #[arg(long)]
@@ -107,6 +120,19 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{} is already at schema version 3", cfg.database.display());
             }
         }
+        Command::Seed {
+            config,
+            count,
+            body_bytes,
+            owners,
+        } => {
+            let cfg = config::NotesConfig::load_any(&config)?;
+            let total = schema::seed(&mut schema::open(&cfg.database)?, count, body_bytes, owners)?;
+            println!(
+                "added {count} notes to {} ({total} in all)",
+                cfg.database.display()
+            );
+        }
         Command::Export { config } => {
             let cfg = config::NotesConfig::load_any(&config)?;
             if !cfg.database.exists() {
@@ -115,7 +141,8 @@ fn run(cli: Cli) -> Result<()> {
                     cfg.database.display()
                 )));
             }
-            print!("{}", schema::export(&schema::open(&cfg.database)?)?);
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            schema::export_to(&schema::open(&cfg.database)?, &mut out)?;
         }
     }
     Ok(())

@@ -188,38 +188,108 @@ pub fn insert(conn: &Connection, owner: &str, title: &str, body: &str) -> Result
     })
 }
 
-/// All notes, or those of `owner`, sorted by id, from any schema.
-pub fn list(conn: &Connection, owner: Option<&str>) -> Result<Vec<Note>> {
-    let sql = match version(conn)? {
-        None => return Ok(vec![]),
-        Some(1) => {
-            "SELECT id, owner, '', body FROM notes WHERE ?1 IS NULL OR owner = ?1 ORDER BY id"
+/// Adds `count` notes of `body_bytes` pseudo-random letters each, owned by
+/// `user0`..`user<owners-1>`, in one transaction: data for benchmarks that
+/// neither compresses nor deduplicates to nothing. Returns the new total.
+pub fn seed(conn: &mut Connection, count: u64, body_bytes: usize, owners: u64) -> Result<u64> {
+    if version(conn)?.is_none() {
+        return Err(Error::new(
+            "the database is empty: run `upshift-demo init` first",
+        ));
+    }
+    let tx = conn.transaction()?;
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ list_count(&tx)?;
+    let mut body = vec![0u8; body_bytes];
+    for n in 0..count {
+        for b in body.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *b = b'a' + (state % 26) as u8;
         }
-        Some(2) => {
-            "SELECT id, owner, title, body FROM notes WHERE ?1 IS NULL OR owner = ?1 ORDER BY id"
-        }
-        Some(_) => {
+        let text = std::str::from_utf8(&body).expect("ascii letters");
+        insert(
+            &tx,
+            &format!("user{}", n % owners.max(1)),
+            &format!("note {n}"),
+            text,
+        )?;
+    }
+    let total = list_count(&tx)?;
+    tx.commit()?;
+    Ok(total)
+}
+
+fn list_count(conn: &Connection) -> Result<u64> {
+    let table = if version(conn)? == Some(3) {
+        "entries"
+    } else {
+        "notes"
+    };
+    Ok(
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64,
+    )
+}
+
+/// The query listing notes (all when `?1` is NULL) in `schema`, by id.
+fn list_sql(schema: u32) -> &'static str {
+    match schema {
+        1 => "SELECT id, owner, '', body FROM notes WHERE ?1 IS NULL OR owner = ?1 ORDER BY id",
+        2 => "SELECT id, owner, title, body FROM notes WHERE ?1 IS NULL OR owner = ?1 ORDER BY id",
+        _ => {
             "SELECT e.id, u.name, e.title, e.body FROM entries e JOIN users u ON u.id = e.user_id
              WHERE ?1 IS NULL OR u.name = ?1 ORDER BY e.id"
         }
+    }
+}
+
+fn row_note(r: &rusqlite::Row) -> rusqlite::Result<Note> {
+    Ok(Note {
+        id: r.get(0)?,
+        owner: r.get(1)?,
+        title: r.get(2)?,
+        body: r.get(3)?,
+    })
+}
+
+/// All notes, or those of `owner`, sorted by id, from any schema.
+pub fn list(conn: &Connection, owner: Option<&str>) -> Result<Vec<Note>> {
+    let Some(schema) = version(conn)? else {
+        return Ok(vec![]);
     };
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map(params![owner], |r| {
-        Ok(Note {
-            id: r.get(0)?,
-            owner: r.get(1)?,
-            title: r.get(2)?,
-            body: r.get(3)?,
-        })
-    })?;
+    let mut stmt = conn.prepare(list_sql(schema))?;
+    let rows = stmt.query_map(params![owner], row_note)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Every note as canonical JSON (sorted by id, fixed key order), for
-/// comparing an installation before and after an upgrade or a rollback.
+/// Writes every note as canonical JSON: an array sorted by id, one note per
+/// line with keys in a fixed order, the same whatever the schema, streamed
+/// so a large database is not held in memory. For comparing an
+/// installation before and after an upgrade or a rollback.
+pub fn export_to(conn: &Connection, out: &mut impl std::io::Write) -> Result<()> {
+    let io = |e: std::io::Error| Error::new(format!("export: {e}"));
+    out.write_all(b"[").map_err(io)?;
+    if let Some(schema) = version(conn)? {
+        let mut stmt = conn.prepare(list_sql(schema))?;
+        for (n, note) in stmt
+            .query_map(params![None::<String>], row_note)?
+            .enumerate()
+        {
+            let line = serde_json::to_string(&note?).expect("notes serialize");
+            write!(out, "{}\n{line}", if n == 0 { "" } else { "," }).map_err(io)?;
+        }
+    }
+    out.write_all(b"\n]\n").map_err(io)?;
+    out.flush().map_err(io)
+}
+
+/// [`export_to`] into a string.
 pub fn export(conn: &Connection) -> Result<String> {
-    let notes = list(conn, None)?;
-    Ok(serde_json::to_string_pretty(&notes).expect("notes serialize") + "\n")
+    let mut out = Vec::new();
+    export_to(conn, &mut out)?;
+    Ok(String::from_utf8(out).expect("JSON is UTF-8"))
 }
 
 #[cfg(test)]
@@ -239,6 +309,11 @@ mod tests {
         insert(&c, "alice", "", "a1").unwrap();
         let before = export(&c).unwrap();
         assert!(!before.contains("ignored"));
+        assert_eq!(
+            before,
+            "[\n{\"id\":1,\"owner\":\"bob\",\"title\":\"\",\"body\":\"b1\"},\n\
+             {\"id\":2,\"owner\":\"alice\",\"title\":\"\",\"body\":\"a1\"}\n]\n"
+        );
 
         let e = prepare(&mut c, rel("3.0.0")).unwrap_err();
         assert!(e.message.contains("upgrade to 1.1.0 first"), "{e}");
@@ -258,6 +333,10 @@ mod tests {
         assert_eq!(prepare(&mut c, rel("3.0.0")).unwrap(), 3);
         assert_eq!(insert(&c, "carol", "t", "c1").unwrap().id, 4);
         assert_eq!(list(&c, Some("alice")).unwrap().len(), 2);
+
+        assert_eq!(seed(&mut c, 10, 100, 3).unwrap(), 14);
+        let seeded = list(&c, Some("user2")).unwrap();
+        assert_eq!((seeded.len(), seeded[0].body.len()), (3, 100));
 
         let e = prepare(&mut c, rel("2.1.0")).unwrap_err();
         assert!(

@@ -205,6 +205,21 @@ fn export_is_stable_across_restarts() {
     assert_eq!(i.export(), running);
     notes.stop();
     auth.stop();
+
+    // Benchmark data goes straight into the database, and exports the same way.
+    let cfg = i.config("notes");
+    let out = Command::new(BUILT)
+        .args(["seed", "--count", "3", "--body-bytes", "10", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seeded: Vec<serde_json::Value> = serde_json::from_str(&i.export()).unwrap();
+    assert_eq!(seeded.len(), 9);
+    assert_eq!(
+        (seeded[8]["id"].as_i64(), seeded[8]["owner"].as_str()),
+        (Some(9), Some("user2"))
+    );
 }
 
 /// The notes health check reports auth being down; `--version` reads the
