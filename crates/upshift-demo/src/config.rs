@@ -106,7 +106,12 @@ impl NotesConfig {
             1
         };
         let as_release = Release::parse(if format == 1 { "1.1.0" } else { "2.1.0" })?;
-        Self::load_format(path, format, as_release)
+        Self::load_format(path, format, as_release).map_err(|mut e| {
+            e.message = e
+                .message
+                .replace(&format!(" (release {as_release} cannot start)"), "");
+            e
+        })
     }
 
     fn load_format(path: &Path, format: u8, release: Release) -> Result<NotesConfig> {
@@ -255,6 +260,9 @@ mod tests {
         assert_eq!(c.database, d.path().join("data/notes.db"));
         assert_eq!(NotesConfig::load(&n2, v2).unwrap().listen, "127.0.0.1:1");
         assert_eq!(NotesConfig::load_any(&n2).unwrap().listen, "127.0.0.1:1");
+        let bad = write(d.path(), "n3.toml", "listen = \"a\"\nport = 1\n");
+        let e = NotesConfig::load_any(&bad).unwrap_err();
+        assert!(e.message.ends_with("n3.toml: unknown key `port`"), "{e}");
 
         let e = NotesConfig::load(&n1, v2).unwrap_err();
         assert!(
