@@ -82,6 +82,63 @@ Examples:
     )]
     Plan(PlanArgs),
 
+    /// Upgrade the installation: run a plan through the journal, rolling back on failure.
+    #[command(after_help = "Examples:
+  upshift apply --to 3.0.0
+  upshift plan --to 3.0.0 --out p.json && upshift apply --plan p.json   # exactly the reviewed plan
+  upshift -y --json apply --to 3.0.0
+
+Exit codes: 0 upgraded and healthy; 1 failed and rolled back (the old version
+serves, data as before); 3 interrupted: run `upshift resume` or `upshift rollback`;
+4 another run holds the lock.")]
+    Apply(ApplyArgs),
+
+    /// Finish the run that was interrupted (crash, power loss, kill -9).
+    Resume,
+
+    /// Return to the version a run started from, with the data of its snapshot.
+    #[command(after_help = "Without RUN: the interrupted run, or else the last one.
+
+Examples:
+  upshift rollback
+  upshift rollback r1732300000000-1a2b")]
+    Rollback {
+        /// The run to roll back (see `upshift history`).
+        run: Option<String>,
+    },
+
+    /// Every run: versions, duration, maintenance window, outcome, snapshots.
+    History,
+
+    /// Break a stale lock left by a run that died (asks for confirmation).
+    Unlock,
+
+    /// Take a snapshot of every data store and config file now.
+    Backup,
+
+    /// List the installation's snapshots.
+    Snapshots,
+
+    /// Prove a snapshot restores: repository check with data read, then test restores.
+    #[command(after_help = "Examples:\n  upshift verify            # the newest snapshot\n  upshift verify 3f2a9c1e")]
+    Verify {
+        /// Snapshot id (or prefix); default: the newest.
+        id: Option<String>,
+    },
+
+    /// Put every store and config file back as it was in a snapshot.
+    #[command(after_help = "Refuses while the installation's services answer their health checks,
+unless --force. Files that did not change are not rewritten.
+
+Examples:\n  upshift restore 3f2a9c1e")]
+    Restore {
+        /// Snapshot id (or prefix).
+        id: String,
+        /// Restore even though services are running.
+        #[arg(long)]
+        force: bool,
+    },
+
     /// List and inspect the release catalogs upshift knows.
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -94,12 +151,14 @@ Examples:
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Apply the catalog's rules for every release between two versions to FILE.
-    #[command(after_help = "Prints a unified diff (secret values shown as ***), the rules that applied
+    #[command(
+        after_help = "Prints a unified diff (secret values shown as ***), the rules that applied
 and the warnings; --write replaces FILE atomically.
 
 Examples:
   upshift config migrate --product mender --from 3.7.7 --to 4.0.0 mender-values.yml
-  upshift config migrate --product mattermost --from 3.0.0 --to 3.0.0 config.json --merge-from old/config.json --write")]
+  upshift config migrate --product mattermost --from 3.0.0 --to 3.0.0 config.json --merge-from old/config.json --write"
+    )]
     Migrate(ConfigMigrateArgs),
 }
 
@@ -138,6 +197,17 @@ pub struct DemoArgs {
     /// Only set up the installation; do not upgrade it.
     #[arg(long)]
     pub no_upgrade: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ApplyArgs {
+    /// The version to reach.
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// A plan saved with `upshift plan --out`; refused if the manifest or catalog changed since.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

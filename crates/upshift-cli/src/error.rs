@@ -4,7 +4,6 @@ use upshift_core::plan::StalePlan;
 use upshift_core::{Diagnostic, PlanError};
 
 /// Exit codes (DESIGN.md's command-line contract).
-#[allow(dead_code)] // INTERRUPTED and LOCKED are returned by the executor's commands.
 pub mod code {
     pub const OK: i32 = 0;
     pub const FAILED: i32 = 1;
@@ -29,6 +28,10 @@ pub enum CliError {
     /// The operation failed and changed nothing (or was rolled back).
     #[error("{0}")]
     Failed(String),
+    #[error(transparent)]
+    Run(#[from] upshift_run::RunError),
+    #[error(transparent)]
+    Backup(#[from] upshift_backup::BackupError),
 }
 
 impl CliError {
@@ -38,6 +41,20 @@ impl CliError {
             CliError::Located(_) | CliError::BadInput(_) | CliError::Stale(_) => code::BAD_INPUT,
             CliError::Plan(e) if e.is_bad_input() => code::BAD_INPUT,
             CliError::Plan(_) | CliError::Failed(_) => code::FAILED,
+            CliError::Backup(e) if e.is_bad_input() => code::BAD_INPUT,
+            CliError::Backup(_) => code::FAILED,
+            CliError::Run(e) => run_code(e),
         }
+    }
+}
+
+fn run_code(e: &upshift_run::RunError) -> i32 {
+    use upshift_run::RunError as R;
+    match e {
+        R::Locked { .. } | R::StaleLock { .. } => code::LOCKED,
+        R::Unfinished { .. } | R::RollbackFailed { .. } => code::INTERRUPTED,
+        R::NothingToDo(_) => code::BAD_INPUT,
+        R::Backup(b) if b.is_bad_input() => code::BAD_INPUT,
+        R::RolledBack { .. } | R::Failed(_) | R::Journal { .. } | R::Backup(_) => code::FAILED,
     }
 }

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod error;
 mod printer;
+mod progress;
 mod render;
 mod settings;
 
@@ -18,6 +19,7 @@ fn main() {
     let settings = Settings {
         manifest: cli.manifest.clone(),
         catalog_dir: cli.catalog.clone(),
+        yes: cli.yes,
         printer: Printer { json: cli.json },
     };
     let code = match commands::run(&settings, cli.command) {

@@ -13,6 +13,8 @@ use crate::printer::Printer;
 pub struct Settings {
     pub manifest: PathBuf,
     pub catalog_dir: Option<PathBuf>,
+    /// Answer yes to confirmations.
+    pub yes: bool,
     pub printer: Printer,
 }
 
@@ -36,6 +38,34 @@ impl Settings {
             texts.push((f.display().to_string(), read(f)?));
         }
         Ok(set.with_files(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())))?)
+    }
+
+    /// The directory the manifest's paths are relative to.
+    pub fn root(&self) -> PathBuf {
+        let dir = self.manifest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf())
+    }
+
+    /// The journal beside the manifest.
+    pub fn journal(&self) -> PathBuf {
+        self.root().join(".upshift/journal.db")
+    }
+
+    /// Asks the operator to confirm `question` (yes with `-y`; no without a terminal).
+    pub fn confirm(&self, question: &str) -> bool {
+        use std::io::{BufRead, IsTerminal, Write};
+        if self.yes {
+            return true;
+        }
+        if !std::io::stdin().is_terminal() {
+            eprintln!("{question} — not confirmed: pass -y to confirm without a terminal");
+            return false;
+        }
+        eprint!("{question} [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        matches!(line.trim(), "y" | "Y" | "yes")
     }
 
     /// Reads and validates the manifest against the catalogs.

@@ -23,6 +23,6 @@ pub mod value;
 pub use catalog::{merge_rule, rules_for};
 pub use error::ConfigError;
 pub use format::Format;
-pub use migrate::{migrate, Context, Migration};
+pub use migrate::{migrate, Context, Migration, SecretFile};
 pub use path::Path;
 pub use rule::Rule;

@@ -44,6 +44,25 @@ pub struct Migration {
     pub commands: Vec<String>,
     /// Unified diff, secret values shown as `***`.
     pub diff: String,
+    /// Secret files the caller must write (mode 0600) before the new
+    /// configuration is used. Never serialised or printed.
+    #[serde(skip)]
+    pub secret_files: Vec<SecretFile>,
+}
+
+/// A file holding a secret taken out of a configuration.
+#[derive(Clone)]
+pub struct SecretFile {
+    /// Where, as the rule names it (relative to the installation).
+    pub path: String,
+    /// The secret.
+    pub contents: String,
+}
+
+impl std::fmt::Debug for SecretFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretFile({}, ***)", self.path)
+    }
 }
 
 /// Applies `rules` in order to `text` (a `format` file named `file`).
@@ -78,5 +97,6 @@ pub fn migrate(
         warnings: out.warnings.iter().map(|s| masker.mask(s)).collect(),
         commands: out.commands.iter().map(|s| masker.mask(s)).collect(),
         diff,
+        secret_files: out.files.into_iter().map(|(path, contents)| SecretFile { path, contents }).collect(),
     })
 }

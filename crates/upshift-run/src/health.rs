@@ -62,6 +62,12 @@ pub fn wait(h: &Health, root: &Path) -> Result<(), String> {
 /// A minimal HTTP/1.1 GET over plain TCP (health endpoints are local; use a
 /// `command` check with curl for HTTPS).
 pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
+    http("GET", url, None, None, timeout)
+}
+
+/// A minimal HTTP/1.1 request over plain TCP: method, URL, optional bearer
+/// token and JSON body; returns status and body.
+pub fn http(method: &str, url: &str, bearer: Option<&str>, json: Option<&str>, timeout: Duration) -> Result<(u16, String), String> {
     let rest = url.strip_prefix("http://").ok_or_else(|| format!("`{url}`: only http:// URLs are checked directly; use `command = \"curl -fsS {url}\"` for https"))?;
     let (hostport, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     let addr = if hostport.contains(':') { hostport.to_string() } else { format!("{hostport}:80") };
@@ -69,11 +75,21 @@ pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     let mut s = TcpStream::connect_timeout(&sa, timeout).map_err(|e| format!("connect {addr}: {e}"))?;
     s.set_read_timeout(Some(timeout)).ok();
     s.set_write_timeout(Some(timeout)).ok();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nUser-Agent: upshift\r\n\r\n").map_err(|e| format!("GET {url}: {e}"))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nUser-Agent: upshift\r\n");
+    if let Some(t) = bearer {
+        req += &format!("Authorization: Bearer {t}\r\n");
+    }
+    let body = json.unwrap_or("");
+    if json.is_some() {
+        req += &format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+    }
+    req += "\r\n";
+    req += body;
+    s.write_all(req.as_bytes()).map_err(|e| format!("{method} {url}: {e}"))?;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).map_err(|e| format!("GET {url}: {e}"))?;
+    s.read_to_end(&mut buf).map_err(|e| format!("{method} {url}: {e}"))?;
     let text = String::from_utf8_lossy(&buf);
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("GET {url}: not an HTTP answer"))?;
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("{method} {url}: not an HTTP answer"))?;
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
     Ok((status, body))
 }

@@ -29,6 +29,13 @@ pub fn signal(pid: u32, signal: i32) {
     }
 }
 
+/// Asks `pid` to stop (SIGTERM).
+pub fn terminate(pid: u32) {
+    if pid_alive(pid) {
+        signal(pid, libc::SIGTERM);
+    }
+}
+
 /// The output of a finished command.
 #[derive(Debug)]
 pub struct Output {

@@ -1,51 +1,153 @@
-//! `upshift demo`: set up the bundled demo installation and show its upgrade.
+//! `upshift demo`: set up the demo installation at 1.0.0, start it, write
+//! notes, show the plan, upgrade to 3.0.0 and check the notes survived.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use upshift_run::health::http;
 
 use crate::cli::DemoArgs;
 use crate::error::{code, CliError};
+use crate::progress::StepLines;
 use crate::settings::Settings;
 
 /// The demo manifest, as shipped in `examples/demo/upshift.toml`.
 const DEMO_MANIFEST: &str = include_str!("../../../../examples/demo/upshift.toml");
+const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
-    let manifest = args.dir.join("upshift.toml");
-    write_manifest(&args.dir, &manifest)?;
-    let demo = Settings {
-        manifest: manifest.clone(),
-        ..settings.clone()
-    };
+    let dir = prepare_dir(&args.dir)?;
+    let bin = demo_binary()?;
+    let (auth_port, notes_port) = (free_port()?, free_port()?);
+    let fail = |what: &str, e: String| CliError::Failed(format!("demo: {what}: {e}"));
+    eprintln!("setting up the demo installation (auth + notes 1.0.0) in {}", dir.display());
+    let init = std::process::Command::new(&bin)
+        .args(["init", "--root"])
+        .arg(&dir)
+        .args(["--version", "1.0.0", "--auth-port", &auth_port.to_string(), "--notes-port", &notes_port.to_string()])
+        .output()
+        .map_err(|e| fail("cannot run upshift-demo", e.to_string()))?;
+    if !init.status.success() {
+        return Err(fail("init failed", String::from_utf8_lossy(&init.stderr).into_owned()));
+    }
+    let manifest = DEMO_MANIFEST.replace("127.0.0.1:7301", &format!("127.0.0.1:{auth_port}")).replace("127.0.0.1:7302", &format!("127.0.0.1:{notes_port}"));
+    let manifest_path = dir.join("upshift.toml");
+    std::fs::write(&manifest_path, manifest).map_err(|e| fail("cannot write the manifest", e.to_string()))?;
+    let demo = Settings { manifest: manifest_path.clone(), yes: true, ..settings.clone() };
+    let loaded = demo.load()?;
+    let root = demo.root();
+    for name in loaded.manifest.start_order() {
+        let svc = &loaded.manifest.services[name];
+        upshift_run::driver::start(name, svc, &root).map_err(|e| fail("start", e))?;
+        if let Some(h) = &svc.health {
+            upshift_run::health::wait(h, &root).map_err(|e| fail(&format!("{name} did not become healthy"), e))?;
+        }
+    }
+    let auth = format!("http://127.0.0.1:{auth_port}");
+    let notes = format!("http://127.0.0.1:{notes_port}");
+    let token = get_token(&auth).map_err(|e| fail("auth", e))?;
+    for (title, body) in [("groceries", "milk, eggs, coffee"), ("upgrade", "read the release notes first"), ("ideas", "a tool that upgrades servers safely")] {
+        let note = serde_json::json!({ "title": title, "body": body }).to_string();
+        match http("POST", &format!("{notes}/notes"), Some(&token), Some(&note), TIMEOUT) {
+            Ok((s, _)) if s < 300 => {}
+            Ok((s, b)) => return Err(fail("writing a note", format!("{s} {b}"))),
+            Err(e) => return Err(fail("writing a note", e)),
+        }
+    }
+    let before = list_notes(&notes, &token).map_err(|e| fail("reading notes", e))?;
     let p = settings.printer;
-    p.human(format!(
-        "Demo installation manifest: {}\n",
-        manifest.display()
-    ));
+    p.human(format!("The demo installation runs at 1.0.0 with {} notes: auth on {auth}, notes on {notes}.\n", count(&before)));
+    let m = manifest_path.display();
     if args.no_upgrade {
+        p.human(format!("Try next:\n  upshift -m {m} plan --to 3.0.0\n  upshift -m {m} apply --to 3.0.0\n  upshift -m {m} status"));
         return Ok(code::OK);
     }
-    let loaded = demo.load()?;
     let plan = upshift_core::plan(&loaded, "3.0.0")?;
-    p.json(&plan);
     p.human(crate::render::plan(&plan, &loaded.catalog.name));
+    p.human("\nUpgrading (progress on stderr)...");
+    let progress = StepLines::new();
+    let setup = super::setup(&demo, &loaded, &progress);
+    let summary = upshift_run::apply(&setup, &plan)?;
+    let token = get_token(&auth).map_err(|e| fail("auth after the upgrade", e))?;
+    let after = list_notes(&notes, &token).map_err(|e| fail("reading notes after the upgrade", e))?;
+    if count(&after) != count(&before) {
+        return Err(fail("notes were lost", format!("{} before, {} after", count(&before), count(&after))));
+    }
+    p.json(&serde_json::json!({ "dir": dir, "run": summary, "notes_before": count(&before), "notes_after": count(&after) }));
     p.human(format!(
-        "\nThis build plans upgrades; applying them arrives with the executor.\nTry next:\n  upshift -m {m} status\n  upshift -m {m} plan --to 2.1.0\n  upshift catalog show demo",
-        m = manifest.display()
+        "\n{} is at {} and healthy; all {} notes are there. Maintenance window: {:.1}s in total.\n",
+        loaded.manifest.installation.name,
+        summary.at,
+        count(&after),
+        summary.maintenance_ms as f64 / 1000.0
+    ));
+    super::history::run(&demo)?;
+    p.human(format!(
+        "\nTry next:\n  upshift -m {m} status\n  upshift -m {m} history\n  upshift -m {m} snapshots\n  upshift -m {m} rollback      # back to 1.0.0, notes as they were\n  kill $(cat {d}/run/*.pid)      # stop the demo services",
+        d = dir.display()
     ));
     Ok(code::OK)
 }
 
-fn write_manifest(dir: &Path, manifest: &Path) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| {
-        CliError::Failed(format!("cannot set up the demo in {}: {e}", dir.display()))
-    };
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    match std::fs::read_to_string(manifest) {
-        Ok(existing) if existing == DEMO_MANIFEST => Ok(()),
-        Ok(_) => Err(CliError::BadInput(format!(
-            "{} exists and is not the demo manifest; choose another directory with `--dir` or remove it",
-            manifest.display()
-        ))),
-        Err(_) => std::fs::write(manifest, DEMO_MANIFEST).map_err(fail),
+fn count(notes: &serde_json::Value) -> usize {
+    notes.as_array().map_or_else(|| notes["notes"].as_array().map_or(0, Vec::len), Vec::len)
+}
+
+fn get_token(auth: &str) -> Result<String, String> {
+    let (s, body) = http("POST", &format!("{auth}/token"), None, Some(r#"{"user": "demo"}"#), TIMEOUT)?;
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{s}: {e}: {body}"))?;
+    v["token"].as_str().map(str::to_string).ok_or_else(|| format!("no token in {body}"))
+}
+
+fn list_notes(notes: &str, token: &str) -> Result<serde_json::Value, String> {
+    let (s, body) = http("GET", &format!("{notes}/notes"), Some(token), None, TIMEOUT)?;
+    if s != 200 {
+        return Err(format!("{s}: {body}"));
     }
+    serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))
+}
+
+/// The `upshift-demo` binary: beside this executable, or `UPSHIFT_DEMO_BIN`.
+fn demo_binary() -> Result<PathBuf, CliError> {
+    if let Some(p) = std::env::var_os("UPSHIFT_DEMO_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().map_err(|e| CliError::Failed(format!("cannot find this executable: {e}")))?;
+    let bin = exe.with_file_name("upshift-demo");
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(CliError::Failed(format!(
+            "the demo product is not built: expected {} (run `cargo build --release -p upshift-demo`, or use scripts/demo)",
+            bin.display()
+        )))
+    }
+}
+
+/// An empty directory for the demo; a previous demo there is stopped and replaced.
+fn prepare_dir(dir: &Path) -> Result<PathBuf, CliError> {
+    let manifest = dir.join("upshift.toml");
+    if manifest.is_file() {
+        let text = std::fs::read_to_string(&manifest).unwrap_or_default();
+        if !text.starts_with("# The demo installation") {
+            return Err(CliError::BadInput(format!("{} holds another installation; choose another directory with `--dir`", dir.display())));
+        }
+        for pid in std::fs::read_dir(dir.join("run")).into_iter().flatten().flatten() {
+            if let Some(pid) = std::fs::read_to_string(pid.path()).ok().and_then(|s| s.trim().parse::<u32>().ok()) {
+                upshift_run::proc::terminate(pid);
+            }
+        }
+        std::fs::remove_dir_all(dir).map_err(|e| CliError::Failed(format!("cannot clear the previous demo in {}: {e}", dir.display())))?;
+    } else if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+        return Err(CliError::BadInput(format!("{} is not empty; choose another directory with `--dir`", dir.display())));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
+}
+
+fn free_port() -> Result<u16, CliError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| CliError::Failed(format!("no free port on 127.0.0.1: {e}")))
 }

@@ -1,11 +1,20 @@
 //! One file per command. Each takes the resolved settings and its own
 //! arguments and returns an exit code or a [`CliError`].
 
+mod apply;
+mod backup;
 mod catalog;
 mod config;
 mod demo;
+mod history;
 mod plan;
+mod restore;
+mod resume;
+mod rollback;
+mod snapshots;
 mod status;
+mod unlock;
+mod verify;
 
 use crate::cli::Command;
 use crate::error::CliError;
@@ -19,5 +28,19 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
         Command::Plan(args) => plan::run(settings, &args),
         Command::Catalog(c) => catalog::run(settings, &c),
         Command::Config(c) => config::run(settings, &c),
+        Command::Apply(args) => apply::run(settings, &args),
+        Command::Resume => resume::run(settings),
+        Command::Rollback { run } => rollback::run(settings, run.as_deref()),
+        Command::History => history::run(settings),
+        Command::Unlock => unlock::run(settings),
+        Command::Backup => backup::run(settings),
+        Command::Snapshots => snapshots::run(settings),
+        Command::Verify { id } => verify::run(settings, id.as_deref()),
+        Command::Restore { id, force } => restore::run(settings, &id, force),
     }
+}
+
+/// What the executor needs, from the settings.
+pub fn setup<'a>(settings: &Settings, loaded: &'a upshift_core::Loaded, progress: &'a dyn upshift_run::Progress) -> upshift_run::Setup<'a> {
+    upshift_run::Setup { loaded, root: settings.root(), manifest_path: settings.manifest.clone(), journal: settings.journal(), progress }
 }

@@ -20,6 +20,17 @@ struct Status {
     stores: Vec<StoreRow>,
     config: Vec<ConfigRow>,
     running_version: Option<RunningVersion>,
+    lock: Option<LockRow>,
+    last_run: Option<upshift_run::RunRecord>,
+}
+
+#[derive(Serialize)]
+struct LockRow {
+    run_id: String,
+    owner: String,
+    host: String,
+    pid: u32,
+    stale: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -28,6 +39,8 @@ struct ServiceRow {
     driver: String,
     depends_on: Vec<String>,
     health: Option<String>,
+    /// `healthy`, `unhealthy: why`, or `unknown` without a check.
+    state: String,
 }
 
 #[derive(Serialize)]
@@ -79,6 +92,13 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
                     name: name.to_string(),
                     driver: s.driver.get_ref().as_str().to_string(),
                     depends_on: s.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
+                    state: match &s.health {
+                        Some(h) => match upshift_run::health::check(h, &settings.root()) {
+                            Ok(()) => "healthy".to_string(),
+                            Err(e) => format!("unhealthy: {e}"),
+                        },
+                        None => "unknown".to_string(),
+                    },
                     health: s.health.as_ref().map(|h| {
                         h.http
                             .as_ref()
@@ -108,7 +128,21 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
             })
             .collect(),
         running_version: running,
+        lock: None,
+        last_run: None,
     };
+    let mut status = status;
+    if settings.journal().exists() {
+        let j = upshift_run::Journal::open(&settings.journal())?;
+        status.lock = j.lock_holder(&inst.name)?.map(|h| LockRow {
+            stale: upshift_run::lock::staleness(&h),
+            run_id: h.run_id,
+            owner: h.owner,
+            host: h.host,
+            pid: h.pid,
+        });
+        status.last_run = j.runs(&inst.name)?.pop();
+    }
     let p = settings.printer;
     p.json(&status);
     p.human(render(&status));
@@ -208,6 +242,18 @@ fn render(s: &Status) -> String {
             "\nservices (start order):\n{}",
             table(&["SERVICE", "DRIVER", "DEPENDS ON", "HEALTH CHECK"], &rows)
         );
+    }
+    if let Some(l) = &s.lock {
+        out += &match &l.stale {
+            Some(why) => format!("LOCKED by run {} ({}@{}, pid {}), which looks dead: {why}; `upshift unlock` breaks it\n", l.run_id, l.owner, l.host, l.pid),
+            None => format!("locked by run {} ({}@{}, pid {}): an upgrade is running\n", l.run_id, l.owner, l.host, l.pid),
+        };
+    }
+    if let Some(r) = &s.last_run {
+        out += &format!("last run: {} {} → {}: {} (at {})\n", r.id, r.from, r.to, r.outcome.as_str(), r.at_version.as_deref().unwrap_or("?"));
+        if r.outcome.unfinished() {
+            out += "  it did not finish: run `upshift resume` or `upshift rollback`\n";
+        }
     }
     if !s.stores.is_empty() {
         let rows: Vec<Vec<String>> = s

@@ -22,6 +22,8 @@ pub struct Outcome {
     pub commands: Vec<String>,
     /// Values that must never be printed.
     pub secrets: Vec<String>,
+    /// Files to create next to the configuration: (path, secret contents).
+    pub files: Vec<(String, String)>,
 }
 
 fn path(rule: &Rule, p: &str) -> Result<Path, ConfigError> {
@@ -288,6 +290,19 @@ pub fn apply(
             out.warnings.push(format!(
                 "create the image pull secret `{secret}` before upgrading: export {pre}_USERNAME and {pre}_PASSWORD with the credentials that were in `{username}`/`{password}` (not shown here; they are in your backup of this file), then run the command listed under commands"
             ));
+            spoke = true;
+        }
+        Op::SecretToFile { path: p, file, key } => {
+            let (sp, kp) = (path(rule, p)?, path(rule, key)?);
+            let Some(value) = get(d.value(), &sp).and_then(scalar_text) else {
+                return Ok(());
+            };
+            out.secrets.push(value.clone());
+            let r = d.remove(&sp);
+            edit(rule, d.as_ref(), &sp, r)?;
+            let r = d.set(&kp, &Value::String(file.clone()));
+            edit(rule, d.as_ref(), &kp, r)?;
+            out.files.push((file.clone(), value));
             spoke = true;
         }
         Op::MergeFrom { keep } => {

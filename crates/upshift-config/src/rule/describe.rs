@@ -101,6 +101,9 @@ impl Rule {
             } => {
                 format!("move the credentials `{username}`/`{password}` into the docker-registry secret `{secret}`, referenced from `{target}`")
             }
+            Op::SecretToFile { path, file, key } => {
+                format!("move the cleartext secret `{path}` into the file {file} (mode 0600) and reference it from `{key}`")
+            }
             Op::MergeFrom { keep } => {
                 let k = keep
                     .iter()

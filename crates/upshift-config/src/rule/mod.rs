@@ -102,6 +102,9 @@ pub enum Op {
         #[serde(default)]
         env_prefix: Option<String>,
     },
+    /// Take a cleartext secret out of the file into its own file (mode 0600,
+    /// written by the executor) and reference that file from `key`.
+    SecretToFile { path: String, file: String, key: String },
     /// Lay a source configuration over this one, keeping some keys of this one.
     MergeFrom { keep: Vec<String> },
     /// Stop with `message` when `when` holds.
@@ -120,6 +123,9 @@ pub struct Rule {
     pub why: Option<String>,
     /// The release that brought the rule.
     pub release: Option<semver::Version>,
+    /// Which config files it is for (`role` of a manifest `[config]` entry);
+    /// `None` means every file.
+    pub role: Option<String>,
 }
 
 impl Rule {
@@ -138,8 +144,13 @@ impl Rule {
             Some(_) => return Err("`why` must be a string".into()),
             None => None,
         };
+        let role = match t.remove("role") {
+            Some(toml::Value::String(s)) => Some(s),
+            Some(_) => return Err("`role` must be a string".into()),
+            None => None,
+        };
         if !t.contains_key("op") {
-            return Err("missing `op` (one of move, rename, set, transform, remove, comment_out, default_if_absent, pin_changed_default, to_secret_ref, merge_from, require, warn)".into());
+            return Err("missing `op` (one of move, rename, set, transform, remove, comment_out, default_if_absent, pin_changed_default, to_secret_ref, secret_to_file, merge_from, require, warn)".into());
         }
         let op: Op = toml::Value::Table(t)
             .try_into()
@@ -149,9 +160,15 @@ impl Rule {
             when,
             why,
             release: None,
+            role,
         };
         rule.validate()?;
         Ok(rule)
+    }
+
+    /// Whether the rule is meant for a file of `role`.
+    pub fn applies_to(&self, role: &str) -> bool {
+        self.role.as_deref().is_none_or(|r| r == role)
     }
 
     /// Notes which release brought the rule.
@@ -184,6 +201,7 @@ impl Rule {
                 v.extend(server_from.as_deref());
                 v
             }
+            Op::SecretToFile { path, key, .. } => vec![path, key],
             Op::MergeFrom { keep } => keep.iter().map(String::as_str).collect(),
             Op::Require { .. } | Op::Warn { .. } => vec![],
         }

@@ -65,6 +65,9 @@ pub struct Installation {
     pub version_command: Option<String>,
     /// Where the installation lives: omitted for this machine, or `ssh://user@host:port`.
     pub host: Option<String>,
+    /// Facts catalog rules can test (`enterprise`, `external-mongodb`).
+    #[serde(default)]
+    pub facts: Vec<String>,
 }
 
 /// How a service is run.

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use upshift_config::{migrate, Context, Format};
-use upshift_core::catalog::Catalog;
 use upshift_core::manifest::ConfigFormat;
 
 use super::runner::Runner;
@@ -20,25 +19,6 @@ fn format_of(f: ConfigFormat) -> Format {
     }
 }
 
-/// The catalog with only the config rules meant for files of `role`: a rule
-/// table may carry `role = "..."`; rules without one apply to every file.
-fn rules_catalog(catalog: &Catalog, role: &str) -> Catalog {
-    let mut c = catalog.clone();
-    for r in &mut c.releases {
-        r.config_rules = r
-            .config_rules
-            .iter()
-            .filter(|t| t.get("role").and_then(|v| v.as_str()).is_none_or(|x| x == role))
-            .map(|t| {
-                let mut t = t.clone();
-                t.remove("role");
-                t
-            })
-            .collect();
-    }
-    c
-}
-
 impl Runner<'_> {
     fn staged(&self, h: usize, name: &str) -> PathBuf {
         self.root().join(".upshift/staged").join(&self.run_id).join(h.to_string()).join(name)
@@ -46,15 +26,22 @@ impl Runner<'_> {
 
     pub(super) fn render_config(&mut self, h: usize, name: &str) -> StepResult {
         let hop = &self.plan.hops[h];
-        let cfg = &self.setup.loaded.manifest.config[name];
+        let cfg = self.setup.loaded.manifest.config.get(name).ok_or_else(|| format!("the manifest has no config file `{name}`"))?;
         let role = cfg.role.clone().unwrap_or_else(|| name.to_string());
         let path = self.root().join(&cfg.path);
         let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let cat = rules_catalog(&self.setup.loaded.catalog, &role);
+        let cat = &self.setup.loaded.catalog;
         let (from, to) = (cat.parse_version(&hop.from).map_err(|e| e.to_string())?, cat.parse_version(&hop.to).map_err(|e| e.to_string())?);
-        let rules = upshift_config::rules_for(&cat, &from, &to).map_err(|e| e.to_string())?;
-        let ctx = Context { from: Some(from), to: Some(to), ..Context::default() };
+        // A rule with a `role` is only for config files of that role.
+        let rules: Vec<_> = upshift_config::rules_for(cat, &from, &to).map_err(|e| e.to_string())?.into_iter().filter(|r| r.applies_to(&role)).collect();
+        let facts = self.setup.loaded.manifest.installation.facts.iter().cloned().collect();
+        let ctx = Context { from: Some(from), to: Some(to), facts, ..Context::default() };
         let m = migrate(format_of(cfg.format), &cfg.path, &text, &rules, &ctx).map_err(|e| e.to_string())?;
+        // Secrets taken out of the file go to their own files now: the old
+        // release ignores them, and the migrated config needs them after the swap.
+        for f in &m.secret_files {
+            write_secret(&self.root().join(&f.path), &f.contents)?;
+        }
         let staged = self.staged(h, name);
         if let Some(dir) = staged.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -70,7 +57,7 @@ impl Runner<'_> {
     }
 
     pub(super) fn write_config(&mut self, h: usize, name: &str) -> StepResult {
-        let cfg = &self.setup.loaded.manifest.config[name];
+        let cfg = self.setup.loaded.manifest.config.get(name).ok_or_else(|| format!("the manifest has no config file `{name}`"))?;
         let staged = self.staged(h, name);
         let text = std::fs::read_to_string(&staged).map_err(|e| format!("the migrated {} was not rendered ({}): {e}", cfg.path, staged.display()))?;
         write_atomic(&self.root().join(&cfg.path), &text)?;
@@ -85,4 +72,23 @@ pub(super) fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), Str
         .and_then(|_| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
         .and_then(|_| std::fs::rename(&tmp, path))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes a secret file with mode 0600 (its directory 0700), atomically.
+fn write_secret(path: &std::path::Path, contents: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension("upshift-tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(contents.as_bytes()).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot write the secret file {}: {e}", path.display()))
 }

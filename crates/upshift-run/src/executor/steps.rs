@@ -31,7 +31,14 @@ impl Runner<'_> {
         let hop = self.plan.hops[h].clone();
         let m = &self.setup.loaded.manifest;
         let root = self.root().clone();
-        let arg = step.id.split_once('.').map_or("", |(_, a)| a).to_string();
+        // The name a step acts on: `stop.notes` → `notes`, `prepare.config.auth` → `auth`.
+        let arg = ["prepare.config.", "config.write."]
+            .iter()
+            .find_map(|p| step.id.strip_prefix(p))
+            .or_else(|| step.id.split_once('.').map(|(_, a)| a))
+            .unwrap_or("")
+            .to_string();
+        let service = |name: &str| m.services.get(name).ok_or_else(|| format!("the manifest has no service `{name}` (the plan is for another manifest)"));
         match step.kind {
             StepKind::Preflight => match step.id.as_str() {
                 "preflight.health" => {
@@ -78,7 +85,7 @@ impl Runner<'_> {
                 Ok(Some(now_ms().to_string()))
             }
             StepKind::Stop => {
-                let svc = &m.services[arg.as_str()];
+                let svc = service(&arg)?;
                 driver::stop(&arg, svc, &root)?;
                 if m.maintenance.page {
                     if let Some(addr) = &svc.public_address {
@@ -107,14 +114,14 @@ impl Runner<'_> {
                 }
             }
             StepKind::Start => {
-                let svc = &m.services[arg.as_str()];
+                let svc = service(&arg)?;
                 if let Some(addr) = &svc.public_address {
                     self.page.release(addr);
                 }
                 driver::start(&arg, svc, &root).map(|_| None)
             }
             StepKind::HealthCheck => {
-                let svc = &m.services[arg.as_str()];
+                let svc = service(&arg)?;
                 match &svc.health {
                     Some(hc) => health::wait(hc, &root).map(|_| None).map_err(|e| self.diagnose(h, &arg, &e)),
                     None => Ok(Some("no health check configured".into())),

@@ -1,0 +1,45 @@
+//! `upshift apply (--to VERSION | --plan FILE)`.
+
+use upshift_core::plan::Plan;
+
+use crate::cli::ApplyArgs;
+use crate::error::{code, CliError};
+use crate::progress::StepLines;
+use crate::settings::{read, Settings};
+
+pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
+    let loaded = settings.load()?;
+    let plan = match (&args.to, &args.plan) {
+        (_, Some(file)) => {
+            let plan = Plan::from_json(&file.display().to_string(), &read(file)?)?;
+            plan.check_fresh(&loaded)?;
+            plan
+        }
+        (Some(to), None) => upshift_core::plan(&loaded, to)?,
+        (None, None) => return Err(CliError::BadInput("say where to go: `--to VERSION` or `--plan FILE`".into())),
+    };
+    let p = settings.printer;
+    if plan.hops.is_empty() {
+        p.json(&serde_json::json!({ "outcome": "already_there", "at": plan.to }));
+        p.human(format!("{} is already at {}: nothing to do.", plan.installation, plan.to));
+        return Ok(code::OK);
+    }
+    let path: Vec<&str> = std::iter::once(plan.from.as_str()).chain(plan.hops.iter().map(|h| h.to.as_str())).collect();
+    eprintln!("upgrading {}: {}", plan.installation, path.join(" → "));
+    if !settings.confirm(&format!("Upgrade {} from {} to {} ({} hops)?", plan.installation, plan.from, plan.to, plan.hops.len())) {
+        return Err(CliError::Failed("not confirmed: nothing changed".into()));
+    }
+    let progress = StepLines::new();
+    let setup = super::setup(settings, &loaded, &progress);
+    let summary = upshift_run::apply(&setup, &plan)?;
+    p.json(&summary);
+    p.human(format!(
+        "{} is at {} and healthy (run {}, maintenance window {:.1}s, snapshots {}).",
+        plan.installation,
+        summary.at,
+        summary.run_id,
+        summary.maintenance_ms as f64 / 1000.0,
+        summary.snapshots.join(", ")
+    ));
+    Ok(code::OK)
+}

@@ -1,0 +1,25 @@
+//! `upshift backup`: a manual snapshot of every store and config file.
+
+use upshift_backup::{NoProgress, Phase, Repository, Tags};
+
+use crate::error::{code, CliError};
+use crate::settings::Settings;
+
+pub fn run(settings: &Settings) -> Result<i32, CliError> {
+    let loaded = settings.load()?;
+    let root = settings.root();
+    let repo = Repository::for_manifest(&loaded.manifest, &root)?;
+    let tags = Tags {
+        installation: loaded.manifest.installation.name.clone(),
+        product: loaded.catalog.product.clone(),
+        version: loaded.version.to_string(),
+        phase: Phase::Manual,
+        run_id: format!("manual-{}", upshift_run::journal::now_ms()),
+        config_fingerprint: upshift_core::plan::Fingerprint::of(&loaded.source, "").manifest[..16].to_string(),
+    };
+    eprintln!("backing up {} ({} stores and {} config files) to {}", tags.installation, loaded.manifest.stores.len(), loaded.manifest.config.len(), repo.path().display());
+    let info = repo.backup(&loaded.manifest, &root, &tags, &NoProgress)?;
+    settings.printer.json(&info);
+    settings.printer.human(format!("snapshot {} of {} at {} ({} bytes processed, {} added)", info.short_id, tags.installation, tags.version, info.total_bytes, info.data_added));
+    Ok(code::OK)
+}

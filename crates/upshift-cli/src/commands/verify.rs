@@ -1,0 +1,20 @@
+//! `upshift verify [ID]`: prove a snapshot restores.
+
+use upshift_backup::{NoProgress, Repository};
+
+use crate::error::{code, CliError};
+use crate::settings::Settings;
+
+pub fn run(settings: &Settings, id: Option<&str>) -> Result<i32, CliError> {
+    let loaded = settings.load()?;
+    let root = settings.root();
+    let repo = Repository::for_manifest(&loaded.manifest, &root)?;
+    let report = repo.verify(id.unwrap_or("latest"), &loaded.manifest, &root, &NoProgress)?;
+    settings.printer.json(&report);
+    if report.ok() {
+        settings.printer.human(format!("snapshot {} verified: the repository is intact and every store restores.", report.snapshot));
+        Ok(code::OK)
+    } else {
+        Err(CliError::Failed(format!("snapshot {} does not verify:\n  {}", report.snapshot, report.problems().join("\n  "))))
+    }
+}
