@@ -118,9 +118,6 @@ fn plan_store(
         StoreKind::Mysql => source::mysql::plan(name, store, base_dir),
         StoreKind::Mongodb => source::mongodb::plan(name, store, base_dir),
         StoreKind::Volume => source::volume::plan(name, store),
-        StoreKind::S3 => Err(BackupError::bad_store(
-            name,
-            "S3 bucket stores are not supported by this build yet",
-        )),
+        StoreKind::S3 => source::s3::plan(name, store, base_dir),
     }
 }

@@ -48,6 +48,10 @@ pub enum BackupError {
     #[error("store `{store}`: SQLite: {message}")]
     Sqlite { store: String, message: String },
 
+    /// An S3 request failed (the message never holds credentials or signed URLs).
+    #[error("store `{store}`: S3: {message}")]
+    S3 { store: String, message: String },
+
     /// No snapshot matches the given id.
     #[error("no upshift snapshot matches `{0}` (run `upshift snapshots` to list them)")]
     NoSuchSnapshot(String),

@@ -89,9 +89,12 @@ pub enum StoreMeta {
     Mongodb { dump: String },
     /// Docker named volume: a tar stream at `dump`.
     Volume { dump: String, volume: String },
-    /// S3 bucket: objects with their metadata, object count and total size.
+    /// S3 bucket: one file per object under `objects_dir`, an index of keys,
+    /// ETags and metadata at `index`, and the object count and total size.
     S3 {
-        paths: Vec<PathMap>,
+        bucket: String,
+        index: String,
+        objects_dir: String,
         objects: u64,
         bytes: u64,
     },

@@ -16,6 +16,7 @@ use crate::error::{BackupError, Result};
 use crate::meta::{PathMap, StoreMeta};
 use crate::progress::Progress;
 use crate::repo::{rerr, Repository};
+use crate::source::s3::{self, S3};
 use crate::source::{mongodb, mysql::My, postgres::Pg, sqlite, volume};
 use crate::verify::dump_node;
 
@@ -77,12 +78,18 @@ impl Repository {
             })
         };
         match meta {
-            StoreMeta::Files { paths, .. } | StoreMeta::S3 { paths, .. } => {
+            StoreMeta::Files { paths, .. } => {
                 let mut out = Vec::new();
                 for pm in paths {
                     out.push(self.restore_path(repo, snap, pm)?);
                 }
                 Ok(out.join("; "))
+            }
+            StoreMeta::S3 {
+                index, objects_dir, ..
+            } => {
+                let s3 = S3::from_store(name, store()?, base_dir)?;
+                s3::restore(self, repo, snap, &s3, index, objects_dir)
             }
             StoreMeta::Sqlite { paths, .. } => {
                 let pm = &paths[0];

@@ -165,17 +165,13 @@ impl Repository {
                 compare_counts(&format!("{f} files, {b} bytes"), (f, b), (*files, *bytes))
             }
             StoreMeta::S3 {
-                paths,
+                index,
+                objects_dir,
                 objects,
                 bytes,
+                ..
             } => {
-                let (mut f, mut b) = (0, 0);
-                for p in paths {
-                    let (pf, pb) = tree_count(self, repo, snap, &p.snapshot)?;
-                    f += pf;
-                    b += pb;
-                }
-                compare_counts(&format!("{f} files, {b} bytes"), (f, b), (*objects, *bytes))
+                crate::source::s3::verify(self, repo, snap, index, objects_dir, (*objects, *bytes))?
             }
             StoreMeta::Sqlite {
                 paths,

@@ -7,12 +7,14 @@ pub(crate) mod files;
 pub(crate) mod mongodb;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
+pub(crate) mod s3;
 pub(crate) mod sqlite;
 pub(crate) mod volume;
 
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rustic_core::repofile::{Metadata, Node, NodeType};
 use rustic_core::{
@@ -31,12 +33,24 @@ pub(crate) enum Part {
     Local { src: PathBuf, dest: PathBuf },
     /// A tool's stdout, stored as the file `dest`.
     Stream { dest: PathBuf, cmd: Cmd },
+    /// Bytes made in memory (an index), stored as the file `dest`.
+    Bytes { dest: PathBuf, data: Vec<u8> },
+    /// An S3 object, stored as the file `dest` with its size and
+    /// last-modified time (so an unchanged object is not downloaded again).
+    Object {
+        dest: PathBuf,
+        s3: Arc<s3::S3>,
+        info: s3::ObjectInfo,
+    },
 }
 
 impl Part {
     fn dest(&self) -> &Path {
         match self {
-            Part::Local { dest, .. } | Part::Stream { dest, .. } => dest,
+            Part::Local { dest, .. }
+            | Part::Stream { dest, .. }
+            | Part::Bytes { dest, .. }
+            | Part::Object { dest, .. } => dest,
         }
     }
 }
@@ -59,6 +73,15 @@ impl Combined {
 pub(crate) enum PartOpen {
     Local(<LocalSource as ReadSource>::Open),
     Stream(Cmd, Failures),
+    Bytes(Vec<u8>),
+    Object(Arc<s3::S3>, s3::ObjectInfo, Failures),
+}
+
+/// A failure while opening a source, recorded and returned to the archiver.
+fn open_failed(failures: &Failures, e: BackupError) -> Box<RusticError> {
+    let msg = e.to_string();
+    failures.lock().expect("failures lock").push(e);
+    RusticError::new(rustic_core::ErrorKind::ExternalCommand, "{msg}").attach_context("msg", msg)
 }
 
 impl ReadSourceOpen for PartOpen {
@@ -69,15 +92,15 @@ impl ReadSourceOpen for PartOpen {
             PartOpen::Local(o) => Ok(Box::new(o.open()?)),
             PartOpen::Stream(cmd, failures) => match cmd.spawn_reader(failures.clone()) {
                 Ok(r) => Ok(Box::new(r)),
-                Err(e) => {
-                    let msg = e.to_string();
-                    failures.lock().expect("failures lock").push(e);
-                    Err(
-                        RusticError::new(rustic_core::ErrorKind::ExternalCommand, "{msg}")
-                            .attach_context("msg", msg),
-                    )
-                }
+                Err(e) => Err(open_failed(&failures, e)),
             },
+            PartOpen::Bytes(data) => Ok(Box::new(std::io::Cursor::new(data))),
+            PartOpen::Object(s3, info, failures) => {
+                match s3::open_object(&s3, &info, failures.clone()) {
+                    Ok(r) => Ok(r),
+                    Err(e) => Err(open_failed(&failures, e)),
+                }
+            }
         }
     }
 }
@@ -108,6 +131,38 @@ impl ReadSource for Combined {
                         path: dest.clone(),
                         node: Node::new_node(name, NodeType::File, meta),
                         open: Some(PartOpen::Stream(cmd.clone(), self.failures.clone())),
+                    }));
+                }
+                Part::Bytes { dest, data } => {
+                    let name = dest.file_name().unwrap_or(OsStr::new("data"));
+                    let meta = Metadata {
+                        mode: Some(0o100_600),
+                        mtime: Some(rustic_core::jiff::Timestamp::now()),
+                        size: data.len() as u64,
+                        ..Default::default()
+                    };
+                    out.push(Ok(ReadSourceEntry {
+                        path: dest.clone(),
+                        node: Node::new_node(name, NodeType::File, meta),
+                        open: Some(PartOpen::Bytes(data.clone())),
+                    }));
+                }
+                Part::Object { dest, s3, info } => {
+                    let name = dest.file_name().unwrap_or(OsStr::new("object"));
+                    let meta = Metadata {
+                        mode: Some(0o100_600),
+                        mtime: s3::mtime(info),
+                        size: info.size,
+                        ..Default::default()
+                    };
+                    out.push(Ok(ReadSourceEntry {
+                        path: dest.clone(),
+                        node: Node::new_node(name, NodeType::File, meta),
+                        open: Some(PartOpen::Object(
+                            s3.clone(),
+                            info.clone(),
+                            self.failures.clone(),
+                        )),
                     }));
                 }
             }
