@@ -235,12 +235,13 @@ fn render(s: &Status) -> String {
                     r.driver.clone(),
                     r.depends_on.join(", "),
                     r.health.clone().unwrap_or_else(|| "none".into()),
+                    r.state.clone(),
                 ]
             })
             .collect();
         out += &format!(
             "\nservices (start order):\n{}",
-            table(&["SERVICE", "DRIVER", "DEPENDS ON", "HEALTH CHECK"], &rows)
+            table(&["SERVICE", "DRIVER", "DEPENDS ON", "HEALTH CHECK", "NOW"], &rows)
         );
     }
     if let Some(l) = &s.lock {

@@ -1,6 +1,8 @@
 //! A small harness that runs the real `upshift` binary in a temp dir.
 #![allow(dead_code)]
 
+pub mod demo;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

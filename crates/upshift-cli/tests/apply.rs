@@ -1,0 +1,160 @@
+//! The executor end to end with the real binary and the real demo product
+//! (processes, HTTP, SQLite, a restic-format repository): upgrade, automatic
+//! rollback, locks, saved plans.
+
+mod common;
+
+use common::demo::Demo;
+
+#[test]
+fn upgrade_to_3_keeps_every_note_and_rollback_restores_1() {
+    let demo = Demo::new();
+    let before = demo.export();
+    assert!(before.contains("milk, eggs, coffee"));
+    let run = demo.upshift(&["-y", "--json", "apply", "--to", "3.0.0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary = run.json();
+    assert_eq!(summary["at"], "3.0.0");
+    assert_eq!(summary["outcome"], "succeeded");
+    assert!(summary["maintenance_ms"].as_i64().unwrap() > 0);
+    assert_eq!(demo.version(), "3.0.0");
+    assert_eq!(demo.manifest_version(), "3.0.0", "the manifest follows the installation");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before, "notes survive three hops and an irreversible schema change");
+    // 2.0.0 wanted the secret as a file: it is one, 0600, and no longer in the config.
+    let auth = std::fs::read_to_string(demo.path("config/auth.toml")).unwrap();
+    assert!(auth.contains("secret_file") && !auth.contains("\nsecret ="), "{auth}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(demo.path("secrets/auth.secret")).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+
+    let history = demo.upshift(&["--json", "history"]).json();
+    assert_eq!(history[0]["outcome"], "succeeded");
+    assert_eq!(history[0]["snapshots"].as_array().unwrap().len(), 9, "online, final and post-upgrade snapshot per hop: {history}");
+
+    let back = demo.upshift(&["-y", "rollback"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!(demo.version(), "1.0.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before);
+}
+
+/// A catalog in which 3.0.0 accepts 1.0.0 directly: the plan skips the
+/// schema-2 stop, so the 3.0.0 migration refuses a schema-1 database after
+/// the point of no return. upshift restores the snapshot and 1.0.0.
+#[test]
+fn failing_migration_rolls_back_with_data_identical() {
+    let demo = Demo::new();
+    let before = demo.export();
+    let cat = upshift_core_catalog().replace("version = \"3.0.0\"\nupgrade_from = \">=2.1.0\"", "version = \"3.0.0\"\nupgrade_from = \">=1.0.0\"");
+    std::fs::create_dir(demo.path("cat")).unwrap();
+    std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
+    let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "3.0.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("failed at step migrate.notes-schema-v3"), "{}", run.stderr);
+    assert!(run.stderr.contains("1.0.0 is serving again"), "{}", run.stderr);
+    assert_eq!(demo.version(), "1.0.0");
+    assert_eq!(demo.manifest_version(), "1.0.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before);
+    let h = demo.upshift(&["--json", "history"]).json();
+    assert_eq!(h[0]["outcome"], "rolled_back");
+}
+
+/// 2.0.0 without its config rules never gets healthy (it refuses the 1.x
+/// config): the failure shows the service's log, and 1.0.0 serves again.
+#[test]
+fn release_that_never_gets_healthy_rolls_back() {
+    let demo = Demo::new();
+    let before = demo.export();
+    let mut cat = upshift_core_catalog();
+    let start = cat.find("[[release.config_rules]]").unwrap();
+    let end = cat.find("[[release]]\nversion = \"2.1.0\"").unwrap();
+    cat.replace_range(start..end, "");
+    let cat = cat.replace("version = \"2.0.0\"\nupgrade_from = \">=1.1.0\"", "version = \"2.0.0\"\nupgrade_from = \">=1.0.0\"");
+    std::fs::create_dir(demo.path("cat")).unwrap();
+    std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
+    let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "2.0.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("failed at step health.auth"), "{}", run.stderr);
+    assert!(run.stderr.contains("`listen` moved to `server.listen` in 2.0.0"), "the log tail is shown: {}", run.stderr);
+    assert_eq!(demo.version(), "1.0.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before);
+}
+
+#[test]
+fn a_second_apply_exits_4_while_the_first_runs() {
+    let demo = Demo::new();
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_upshift"))
+        .args(["-m", "upshift.toml", "-y", "apply", "--to", "3.0.0"])
+        .current_dir(&demo.dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (with a deadline) until the first run holds the lock.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let st = demo.upshift(&["--json", "status"]).json();
+        if st["lock"].is_object() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
+    }
+    let second = demo.upshift(&["-y", "apply", "--to", "3.0.0"]);
+    assert_eq!(second.code, 4, "{}", second.stderr);
+    assert!(second.stderr.contains("is locked by run"), "{}", second.stderr);
+    assert!(first.wait().unwrap().success());
+    assert_eq!(demo.version(), "3.0.0");
+}
+
+#[test]
+fn saved_plans_are_applied_exactly_or_refused() {
+    let demo = Demo::new();
+    assert_eq!(demo.upshift(&["plan", "--to", "1.1.0", "--out", "p.json"]).code, 0);
+    std::fs::write(demo.path("bad.json"), "{\n  \"format\": \"upshift-plan/1\",\n  oops\n}").unwrap();
+    let bad = demo.upshift(&["-y", "apply", "--plan", "bad.json"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("bad.json:3:"), "{}", bad.stderr);
+    // Editing the manifest makes the saved plan stale.
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    std::fs::write(demo.path("upshift.toml"), format!("{m}\n# edited\n")).unwrap();
+    let stale = demo.upshift(&["-y", "apply", "--plan", "p.json"]);
+    assert_eq!(stale.code, 2, "{}", stale.stderr);
+    assert!(stale.stderr.contains("the manifest changed since the plan was made"), "{}", stale.stderr);
+    std::fs::write(demo.path("upshift.toml"), m).unwrap();
+    let ok = demo.upshift(&["-y", "apply", "--plan", "p.json"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(demo.version(), "1.1.0");
+}
+
+/// While services are down, their public address answers 503 with
+/// Retry-After and the manifest's message. The probe runs as a data step of
+/// 1.1.0, i.e. after the swap and before the services start again.
+#[test]
+fn maintenance_page_answers_503_while_services_are_down() {
+    let demo = Demo::new();
+    let st = demo.upshift(&["--json", "status"]).json();
+    let url = st["services"][1]["health"].as_str().unwrap().trim_start_matches("http ").to_string();
+    let port = url.trim_start_matches("http://127.0.0.1:").split('/').next().unwrap().to_string();
+    let probe = format!("exec 3<>/dev/tcp/127.0.0.1/{port}\nprintf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3\ncat <&3 > page.txt\n");
+    std::fs::write(demo.path("probe.sh"), probe).unwrap();
+    let cat = upshift_core_catalog().replace(
+        "[[release]]\nversion = \"2.0.0\"",
+        "[[release.data_steps]]\nid = \"probe\"\ndescription = \"probe the page\"\nrun = \"bash probe.sh\"\n\n[[release]]\nversion = \"2.0.0\"",
+    );
+    assert!(cat.contains("bash probe.sh"));
+    std::fs::create_dir(demo.path("cat")).unwrap();
+    std::fs::write(demo.path("cat/demo.toml"), &cat).unwrap();
+    let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "1.1.0"]);
+    assert_eq!(run.code, 0, "{}\n{cat}", run.stderr);
+    let page = std::fs::read_to_string(demo.path("page.txt")).unwrap();
+    assert!(page.starts_with("HTTP/1.1 503 Service Unavailable"), "{page}");
+    assert!(page.contains("Retry-After: 60"), "{page}");
+    assert!(page.contains("The notes service is being upgraded"), "{page}");
+    demo.assert_healthy();
+}
+
+fn upshift_core_catalog() -> String {
+    std::fs::read_to_string(common::repo().join("catalogs/demo.toml")).unwrap()
+}

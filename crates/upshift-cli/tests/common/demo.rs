@@ -1,0 +1,98 @@
+//! A live demo installation for executor tests: `upshift demo --no-upgrade`
+//! in a temp dir (real processes on free loopback ports), stopped on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{upshift, Run};
+
+/// The `upshift-demo` binary, built on demand when the test run did not build it.
+pub fn demo_bin() -> PathBuf {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_upshift"));
+    let bin = exe.with_file_name("upshift-demo");
+    if !bin.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo).args(["build", "-q", "-p", "upshift-demo"]).current_dir(super::repo()).status().expect("cargo runs");
+        assert!(ok.success(), "building upshift-demo failed");
+    }
+    assert!(bin.is_file(), "no upshift-demo at {}", bin.display());
+    bin
+}
+
+pub struct Demo {
+    _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+}
+
+impl Demo {
+    /// A demo installation at 1.0.0, running, with three notes.
+    pub fn new() -> Demo {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("demo");
+        let run = upshift(tmp.path()).env("UPSHIFT_DEMO_BIN", demo_bin().to_str().unwrap()).args(["demo", "--dir", "demo", "--no-upgrade"]).run();
+        assert_eq!(run.code, 0, "demo setup failed: {}\n{}", run.stdout, run.stderr);
+        Demo { dir: dir.canonicalize().unwrap(), _tmp: tmp }
+    }
+
+    /// Runs `upshift -m <manifest> ARGS` in the installation.
+    pub fn upshift(&self, args: &[&str]) -> Run {
+        let mut all = vec!["-m", "upshift.toml"];
+        all.extend_from_slice(args);
+        upshift(&self.dir).args(all).run()
+    }
+
+    /// Like [`Demo::upshift`] with extra environment.
+    pub fn upshift_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut all = vec!["-m", "upshift.toml"];
+        all.extend_from_slice(args);
+        let mut u = upshift(&self.dir).args(all);
+        for (k, v) in env {
+            u = u.env(k, v);
+        }
+        u.run()
+    }
+
+    /// Every note, as the schema-independent export of the running release.
+    pub fn export(&self) -> String {
+        let out = Command::new(self.dir.join("current/bin/upshift-demo")).args(["export", "--config", "config/notes.toml"]).current_dir(&self.dir).output().unwrap();
+        assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The release `current` points at.
+    pub fn version(&self) -> String {
+        std::fs::read_to_string(self.dir.join("current/VERSION")).unwrap().trim().to_string()
+    }
+
+    /// Asserts every service answers its health check now.
+    pub fn assert_healthy(&self) {
+        let st = self.upshift(&["--json", "status"]).json();
+        for s in st["services"].as_array().unwrap() {
+            assert_eq!(s["state"], "healthy", "{}", st);
+        }
+    }
+
+    /// The manifest's `installation.version`.
+    pub fn manifest_version(&self) -> String {
+        self.upshift(&["--json", "status"]).json()["version"].as_str().unwrap().to_string()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        stop_services(&self.dir);
+    }
+}
+
+/// Stops whatever the pidfiles of `dir` name.
+pub fn stop_services(dir: &Path) {
+    for e in std::fs::read_dir(dir.join("run")).into_iter().flatten().flatten() {
+        if let Some(pid) = std::fs::read_to_string(e.path()).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+    }
+}
