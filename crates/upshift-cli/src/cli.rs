@@ -120,17 +120,21 @@ Examples:
     Snapshots,
 
     /// Prove a snapshot restores: repository check with data read, then test restores.
-    #[command(after_help = "Examples:\n  upshift verify            # the newest snapshot\n  upshift verify 3f2a9c1e")]
+    #[command(
+        after_help = "Examples:\n  upshift verify            # the newest snapshot\n  upshift verify 3f2a9c1e"
+    )]
     Verify {
         /// Snapshot id (or prefix); default: the newest.
         id: Option<String>,
     },
 
     /// Put every store and config file back as it was in a snapshot.
-    #[command(after_help = "Refuses while the installation's services answer their health checks,
+    #[command(
+        after_help = "Refuses while the installation's services answer their health checks,
 unless --force. Files that did not change are not rewritten.
 
-Examples:\n  upshift restore 3f2a9c1e")]
+Examples:\n  upshift restore 3f2a9c1e"
+    )]
     Restore {
         /// Snapshot id (or prefix).
         id: String,

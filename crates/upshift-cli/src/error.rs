@@ -29,9 +29,21 @@ pub enum CliError {
     #[error("{0}")]
     Failed(String),
     #[error(transparent)]
-    Run(#[from] upshift_run::RunError),
+    Run(Box<upshift_run::RunError>),
     #[error(transparent)]
-    Backup(#[from] upshift_backup::BackupError),
+    Backup(Box<upshift_backup::BackupError>),
+}
+
+impl From<upshift_run::RunError> for CliError {
+    fn from(e: upshift_run::RunError) -> Self {
+        CliError::Run(Box::new(e))
+    }
+}
+
+impl From<upshift_backup::BackupError> for CliError {
+    fn from(e: upshift_backup::BackupError) -> Self {
+        CliError::Backup(Box::new(e))
+    }
 }
 
 impl CliError {

@@ -10,25 +10,33 @@ pub struct StepLines {
 
 impl StepLines {
     pub fn new() -> Self {
-        StepLines { started: std::cell::Cell::new(None) }
+        StepLines {
+            started: std::cell::Cell::new(None),
+        }
     }
 }
 
 impl upshift_run::Progress for StepLines {
-    fn step(&self, hop: usize, hops: usize, from: &str, to: &str, step: &str, description: &str, state: &str) {
+    fn step(&self, e: &upshift_run::StepProgress) {
         let mut err = std::io::stderr().lock();
-        match state {
-            "started" => self.started.set(Some(Instant::now())),
-            _ => {
-                let secs = self.started.get().map_or(0.0, |t| t.elapsed().as_secs_f64());
-                let mark = match state {
-                    "done" => "ok",
-                    "failed" => "FAILED",
-                    other => other,
-                };
-                let _ = writeln!(err, "[{hop}/{hops} {from} → {to}] {mark:<6} {step:<24} {description} ({secs:.1}s)");
-            }
+        if e.state == "started" {
+            self.started.set(Some(Instant::now()));
+            return;
         }
+        let secs = self
+            .started
+            .get()
+            .map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let mark = match e.state {
+            "done" => "ok",
+            "failed" => "FAILED",
+            other => other,
+        };
+        let _ = writeln!(
+            err,
+            "[{}/{} {} → {}] {mark:<6} {:<24} {} ({secs:.1}s)",
+            e.hop, e.hops, e.from, e.to, e.step, e.description
+        );
     }
 
     fn note(&self, text: &str) {

@@ -42,7 +42,11 @@ impl Settings {
 
     /// The directory the manifest's paths are relative to.
     pub fn root(&self) -> PathBuf {
-        let dir = self.manifest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = self
+            .manifest
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf())
     }
 

@@ -97,6 +97,10 @@ pub fn migrate(
         warnings: out.warnings.iter().map(|s| masker.mask(s)).collect(),
         commands: out.commands.iter().map(|s| masker.mask(s)).collect(),
         diff,
-        secret_files: out.files.into_iter().map(|(path, contents)| SecretFile { path, contents }).collect(),
+        secret_files: out
+            .files
+            .into_iter()
+            .map(|(path, contents)| SecretFile { path, contents })
+            .collect(),
     })
 }

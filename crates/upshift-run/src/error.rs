@@ -7,13 +7,32 @@ use std::path::PathBuf;
 pub enum RunError {
     /// Another live run holds the installation's lock (exit 4).
     #[error("{installation} is locked by run {run_id} ({owner}@{host}, pid {pid}, since {since}); wait for it to finish")]
-    Locked { installation: String, run_id: String, owner: String, host: String, pid: u32, since: String },
+    Locked {
+        installation: String,
+        run_id: String,
+        owner: String,
+        host: String,
+        pid: u32,
+        since: String,
+    },
     /// The lock's holder looks dead (exit 4, with the command that breaks it).
     #[error("{installation} is locked by run {run_id} ({owner}@{host}, pid {pid}), which looks dead: {why}; if no upgrade is running, break the lock with `upshift unlock` (it asks for confirmation)")]
-    StaleLock { installation: String, run_id: String, owner: String, host: String, pid: u32, why: String },
+    StaleLock {
+        installation: String,
+        run_id: String,
+        owner: String,
+        host: String,
+        pid: u32,
+        why: String,
+    },
     /// A previous run did not finish: resume or roll it back first (exit 3).
     #[error("run {run_id} ({from} → {to}) was interrupted at {at}; finish it with `upshift resume` or undo it with `upshift rollback`")]
-    Unfinished { run_id: String, from: String, to: String, at: String },
+    Unfinished {
+        run_id: String,
+        from: String,
+        to: String,
+        at: String,
+    },
     /// The upgrade failed and was rolled back; the installation serves `at` (exit 1).
     #[error("{what}; rolled back: {at} is serving again with its data as before")]
     RolledBack { what: String, at: String },
@@ -27,7 +46,10 @@ pub enum RunError {
     #[error("{0}")]
     Failed(String),
     #[error("journal {path}: {source}")]
-    Journal { path: PathBuf, source: rusqlite::Error },
+    Journal {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error(transparent)]
     Backup(#[from] upshift_backup::BackupError),
 }

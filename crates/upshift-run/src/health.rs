@@ -17,22 +17,40 @@ pub fn check(h: &Health, root: &Path) -> Result<(), String> {
         let (status, body) = http_get(url, timeout)?;
         let want = h.status.unwrap_or(200);
         if status != want {
-            return Err(format!("GET {url} answered {status} (expected {want}): {}", body.trim()));
+            return Err(format!(
+                "GET {url} answered {status} (expected {want}): {}",
+                body.trim()
+            ));
         }
         if let Some(pat) = &h.body {
-            let re = regex::Regex::new(pat).map_err(|e| format!("health body pattern `{pat}` is not a regular expression: {e}"))?;
+            let re = regex::Regex::new(pat).map_err(|e| {
+                format!("health body pattern `{pat}` is not a regular expression: {e}")
+            })?;
             if !re.is_match(&body) {
-                return Err(format!("GET {url} body does not match `{pat}`: {}", body.trim()));
+                return Err(format!(
+                    "GET {url} body does not match `{pat}`: {}",
+                    body.trim()
+                ));
             }
         }
         Ok(())
     } else if let Some(addr) = &h.tcp {
-        let sa = addr.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| format!("`{addr}` is not an address"))?;
-        TcpStream::connect_timeout(&sa, timeout).map(|_| ()).map_err(|e| format!("connect {addr}: {e}"))
+        let sa = addr
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| format!("`{addr}` is not an address"))?;
+        TcpStream::connect_timeout(&sa, timeout)
+            .map(|_| ())
+            .map_err(|e| format!("connect {addr}: {e}"))
     } else if let Some(cmd) = &h.command {
         match sh(cmd, root, &[]) {
             Ok(o) if o.ok => Ok(()),
-            Ok(o) => Err(format!("`{cmd}` failed: {}{}", o.stdout.trim(), o.stderr.trim())),
+            Ok(o) => Err(format!(
+                "`{cmd}` failed: {}{}",
+                o.stdout.trim(),
+                o.stderr.trim()
+            )),
             Err(e) => Err(format!("cannot run `{cmd}`: {e}")),
         }
     } else {
@@ -67,12 +85,29 @@ pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
 
 /// A minimal HTTP/1.1 request over plain TCP: method, URL, optional bearer
 /// token and JSON body; returns status and body.
-pub fn http(method: &str, url: &str, bearer: Option<&str>, json: Option<&str>, timeout: Duration) -> Result<(u16, String), String> {
+pub fn http(
+    method: &str,
+    url: &str,
+    bearer: Option<&str>,
+    json: Option<&str>,
+    timeout: Duration,
+) -> Result<(u16, String), String> {
     let rest = url.strip_prefix("http://").ok_or_else(|| format!("`{url}`: only http:// URLs are checked directly; use `command = \"curl -fsS {url}\"` for https"))?;
-    let (hostport, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let addr = if hostport.contains(':') { hostport.to_string() } else { format!("{hostport}:80") };
-    let sa = addr.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| format!("cannot resolve {hostport}"))?;
-    let mut s = TcpStream::connect_timeout(&sa, timeout).map_err(|e| format!("connect {addr}: {e}"))?;
+    let (hostport, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let addr = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
+    let sa = addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("cannot resolve {hostport}"))?;
+    let mut s =
+        TcpStream::connect_timeout(&sa, timeout).map_err(|e| format!("connect {addr}: {e}"))?;
     s.set_read_timeout(Some(timeout)).ok();
     s.set_write_timeout(Some(timeout)).ok();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nUser-Agent: upshift\r\n");
@@ -81,15 +116,27 @@ pub fn http(method: &str, url: &str, bearer: Option<&str>, json: Option<&str>, t
     }
     let body = json.unwrap_or("");
     if json.is_some() {
-        req += &format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+        req += &format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
     }
     req += "\r\n";
     req += body;
-    s.write_all(req.as_bytes()).map_err(|e| format!("{method} {url}: {e}"))?;
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("{method} {url}: {e}"))?;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).map_err(|e| format!("{method} {url}: {e}"))?;
+    s.read_to_end(&mut buf)
+        .map_err(|e| format!("{method} {url}: {e}"))?;
     let text = String::from_utf8_lossy(&buf);
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("{method} {url}: not an HTTP answer"))?;
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("{method} {url}: not an HTTP answer"))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
     Ok((status, body))
 }

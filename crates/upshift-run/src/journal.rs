@@ -74,7 +74,10 @@ impl Outcome {
     }
     /// Whether an operator (or `resume`) still has to finish this run.
     pub fn unfinished(self) -> bool {
-        matches!(self, Outcome::Running | Outcome::RollingBack | Outcome::RollbackFailed)
+        matches!(
+            self,
+            Outcome::Running | Outcome::RollingBack | Outcome::RollbackFailed
+        )
     }
 }
 
@@ -128,7 +131,10 @@ pub struct Journal {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 const SCHEMA: &str = "
@@ -152,13 +158,22 @@ impl Journal {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let err = |source| RunError::Journal { path: path.to_path_buf(), source };
+        let err = |source| RunError::Journal {
+            path: path.to_path_buf(),
+            source,
+        };
         let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        Ok(Journal { conn, path: path.to_path_buf() })
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The journal's file.
@@ -167,7 +182,10 @@ impl Journal {
     }
 
     fn err(&self, source: rusqlite::Error) -> RunError {
-        RunError::Journal { path: self.path.clone(), source }
+        RunError::Journal {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Records a new run as running.
@@ -184,7 +202,14 @@ impl Journal {
 
     /// Appends a step transition. Called *before* the step acts (`Started`)
     /// and after it finished (`Done`/`Failed`/`Undone`).
-    pub fn record(&self, run: &str, hop: usize, step: &str, state: StepState, detail: Option<&str>) -> Result<()> {
+    pub fn record(
+        &self,
+        run: &str,
+        hop: usize,
+        step: &str,
+        state: StepState,
+        detail: Option<&str>,
+    ) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO steps (run_id, hop, step, state, at_ms, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -216,7 +241,13 @@ impl Journal {
     }
 
     /// Sets the run's outcome and where the installation is.
-    pub fn set_outcome(&self, run: &str, outcome: Outcome, at_version: &str, error: Option<&str>) -> Result<()> {
+    pub fn set_outcome(
+        &self,
+        run: &str,
+        outcome: Outcome,
+        at_version: &str,
+        error: Option<&str>,
+    ) -> Result<()> {
         let ended = (!outcome.unfinished()).then(now_ms);
         self.conn
             .execute(
@@ -230,21 +261,29 @@ impl Journal {
     /// Adds to the run's total maintenance window.
     pub fn add_maintenance(&self, run: &str, ms: i64) -> Result<()> {
         self.conn
-            .execute("UPDATE runs SET maintenance_ms = maintenance_ms + ?2 WHERE id = ?1", params![run, ms])
+            .execute(
+                "UPDATE runs SET maintenance_ms = maintenance_ms + ?2 WHERE id = ?1",
+                params![run, ms],
+            )
             .map_err(|e| self.err(e))?;
         Ok(())
     }
 
     /// Remembers a snapshot taken by the run.
     pub fn add_snapshot(&self, run: &str, snapshot: &str) -> Result<()> {
-        let r = self.run(run)?.ok_or_else(|| RunError::NothingToDo(format!("no run {run}")))?;
+        let r = self
+            .run(run)?
+            .ok_or_else(|| RunError::NothingToDo(format!("no run {run}")))?;
         let mut list = r.snapshots;
         if !list.iter().any(|s| s == snapshot) {
             list.push(snapshot.to_string());
         }
         let text = serde_json::to_string(&list).expect("strings serialise");
         self.conn
-            .execute("UPDATE runs SET snapshots = ?2 WHERE id = ?1", params![run, text])
+            .execute(
+                "UPDATE runs SET snapshots = ?2 WHERE id = ?1",
+                params![run, text],
+            )
             .map_err(|e| self.err(e))?;
         Ok(())
     }
@@ -273,28 +312,50 @@ impl Journal {
     /// One run by id (or unique id prefix).
     pub fn run(&self, id: &str) -> Result<Option<RunRecord>> {
         let sql = format!("SELECT {} FROM runs WHERE id = ?1 OR id LIKE ?1 || '%' ORDER BY started_ms DESC LIMIT 1", Self::COLS);
-        self.conn.query_row(&sql, [id], Self::row).optional().map_err(|e| self.err(e))
+        self.conn
+            .query_row(&sql, [id], Self::row)
+            .optional()
+            .map_err(|e| self.err(e))
     }
 
     /// Every run of an installation, oldest first.
     pub fn runs(&self, installation: &str) -> Result<Vec<RunRecord>> {
-        let sql = format!("SELECT {} FROM runs WHERE installation = ?1 ORDER BY started_ms, rowid", Self::COLS);
+        let sql = format!(
+            "SELECT {} FROM runs WHERE installation = ?1 ORDER BY started_ms, rowid",
+            Self::COLS
+        );
         let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let rows = st.query_map([installation], Self::row).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([installation], Self::row)
+            .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
     /// The newest run that did not finish, if any.
     pub fn unfinished(&self, installation: &str) -> Result<Option<RunRecord>> {
-        Ok(self.runs(installation)?.into_iter().rev().find(|r| r.outcome.unfinished()))
+        Ok(self
+            .runs(installation)?
+            .into_iter()
+            .rev()
+            .find(|r| r.outcome.unfinished()))
     }
 
     /// Takes the installation's lock for `holder`, atomically. Returns the
     /// current holder instead when someone else has it.
-    pub fn try_lock(&mut self, installation: &str, holder: &LockHolder) -> Result<Result<(), LockHolder>> {
+    pub fn try_lock(
+        &mut self,
+        installation: &str,
+        holder: &LockHolder,
+    ) -> Result<Result<(), LockHolder>> {
         let path = self.path.clone();
-        let err = |source| RunError::Journal { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let err = |source| RunError::Journal {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
         let current = tx
             .query_row(
                 "SELECT run_id, owner, host, pid, acquired_ms, heartbeat_ms FROM locks WHERE installation = ?1",
@@ -348,8 +409,13 @@ impl Journal {
     /// Removes the lock if `pid` holds it (or unconditionally with `None`).
     pub fn unlock(&self, installation: &str, pid: Option<u32>) -> Result<bool> {
         let n = match pid {
-            Some(p) => self.conn.execute("DELETE FROM locks WHERE installation = ?1 AND pid = ?2", params![installation, p as i64]),
-            None => self.conn.execute("DELETE FROM locks WHERE installation = ?1", [installation]),
+            Some(p) => self.conn.execute(
+                "DELETE FROM locks WHERE installation = ?1 AND pid = ?2",
+                params![installation, p as i64],
+            ),
+            None => self
+                .conn
+                .execute("DELETE FROM locks WHERE installation = ?1", [installation]),
         }
         .map_err(|e| self.err(e))?;
         Ok(n > 0)
@@ -358,7 +424,10 @@ impl Journal {
     /// Refreshes the heartbeat of the lock `pid` holds.
     pub fn heartbeat(&self, installation: &str, pid: u32) -> Result<()> {
         self.conn
-            .execute("UPDATE locks SET heartbeat_ms = ?3 WHERE installation = ?1 AND pid = ?2", params![installation, pid as i64, now_ms()])
+            .execute(
+                "UPDATE locks SET heartbeat_ms = ?3 WHERE installation = ?1 AND pid = ?2",
+                params![installation, pid as i64, now_ms()],
+            )
             .map_err(|e| self.err(e))?;
         Ok(())
     }

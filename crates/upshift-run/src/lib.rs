@@ -19,5 +19,5 @@ pub mod maintenance;
 pub mod proc;
 
 pub use error::{Result, RunError};
-pub use executor::{apply, resume, rollback, Progress, RunSummary, Setup};
+pub use executor::{apply, resume, rollback, Progress, RunSummary, Setup, StepProgress};
 pub use journal::{Journal, Outcome, RunRecord};

@@ -16,11 +16,15 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
 /// This machine's host name.
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 fn owner() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }))
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }))
 }
 
 /// Why a holder looks dead, if it does.
@@ -44,9 +48,21 @@ pub struct LockGuard {
 /// Takes the lock for `run_id`. With `takeover`, a stale lock left by a
 /// crashed run is taken over (that is what `resume` and `rollback` are for);
 /// without it, a stale lock is reported with the command that breaks it.
-pub fn acquire(journal: &mut Journal, installation: &str, run_id: &str, takeover: bool) -> Result<LockGuard> {
+pub fn acquire(
+    journal: &mut Journal,
+    installation: &str,
+    run_id: &str,
+    takeover: bool,
+) -> Result<LockGuard> {
     let pid = std::process::id();
-    let me = LockHolder { run_id: run_id.into(), owner: owner(), host: hostname(), pid, acquired_ms: now_ms(), heartbeat_ms: now_ms() };
+    let me = LockHolder {
+        run_id: run_id.into(),
+        owner: owner(),
+        host: hostname(),
+        pid,
+        acquired_ms: now_ms(),
+        heartbeat_ms: now_ms(),
+    };
     for _ in 0..2 {
         match journal.try_lock(installation, &me)? {
             Ok(()) => return Ok(start_heartbeat(journal, installation, pid)),
@@ -55,7 +71,14 @@ pub fn acquire(journal: &mut Journal, installation: &str, run_id: &str, takeover
                     journal.unlock(installation, Some(h.pid))?;
                 }
                 Some(why) => {
-                    return Err(RunError::StaleLock { installation: installation.into(), run_id: h.run_id, owner: h.owner, host: h.host, pid: h.pid, why })
+                    return Err(RunError::StaleLock {
+                        installation: installation.into(),
+                        run_id: h.run_id,
+                        owner: h.owner,
+                        host: h.host,
+                        pid: h.pid,
+                        why,
+                    })
                 }
                 None => {
                     return Err(RunError::Locked {
@@ -70,7 +93,9 @@ pub fn acquire(journal: &mut Journal, installation: &str, run_id: &str, takeover
             },
         }
     }
-    Err(RunError::Failed(format!("could not take the lock of {installation}: it changed hands while trying")))
+    Err(RunError::Failed(format!(
+        "could not take the lock of {installation}: it changed hands while trying"
+    )))
 }
 
 fn start_heartbeat(journal: &Journal, installation: &str, pid: u32) -> LockGuard {
@@ -84,7 +109,13 @@ fn start_heartbeat(journal: &Journal, installation: &str, pid: u32) -> LockGuard
             let _ = j.heartbeat(&inst, pid);
         }
     });
-    LockGuard { journal: journal.path().to_path_buf(), installation: installation.into(), pid, stop: Some(tx), thread: Some(thread) }
+    LockGuard {
+        journal: journal.path().to_path_buf(),
+        installation: installation.into(),
+        pid,
+        stop: Some(tx),
+        thread: Some(thread),
+    }
 }
 
 impl Drop for LockGuard {

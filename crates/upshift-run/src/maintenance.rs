@@ -25,7 +25,9 @@ pub struct MaintenancePage {
 impl MaintenancePage {
     pub fn new(message: Option<&str>, retry_after: Option<u32>) -> Self {
         MaintenancePage {
-            message: message.unwrap_or("This service is being upgraded and will be back shortly.").to_string(),
+            message: message
+                .unwrap_or("This service is being upgraded and will be back shortly.")
+                .to_string(),
             retry_after: retry_after.unwrap_or(60),
             listeners: BTreeMap::new(),
         }
@@ -41,7 +43,9 @@ impl MaintenancePage {
         let listener = loop {
             match TcpListener::bind(addr) {
                 Ok(l) => break l,
-                Err(e) if Instant::now() >= deadline => return Err(format!("maintenance page cannot listen on {addr}: {e}")),
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(format!("maintenance page cannot listen on {addr}: {e}"))
+                }
                 Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
         };
@@ -58,7 +62,8 @@ impl MaintenancePage {
                 }
             }
         });
-        self.listeners.insert(addr.to_string(), Listener { stop, thread });
+        self.listeners
+            .insert(addr.to_string(), Listener { stop, thread });
         Ok(())
     }
 
@@ -108,7 +113,8 @@ impl Drop for MaintenancePage {
 
 fn wake_addr(addr: &str) -> String {
     // A listener on 0.0.0.0 is reached through loopback.
-    addr.replacen("0.0.0.0:", "127.0.0.1:", 1).replacen("[::]:", "[::1]:", 1)
+    addr.replacen("0.0.0.0:", "127.0.0.1:", 1)
+        .replacen("[::]:", "[::1]:", 1)
 }
 
 fn answer(mut c: TcpStream, page: &[u8]) {
@@ -119,5 +125,7 @@ fn answer(mut c: TcpStream, page: &[u8]) {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -10,13 +10,19 @@ pub fn pid_alive(pid: u32) -> bool {
         return false;
     }
     // SAFETY: kill with signal 0 only checks for existence and permission.
-    let exists = unsafe { libc::kill(pid as i32, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    let exists = unsafe { libc::kill(pid as i32, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
     if !exists {
         return false;
     }
     // A zombie has exited; its parent just has not reaped it yet.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit(") ").next().and_then(|rest| rest.chars().next()) != Some('Z'),
+        Ok(stat) => {
+            stat.rsplit(") ")
+                .next()
+                .and_then(|rest| rest.chars().next())
+                != Some('Z')
+        }
         Err(_) => true,
     }
 }
@@ -62,7 +68,12 @@ pub fn sh(cmd: &str, dir: &Path, env: &[(&str, &str)]) -> std::io::Result<Output
 }
 
 /// Runs `cmd` and turns a failure into a message with its stderr.
-pub fn sh_checked(what: &str, cmd: &str, dir: &Path, env: &[(&str, &str)]) -> Result<String, String> {
+pub fn sh_checked(
+    what: &str,
+    cmd: &str,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> Result<String, String> {
     match sh(cmd, dir, env) {
         Err(e) => Err(format!("{what}: cannot run `{cmd}`: {e}")),
         Ok(o) if o.ok => Ok(o.stdout),

@@ -16,17 +16,32 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
             plan
         }
         (Some(to), None) => upshift_core::plan(&loaded, to)?,
-        (None, None) => return Err(CliError::BadInput("say where to go: `--to VERSION` or `--plan FILE`".into())),
+        (None, None) => {
+            return Err(CliError::BadInput(
+                "say where to go: `--to VERSION` or `--plan FILE`".into(),
+            ))
+        }
     };
     let p = settings.printer;
     if plan.hops.is_empty() {
         p.json(&serde_json::json!({ "outcome": "already_there", "at": plan.to }));
-        p.human(format!("{} is already at {}: nothing to do.", plan.installation, plan.to));
+        p.human(format!(
+            "{} is already at {}: nothing to do.",
+            plan.installation, plan.to
+        ));
         return Ok(code::OK);
     }
-    let path: Vec<&str> = std::iter::once(plan.from.as_str()).chain(plan.hops.iter().map(|h| h.to.as_str())).collect();
+    let path: Vec<&str> = std::iter::once(plan.from.as_str())
+        .chain(plan.hops.iter().map(|h| h.to.as_str()))
+        .collect();
     eprintln!("upgrading {}: {}", plan.installation, path.join(" → "));
-    if !settings.confirm(&format!("Upgrade {} from {} to {} ({} hops)?", plan.installation, plan.from, plan.to, plan.hops.len())) {
+    if !settings.confirm(&format!(
+        "Upgrade {} from {} to {} ({} hops)?",
+        plan.installation,
+        plan.from,
+        plan.to,
+        plan.hops.len()
+    )) {
         return Err(CliError::Failed("not confirmed: nothing changed".into()));
     }
     let progress = StepLines::new();

@@ -15,11 +15,21 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         version: loaded.version.to_string(),
         phase: Phase::Manual,
         run_id: format!("manual-{}", upshift_run::journal::now_ms()),
-        config_fingerprint: upshift_core::plan::Fingerprint::of(&loaded.source, "").manifest[..16].to_string(),
+        config_fingerprint: upshift_core::plan::Fingerprint::of(&loaded.source, "").manifest[..16]
+            .to_string(),
     };
-    eprintln!("backing up {} ({} stores and {} config files) to {}", tags.installation, loaded.manifest.stores.len(), loaded.manifest.config.len(), repo.path().display());
+    eprintln!(
+        "backing up {} ({} stores and {} config files) to {}",
+        tags.installation,
+        loaded.manifest.stores.len(),
+        loaded.manifest.config.len(),
+        repo.path().display()
+    );
     let info = repo.backup(&loaded.manifest, &root, &tags, &NoProgress)?;
     settings.printer.json(&info);
-    settings.printer.human(format!("snapshot {} of {} at {} ({} bytes processed, {} added)", info.short_id, tags.installation, tags.version, info.total_bytes, info.data_added));
+    settings.printer.human(format!(
+        "snapshot {} of {} at {} ({} bytes processed, {} added)",
+        info.short_id, tags.installation, tags.version, info.total_bytes, info.data_added
+    ));
     Ok(code::OK)
 }

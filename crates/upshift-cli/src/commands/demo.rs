@@ -20,35 +20,66 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
     let bin = demo_binary()?;
     let (auth_port, notes_port) = (free_port()?, free_port()?);
     let fail = |what: &str, e: String| CliError::Failed(format!("demo: {what}: {e}"));
-    eprintln!("setting up the demo installation (auth + notes 1.0.0) in {}", dir.display());
+    eprintln!(
+        "setting up the demo installation (auth + notes 1.0.0) in {}",
+        dir.display()
+    );
     let init = std::process::Command::new(&bin)
         .args(["init", "--root"])
         .arg(&dir)
-        .args(["--version", "1.0.0", "--auth-port", &auth_port.to_string(), "--notes-port", &notes_port.to_string()])
+        .args([
+            "--version",
+            "1.0.0",
+            "--auth-port",
+            &auth_port.to_string(),
+            "--notes-port",
+            &notes_port.to_string(),
+        ])
         .output()
         .map_err(|e| fail("cannot run upshift-demo", e.to_string()))?;
     if !init.status.success() {
-        return Err(fail("init failed", String::from_utf8_lossy(&init.stderr).into_owned()));
+        return Err(fail(
+            "init failed",
+            String::from_utf8_lossy(&init.stderr).into_owned(),
+        ));
     }
-    let manifest = DEMO_MANIFEST.replace("127.0.0.1:7301", &format!("127.0.0.1:{auth_port}")).replace("127.0.0.1:7302", &format!("127.0.0.1:{notes_port}"));
+    let manifest = DEMO_MANIFEST
+        .replace("127.0.0.1:7301", &format!("127.0.0.1:{auth_port}"))
+        .replace("127.0.0.1:7302", &format!("127.0.0.1:{notes_port}"));
     let manifest_path = dir.join("upshift.toml");
-    std::fs::write(&manifest_path, manifest).map_err(|e| fail("cannot write the manifest", e.to_string()))?;
-    let demo = Settings { manifest: manifest_path.clone(), yes: true, ..settings.clone() };
+    std::fs::write(&manifest_path, manifest)
+        .map_err(|e| fail("cannot write the manifest", e.to_string()))?;
+    let demo = Settings {
+        manifest: manifest_path.clone(),
+        yes: true,
+        ..settings.clone()
+    };
     let loaded = demo.load()?;
     let root = demo.root();
     for name in loaded.manifest.start_order() {
         let svc = &loaded.manifest.services[name];
         upshift_run::driver::start(name, svc, &root).map_err(|e| fail("start", e))?;
         if let Some(h) = &svc.health {
-            upshift_run::health::wait(h, &root).map_err(|e| fail(&format!("{name} did not become healthy"), e))?;
+            upshift_run::health::wait(h, &root)
+                .map_err(|e| fail(&format!("{name} did not become healthy"), e))?;
         }
     }
     let auth = format!("http://127.0.0.1:{auth_port}");
     let notes = format!("http://127.0.0.1:{notes_port}");
     let token = get_token(&auth).map_err(|e| fail("auth", e))?;
-    for (title, body) in [("groceries", "milk, eggs, coffee"), ("upgrade", "read the release notes first"), ("ideas", "a tool that upgrades servers safely")] {
+    for (title, body) in [
+        ("groceries", "milk, eggs, coffee"),
+        ("upgrade", "read the release notes first"),
+        ("ideas", "a tool that upgrades servers safely"),
+    ] {
         let note = serde_json::json!({ "title": title, "body": body }).to_string();
-        match http("POST", &format!("{notes}/notes"), Some(&token), Some(&note), TIMEOUT) {
+        match http(
+            "POST",
+            &format!("{notes}/notes"),
+            Some(&token),
+            Some(&note),
+            TIMEOUT,
+        ) {
             Ok((s, _)) if s < 300 => {}
             Ok((s, b)) => return Err(fail("writing a note", format!("{s} {b}"))),
             Err(e) => return Err(fail("writing a note", e)),
@@ -56,7 +87,10 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
     }
     let before = list_notes(&notes, &token).map_err(|e| fail("reading notes", e))?;
     let p = settings.printer;
-    p.human(format!("The demo installation runs at 1.0.0 with {} notes: auth on {auth}, notes on {notes}.\n", count(&before)));
+    p.human(format!(
+        "The demo installation runs at 1.0.0 with {} notes: auth on {auth}, notes on {notes}.\n",
+        count(&before)
+    ));
     let m = manifest_path.display();
     if args.no_upgrade {
         p.human(format!("Try next:\n  upshift -m {m} plan --to 3.0.0\n  upshift -m {m} apply --to 3.0.0\n  upshift -m {m} status"));
@@ -69,9 +103,13 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
     let setup = super::setup(&demo, &loaded, &progress);
     let summary = upshift_run::apply(&setup, &plan)?;
     let token = get_token(&auth).map_err(|e| fail("auth after the upgrade", e))?;
-    let after = list_notes(&notes, &token).map_err(|e| fail("reading notes after the upgrade", e))?;
+    let after =
+        list_notes(&notes, &token).map_err(|e| fail("reading notes after the upgrade", e))?;
     if count(&after) != count(&before) {
-        return Err(fail("notes were lost", format!("{} before, {} after", count(&before), count(&after))));
+        return Err(fail(
+            "notes were lost",
+            format!("{} before, {} after", count(&before), count(&after)),
+        ));
     }
     p.json(&serde_json::json!({ "dir": dir, "run": summary, "notes_before": count(&before), "notes_after": count(&after) }));
     p.human(format!(
@@ -90,13 +128,25 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
 }
 
 fn count(notes: &serde_json::Value) -> usize {
-    notes.as_array().map_or_else(|| notes["notes"].as_array().map_or(0, Vec::len), Vec::len)
+    notes
+        .as_array()
+        .map_or_else(|| notes["notes"].as_array().map_or(0, Vec::len), Vec::len)
 }
 
 fn get_token(auth: &str) -> Result<String, String> {
-    let (s, body) = http("POST", &format!("{auth}/token"), None, Some(r#"{"user": "demo"}"#), TIMEOUT)?;
-    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{s}: {e}: {body}"))?;
-    v["token"].as_str().map(str::to_string).ok_or_else(|| format!("no token in {body}"))
+    let (s, body) = http(
+        "POST",
+        &format!("{auth}/token"),
+        None,
+        Some(r#"{"user": "demo"}"#),
+        TIMEOUT,
+    )?;
+    let v: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("{s}: {e}: {body}"))?;
+    v["token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("no token in {body}"))
 }
 
 fn list_notes(notes: &str, token: &str) -> Result<serde_json::Value, String> {
@@ -112,7 +162,8 @@ fn demo_binary() -> Result<PathBuf, CliError> {
     if let Some(p) = std::env::var_os("UPSHIFT_DEMO_BIN") {
         return Ok(PathBuf::from(p));
     }
-    let exe = std::env::current_exe().map_err(|e| CliError::Failed(format!("cannot find this executable: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Failed(format!("cannot find this executable: {e}")))?;
     let bin = exe.with_file_name("upshift-demo");
     if bin.is_file() {
         Ok(bin)
@@ -130,18 +181,37 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, CliError> {
     if manifest.is_file() {
         let text = std::fs::read_to_string(&manifest).unwrap_or_default();
         if !text.starts_with("# The demo installation") {
-            return Err(CliError::BadInput(format!("{} holds another installation; choose another directory with `--dir`", dir.display())));
+            return Err(CliError::BadInput(format!(
+                "{} holds another installation; choose another directory with `--dir`",
+                dir.display()
+            )));
         }
-        for pid in std::fs::read_dir(dir.join("run")).into_iter().flatten().flatten() {
-            if let Some(pid) = std::fs::read_to_string(pid.path()).ok().and_then(|s| s.trim().parse::<u32>().ok()) {
+        for pid in std::fs::read_dir(dir.join("run"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Some(pid) = std::fs::read_to_string(pid.path())
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+            {
                 upshift_run::proc::terminate(pid);
             }
         }
-        std::fs::remove_dir_all(dir).map_err(|e| CliError::Failed(format!("cannot clear the previous demo in {}: {e}", dir.display())))?;
+        std::fs::remove_dir_all(dir).map_err(|e| {
+            CliError::Failed(format!(
+                "cannot clear the previous demo in {}: {e}",
+                dir.display()
+            ))
+        })?;
     } else if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
-        return Err(CliError::BadInput(format!("{} is not empty; choose another directory with `--dir`", dir.display())));
+        return Err(CliError::BadInput(format!(
+            "{} is not empty; choose another directory with `--dir`",
+            dir.display()
+        )));
     }
-    std::fs::create_dir_all(dir).map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
     Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
 }
 

@@ -8,11 +8,18 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let loaded = settings.load()?;
-    let runs = if settings.journal().exists() { Journal::open(&settings.journal())?.runs(&loaded.manifest.installation.name)? } else { Vec::new() };
+    let runs = if settings.journal().exists() {
+        Journal::open(&settings.journal())?.runs(&loaded.manifest.installation.name)?
+    } else {
+        Vec::new()
+    };
     let p = settings.printer;
     p.json(&runs);
     if runs.is_empty() {
-        p.human(format!("{} has no runs yet.", loaded.manifest.installation.name));
+        p.human(format!(
+            "{} has no runs yet.",
+            loaded.manifest.installation.name
+        ));
         return Ok(code::OK);
     }
     let rows: Vec<Vec<String>> = runs
@@ -22,7 +29,9 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
                 r.id.clone(),
                 format!("{} → {}", r.from, r.to),
                 time_of(r.started_ms),
-                r.ended_ms.map_or("-".into(), |e| format!("{:.1}s", (e - r.started_ms) as f64 / 1000.0)),
+                r.ended_ms.map_or("-".into(), |e| {
+                    format!("{:.1}s", (e - r.started_ms) as f64 / 1000.0)
+                }),
                 format!("{:.1}s", r.maintenance_ms as f64 / 1000.0),
                 r.outcome.as_str().to_string(),
                 r.at_version.clone().unwrap_or_default(),
@@ -30,7 +39,19 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
             ]
         })
         .collect();
-    p.human(table(&["RUN", "FROM → TO", "STARTED (UTC)", "DURATION", "WINDOW", "OUTCOME", "AT", "SNAPSHOTS"], &rows));
+    p.human(table(
+        &[
+            "RUN",
+            "FROM → TO",
+            "STARTED (UTC)",
+            "DURATION",
+            "WINDOW",
+            "OUTCOME",
+            "AT",
+            "SNAPSHOTS",
+        ],
+        &rows,
+    ));
     Ok(code::OK)
 }
 
@@ -48,5 +69,10 @@ pub fn time_of(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

@@ -41,6 +41,16 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
 }
 
 /// What the executor needs, from the settings.
-pub fn setup<'a>(settings: &Settings, loaded: &'a upshift_core::Loaded, progress: &'a dyn upshift_run::Progress) -> upshift_run::Setup<'a> {
-    upshift_run::Setup { loaded, root: settings.root(), manifest_path: settings.manifest.clone(), journal: settings.journal(), progress }
+pub fn setup<'a>(
+    settings: &Settings,
+    loaded: &'a upshift_core::Loaded,
+    progress: &'a dyn upshift_run::Progress,
+) -> upshift_run::Setup<'a> {
+    upshift_run::Setup {
+        loaded,
+        root: settings.root(),
+        manifest_path: settings.manifest.clone(),
+        journal: settings.journal(),
+        progress,
+    }
 }

@@ -12,7 +12,11 @@ pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> 
         .manifest
         .services
         .iter()
-        .filter(|(_, s)| s.health.as_ref().is_some_and(|h| upshift_run::health::check(h, &root).is_ok()))
+        .filter(|(_, s)| {
+            s.health
+                .as_ref()
+                .is_some_and(|h| upshift_run::health::check(h, &root).is_ok())
+        })
         .map(|(n, _)| n.as_str())
         .collect();
     if !running.is_empty() && !force {
@@ -21,13 +25,18 @@ pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> 
             running.join(", ")
         )));
     }
-    if !settings.confirm(&format!("Replace the data of {} with snapshot {id}?", loaded.manifest.installation.name)) {
+    if !settings.confirm(&format!(
+        "Replace the data of {} with snapshot {id}?",
+        loaded.manifest.installation.name
+    )) {
         return Err(CliError::Failed("not confirmed: nothing changed".into()));
     }
     let repo = Repository::for_manifest(&loaded.manifest, &root)?;
     let report = repo.restore(id, &loaded.manifest, &root, &NoProgress)?;
     settings.printer.json(&report);
-    settings.printer.human(format!("restored snapshot {}:", report.snapshot));
+    settings
+        .printer
+        .human(format!("restored snapshot {}:", report.snapshot));
     for (name, what) in report.stores.iter().chain(report.config.iter()) {
         settings.printer.human(format!("  {name}: {what}"));
     }

@@ -10,6 +10,12 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let setup = super::setup(settings, &loaded, &progress);
     let summary = upshift_run::resume(&setup)?;
     settings.printer.json(&summary);
-    settings.printer.human(format!("run {} finished: {} is at {} ({}).", summary.run_id, loaded.manifest.installation.name, summary.at, summary.outcome.as_str()));
+    settings.printer.human(format!(
+        "run {} finished: {} is at {} ({}).",
+        summary.run_id,
+        loaded.manifest.installation.name,
+        summary.at,
+        summary.outcome.as_str()
+    ));
     Ok(code::OK)
 }

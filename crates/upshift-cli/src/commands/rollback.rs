@@ -16,6 +16,9 @@ pub fn run(settings: &Settings, run_id: Option<&str>) -> Result<i32, CliError> {
     let setup = super::setup(settings, &loaded, &progress);
     let summary = upshift_run::rollback(&setup, run_id)?;
     settings.printer.json(&summary);
-    settings.printer.human(format!("run {} rolled back: {name} is at {} and healthy.", summary.run_id, summary.at));
+    settings.printer.human(format!(
+        "run {} rolled back: {name} is at {} and healthy.",
+        summary.run_id, summary.at
+    ));
     Ok(code::OK)
 }

@@ -9,12 +9,29 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let loaded = settings.load()?;
     let repo = Repository::for_manifest(&loaded.manifest, &settings.root())?;
-    let snaps: Vec<_> = repo.snapshots()?.into_iter().filter(|s| s.tags.installation == loaded.manifest.installation.name).collect();
+    let snaps: Vec<_> = repo
+        .snapshots()?
+        .into_iter()
+        .filter(|s| s.tags.installation == loaded.manifest.installation.name)
+        .collect();
     settings.printer.json(&snaps);
     let rows: Vec<Vec<String>> = snaps
         .iter()
-        .map(|s| vec![s.short_id.clone(), s.time.clone(), s.tags.version.clone(), s.tags.phase.as_str().to_string(), s.tags.run_id.clone(), s.stores.join(", "), s.total_bytes.to_string()])
+        .map(|s| {
+            vec![
+                s.short_id.clone(),
+                s.time.clone(),
+                s.tags.version.clone(),
+                s.tags.phase.as_str().to_string(),
+                s.tags.run_id.clone(),
+                s.stores.join(", "),
+                s.total_bytes.to_string(),
+            ]
+        })
         .collect();
-    settings.printer.human(table(&["ID", "TIME", "VERSION", "PHASE", "RUN", "STORES", "BYTES"], &rows));
+    settings.printer.human(table(
+        &["ID", "TIME", "VERSION", "PHASE", "RUN", "STORES", "BYTES"],
+        &rows,
+    ));
     Ok(code::OK)
 }

@@ -241,7 +241,10 @@ fn render(s: &Status) -> String {
             .collect();
         out += &format!(
             "\nservices (start order):\n{}",
-            table(&["SERVICE", "DRIVER", "DEPENDS ON", "HEALTH CHECK", "NOW"], &rows)
+            table(
+                &["SERVICE", "DRIVER", "DEPENDS ON", "HEALTH CHECK", "NOW"],
+                &rows
+            )
         );
     }
     if let Some(l) = &s.lock {
@@ -251,7 +254,14 @@ fn render(s: &Status) -> String {
         };
     }
     if let Some(r) = &s.last_run {
-        out += &format!("last run: {} {} → {}: {} (at {})\n", r.id, r.from, r.to, r.outcome.as_str(), r.at_version.as_deref().unwrap_or("?"));
+        out += &format!(
+            "last run: {} {} → {}: {} (at {})\n",
+            r.id,
+            r.from,
+            r.to,
+            r.outcome.as_str(),
+            r.at_version.as_deref().unwrap_or("?")
+        );
         if r.outcome.unfinished() {
             out += "  it did not finish: run `upshift resume` or `upshift rollback`\n";
         }

@@ -12,9 +12,16 @@ pub fn run(settings: &Settings, id: Option<&str>) -> Result<i32, CliError> {
     let report = repo.verify(id.unwrap_or("latest"), &loaded.manifest, &root, &NoProgress)?;
     settings.printer.json(&report);
     if report.ok() {
-        settings.printer.human(format!("snapshot {} verified: the repository is intact and every store restores.", report.snapshot));
+        settings.printer.human(format!(
+            "snapshot {} verified: the repository is intact and every store restores.",
+            report.snapshot
+        ));
         Ok(code::OK)
     } else {
-        Err(CliError::Failed(format!("snapshot {} does not verify:\n  {}", report.snapshot, report.problems().join("\n  "))))
+        Err(CliError::Failed(format!(
+            "snapshot {} does not verify:\n  {}",
+            report.snapshot,
+            report.problems().join("\n  ")
+        )))
     }
 }

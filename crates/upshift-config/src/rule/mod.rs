@@ -104,7 +104,11 @@ pub enum Op {
     },
     /// Take a cleartext secret out of the file into its own file (mode 0600,
     /// written by the executor) and reference that file from `key`.
-    SecretToFile { path: String, file: String, key: String },
+    SecretToFile {
+        path: String,
+        file: String,
+        key: String,
+    },
     /// Lay a source configuration over this one, keeping some keys of this one.
     MergeFrom { keep: Vec<String> },
     /// Stop with `message` when `when` holds.

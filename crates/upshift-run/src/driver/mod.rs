@@ -33,5 +33,9 @@ fn unsupported(k: DriverKind) -> String {
 
 /// The log file of a service (`log` in the manifest, default `logs/<name>.log`).
 pub fn log_path(name: &str, svc: &Service, root: &Path) -> std::path::PathBuf {
-    root.join(svc.log.clone().unwrap_or_else(|| format!("logs/{name}.log")))
+    root.join(
+        svc.log
+            .clone()
+            .unwrap_or_else(|| format!("logs/{name}.log")),
+    )
 }

@@ -21,22 +21,54 @@ fn format_of(f: ConfigFormat) -> Format {
 
 impl Runner<'_> {
     fn staged(&self, h: usize, name: &str) -> PathBuf {
-        self.root().join(".upshift/staged").join(&self.run_id).join(h.to_string()).join(name)
+        self.root()
+            .join(".upshift/staged")
+            .join(&self.run_id)
+            .join(h.to_string())
+            .join(name)
     }
 
     pub(super) fn render_config(&mut self, h: usize, name: &str) -> StepResult {
         let hop = &self.plan.hops[h];
-        let cfg = self.setup.loaded.manifest.config.get(name).ok_or_else(|| format!("the manifest has no config file `{name}`"))?;
+        let cfg = self
+            .setup
+            .loaded
+            .manifest
+            .config
+            .get(name)
+            .ok_or_else(|| format!("the manifest has no config file `{name}`"))?;
         let role = cfg.role.clone().unwrap_or_else(|| name.to_string());
         let path = self.root().join(&cfg.path);
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let cat = &self.setup.loaded.catalog;
-        let (from, to) = (cat.parse_version(&hop.from).map_err(|e| e.to_string())?, cat.parse_version(&hop.to).map_err(|e| e.to_string())?);
+        let (from, to) = (
+            cat.parse_version(&hop.from).map_err(|e| e.to_string())?,
+            cat.parse_version(&hop.to).map_err(|e| e.to_string())?,
+        );
         // A rule with a `role` is only for config files of that role.
-        let rules: Vec<_> = upshift_config::rules_for(cat, &from, &to).map_err(|e| e.to_string())?.into_iter().filter(|r| r.applies_to(&role)).collect();
-        let facts = self.setup.loaded.manifest.installation.facts.iter().cloned().collect();
-        let ctx = Context { from: Some(from), to: Some(to), facts, ..Context::default() };
-        let m = migrate(format_of(cfg.format), &cfg.path, &text, &rules, &ctx).map_err(|e| e.to_string())?;
+        let rules: Vec<_> = upshift_config::rules_for(cat, &from, &to)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|r| r.applies_to(&role))
+            .collect();
+        let facts = self
+            .setup
+            .loaded
+            .manifest
+            .installation
+            .facts
+            .iter()
+            .cloned()
+            .collect();
+        let ctx = Context {
+            from: Some(from),
+            to: Some(to),
+            facts,
+            ..Context::default()
+        };
+        let m = migrate(format_of(cfg.format), &cfg.path, &text, &rules, &ctx)
+            .map_err(|e| e.to_string())?;
         // Secrets taken out of the file go to their own files now: the old
         // release ignores them, and the migrated config needs them after the swap.
         for f in &m.secret_files {
@@ -44,22 +76,43 @@ impl Runner<'_> {
         }
         let staged = self.staged(h, name);
         if let Some(dir) = staged.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         write_atomic(&staged, &m.text)?;
         for w in &m.warnings {
-            self.setup.progress.note(&format!("warning: {}: {w}", cfg.path));
+            self.setup
+                .progress
+                .note(&format!("warning: {}: {w}", cfg.path));
         }
         for c in &m.commands {
-            self.setup.progress.note(&format!("run this before the upgrade completes: {c}"));
+            self.setup
+                .progress
+                .note(&format!("run this before the upgrade completes: {c}"));
         }
-        Ok(Some(if m.applied.is_empty() { "unchanged".into() } else { m.applied.join("; ") }))
+        Ok(Some(if m.applied.is_empty() {
+            "unchanged".into()
+        } else {
+            m.applied.join("; ")
+        }))
     }
 
     pub(super) fn write_config(&mut self, h: usize, name: &str) -> StepResult {
-        let cfg = self.setup.loaded.manifest.config.get(name).ok_or_else(|| format!("the manifest has no config file `{name}`"))?;
+        let cfg = self
+            .setup
+            .loaded
+            .manifest
+            .config
+            .get(name)
+            .ok_or_else(|| format!("the manifest has no config file `{name}`"))?;
         let staged = self.staged(h, name);
-        let text = std::fs::read_to_string(&staged).map_err(|e| format!("the migrated {} was not rendered ({}): {e}", cfg.path, staged.display()))?;
+        let text = std::fs::read_to_string(&staged).map_err(|e| {
+            format!(
+                "the migrated {} was not rendered ({}): {e}",
+                cfg.path,
+                staged.display()
+            )
+        })?;
         write_atomic(&self.root().join(&cfg.path), &text)?;
         Ok(None)
     }
@@ -79,7 +132,11 @@ fn write_secret(path: &std::path::Path, contents: &str) -> Result<(), String> {
     use std::io::Write;
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let tmp = path.with_extension("upshift-tmp");
     let _ = std::fs::remove_file(&tmp);

@@ -31,10 +31,24 @@ pub struct Setup<'a> {
 
 /// Live progress of a run (the CLI prints it on stderr).
 pub trait Progress {
-    /// A step changed state (`started`, `done`, `failed`, `undone`, `skipped`).
-    fn step(&self, hop: usize, hops: usize, from: &str, to: &str, step: &str, description: &str, state: &str);
+    /// A step changed state.
+    fn step(&self, event: &StepProgress);
     /// A free-form line (rollback progress, warnings).
     fn note(&self, text: &str);
+}
+
+/// One step's change of state, for [`Progress`].
+#[derive(Debug, Clone)]
+pub struct StepProgress<'a> {
+    /// 1-based hop number and the number of hops.
+    pub hop: usize,
+    pub hops: usize,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub step: &'a str,
+    pub description: &'a str,
+    /// `started`, `done` or `failed`.
+    pub state: &'a str,
 }
 
 /// How a run ended.
@@ -65,7 +79,10 @@ pub fn apply(setup: &Setup, plan: &Plan) -> Result<RunSummary> {
         return Err(unfinished(&journal, &r));
     }
     if plan.hops.is_empty() {
-        return Err(RunError::NothingToDo(format!("{inst} is already at {}: nothing to do", plan.to)));
+        return Err(RunError::NothingToDo(format!(
+            "{inst} is already at {}: nothing to do",
+            plan.to
+        )));
     }
     let record = RunRecord {
         id: run_id.clone(),
@@ -91,10 +108,17 @@ pub fn resume(setup: &Setup) -> Result<RunSummary> {
     let mut journal = Journal::open(&setup.journal)?;
     let inst = &setup.loaded.manifest.installation.name;
     let Some(r) = journal.unfinished(inst)? else {
-        return Err(RunError::NothingToDo(format!("{inst} has no interrupted run to resume (see `upshift history`)")));
+        return Err(RunError::NothingToDo(format!(
+            "{inst} has no interrupted run to resume (see `upshift history`)"
+        )));
     };
     let _guard = lock::acquire(&mut journal, inst, &r.id, true)?;
-    let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| RunError::Failed(format!("run {}: the journaled plan is unreadable: {e}", r.id)))?;
+    let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| {
+        RunError::Failed(format!(
+            "run {}: the journaled plan is unreadable: {e}",
+            r.id
+        ))
+    })?;
     let runner = Runner::new(setup, journal, r.id.clone(), plan)?;
     match r.outcome {
         Outcome::RollingBack | Outcome::RollbackFailed => runner.resume_rollback(),
@@ -108,7 +132,12 @@ pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
     let mut journal = Journal::open(&setup.journal)?;
     let inst = &setup.loaded.manifest.installation.name;
     let r = match (run_id, journal.unfinished(inst)?) {
-        (Some(id), _) => journal.run(id)?.ok_or_else(|| RunError::NothingToDo(format!("no run `{id}` in {} (see `upshift history`)", journal.path().display())))?,
+        (Some(id), _) => journal.run(id)?.ok_or_else(|| {
+            RunError::NothingToDo(format!(
+                "no run `{id}` in {} (see `upshift history`)",
+                journal.path().display()
+            ))
+        })?,
         (None, Some(r)) => r,
         (None, None) => journal
             .runs(inst)?
@@ -116,8 +145,14 @@ pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
             .next_back()
             .ok_or_else(|| RunError::NothingToDo(format!("{inst} has no runs to roll back")))?,
     };
-    if r.outcome == Outcome::RolledBack || (r.outcome == Outcome::Failed && r.at_version.as_deref() == Some(r.from.as_str())) {
-        return Err(RunError::NothingToDo(format!("run {} is already rolled back: {} serves", r.id, r.at_version.unwrap_or(r.from))));
+    if r.outcome == Outcome::RolledBack
+        || (r.outcome == Outcome::Failed && r.at_version.as_deref() == Some(r.from.as_str()))
+    {
+        return Err(RunError::NothingToDo(format!(
+            "run {} is already rolled back: {} serves",
+            r.id,
+            r.at_version.unwrap_or(r.from)
+        )));
     }
     if let Some(u) = journal.unfinished(inst)? {
         if u.id != r.id {
@@ -125,7 +160,12 @@ pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
         }
     }
     let _guard = lock::acquire(&mut journal, inst, &r.id, true)?;
-    let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| RunError::Failed(format!("run {}: the journaled plan is unreadable: {e}", r.id)))?;
+    let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| {
+        RunError::Failed(format!(
+            "run {}: the journaled plan is unreadable: {e}",
+            r.id
+        ))
+    })?;
     Runner::new(setup, journal, r.id.clone(), plan)?.rollback_run()
 }
 
@@ -133,7 +173,16 @@ fn unfinished(journal: &Journal, r: &RunRecord) -> RunError {
     let at = journal
         .events(&r.id)
         .ok()
-        .and_then(|ev| ev.last().map(|e| format!("hop {} step {} ({:?})", e.hop + 1, e.step, e.state).to_lowercase()))
+        .and_then(|ev| {
+            ev.last().map(|e| {
+                format!("hop {} step {} ({:?})", e.hop + 1, e.step, e.state).to_lowercase()
+            })
+        })
         .unwrap_or_else(|| "its start".into());
-    RunError::Unfinished { run_id: r.id.clone(), from: r.from.clone(), to: r.to.clone(), at }
+    RunError::Unfinished {
+        run_id: r.id.clone(),
+        from: r.from.clone(),
+        to: r.to.clone(),
+        at,
+    }
 }

@@ -31,7 +31,13 @@ impl Runner<'_> {
             if let Some(hc) = &svc.health {
                 health::wait(hc, &root).map_err(|e| self.diagnose(h, name, &e))?;
             }
-            let _ = self.journal.record(&self.run_id, h, &format!("stop.{name}"), StepState::Undone, None);
+            let _ = self.journal.record(
+                &self.run_id,
+                h,
+                &format!("stop.{name}"),
+                StepState::Undone,
+                None,
+            );
         }
         self.page.release_all();
         if done.contains(&(h, "maintenance.on".to_string())) {
@@ -45,15 +51,26 @@ impl Runner<'_> {
     /// Stops everything, restores `snapshot` (data and config), points the
     /// release link at `version`, starts everything and checks health.
     /// Journaled first, so a crash here is finished by `resume`.
-    pub(super) fn restore_to(&mut self, h: usize, version: &str, snapshot: Option<&str>) -> Result<(), String> {
+    pub(super) fn restore_to(
+        &mut self,
+        h: usize,
+        version: &str,
+        snapshot: Option<&str>,
+    ) -> Result<(), String> {
         let target = serde_json::json!({ "version": version, "snapshot": snapshot }).to_string();
-        self.journal.record(&self.run_id, h, ROLLBACK, StepState::Started, Some(&target)).map_err(|e| e.to_string())?;
-        self.journal.set_outcome(&self.run_id, Outcome::RollingBack, version, None).map_err(|e| e.to_string())?;
+        self.journal
+            .record(&self.run_id, h, ROLLBACK, StepState::Started, Some(&target))
+            .map_err(|e| e.to_string())?;
+        self.journal
+            .set_outcome(&self.run_id, Outcome::RollingBack, version, None)
+            .map_err(|e| e.to_string())?;
         let m = self.setup.loaded.manifest.clone();
         let root = self.root().clone();
         let order = m.start_order();
         for name in order.iter().rev() {
-            self.setup.progress.note(&format!("rollback: stopping {name}"));
+            self.setup
+                .progress
+                .note(&format!("rollback: stopping {name}"));
             let svc = &m.services[*name];
             driver::stop(name, svc, &root)?;
             if m.maintenance.page {
@@ -63,10 +80,18 @@ impl Runner<'_> {
             }
         }
         if let Some(id) = snapshot {
-            self.setup.progress.note(&format!("rollback: restoring snapshot {}", &id[..id.len().min(8)]));
-            self.repo().map_err(|e| e.to_string())?.restore(id, &m, &root, &NoProgress).map_err(|e| e.to_string())?;
+            self.setup.progress.note(&format!(
+                "rollback: restoring snapshot {}",
+                &id[..id.len().min(8)]
+            ));
+            self.repo()
+                .map_err(|e| e.to_string())?
+                .restore(id, &m, &root, &NoProgress)
+                .map_err(|e| e.to_string())?;
         }
-        self.setup.progress.note(&format!("rollback: switching back to {version}"));
+        self.setup
+            .progress
+            .note(&format!("rollback: switching back to {version}"));
         self.switch_release(version)?;
         self.set_manifest_version(version);
         for name in &order {
@@ -74,7 +99,9 @@ impl Runner<'_> {
             if let Some(addr) = &svc.public_address {
                 self.page.release(addr);
             }
-            self.setup.progress.note(&format!("rollback: starting {name} ({version})"));
+            self.setup
+                .progress
+                .note(&format!("rollback: starting {name} ({version})"));
             driver::start(name, svc, &root)?;
             if let Some(hc) = &svc.health {
                 health::wait(hc, &root).map_err(|e| self.diagnose(h, name, &e))?;
@@ -84,7 +111,9 @@ impl Runner<'_> {
         if let Some(off) = &m.maintenance.off {
             crate::proc::sh_checked("hook maintenance.off", off, &root, &[])?;
         }
-        self.journal.record(&self.run_id, h, ROLLBACK, StepState::Done, Some(&target)).map_err(|e| e.to_string())?;
+        self.journal
+            .record(&self.run_id, h, ROLLBACK, StepState::Done, Some(&target))
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -95,10 +124,19 @@ impl Runner<'_> {
         let events = self.journal.events(&self.run_id)?;
         let ponr_crossed = events.iter().any(|e| {
             e.state != StepState::Undone
-                && self.plan.hops.get(e.hop).and_then(|hop| hop.steps.iter().find(|s| s.id == e.step)).is_some_and(|s| s.point_of_no_return)
+                && self
+                    .plan
+                    .hops
+                    .get(e.hop)
+                    .and_then(|hop| hop.steps.iter().find(|s| s.id == e.step))
+                    .is_some_and(|s| s.point_of_no_return)
         });
         let snapshot = if ponr_crossed {
-            Some(self.detail(0, "backup.final")?.ok_or_else(|| RunError::Failed("the run passed the point of no return but no snapshot is recorded".into()))?)
+            Some(self.detail(0, "backup.final")?.ok_or_else(|| {
+                RunError::Failed(
+                    "the run passed the point of no return but no snapshot is recorded".into(),
+                )
+            })?)
         } else {
             None
         };
@@ -109,9 +147,18 @@ impl Runner<'_> {
     /// `resume` of a run whose rollback was interrupted: redo it (idempotent).
     pub fn resume_rollback(mut self) -> Result<RunSummary> {
         let events = self.journal.events(&self.run_id)?;
-        let last = events.iter().rev().find(|e| e.step == ROLLBACK && e.state == StepState::Started);
-        let target: serde_json::Value = last.and_then(|e| e.detail.as_deref()).and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
-        let version = target["version"].as_str().unwrap_or(&self.plan.from).to_string();
+        let last = events
+            .iter()
+            .rev()
+            .find(|e| e.step == ROLLBACK && e.state == StepState::Started);
+        let target: serde_json::Value = last
+            .and_then(|e| e.detail.as_deref())
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        let version = target["version"]
+            .as_str()
+            .unwrap_or(&self.plan.from)
+            .to_string();
         let snapshot = target["snapshot"].as_str().map(str::to_string);
         self.finish_rollback(&version, snapshot.as_deref())
     }
@@ -120,12 +167,21 @@ impl Runner<'_> {
         let h = self.plan.hops.len().saturating_sub(1);
         match self.restore_to(h, version, snapshot) {
             Ok(()) => {
-                self.journal.set_outcome(&self.run_id, Outcome::RolledBack, version, None)?;
+                self.journal
+                    .set_outcome(&self.run_id, Outcome::RolledBack, version, None)?;
                 self.summary()
             }
             Err(e) => {
-                self.journal.set_outcome(&self.run_id, Outcome::RollbackFailed, version, Some(&e))?;
-                Err(RunError::RollbackFailed { what: format!("rolling back run {} to {version}", self.run_id), rollback: e })
+                self.journal.set_outcome(
+                    &self.run_id,
+                    Outcome::RollbackFailed,
+                    version,
+                    Some(&e),
+                )?;
+                Err(RunError::RollbackFailed {
+                    what: format!("rolling back run {} to {version}", self.run_id),
+                    rollback: e,
+                })
             }
         }
     }

@@ -53,7 +53,10 @@ impl<'a> Runner<'a> {
     /// The snapshot repository, opened once.
     pub(super) fn repo(&mut self) -> Result<&Repository> {
         if self.repo.is_none() {
-            self.repo = Some(Repository::for_manifest(&self.setup.loaded.manifest, &self.setup.root)?);
+            self.repo = Some(Repository::for_manifest(
+                &self.setup.loaded.manifest,
+                &self.setup.root,
+            )?);
         }
         Ok(self.repo.as_ref().expect("just set"))
     }
@@ -92,10 +95,12 @@ impl<'a> Runner<'a> {
             if let Err(f) = self.run_hop(h, &done) {
                 return self.fail(h, f);
             }
-            self.journal.set_outcome(&self.run_id, Outcome::Running, &hop.to, None)?;
+            self.journal
+                .set_outcome(&self.run_id, Outcome::Running, &hop.to, None)?;
             self.set_manifest_version(&hop.to);
         }
-        self.journal.set_outcome(&self.run_id, Outcome::Succeeded, &self.plan.to, None)?;
+        self.journal
+            .set_outcome(&self.run_id, Outcome::Succeeded, &self.plan.to, None)?;
         self.summary()
     }
 
@@ -105,17 +110,32 @@ impl<'a> Runner<'a> {
             if done.contains(&(h, step.id.clone())) {
                 continue;
             }
-            let fail = |error: String| StepFailure { step: step.clone(), error };
-            self.journal.record(&self.run_id, h, &step.id, StepState::Started, None).map_err(|e| fail(e.to_string()))?;
+            let fail = |error: String| StepFailure {
+                step: step.clone(),
+                error,
+            };
+            self.journal
+                .record(&self.run_id, h, &step.id, StepState::Started, None)
+                .map_err(|e| fail(e.to_string()))?;
             self.progress(h, step, "started");
             match self.perform(h, step) {
                 Ok(detail) => {
-                    self.journal.record(&self.run_id, h, &step.id, StepState::Done, detail.as_deref()).map_err(|e| fail(e.to_string()))?;
+                    self.journal
+                        .record(
+                            &self.run_id,
+                            h,
+                            &step.id,
+                            StepState::Done,
+                            detail.as_deref(),
+                        )
+                        .map_err(|e| fail(e.to_string()))?;
                     self.progress(h, step, "done");
                     self.maybe_crash(h, &step.id);
                 }
                 Err(e) => {
-                    let _ = self.journal.record(&self.run_id, h, &step.id, StepState::Failed, Some(&e));
+                    let _ =
+                        self.journal
+                            .record(&self.run_id, h, &step.id, StepState::Failed, Some(&e));
                     self.progress(h, step, "failed");
                     return Err(fail(e));
                 }
@@ -135,34 +155,61 @@ impl<'a> Runner<'a> {
 
     pub(super) fn progress(&self, h: usize, step: &Step, state: &str) {
         let hop = &self.plan.hops[h];
-        self.setup.progress.step(h + 1, self.plan.hops.len(), &hop.from, &hop.to, &step.id, &step.description, state);
+        self.setup.progress.step(&super::StepProgress {
+            hop: h + 1,
+            hops: self.plan.hops.len(),
+            from: &hop.from,
+            to: &hop.to,
+            step: &step.id,
+            description: &step.description,
+            state,
+        });
     }
 
     /// A hop failed: undo it (before the point of no return) or restore its
     /// snapshot (after), so that the hop's starting version serves again.
     fn fail(mut self, h: usize, f: StepFailure) -> Result<RunSummary> {
         let hop = self.plan.hops[h].clone();
-        let what = format!("upgrade {} → {} failed at step {}: {}", hop.from, hop.to, f.step.id, f.error);
+        let what = format!(
+            "upgrade {} → {} failed at step {}: {}",
+            hop.from, hop.to, f.step.id, f.error
+        );
         self.setup.progress.note(&format!("error: {what}"));
         let undone = if f.step.point_of_no_return {
-            self.setup.progress.note(&format!("past the point of no return: restoring the snapshot taken before the swap and {}", hop.from));
+            self.setup.progress.note(&format!(
+                "past the point of no return: restoring the snapshot taken before the swap and {}",
+                hop.from
+            ));
             match self.detail(h, "backup.final")? {
                 Some(id) => self.restore_to(h, &hop.from, Some(&id)),
                 None => Err("no verified snapshot of this hop was recorded".to_string()),
             }
         } else {
-            self.setup.progress.note(&format!("before the point of no return: undoing the steps done and restarting {}", hop.from));
+            self.setup.progress.note(&format!(
+                "before the point of no return: undoing the steps done and restarting {}",
+                hop.from
+            ));
             self.undo_hop(h)
         };
         match undone {
             Ok(()) => {
-                let outcome = if f.step.point_of_no_return { Outcome::RolledBack } else { Outcome::Failed };
-                self.journal.set_outcome(&self.run_id, outcome, &hop.from, Some(&what))?;
+                let outcome = if f.step.point_of_no_return {
+                    Outcome::RolledBack
+                } else {
+                    Outcome::Failed
+                };
+                self.journal
+                    .set_outcome(&self.run_id, outcome, &hop.from, Some(&what))?;
                 self.set_manifest_version(&hop.from);
                 Err(RunError::RolledBack { what, at: hop.from })
             }
             Err(e) => {
-                self.journal.set_outcome(&self.run_id, Outcome::RollbackFailed, &hop.from, Some(&what))?;
+                self.journal.set_outcome(
+                    &self.run_id,
+                    Outcome::RollbackFailed,
+                    &hop.from,
+                    Some(&what),
+                )?;
                 Err(RunError::RollbackFailed { what, rollback: e })
             }
         }
@@ -172,10 +219,22 @@ impl<'a> Runner<'a> {
     /// the manifest keeps saying what runs.
     pub(super) fn set_manifest_version(&self, version: &str) {
         let path = &self.setup.manifest_path;
-        let Ok(text) = std::fs::read_to_string(path) else { return };
-        let Ok(mut doc) = text.parse::<toml_edit::DocumentMut>() else { return };
-        let Some(inst) = doc.get_mut("installation").and_then(|t| t.as_table_like_mut()) else { return };
-        let decor = inst.get("version").and_then(|v| v.as_value()).map(|v| v.decor().clone());
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return;
+        };
+        let Ok(mut doc) = text.parse::<toml_edit::DocumentMut>() else {
+            return;
+        };
+        let Some(inst) = doc
+            .get_mut("installation")
+            .and_then(|t| t.as_table_like_mut())
+        else {
+            return;
+        };
+        let decor = inst
+            .get("version")
+            .and_then(|v| v.as_value())
+            .map(|v| v.decor().clone());
         let mut value = toml_edit::Value::from(version);
         if let Some(d) = decor {
             *value.decor_mut() = d;
@@ -188,7 +247,9 @@ impl<'a> Runner<'a> {
     }
 
     pub(super) fn summary(&self) -> Result<RunSummary> {
-        let r = self.journal.run(&self.run_id)?.ok_or_else(|| RunError::Failed(format!("run {} vanished from the journal", self.run_id)))?;
+        let r = self.journal.run(&self.run_id)?.ok_or_else(|| {
+            RunError::Failed(format!("run {} vanished from the journal", self.run_id))
+        })?;
         Ok(RunSummary {
             run_id: r.id,
             from: r.from.clone(),

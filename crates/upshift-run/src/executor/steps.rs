@@ -23,7 +23,10 @@ impl Runner<'_> {
     pub(super) fn crossed(&self, h: usize) -> Vec<&Release> {
         let hop = &self.plan.hops[h];
         let cat = &self.setup.loaded.catalog;
-        hop.crosses.iter().filter_map(|v| cat.parse_version(v).ok().and_then(|v| cat.release(&v))).collect()
+        hop.crosses
+            .iter()
+            .filter_map(|v| cat.parse_version(v).ok().and_then(|v| cat.release(&v)))
+            .collect()
     }
 
     /// Performs one step; the `Ok` value is journaled as the step's detail.
@@ -38,13 +41,22 @@ impl Runner<'_> {
             .or_else(|| step.id.split_once('.').map(|(_, a)| a))
             .unwrap_or("")
             .to_string();
-        let service = |name: &str| m.services.get(name).ok_or_else(|| format!("the manifest has no service `{name}` (the plan is for another manifest)"));
+        let service = |name: &str| {
+            m.services.get(name).ok_or_else(|| {
+                format!("the manifest has no service `{name}` (the plan is for another manifest)")
+            })
+        };
         match step.kind {
             StepKind::Preflight => match step.id.as_str() {
                 "preflight.health" => {
                     for name in m.start_order() {
                         if let Some(hc) = &m.services[name].health {
-                            health::wait(hc, &root).map_err(|e| format!("{name} ({}) is not healthy, fix it before upgrading: {e}", hop.from))?;
+                            health::wait(hc, &root).map_err(|e| {
+                                format!(
+                                    "{name} ({}) is not healthy, fix it before upgrading: {e}",
+                                    hop.from
+                                )
+                            })?;
                         }
                     }
                     Ok(None)
@@ -54,18 +66,33 @@ impl Runner<'_> {
             },
             StepKind::PreCheck => {
                 let id = step.id.trim_start_matches("precheck.");
-                let check = self.crossed(h).into_iter().flat_map(|r| r.pre_checks.iter()).find(|c| c.id == id).cloned();
+                let check = self
+                    .crossed(h)
+                    .into_iter()
+                    .flat_map(|r| r.pre_checks.iter())
+                    .find(|c| c.id == id)
+                    .cloned();
                 match check.and_then(|c| c.run.clone().map(|run| (c, run))) {
                     Some((c, run)) => sh_checked(&c.description, &run, &root, &[])
                         .map(|_| None)
-                        .map_err(|e| format!("{e}{}", c.hint.map(|h| format!("\nhint: {h}")).unwrap_or_default())),
+                        .map_err(|e| {
+                            format!(
+                                "{e}{}",
+                                c.hint.map(|h| format!("\nhint: {h}")).unwrap_or_default()
+                            )
+                        }),
                     None => Ok(Some("nothing to run: review it by hand".into())),
                 }
             }
             StepKind::Prepare => match m.release.as_ref().and_then(|r| r.install.clone()) {
                 Some(cmd) => {
                     let cmd = cmd.replace("{version}", &hop.to);
-                    sh_checked(&format!("install {}", hop.to), &cmd, &root, &[("UPSHIFT_VERSION", &hop.to)])?;
+                    sh_checked(
+                        &format!("install {}", hop.to),
+                        &cmd,
+                        &root,
+                        &[("UPSHIFT_VERSION", &hop.to)],
+                    )?;
                     Ok(None)
                 }
                 None => Ok(Some("no install command in the manifest".into())),
@@ -80,8 +107,20 @@ impl Runner<'_> {
                 run_hook(&arg, cmd.as_deref(), &root, &hop.from, &hop.to)
             }
             StepKind::MaintenanceOn => {
-                run_hook("maintenance.on", m.maintenance.on.as_deref(), &root, &hop.from, &hop.to)?;
-                run_hook("maintenance.announce", m.maintenance.announce.as_deref(), &root, &hop.from, &hop.to)?;
+                run_hook(
+                    "maintenance.on",
+                    m.maintenance.on.as_deref(),
+                    &root,
+                    &hop.from,
+                    &hop.to,
+                )?;
+                run_hook(
+                    "maintenance.announce",
+                    m.maintenance.announce.as_deref(),
+                    &root,
+                    &hop.from,
+                    &hop.to,
+                )?;
                 Ok(Some(now_ms().to_string()))
             }
             StepKind::Stop => {
@@ -95,21 +134,42 @@ impl Runner<'_> {
                 Ok(None)
             }
             StepKind::VerifyBackup => {
-                let id = self.detail(h, "backup.final").map_err(|e| e.to_string())?.ok_or("no final snapshot was recorded")?;
+                let id = self
+                    .detail(h, "backup.final")
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no final snapshot was recorded")?;
                 let manifest = self.setup.loaded.manifest.clone();
-                let report = self.repo().map_err(|e| e.to_string())?.verify(&id, &manifest, &root, &NoProgress).map_err(|e| e.to_string())?;
+                let report = self
+                    .repo()
+                    .map_err(|e| e.to_string())?
+                    .verify(&id, &manifest, &root, &NoProgress)
+                    .map_err(|e| e.to_string())?;
                 if report.ok() {
                     Ok(Some(id))
                 } else {
-                    Err(format!("snapshot {id} did not verify: {}", report.problems().join("; ")))
+                    Err(format!(
+                        "snapshot {id} did not verify: {}",
+                        report.problems().join("; ")
+                    ))
                 }
             }
             StepKind::Swap => self.switch_release(&hop.to).map(Some),
             StepKind::WriteConfig => self.write_config(h, &arg),
             StepKind::DataMigration => {
-                let d = self.crossed(h).into_iter().flat_map(|r| r.data_steps.iter()).find(|d| d.id == arg).cloned();
+                let d = self
+                    .crossed(h)
+                    .into_iter()
+                    .flat_map(|r| r.data_steps.iter())
+                    .find(|d| d.id == arg)
+                    .cloned();
                 match d.and_then(|d| d.run.clone().map(|run| (d, run))) {
-                    Some((d, run)) => sh_checked(&d.description, &run, &root, &[("UPSHIFT_FROM", &hop.from), ("UPSHIFT_TO", &hop.to)]).map(|out| Some(tail(&out, 3))),
+                    Some((d, run)) => sh_checked(
+                        &d.description,
+                        &run,
+                        &root,
+                        &[("UPSHIFT_FROM", &hop.from), ("UPSHIFT_TO", &hop.to)],
+                    )
+                    .map(|out| Some(tail(&out, 3))),
                     None => Ok(Some("no command: the release migrates on start".into())),
                 }
             }
@@ -123,16 +183,29 @@ impl Runner<'_> {
             StepKind::HealthCheck => {
                 let svc = service(&arg)?;
                 match &svc.health {
-                    Some(hc) => health::wait(hc, &root).map(|_| None).map_err(|e| self.diagnose(h, &arg, &e)),
+                    Some(hc) => health::wait(hc, &root)
+                        .map(|_| None)
+                        .map_err(|e| self.diagnose(h, &arg, &e)),
                     None => Ok(Some("no health check configured".into())),
                 }
             }
             StepKind::MaintenanceOff => {
                 self.page.release_all();
-                run_hook("maintenance.off", m.maintenance.off.as_deref(), &root, &hop.from, &hop.to)?;
-                let started: Option<i64> = self.detail(h, "maintenance.on").map_err(|e| e.to_string())?.and_then(|d| d.parse().ok());
+                run_hook(
+                    "maintenance.off",
+                    m.maintenance.off.as_deref(),
+                    &root,
+                    &hop.from,
+                    &hop.to,
+                )?;
+                let started: Option<i64> = self
+                    .detail(h, "maintenance.on")
+                    .map_err(|e| e.to_string())?
+                    .and_then(|d| d.parse().ok());
                 let ms = started.map_or(0, |s| (now_ms() - s).max(0));
-                self.journal.add_maintenance(&self.run_id, ms).map_err(|e| e.to_string())?;
+                self.journal
+                    .add_maintenance(&self.run_id, ms)
+                    .map_err(|e| e.to_string())?;
                 Ok(Some(format!("maintenance window {ms} ms")))
             }
         }
@@ -141,14 +214,21 @@ impl Runner<'_> {
     /// A failed health check, with the log's tail and any known issue that matches it.
     pub(super) fn diagnose(&self, h: usize, name: &str, error: &str) -> String {
         let svc = &self.setup.loaded.manifest.services[name];
-        let log = std::fs::read_to_string(driver::log_path(name, svc, self.root())).unwrap_or_default();
+        let log =
+            std::fs::read_to_string(driver::log_path(name, svc, self.root())).unwrap_or_default();
         let mut out = format!("{name} is not healthy: {error}");
         let last = tail(&log, 20);
         if !last.is_empty() {
             out += &format!("\nlast lines of its log:\n{last}");
         }
-        for issue in self.crossed(h).into_iter().flat_map(|r| r.known_issues.iter()) {
-            let hit = regex::Regex::new(&issue.pattern).map(|re| re.is_match(&log)).unwrap_or_else(|_| log.contains(&issue.pattern));
+        for issue in self
+            .crossed(h)
+            .into_iter()
+            .flat_map(|r| r.known_issues.iter())
+        {
+            let hit = regex::Regex::new(&issue.pattern)
+                .map(|re| re.is_match(&log))
+                .unwrap_or_else(|_| log.contains(&issue.pattern));
             if hit {
                 out += &format!("\nknown issue `{}`: {}", issue.pattern, issue.hint);
             }
@@ -158,7 +238,11 @@ impl Runner<'_> {
 
     fn backup(&mut self, h: usize, id: &str) -> StepResult {
         let hop = self.plan.hops[h].clone();
-        let (phase, version) = if id == "backup.post" { (Phase::PostUpgrade, hop.to.clone()) } else { (Phase::PreUpgrade, hop.from.clone()) };
+        let (phase, version) = if id == "backup.post" {
+            (Phase::PostUpgrade, hop.to.clone())
+        } else {
+            (Phase::PreUpgrade, hop.from.clone())
+        };
         let loaded = self.setup.loaded;
         let tags = Tags {
             installation: loaded.manifest.installation.name.clone(),
@@ -169,8 +253,14 @@ impl Runner<'_> {
             config_fingerprint: self.config_fingerprint(),
         };
         let root = self.root().clone();
-        let info = self.repo().map_err(|e| e.to_string())?.backup(&loaded.manifest, &root, &tags, &NoProgress).map_err(|e| e.to_string())?;
-        self.journal.add_snapshot(&self.run_id, &info.short_id).map_err(|e| e.to_string())?;
+        let info = self
+            .repo()
+            .map_err(|e| e.to_string())?
+            .backup(&loaded.manifest, &root, &tags, &NoProgress)
+            .map_err(|e| e.to_string())?;
+        self.journal
+            .add_snapshot(&self.run_id, &info.short_id)
+            .map_err(|e| e.to_string())?;
         Ok(Some(info.id))
     }
 
@@ -180,7 +270,11 @@ impl Runner<'_> {
             h.update(c.path.as_bytes());
             h.update(std::fs::read(self.root().join(&c.path)).unwrap_or_default());
         }
-        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+        h.finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Points the release link at `version` (atomic rename of a new symlink).
@@ -191,26 +285,40 @@ impl Runner<'_> {
         let root = self.root();
         let target = Path::new(&layout.dir).join(version);
         if !root.join(&target).is_dir() {
-            return Err(format!("release {version} is not installed at {}", root.join(&target).display()));
+            return Err(format!(
+                "release {version} is not installed at {}",
+                root.join(&target).display()
+            ));
         }
         let link = root.join(&layout.link);
         let tmp = root.join(format!("{}.upshift-tmp", layout.link));
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&target, &tmp)
             .and_then(|_| std::fs::rename(&tmp, &link))
-            .map_err(|e| format!("cannot point {} at {}: {e}", link.display(), target.display()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot point {} at {}: {e}",
+                    link.display(),
+                    target.display()
+                )
+            })?;
         Ok(format!("{} → {}", layout.link, target.display()))
     }
 
     /// After a crash, serve the maintenance page again for services this hop
     /// stopped and has not started yet.
-    pub(super) fn restore_page(&mut self, h: usize, done: &HashSet<(usize, String)>) -> Result<(), RunError> {
+    pub(super) fn restore_page(
+        &mut self,
+        h: usize,
+        done: &HashSet<(usize, String)>,
+    ) -> Result<(), RunError> {
         let m = &self.setup.loaded.manifest;
         if !m.maintenance.page {
             return Ok(());
         }
         for (name, svc) in &m.services {
-            let stopped = done.contains(&(h, format!("stop.{name}"))) && !done.contains(&(h, format!("start.{name}")));
+            let stopped = done.contains(&(h, format!("stop.{name}")))
+                && !done.contains(&(h, format!("start.{name}")));
             if let (true, Some(addr)) = (stopped, &svc.public_address) {
                 self.page.serve(addr).map_err(RunError::Failed)?;
             }
@@ -221,22 +329,38 @@ impl Runner<'_> {
 
 fn run_hook(name: &str, cmd: Option<&str>, root: &Path, from: &str, to: &str) -> StepResult {
     match cmd {
-        Some(c) => sh_checked(&format!("hook {name}"), c, root, &[("UPSHIFT_FROM", from), ("UPSHIFT_TO", to)]).map(|_| None),
+        Some(c) => sh_checked(
+            &format!("hook {name}"),
+            c,
+            root,
+            &[("UPSHIFT_FROM", from), ("UPSHIFT_TO", to)],
+        )
+        .map(|_| None),
         None => Ok(None),
     }
 }
 
 fn disk_free(root: &Path) -> StepResult {
     const MIN: u64 = 64 << 20;
-    let c = std::ffi::CString::new(root.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+    let c =
+        std::ffi::CString::new(root.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
     // SAFETY: statvfs fills the zeroed struct for a valid C path.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(format!("cannot read free space of {}: {}", root.display(), std::io::Error::last_os_error()));
+        return Err(format!(
+            "cannot read free space of {}: {}",
+            root.display(),
+            std::io::Error::last_os_error()
+        ));
     }
     let free = st.f_bavail as u64 * st.f_frsize as u64;
     if free < MIN {
-        return Err(format!("only {} MiB free under {}: free at least {} MiB before upgrading", free >> 20, root.display(), MIN >> 20));
+        return Err(format!(
+            "only {} MiB free under {}: free at least {} MiB before upgrading",
+            free >> 20,
+            root.display(),
+            MIN >> 20
+        ));
     }
     Ok(Some(format!("{} MiB free", free >> 20)))
 }
@@ -260,10 +384,14 @@ fn tools_present(kinds: impl Iterator<Item = StoreKind>) -> StepResult {
     if missing.is_empty() {
         Ok(None)
     } else {
-        Err(format!("missing tools: {}; install them first", missing.join(", ")))
+        Err(format!(
+            "missing tools: {}; install them first",
+            missing.join(", ")
+        ))
     }
 }
 
 fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
