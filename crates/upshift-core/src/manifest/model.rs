@@ -39,8 +39,16 @@ pub struct ReleaseLayout {
     #[serde(default = "default_current_link")]
     pub link: String,
     /// Command that fetches/unpacks release `{version}` into `{dir}/{version}`;
-    /// it runs while the old version still serves.
+    /// it runs while the old version still serves. `{version}` and `{dir}` are
+    /// substituted; when the command names `{dir}/{version}`, that directory is
+    /// created first, so `tar -xzf R-{version}.tar.gz -C {dir}/{version}
+    /// --strip-components=1` works as written (seed 003).
     pub install: Option<String>,
+    /// Paths relative to a release directory (`config/config.json`, `data`)
+    /// copied — files and whole directories, modes kept — from the old
+    /// release into the new one in the swap step, just before the link flips.
+    #[serde(default)]
+    pub carry: Vec<Spanned<String>>,
 }
 
 fn default_releases_dir() -> String {

@@ -68,7 +68,45 @@ pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
     for (name, store) in &m.stores {
         check_store(file, src, name, store)?;
     }
+    if let Some(layout) = &m.release {
+        check_carry(file, src, layout)?;
+    }
     Ok(m)
+}
+
+/// `carry` paths must stay inside a release directory.
+fn check_carry(
+    file: &str,
+    src: &str,
+    layout: &super::model::ReleaseLayout,
+) -> Result<(), Diagnostic> {
+    for c in &layout.carry {
+        let p = std::path::Path::new(c.get_ref());
+        let escapes = p.is_absolute()
+            || c.get_ref().trim().is_empty()
+            || p.components().any(|x| {
+                !matches!(
+                    x,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            });
+        if escapes {
+            return Err(Diagnostic::at(
+                file,
+                src,
+                c.span(),
+                format!(
+                    "`{}` in [release] carry is not a path inside a release directory",
+                    c.get_ref()
+                ),
+            )
+            .with_help(format!(
+                "write it relative to {}/<version>/, without `..`, e.g. `config/config.json` or `data`",
+                layout.dir
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Parses a manifest and checks product and version against `catalogs`.

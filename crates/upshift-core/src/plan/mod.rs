@@ -3,7 +3,7 @@
 mod path;
 mod steps;
 
-pub use steps::{hop_steps, Step, StepKind};
+pub use steps::{hop_steps, prune_step, Step, StepKind};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -199,6 +199,12 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
             estimated_window: b.window.clone(),
         });
         prev = stop;
+    }
+    if let (Some(last), Some(step)) = (
+        plan.hops.last_mut(),
+        prune_step(&loaded.manifest, &plan.from, &plan.to),
+    ) {
+        last.steps.push(step);
     }
     Ok(plan)
 }

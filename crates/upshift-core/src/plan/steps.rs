@@ -24,6 +24,8 @@ pub enum StepKind {
     Start,
     HealthCheck,
     MaintenanceOff,
+    /// Removing releases no longer needed for rollback (never fails the run).
+    Prune,
 }
 
 /// One step of a hop.
@@ -152,12 +154,19 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
         StepKind::VerifyBackup,
         "verify the snapshot by restoring it to a scratch place".into(),
     );
-    push(
-        &mut out,
-        "swap.version".into(),
-        StepKind::Swap,
-        format!("switch the installation from {from} to {to}"),
-    );
+    let swap = match &m.release {
+        Some(r) if !r.carry.is_empty() => {
+            let carry: Vec<&str> = r.carry.iter().map(|c| c.get_ref().as_str()).collect();
+            format!(
+                "switch the installation from {from} to {to}: copy {} from {dir}/{from} into {dir}/{to}, then point `{}` at {dir}/{to}",
+                carry.join(", "),
+                r.link,
+                dir = r.dir
+            )
+        }
+        _ => format!("switch the installation from {from} to {to}"),
+    };
+    push(&mut out, "swap.version".into(), StepKind::Swap, swap);
     for (name, c) in &m.config {
         push(
             &mut out,
@@ -216,4 +225,20 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
         );
     }
     out
+}
+
+/// The last hop's final step when releases live side by side: keep the
+/// release the run started from (for `upshift rollback`) and the new one,
+/// remove older releases under the release directory.
+pub fn prune_step(m: &Manifest, run_from: &str, run_to: &str) -> Option<Step> {
+    let r = m.release.as_ref()?;
+    Some(Step {
+        id: "releases.prune".into(),
+        kind: StepKind::Prune,
+        description: format!(
+            "keep {dir}/{run_to} and {dir}/{run_from} (for rollback); remove older releases under {dir}/",
+            dir = r.dir
+        ),
+        point_of_no_return: true,
+    })
 }

@@ -84,19 +84,7 @@ impl Runner<'_> {
                     None => Ok(Some("nothing to run: review it by hand".into())),
                 }
             }
-            StepKind::Prepare => match m.release.as_ref().and_then(|r| r.install.clone()) {
-                Some(cmd) => {
-                    let cmd = cmd.replace("{version}", &hop.to);
-                    sh_checked(
-                        &format!("install {}", hop.to),
-                        &cmd,
-                        &root,
-                        &[("UPSHIFT_VERSION", &hop.to)],
-                    )?;
-                    Ok(None)
-                }
-                None => Ok(Some("no install command in the manifest".into())),
-            },
+            StepKind::Prepare => self.install_release(h),
             StepKind::RenderConfig => self.render_config(h, &arg),
             StepKind::Backup => self.backup(h, &step.id),
             StepKind::Hook => {
@@ -153,7 +141,7 @@ impl Runner<'_> {
                     ))
                 }
             }
-            StepKind::Swap => self.switch_release(&hop.to).map(Some),
+            StepKind::Swap => self.swap_release(h),
             StepKind::WriteConfig => self.write_config(h, &arg),
             StepKind::DataMigration => {
                 let d = self
@@ -208,6 +196,7 @@ impl Runner<'_> {
                     .map_err(|e| e.to_string())?;
                 Ok(Some(format!("maintenance window {ms} ms")))
             }
+            StepKind::Prune => self.prune_releases(),
         }
     }
 
@@ -221,11 +210,26 @@ impl Runner<'_> {
         if !last.is_empty() {
             out += &format!("\nlast lines of its log:\n{last}");
         }
-        for issue in self
-            .crossed(h)
-            .into_iter()
+        // Known issues of the releases this hop crosses first, then the rest of the product's.
+        let crossed = self.crossed(h);
+        let rest = self
+            .setup
+            .loaded
+            .catalog
+            .releases
+            .iter()
+            .filter(|r| !crossed.iter().any(|c| c.version == r.version));
+        let mut seen: Vec<&str> = Vec::new();
+        for issue in crossed
+            .iter()
+            .copied()
+            .chain(rest)
             .flat_map(|r| r.known_issues.iter())
         {
+            if seen.contains(&issue.pattern.as_str()) {
+                continue;
+            }
+            seen.push(&issue.pattern);
             let hit = regex::Regex::new(&issue.pattern)
                 .map(|re| re.is_match(&log))
                 .unwrap_or_else(|_| log.contains(&issue.pattern));
@@ -275,34 +279,6 @@ impl Runner<'_> {
             .take(8)
             .map(|b| format!("{b:02x}"))
             .collect()
-    }
-
-    /// Points the release link at `version` (atomic rename of a new symlink).
-    pub(super) fn switch_release(&self, version: &str) -> Result<String, String> {
-        let Some(layout) = &self.setup.loaded.manifest.release else {
-            return Ok("no [release] layout: the driver switches versions".into());
-        };
-        let root = self.root();
-        let target = Path::new(&layout.dir).join(version);
-        if !root.join(&target).is_dir() {
-            return Err(format!(
-                "release {version} is not installed at {}",
-                root.join(&target).display()
-            ));
-        }
-        let link = root.join(&layout.link);
-        let tmp = root.join(format!("{}.upshift-tmp", layout.link));
-        let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&target, &tmp)
-            .and_then(|_| std::fs::rename(&tmp, &link))
-            .map_err(|e| {
-                format!(
-                    "cannot point {} at {}: {e}",
-                    link.display(),
-                    target.display()
-                )
-            })?;
-        Ok(format!("{} → {}", layout.link, target.display()))
     }
 
     /// After a crash, serve the maintenance page again for services this hop
