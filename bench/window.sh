@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Maintenance window benchmark (issue 5, performance part).
+#
+# Two identical demo installations at 1.0.0, each holding about 1 GB of notes,
+# are upgraded to 1.1.0 (one hop; the notes schema goes 1 -> 2 on start):
+#   A: by `upshift apply` (online backup while serving, then maintenance on,
+#      stop, final incremental backup, verify, swap, start, health);
+#   B: in the naive order of the seeds' runbooks: stop, full backup, swap, start.
+# Both windows are "first stop to healthy again". Target: A <= 10% of B.
+#
+# The naive full backup uses upshift itself (`upshift backup`) into a NEW
+# restic-format repository, so both sides use the same backup engine
+# (rustic_core, same chunking, compression and encryption): the comparison
+# measures the order of the steps, not two different backup programs.
+#
+# Usage: bench/window.sh [NOTES]      (NOTES default 16384 x 64 KiB = 1 GiB)
+# Env:   BODY_BYTES (65536), KEEP=1 (keep the temp dir), BENCH_TMP (parent dir),
+#        BIN_DIR (use the binaries there instead of building target/release).
+# Prints a markdown table on stdout; progress goes to stderr.
+
+set -euo pipefail
+
+NOTES=${1:-${NOTES:-16384}}
+BODY_BYTES=${BODY_BYTES:-65536}
+HEALTH_DEADLINE_S=${HEALTH_DEADLINE_S:-120}
+STOP_DEADLINE_S=${STOP_DEADLINE_S:-30}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+log() { printf '[window %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+now_ms() { date +%s%3N; }
+# A process that has exited but waits to be reaped (zombie) counts as gone, as
+# in upshift's process driver: the demo's services are reparented to PID 1 once
+# `upshift demo` exits, and PID 1 here may reap them only seconds later.
+alive() {
+  local stat
+  kill -0 "$1" 2>/dev/null || return 1
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
+}
+
+for tool in curl python3; do
+  command -v "$tool" >/dev/null || die "$tool is required"
+done
+
+# --- 1. release binaries ---------------------------------------------------
+if [[ -n ${BIN_DIR:-} ]]; then
+  BIN_DIR=$(cd "$BIN_DIR" && pwd)
+  log "using the binaries in $BIN_DIR (no build)"
+else
+  log "building release binaries"
+  cargo build --release -p upshift-cli -p upshift-demo >&2
+  BIN_DIR=$ROOT/target/release
+fi
+UPSHIFT=$BIN_DIR/upshift
+[[ -x $UPSHIFT && -x $BIN_DIR/upshift-demo ]] || die "no upshift and upshift-demo binaries in $BIN_DIR"
+
+TMP=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/upshift-window.XXXXXX")
+A=$TMP/a
+B=$TMP/b
+
+# Kill the services of both installations (only the pids they recorded).
+stop_services() {
+  local dir pidfile pid
+  for dir in "$A" "$B"; do
+    for pidfile in "$dir"/run/*.pid; do
+      [[ -f $pidfile ]] || continue
+      pid=$(<"$pidfile")
+      [[ $pid =~ ^[0-9]+$ ]] && kill "$pid" 2>/dev/null || true
+    done
+  done
+}
+cleanup() {
+  local rc=$?
+  stop_services
+  if [[ ${KEEP:-0} == 1 ]]; then
+    log "kept $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Health URLs of a manifest, in start order (auth, then notes).
+health_urls() {
+  python3 - "$1" <<'PY'
+import sys, tomllib
+m = tomllib.load(open(sys.argv[1], "rb"))
+for name in ("auth", "notes"):
+    print(m["services"][name]["health"]["http"])
+PY
+}
+
+# Waits until URL answers 200 with a body containing "ok"; deadline in seconds.
+wait_healthy() {
+  local url=$1 deadline=$(( $(now_ms) + $2 * 1000 )) body
+  while (( $(now_ms) < deadline )); do
+    if body=$(curl -fsS --max-time 2 "$url" 2>/dev/null) && [[ $body == *ok* ]]; then
+      return 0
+    fi
+    sleep 0.02
+  done
+  return 1
+}
+
+# Both services of installation DIR healthy according to `upshift status --json`.
+STATUS_PY='
+import sys, json
+s = json.load(sys.stdin)
+bad = [r["name"] + ": " + r["state"] for r in s["services"] if r["state"] != "healthy"]
+print("; ".join(bad))
+sys.exit(1 if bad else 0)
+'
+status_healthy() {
+  "$UPSHIFT" -m "$1/upshift.toml" --json status 2>/dev/null | python3 -c "$STATUS_PY"
+}
+wait_status_healthy() {
+  local dir=$1 deadline=$(( $(now_ms) + HEALTH_DEADLINE_S * 1000 )) why
+  while (( $(now_ms) < deadline )); do
+    why=$(status_healthy "$dir") && return 0
+    sleep 0.2
+  done
+  die "$dir is not healthy after ${HEALTH_DEADLINE_S}s: $why"
+}
+
+# --- 2. two identical installations with ~1 GB of notes ---------------------
+setup_installation() {
+  local dir=$1
+  log "setting up the demo installation in $dir"
+  "$UPSHIFT" demo --dir "$dir" --no-upgrade >&2
+  [[ -f $dir/upshift.toml ]] || die "no manifest at $dir/upshift.toml"
+  log "seeding $NOTES notes of $BODY_BYTES bytes into $dir (services running)"
+  (cd "$dir" && current/bin/upshift-demo seed --config config/notes.toml --count "$NOTES" --body-bytes "$BODY_BYTES") >&2
+  # The services keep running across the seed; check that status agrees.
+  wait_status_healthy "$dir"
+  log "$dir is healthy after the seed"
+}
+setup_installation "$A"
+setup_installation "$B"
+
+db_bytes() { du -cb "$1"/data/notes.db* | tail -1 | cut -f1; }
+DATA_A=$(db_bytes "$A")
+DATA_B=$(db_bytes "$B")
+log "data: A $DATA_A bytes, B $DATA_B bytes"
+
+# --- 3. upshift's window --------------------------------------------------------
+log "A: upshift apply --to 1.1.0"
+t0=$(now_ms)
+rc=0
+"$UPSHIFT" -m "$A/upshift.toml" -y --json apply --to 1.1.0 >"$TMP/apply.json" 2>"$TMP/apply.err" || rc=$?
+if (( rc != 0 )); then
+  cat "$TMP/apply.err" >&2
+  die "upshift apply failed (exit $rc)"
+fi
+APPLY_TOTAL_MS=$(( $(now_ms) - t0 ))
+read -r RUN_ID MAINT_MS AT < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["run_id"], d["maintenance_ms"], d["at"])' "$TMP/apply.json")
+[[ $AT == 1.1.0 ]] || die "upshift apply ended at $AT, not 1.1.0"
+wait_status_healthy "$A"
+
+JOURNAL=$A/.upshift/journal.db
+# Window from the journal: first stop.* started to the last health.* done of the hop,
+# and where the time went (each step's started -> done, and the gaps between steps).
+UPSHIFT_WINDOW_MS=$(python3 - "$JOURNAL" "$RUN_ID" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+q = lambda sql: db.execute(sql, (sys.argv[2],)).fetchone()[0]
+start = q("SELECT min(at_ms) FROM steps WHERE run_id=? AND hop=0 AND step LIKE 'stop.%' AND state='started'")
+end = q("SELECT max(at_ms) FROM steps WHERE run_id=? AND hop=0 AND step LIKE 'health.%' AND state='done'")
+print(end - start)
+PY
+)
+[[ $UPSHIFT_WINDOW_MS =~ ^[0-9]+$ ]] || die "cannot read the window from $JOURNAL"
+STEPS_TABLE=$(python3 - "$JOURNAL" "$RUN_ID" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+rows = db.execute("SELECT step, state, at_ms FROM steps WHERE run_id=? AND hop=0 ORDER BY seq", (sys.argv[2],)).fetchall()
+span, order = {}, []
+for step, state, at in rows:
+    if state == "started":
+        span[step] = [at, None]
+        order.append(step)
+    elif state == "done" and step in span:
+        span[step][1] = at
+first_stop = min(s for k, (s, _) in span.items() if k.startswith("stop."))
+last_health = max(e for k, (_, e) in span.items() if k.startswith("health."))
+print("| step | ms | in the window |")
+print("|---|---|---|")
+inside_sum = 0
+for step in order:
+    s, e = span[step]
+    inside = s >= first_stop and e is not None and e <= last_health
+    inside_sum += (e - s) if inside else 0
+    print(f"| {step} | {'-' if e is None else e - s} | {'yes' if inside else ''} |")
+print(f"| (between the steps in the window: journal writes) | {last_health - first_stop - inside_sum} | yes |")
+PY
+)
+
+# --- 4. the naive order on B --------------------------------------------------
+mapfile -t B_HEALTH < <(health_urls "$B/upshift.toml")
+# A fresh repository for the naive full backup (nothing to deduplicate against).
+sed -i 's|^repository = .*|repository = ".upshift/naive-repo"|' "$B/upshift.toml"
+grep -q '^repository = ".upshift/naive-repo"' "$B/upshift.toml" || die "cannot point B's backup at a new repository"
+[[ ! -e $B/.upshift/naive-repo ]] || die "$B/.upshift/naive-repo already exists"
+
+log "B: naive order (stop, full backup, swap, start)"
+cd "$B"
+n0=$(now_ms)
+# stop: notes first (it depends on auth), SIGTERM, wait until gone
+for svc in notes auth; do
+  pid=$(<"run/$svc.pid")
+  kill "$pid"
+  deadline=$(( $(now_ms) + STOP_DEADLINE_S * 1000 ))
+  while alive "$pid"; do
+    (( $(now_ms) < deadline )) || die "B: $svc (pid $pid) did not stop within ${STOP_DEADLINE_S}s"
+    sleep 0.01
+  done
+  rm -f "run/$svc.pid"
+done
+n_stopped=$(now_ms)
+# full backup into the new repository
+"$UPSHIFT" -m "$B/upshift.toml" backup >&2 || die "B: backup failed"
+n_backup=$(now_ms)
+# swap: install 1.1.0 beside 1.0.0, flip `current` atomically
+current/bin/upshift-demo install --root . --version 1.1.0 >&2
+ln -sfn releases/1.1.0 current.tmp
+mv -T current.tmp current
+n_swapped=$(now_ms)
+# start in dependency order, each until healthy
+svc_urls=("auth ${B_HEALTH[0]}" "notes ${B_HEALTH[1]}")
+for pair in "${svc_urls[@]}"; do
+  read -r svc url <<<"$pair"
+  nohup current/bin/upshift-demo "$svc" --config "config/$svc.toml" >>"logs/$svc.log" 2>&1 &
+  echo $! >"run/$svc.pid"
+  wait_healthy "$url" "$HEALTH_DEADLINE_S" || { tail -20 "logs/$svc.log" >&2; die "B: $svc not healthy at $url"; }
+done
+n1=$(now_ms)
+cd "$ROOT"
+NAIVE_MS=$(( n1 - n0 ))
+[[ $(curl -fsS "${B_HEALTH[1]}") == *1.1.0* ]] || die "B: notes does not report 1.1.0"
+wait_status_healthy "$B"
+
+# --- 5. the table -----------------------------------------------------------------
+fmt_s() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
+RATIO=$(awk -v a="$UPSHIFT_WINDOW_MS" -v b="$NAIVE_MS" 'BEGIN { printf "%.1f", 100 * a / b }')
+MET=$(awk -v a="$UPSHIFT_WINDOW_MS" -v b="$NAIVE_MS" 'BEGIN { print (a <= 0.10 * b) ? "met" : "MISSED" }')
+MIB=$(awk -v b="$DATA_A" 'BEGIN { printf "%.0f", b / 1048576 }')
+
+cat <<EOF
+Upgrade 1.0.0 -> 1.1.0 of the demo installation, $NOTES notes x $BODY_BYTES bytes, notes.db $MIB MiB ($DATA_A bytes; B: $DATA_B bytes).
+
+| order | window: first stop to healthy (s) | notes |
+|---|---|---|
+| upshift apply (journal) | $(fmt_s "$UPSHIFT_WINDOW_MS") | \`maintenance_ms\` $(fmt_s "$MAINT_MS") s; whole apply $(fmt_s "$APPLY_TOTAL_MS") s |
+| naive: stop, full backup, swap, start | $(fmt_s "$NAIVE_MS") | stop $(fmt_s $((n_stopped - n0))), backup $(fmt_s $((n_backup - n_stopped))), swap $(fmt_s $((n_swapped - n_backup))), start+health $(fmt_s $((n1 - n_swapped))) |
+| **ratio upshift / naive** | **$RATIO %** | target <= 10 %: **$MET** |
+
+upshift's hop, step by step (started -> done, from the journal):
+
+$STEPS_TABLE
+EOF
