@@ -41,6 +41,34 @@ struct ServiceRow {
     health: Option<String>,
     /// `healthy`, `unhealthy: why`, or `unknown` without a check.
     state: String,
+    /// For helm services: the latest revision from `helm history`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    helm: Option<HelmRow>,
+}
+
+/// `helm history RELEASE -o json`, last revision (or why it is unknown).
+#[derive(Serialize)]
+struct HelmRow {
+    release: String,
+    revision: Option<upshift_run::driver::helm::Revision>,
+    error: Option<String>,
+}
+
+fn helm_row(
+    name: &str,
+    svc: &upshift_core::manifest::Service,
+    root: &std::path::Path,
+) -> Option<HelmRow> {
+    let h = svc.helm.as_ref()?;
+    let (revision, error) = match upshift_run::driver::helm::latest_revision(name, svc, root) {
+        Ok(r) => (r, None),
+        Err(e) => (None, Some(e)),
+    };
+    Some(HelmRow {
+        release: h.release.clone(),
+        revision,
+        error,
+    })
 }
 
 #[derive(Serialize)]
@@ -89,6 +117,7 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
             .map(|name| {
                 let s = &m.services[name];
                 ServiceRow {
+                    helm: helm_row(name, s, &settings.root()),
                     name: name.to_string(),
                     driver: s.driver.get_ref().as_str().to_string(),
                     depends_on: s.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
@@ -246,6 +275,24 @@ fn render(s: &Status) -> String {
                 &rows
             )
         );
+    }
+    for r in &s.services {
+        if let Some(h) = &r.helm {
+            out += &match (&h.revision, &h.error) {
+                (Some(v), _) => format!(
+                    "helm release {} ({}): revision {} {}, chart {}, app {}, updated {}\n",
+                    h.release, r.name, v.revision, v.status, v.chart, v.app_version, v.updated
+                ),
+                (None, Some(e)) => format!(
+                    "helm release {} ({}): history unknown: {e}\n",
+                    h.release, r.name
+                ),
+                (None, None) => format!(
+                    "helm release {} ({}): no revisions yet\n",
+                    h.release, r.name
+                ),
+            };
+        }
     }
     if let Some(l) = &s.lock {
         out += &match &l.stale {

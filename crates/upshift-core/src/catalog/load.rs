@@ -35,6 +35,7 @@ struct RawRelease {
     pre_checks: Vec<PreCheck>,
     #[serde(default)]
     known_issues: Vec<KnownIssue>,
+    chart_version: Option<String>,
 }
 
 /// Parses one catalog file. `file` names it in errors.
@@ -74,6 +75,7 @@ pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
                 data_steps: r.data_steps,
                 pre_checks: r.pre_checks,
                 known_issues: r.known_issues,
+                chart_version: r.chart_version,
                 accepts: (0, 0),
             },
         ));

@@ -45,6 +45,10 @@ pub struct Release {
     pub pre_checks: Vec<PreCheck>,
     /// Log pattern → hint, shown when a health check fails.
     pub known_issues: Vec<KnownIssue>,
+    /// For Helm installations: the chart version that deploys this release
+    /// (`helm upgrade --version`); charts are versioned apart from products.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart_version: Option<String>,
     /// Indices `[lo, hi)` into the catalog's releases that `upgrade_from`
     /// accepts; computed once when the catalog is loaded.
     #[serde(skip)]

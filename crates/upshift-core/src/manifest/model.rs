@@ -160,7 +160,10 @@ pub struct HelmDriver {
     pub namespace: Option<String>,
     /// The values file (also listed under `[config]` to be migrated).
     pub values: Option<String>,
+    /// `helm --timeout` for `--wait` (default `10m`).
     pub timeout: Option<String>,
+    /// A kubeconfig file, passed to helm as `KUBECONFIG` (default: helm's own).
+    pub kubeconfig: Option<String>,
 }
 
 /// `driver = "command"`: any command per action (seed 004's `make up DETACH=true`).

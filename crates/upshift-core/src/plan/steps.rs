@@ -139,7 +139,11 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
             &mut out,
             format!("stop.{s}"),
             StepKind::Stop,
-            format!("stop {s} ({from})"),
+            if m.services[*s].helm.is_some() {
+                format!("{s} keeps running (helm: Kubernetes replaces its pods in the swap)")
+            } else {
+                format!("stop {s} ({from})")
+            },
         );
     }
     push(
@@ -165,6 +169,31 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
             )
         }
         _ => format!("switch the installation from {from} to {to}"),
+    };
+    let chart = crossed.last().and_then(|r| r.chart_version.as_deref());
+    let helm: Vec<String> = order
+        .iter()
+        .filter_map(|s| m.services[*s].helm.as_ref())
+        .map(|h| {
+            let version = chart.map_or(
+                " (no chart_version in the catalog: the newest chart)".to_string(),
+                |v| format!(" --version {v}"),
+            );
+            let values = h
+                .values
+                .as_ref()
+                .map(|v| format!(" with the migrated {v}"))
+                .unwrap_or_default();
+            format!("helm upgrade {} {}{version}{values}", h.release, h.chart)
+        })
+        .collect();
+    let swap = if helm.is_empty() {
+        swap
+    } else {
+        format!(
+            "{swap}: {} (the current revision is recorded for helm rollback)",
+            helm.join("; ")
+        )
     };
     push(&mut out, "swap.version".into(), StepKind::Swap, swap);
     for (name, c) in &m.config {
@@ -195,7 +224,11 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
             &mut out,
             format!("start.{s}"),
             StepKind::Start,
-            format!("start {s} ({to})"),
+            if m.services[*s].helm.is_some() {
+                format!("{s} runs {to} once the helm upgrade is done (nothing to start)")
+            } else {
+                format!("start {s} ({to})")
+            },
         );
         push(
             &mut out,

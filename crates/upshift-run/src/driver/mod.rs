@@ -1,6 +1,7 @@
 //! Drivers: how a service is started and stopped.
 
 mod command;
+pub mod helm;
 mod process;
 
 use std::path::Path;
@@ -13,6 +14,8 @@ pub fn start(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
         DriverKind::Process => process::start(name, svc, root),
         DriverKind::Command => command::run(name, svc, root, "start"),
         DriverKind::Systemd => command::systemctl(name, svc, "start"),
+        // Kubernetes keeps the pods running; the swap upgrades the release.
+        DriverKind::Helm => Ok(()),
         other => Err(unsupported(*other)),
     }
 }
@@ -23,8 +26,15 @@ pub fn stop(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
         DriverKind::Process => process::stop(name, svc, root),
         DriverKind::Command => command::run(name, svc, root, "stop"),
         DriverKind::Systemd => command::systemctl(name, svc, "stop"),
+        DriverKind::Helm => Ok(()),
         other => Err(unsupported(*other)),
     }
+}
+
+/// Whether the service keeps serving while "stopped" (helm: Kubernetes
+/// runs the pods), so no maintenance page may take its address.
+pub fn keeps_running(svc: &Service) -> bool {
+    *svc.driver.get_ref() == DriverKind::Helm
 }
 
 fn unsupported(k: DriverKind) -> String {

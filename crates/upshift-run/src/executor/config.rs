@@ -20,7 +20,8 @@ fn format_of(f: ConfigFormat) -> Format {
 }
 
 impl Runner<'_> {
-    fn staged(&self, h: usize, name: &str) -> PathBuf {
+    /// Where a hop's migrated config file waits until the swap.
+    pub(super) fn staged(&self, h: usize, name: &str) -> PathBuf {
         self.root()
             .join(".upshift/staged")
             .join(&self.run_id)

@@ -1,6 +1,7 @@
 //! `apply`, `resume` and `rollback`.
 
 mod config;
+mod helm;
 mod release;
 mod rollback;
 mod runner;

@@ -73,7 +73,7 @@ impl Runner<'_> {
                 .note(&format!("rollback: stopping {name}"));
             let svc = &m.services[*name];
             driver::stop(name, svc, &root)?;
-            if m.maintenance.page {
+            if m.maintenance.page && !driver::keeps_running(svc) {
                 if let Some(addr) = &svc.public_address {
                     self.page.serve(addr)?;
                 }
@@ -93,6 +93,7 @@ impl Runner<'_> {
             .progress
             .note(&format!("rollback: switching back to {version}"));
         self.switch_release(version)?;
+        self.helm_rollback(version)?;
         self.set_manifest_version(version);
         for name in &order {
             let svc = &m.services[*name];

