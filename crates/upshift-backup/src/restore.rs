@@ -100,11 +100,19 @@ impl Repository {
                     .map_err(|e| BackupError::io("cannot create", &copy, e))?;
                 dump_node(self, repo, snap, &pm.snapshot, &mut f)?;
                 drop(f);
-                sqlite::copy_db(name, &copy, Path::new(&pm.original))?;
-                Ok(format!(
-                    "{} rewritten through the SQLite backup API",
-                    pm.original
-                ))
+                let dest = Path::new(&pm.original);
+                // A damaged database cannot be written through the backup API:
+                // keep it aside (nothing is deleted) and restore into a new file.
+                let aside = sqlite::set_aside_if_damaged(dest)?;
+                sqlite::copy_db(name, &copy, dest)?;
+                Ok(match aside {
+                    Some(a) => format!(
+                        "{} was not a readable database (kept as {}); restored",
+                        pm.original,
+                        a.display()
+                    ),
+                    None => format!("{} rewritten through the SQLite backup API", pm.original),
+                })
             }
             StoreMeta::Postgres { dump, .. } => {
                 let pg = Pg::from_store(name, store()?, base_dir)?;

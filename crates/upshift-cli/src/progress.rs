@@ -43,3 +43,42 @@ impl upshift_run::Progress for StepLines {
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
 }
+
+/// Backup, verify and restore progress: a spinner on a terminal naming the
+/// phase and store; nothing without a terminal or with `--json`.
+pub struct StoreSpinner {
+    bar: indicatif::ProgressBar,
+}
+
+impl StoreSpinner {
+    pub fn new(json: bool) -> Self {
+        use std::io::IsTerminal;
+        let bar = if json || !std::io::stderr().is_terminal() {
+            indicatif::ProgressBar::hidden()
+        } else {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        };
+        StoreSpinner { bar }
+    }
+}
+
+impl Drop for StoreSpinner {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl upshift_backup::Progress for StoreSpinner {
+    fn phase(&self, name: &str) {
+        self.bar.set_message(name.to_string());
+    }
+    fn store_started(&self, store: &str) {
+        self.bar.set_message(format!("{store} …"));
+    }
+    fn store_finished(&self, store: &str, ok: bool) {
+        self.bar
+            .println(format!("  {store}: {}", if ok { "ok" } else { "FAILED" }));
+    }
+}

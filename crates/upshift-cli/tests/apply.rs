@@ -18,18 +18,52 @@ fn upgrade_to_3_keeps_every_note_and_rollback_restores_1() {
     assert_eq!(summary["outcome"], "succeeded");
     assert!(summary["maintenance_ms"].as_i64().unwrap() > 0);
     assert_eq!(demo.version(), "3.0.0");
-    assert_eq!(demo.manifest_version(), "3.0.0", "the manifest follows the installation");
+    assert_eq!(
+        demo.manifest_version(),
+        "3.0.0",
+        "the manifest follows the installation"
+    );
     demo.assert_healthy();
-    assert_eq!(demo.export(), before, "notes survive three hops and an irreversible schema change");
+    assert_eq!(
+        demo.export(),
+        before,
+        "notes survive three hops and an irreversible schema change"
+    );
     // 2.0.0 wanted the secret as a file: it is one, 0600, and no longer in the config.
     let auth = std::fs::read_to_string(demo.path("config/auth.toml")).unwrap();
-    assert!(auth.contains("secret_file") && !auth.contains("\nsecret ="), "{auth}");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(demo.path("secrets/auth.secret")).unwrap().permissions());
+    assert!(
+        auth.contains("secret_file") && !auth.contains("\nsecret ="),
+        "{auth}"
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(demo.path("secrets/auth.secret"))
+            .unwrap()
+            .permissions(),
+    );
     assert_eq!(mode & 0o777, 0o600);
 
     let history = demo.upshift(&["--json", "history"]).json();
     assert_eq!(history[0]["outcome"], "succeeded");
-    assert_eq!(history[0]["snapshots"].as_array().unwrap().len(), 9, "online, final and post-upgrade snapshot per hop: {history}");
+    // Per hop: online and post-upgrade snapshots, plus a final one when the
+    // data changed between the online backup and the stop.
+    let taken: Vec<&str> = history[0]["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!((6..=9).contains(&taken.len()), "{history}");
+    let listed = demo.upshift(&["--json", "snapshots"]).json();
+    for id in &taken {
+        assert!(
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["short_id"] == *id),
+            "snapshot {id} is not in the repository"
+        );
+    }
 
     let back = demo.upshift(&["-y", "rollback"]);
     assert_eq!(back.code, 0, "{}", back.stderr);
@@ -45,13 +79,25 @@ fn upgrade_to_3_keeps_every_note_and_rollback_restores_1() {
 fn failing_migration_rolls_back_with_data_identical() {
     let demo = Demo::new();
     let before = demo.export();
-    let cat = upshift_core_catalog().replace("version = \"3.0.0\"\nupgrade_from = \">=2.1.0\"", "version = \"3.0.0\"\nupgrade_from = \">=1.0.0\"");
+    let cat = upshift_core_catalog().replace(
+        "version = \"3.0.0\"\nupgrade_from = \">=2.1.0\"",
+        "version = \"3.0.0\"\nupgrade_from = \">=1.0.0\"",
+    );
     std::fs::create_dir(demo.path("cat")).unwrap();
     std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
     let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "3.0.0"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("failed at step migrate.notes-schema-v3"), "{}", run.stderr);
-    assert!(run.stderr.contains("1.0.0 is serving again"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("failed at step migrate.notes-schema-v3"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("1.0.0 is serving again"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(demo.version(), "1.0.0");
     assert_eq!(demo.manifest_version(), "1.0.0");
     demo.assert_healthy();
@@ -70,13 +116,25 @@ fn release_that_never_gets_healthy_rolls_back() {
     let start = cat.find("[[release.config_rules]]").unwrap();
     let end = cat.find("[[release]]\nversion = \"2.1.0\"").unwrap();
     cat.replace_range(start..end, "");
-    let cat = cat.replace("version = \"2.0.0\"\nupgrade_from = \">=1.1.0\"", "version = \"2.0.0\"\nupgrade_from = \">=1.0.0\"");
+    let cat = cat.replace(
+        "version = \"2.0.0\"\nupgrade_from = \">=1.1.0\"",
+        "version = \"2.0.0\"\nupgrade_from = \">=1.0.0\"\nknown_issues = [{ pattern = \"moved to `server.listen`\", hint = \"the 2.0.0 config rules did not run\" }]",
+    );
     std::fs::create_dir(demo.path("cat")).unwrap();
     std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
     let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "2.0.0"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("failed at step health.auth"), "{}", run.stderr);
-    assert!(run.stderr.contains("`listen` moved to `server.listen` in 2.0.0"), "the log tail is shown: {}", run.stderr);
+    assert!(
+        run.stderr.contains("failed at step health.auth"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("`listen` moved to `server.listen` in 2.0.0"),
+        "the log tail is shown: {}",
+        run.stderr
+    );
     assert_eq!(demo.version(), "1.0.0");
     demo.assert_healthy();
     assert_eq!(demo.export(), before);
@@ -99,11 +157,18 @@ fn a_second_apply_exits_4_while_the_first_runs() {
         if st["lock"].is_object() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first apply never took the lock"
+        );
     }
     let second = demo.upshift(&["-y", "apply", "--to", "3.0.0"]);
     assert_eq!(second.code, 4, "{}", second.stderr);
-    assert!(second.stderr.contains("is locked by run"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("is locked by run"),
+        "{}",
+        second.stderr
+    );
     assert!(first.wait().unwrap().success());
     assert_eq!(demo.version(), "3.0.0");
 }
@@ -111,8 +176,16 @@ fn a_second_apply_exits_4_while_the_first_runs() {
 #[test]
 fn saved_plans_are_applied_exactly_or_refused() {
     let demo = Demo::new();
-    assert_eq!(demo.upshift(&["plan", "--to", "1.1.0", "--out", "p.json"]).code, 0);
-    std::fs::write(demo.path("bad.json"), "{\n  \"format\": \"upshift-plan/1\",\n  oops\n}").unwrap();
+    assert_eq!(
+        demo.upshift(&["plan", "--to", "1.1.0", "--out", "p.json"])
+            .code,
+        0
+    );
+    std::fs::write(
+        demo.path("bad.json"),
+        "{\n  \"format\": \"upshift-plan/1\",\n  oops\n}",
+    )
+    .unwrap();
     let bad = demo.upshift(&["-y", "apply", "--plan", "bad.json"]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("bad.json:3:"), "{}", bad.stderr);
@@ -121,7 +194,13 @@ fn saved_plans_are_applied_exactly_or_refused() {
     std::fs::write(demo.path("upshift.toml"), format!("{m}\n# edited\n")).unwrap();
     let stale = demo.upshift(&["-y", "apply", "--plan", "p.json"]);
     assert_eq!(stale.code, 2, "{}", stale.stderr);
-    assert!(stale.stderr.contains("the manifest changed since the plan was made"), "{}", stale.stderr);
+    assert!(
+        stale
+            .stderr
+            .contains("the manifest changed since the plan was made"),
+        "{}",
+        stale.stderr
+    );
     std::fs::write(demo.path("upshift.toml"), m).unwrap();
     let ok = demo.upshift(&["-y", "apply", "--plan", "p.json"]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
@@ -135,10 +214,24 @@ fn saved_plans_are_applied_exactly_or_refused() {
 fn maintenance_page_answers_503_while_services_are_down() {
     let demo = Demo::new();
     let st = demo.upshift(&["--json", "status"]).json();
-    let url = st["services"][1]["health"].as_str().unwrap().trim_start_matches("http ").to_string();
-    let port = url.trim_start_matches("http://127.0.0.1:").split('/').next().unwrap().to_string();
+    let url = st["services"][1]["health"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http ")
+        .to_string();
+    let port = url
+        .trim_start_matches("http://127.0.0.1:")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     let probe = format!("exec 3<>/dev/tcp/127.0.0.1/{port}\nprintf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3\ncat <&3 > page.txt\n");
     std::fs::write(demo.path("probe.sh"), probe).unwrap();
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap().replace(
+        "retry_after = 60",
+        "retry_after = 60\nannounce = \"echo \\\"announce $UPSHIFT_FROM $UPSHIFT_TO\\\" >> hooks.txt\"\noff = \"echo off >> hooks.txt\"",
+    );
+    std::fs::write(demo.path("upshift.toml"), m).unwrap();
     let cat = upshift_core_catalog().replace(
         "[[release]]\nversion = \"2.0.0\"",
         "[[release.data_steps]]\nid = \"probe\"\ndescription = \"probe the page\"\nrun = \"bash probe.sh\"\n\n[[release]]\nversion = \"2.0.0\"",
@@ -149,12 +242,72 @@ fn maintenance_page_answers_503_while_services_are_down() {
     let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "1.1.0"]);
     assert_eq!(run.code, 0, "{}\n{cat}", run.stderr);
     let page = std::fs::read_to_string(demo.path("page.txt")).unwrap();
-    assert!(page.starts_with("HTTP/1.1 503 Service Unavailable"), "{page}");
+    assert!(
+        page.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{page}"
+    );
     assert!(page.contains("Retry-After: 60"), "{page}");
-    assert!(page.contains("The notes service is being upgraded"), "{page}");
+    assert!(
+        page.contains("The notes service is being upgraded"),
+        "{page}"
+    );
+    let hooks = std::fs::read_to_string(demo.path("hooks.txt")).unwrap();
+    assert_eq!(
+        hooks, "announce 1.0.0 1.1.0\noff\n",
+        "announce before the stop, off at the end"
+    );
     demo.assert_healthy();
 }
 
 fn upshift_core_catalog() -> String {
     std::fs::read_to_string(common::repo().join("catalogs/demo.toml")).unwrap()
+}
+
+/// An installation that is not healthy is not upgraded: preflight stops
+/// the run before anything changes (exit 1).
+#[test]
+fn unhealthy_installation_is_not_touched() {
+    let demo = Demo::new();
+    common::demo::stop_services(&demo.dir);
+    let run = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("failed at step preflight.health"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    assert_eq!(demo.version(), "1.0.0");
+    assert_eq!(demo.manifest_version(), "1.0.0");
+    let h = demo.upshift(&["--json", "history"]).json();
+    assert_eq!(h[0]["outcome"], "failed");
+}
+
+/// A write that lands after the online backup (here by the pre_upgrade hook,
+/// which runs between the online backup and the stop) must be in the final
+/// snapshot: a rollback then brings back exactly the data of the stop.
+#[test]
+fn a_write_after_the_online_backup_survives_a_rollback() {
+    let demo = Demo::new();
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    let m = format!("{m}\n[hooks]\npre_upgrade = \"current/bin/upshift-demo seed --config config/notes.toml --count 1\"\n");
+    std::fs::write(demo.path("upshift.toml"), m).unwrap();
+    let before = demo.export();
+    let run = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = demo.export();
+    assert_ne!(after, before, "the hook added a note");
+    assert!(
+        !run.stderr
+            .contains("did not change since the online backup"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(demo.upshift(&["-y", "rollback"]).code, 0);
+    assert_eq!(demo.version(), "1.0.0");
+    assert_eq!(
+        demo.export(),
+        after,
+        "the note written after the online backup is kept"
+    );
 }

@@ -61,33 +61,50 @@ fn status_reports_a_version_mismatch() {
     assert!(bad.stdout.contains("MISMATCH: `echo 'demo version 1.1.0, build 7'` reports 1.1.0, but the manifest says 1.0.0"), "{}", bad.stdout);
 }
 
+/// `upshift demo` end to end: sets up auth + notes 1.0.0, writes notes,
+/// upgrades to 3.0.0 through the executor and checks the notes survived.
 #[test]
-fn demo_sets_up_its_manifest_and_plans() {
+fn demo_upgrades_the_demo_installation_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
-    let run = upshift(dir.path()).args(["demo", "--dir", "d"]).run();
+    let bin = common::demo::demo_bin();
+    let run = upshift(dir.path())
+        .env("UPSHIFT_DEMO_BIN", bin.to_str().unwrap())
+        .args(["demo", "--dir", "d"])
+        .run();
+    common::demo::stop_services(&dir.path().join("d"));
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("d/upshift.toml")).unwrap(),
-        demo_manifest()
-    );
     assert!(
         run.stdout.contains("path: 1.0.0 → 1.1.0 → 2.1.0 → 3.0.0"),
         "{}",
         run.stdout
     );
-    // Running it again reuses the directory; a foreign manifest there is not overwritten.
-    assert_eq!(
-        upshift(dir.path())
-            .args(["demo", "--dir", "d", "--no-upgrade"])
-            .run()
-            .code,
-        0
+    assert!(
+        run.stdout
+            .contains("demo is at 3.0.0 and healthy; all 3 notes are there"),
+        "{}",
+        run.stdout
     );
-    write(&dir.path().join("d"), "upshift.toml", "# mine\n");
-    let clash = upshift(dir.path()).args(["demo", "--dir", "d"]).run();
-    assert_eq!(clash.code, 2);
+    assert!(
+        run.stdout.contains("succeeded"),
+        "the history is printed: {}",
+        run.stdout
+    );
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("d/upshift.toml")).unwrap(),
+        std::fs::read_to_string(dir.path().join("d/current/VERSION"))
+            .unwrap()
+            .trim(),
+        "3.0.0"
+    );
+    // A directory holding something else is refused and left alone.
+    std::fs::create_dir(dir.path().join("mine")).unwrap();
+    write(&dir.path().join("mine"), "upshift.toml", "# mine\n");
+    let clash = upshift(dir.path())
+        .env("UPSHIFT_DEMO_BIN", bin.to_str().unwrap())
+        .args(["demo", "--dir", "mine"])
+        .run();
+    assert_eq!(clash.code, 2, "{}", clash.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("mine/upshift.toml")).unwrap(),
         "# mine\n"
     );
 }

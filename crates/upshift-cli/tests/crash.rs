@@ -10,8 +10,23 @@ use common::demo::Demo;
 
 /// Step ids of hop `hop` (1-based) of the demo's 1.0.0 → 3.0.0 plan.
 fn steps_of(hop: usize) -> Vec<String> {
-    let demo_plan = common::upshift(&common::repo()).args(["-m", "examples/demo/upshift.toml", "--json", "plan", "--to", "3.0.0"]).run().json();
-    demo_plan["hops"][hop - 1]["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
+    let demo_plan = common::upshift(&common::repo())
+        .args([
+            "-m",
+            "examples/demo/upshift.toml",
+            "--json",
+            "plan",
+            "--to",
+            "3.0.0",
+        ])
+        .run()
+        .json();
+    demo_plan["hops"][hop - 1]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn crash_then(hop: usize, finish: &str) {
@@ -21,13 +36,24 @@ fn crash_then(hop: usize, finish: &str) {
         let demo = Demo::new();
         let before = demo.export();
         let point = format!("{hop}:{step}");
-        let crashed = demo.upshift_env(&[("UPSHIFT_CRASH_AFTER", &point)], &["-y", "apply", "--to", "3.0.0"]);
-        assert_eq!(crashed.code, -1, "apply should have been killed after {point}: {}", crashed.stderr);
+        let crashed = demo.upshift_env(
+            &[("UPSHIFT_CRASH_AFTER", &point)],
+            &["-y", "apply", "--to", "3.0.0"],
+        );
+        assert_eq!(
+            crashed.code, -1,
+            "apply should have been killed after {point}: {}",
+            crashed.stderr
+        );
         // Another apply must refuse: the dead run's lock is stale (exit 4).
         let blocked = demo.upshift(&["-y", "apply", "--to", "3.0.0"]);
         assert_eq!(blocked.code, 4, "after {point}: {}", blocked.stderr);
         let done = demo.upshift(&["-y", finish]);
-        assert_eq!(done.code, 0, "{finish} after a crash at {point} failed: {}", done.stderr);
+        assert_eq!(
+            done.code, 0,
+            "{finish} after a crash at {point} failed: {}",
+            done.stderr
+        );
         let want = if finish == "resume" { "3.0.0" } else { "1.0.0" };
         assert_eq!(demo.version(), want, "after {finish} from {point}");
         assert_eq!(demo.manifest_version(), want, "after {finish} from {point}");
@@ -71,17 +97,28 @@ fn crash_in_hop_3_then_rollback() {
 #[test]
 fn stale_lock_is_reported_and_broken_on_confirmation() {
     let demo = Demo::new();
-    let crashed = demo.upshift_env(&[("UPSHIFT_CRASH_AFTER", "1:stop.auth")], &["-y", "apply", "--to", "1.1.0"]);
+    let crashed = demo.upshift_env(
+        &[("UPSHIFT_CRASH_AFTER", "1:stop.auth")],
+        &["-y", "apply", "--to", "1.1.0"],
+    );
     assert_eq!(crashed.code, -1);
     let blocked = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
     assert_eq!(blocked.code, 4);
-    assert!(blocked.stderr.contains("looks dead") && blocked.stderr.contains("upshift unlock"), "{}", blocked.stderr);
+    assert!(
+        blocked.stderr.contains("looks dead") && blocked.stderr.contains("upshift unlock"),
+        "{}",
+        blocked.stderr
+    );
     let refused = demo.upshift(&["unlock"]);
     assert_eq!(refused.code, 1, "no terminal and no -y: not confirmed");
     assert_eq!(demo.upshift(&["-y", "unlock"]).code, 0);
     let pending = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
     assert_eq!(pending.code, 3, "{}", pending.stderr);
-    assert!(pending.stderr.contains("upshift resume") && pending.stderr.contains("upshift rollback"), "{}", pending.stderr);
+    assert!(
+        pending.stderr.contains("upshift resume") && pending.stderr.contains("upshift rollback"),
+        "{}",
+        pending.stderr
+    );
     assert_eq!(demo.upshift(&["-y", "resume"]).code, 0);
     assert_eq!(demo.version(), "1.1.0");
 }

@@ -31,6 +31,32 @@ pub(crate) fn copy_db(store: &str, src: &Path, dest: &Path) -> Result<()> {
         .map_err(|e| sql_err(store, e))
 }
 
+/// Moves `db` (and its `-wal`/`-shm`) aside when it exists but is not a
+/// readable SQLite database; returns where it went.
+pub(crate) fn set_aside_if_damaged(db: &Path) -> Result<Option<PathBuf>> {
+    if !db.exists() {
+        return Ok(None);
+    }
+    let readable = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0)))
+        .is_ok();
+    if readable {
+        return Ok(None);
+    }
+    let mut name = db.as_os_str().to_os_string();
+    name.push(".upshift-damaged");
+    let aside = PathBuf::from(name);
+    std::fs::rename(db, &aside).map_err(|e| BackupError::io("cannot move aside", db, e))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = db.as_os_str().to_os_string();
+        side.push(suffix);
+        let mut kept = aside.as_os_str().to_os_string();
+        kept.push(suffix);
+        let _ = std::fs::rename(PathBuf::from(side), PathBuf::from(kept));
+    }
+    Ok(Some(aside))
+}
+
 /// `PRAGMA integrity_check`: `Ok(())` when it answers `ok`, else its findings.
 pub(crate) fn integrity(store: &str, db: &Path) -> Result<std::result::Result<(), String>> {
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)

@@ -1,6 +1,6 @@
 //! `upshift backup`: a manual snapshot of every store and config file.
 
-use upshift_backup::{NoProgress, Phase, Repository, Tags};
+use upshift_backup::{Phase, Repository, Tags};
 
 use crate::error::{code, CliError};
 use crate::settings::Settings;
@@ -25,7 +25,12 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         loaded.manifest.config.len(),
         repo.path().display()
     );
-    let info = repo.backup(&loaded.manifest, &root, &tags, &NoProgress)?;
+    let info = repo.backup(
+        &loaded.manifest,
+        &root,
+        &tags,
+        &crate::progress::StoreSpinner::new(settings.printer.json),
+    )?;
     settings.printer.json(&info);
     settings.printer.human(format!(
         "snapshot {} of {} at {} ({} bytes processed, {} added)",

@@ -1,6 +1,6 @@
 //! `upshift restore ID [--force]`.
 
-use upshift_backup::{NoProgress, Repository};
+use upshift_backup::Repository;
 
 use crate::error::{code, CliError};
 use crate::settings::Settings;
@@ -32,7 +32,12 @@ pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> 
         return Err(CliError::Failed("not confirmed: nothing changed".into()));
     }
     let repo = Repository::for_manifest(&loaded.manifest, &root)?;
-    let report = repo.restore(id, &loaded.manifest, &root, &NoProgress)?;
+    let report = repo.restore(
+        id,
+        &loaded.manifest,
+        &root,
+        &crate::progress::StoreSpinner::new(settings.printer.json),
+    )?;
     settings.printer.json(&report);
     settings
         .printer

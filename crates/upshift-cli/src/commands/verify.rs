@@ -1,6 +1,6 @@
 //! `upshift verify [ID]`: prove a snapshot restores.
 
-use upshift_backup::{NoProgress, Repository};
+use upshift_backup::Repository;
 
 use crate::error::{code, CliError};
 use crate::settings::Settings;
@@ -9,7 +9,12 @@ pub fn run(settings: &Settings, id: Option<&str>) -> Result<i32, CliError> {
     let loaded = settings.load()?;
     let root = settings.root();
     let repo = Repository::for_manifest(&loaded.manifest, &root)?;
-    let report = repo.verify(id.unwrap_or("latest"), &loaded.manifest, &root, &NoProgress)?;
+    let report = repo.verify(
+        id.unwrap_or("latest"),
+        &loaded.manifest,
+        &root,
+        &crate::progress::StoreSpinner::new(settings.printer.json),
+    )?;
     settings.printer.json(&report);
     if report.ok() {
         settings.printer.human(format!(

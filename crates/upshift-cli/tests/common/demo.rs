@@ -12,7 +12,11 @@ pub fn demo_bin() -> PathBuf {
     let bin = exe.with_file_name("upshift-demo");
     if !bin.is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo).args(["build", "-q", "-p", "upshift-demo"]).current_dir(super::repo()).status().expect("cargo runs");
+        let ok = Command::new(cargo)
+            .args(["build", "-q", "-p", "upshift-demo"])
+            .current_dir(super::repo())
+            .status()
+            .expect("cargo runs");
         assert!(ok.success(), "building upshift-demo failed");
     }
     assert!(bin.is_file(), "no upshift-demo at {}", bin.display());
@@ -29,9 +33,19 @@ impl Demo {
     pub fn new() -> Demo {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("demo");
-        let run = upshift(tmp.path()).env("UPSHIFT_DEMO_BIN", demo_bin().to_str().unwrap()).args(["demo", "--dir", "demo", "--no-upgrade"]).run();
-        assert_eq!(run.code, 0, "demo setup failed: {}\n{}", run.stdout, run.stderr);
-        Demo { dir: dir.canonicalize().unwrap(), _tmp: tmp }
+        let run = upshift(tmp.path())
+            .env("UPSHIFT_DEMO_BIN", demo_bin().to_str().unwrap())
+            .args(["demo", "--dir", "demo", "--no-upgrade"])
+            .run();
+        assert_eq!(
+            run.code, 0,
+            "demo setup failed: {}\n{}",
+            run.stdout, run.stderr
+        );
+        Demo {
+            dir: dir.canonicalize().unwrap(),
+            _tmp: tmp,
+        }
     }
 
     /// Runs `upshift -m <manifest> ARGS` in the installation.
@@ -54,14 +68,25 @@ impl Demo {
 
     /// Every note, as the schema-independent export of the running release.
     pub fn export(&self) -> String {
-        let out = Command::new(self.dir.join("current/bin/upshift-demo")).args(["export", "--config", "config/notes.toml"]).current_dir(&self.dir).output().unwrap();
-        assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(self.dir.join("current/bin/upshift-demo"))
+            .args(["export", "--config", "config/notes.toml"])
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "export failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
     /// The release `current` points at.
     pub fn version(&self) -> String {
-        std::fs::read_to_string(self.dir.join("current/VERSION")).unwrap().trim().to_string()
+        std::fs::read_to_string(self.dir.join("current/VERSION"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     /// Asserts every service answers its health check now.
@@ -74,7 +99,10 @@ impl Demo {
 
     /// The manifest's `installation.version`.
     pub fn manifest_version(&self) -> String {
-        self.upshift(&["--json", "status"]).json()["version"].as_str().unwrap().to_string()
+        self.upshift(&["--json", "status"]).json()["version"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -90,8 +118,15 @@ impl Drop for Demo {
 
 /// Stops whatever the pidfiles of `dir` name.
 pub fn stop_services(dir: &Path) {
-    for e in std::fs::read_dir(dir.join("run")).into_iter().flatten().flatten() {
-        if let Some(pid) = std::fs::read_to_string(e.path()).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+    for e in std::fs::read_dir(dir.join("run"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Some(pid) = std::fs::read_to_string(e.path())
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
             let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
         }
     }

@@ -110,6 +110,12 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
         StepKind::Backup,
         format!("online backup of {data} while still serving"),
     );
+    push(
+        &mut out,
+        "backup.verify_online".into(),
+        StepKind::VerifyBackup,
+        "verify the online snapshot by test restore, while still serving".into(),
+    );
     if m.hooks.pre_upgrade.is_some() {
         push(
             &mut out,
@@ -150,13 +156,14 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
         &mut out,
         "backup.final".into(),
         StepKind::Backup,
-        "final incremental backup: only what changed since the online backup".into(),
+        "final incremental backup: only what changed since the online backup (none if nothing did)"
+            .into(),
     );
     push(
         &mut out,
         "backup.verify".into(),
         StepKind::VerifyBackup,
-        "verify the snapshot by restoring it to a scratch place".into(),
+        "verify the final snapshot by test restore (already done if nothing changed)".into(),
     );
     let swap = match &m.release {
         Some(r) if !r.carry.is_empty() => {

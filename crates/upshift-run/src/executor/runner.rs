@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use upshift_backup::Repository;
-use upshift_core::plan::Step;
+use upshift_core::plan::{Step, StepKind};
 use upshift_core::Plan;
 
 use super::{RunSummary, Setup};
@@ -88,12 +88,13 @@ impl<'a> Runner<'a> {
         let hops = self.plan.hops.clone();
         for (h, hop) in hops.iter().enumerate() {
             let done = self.done()?;
-            if hop.steps.iter().all(|s| done.contains(&(h, s.id.clone()))) {
-                continue;
-            }
-            self.restore_page(h, &done)?;
-            if let Err(f) = self.run_hop(h, &done) {
-                return self.fail(h, f);
+            // A hop whose steps are all done may still lack its bookkeeping
+            // (a crash right after its last step): redo that, it is idempotent.
+            if !hop.steps.iter().all(|s| done.contains(&(h, s.id.clone()))) {
+                self.restore_page(h, &done)?;
+                if let Err(f) = self.run_hop(h, &done) {
+                    return self.fail(h, f);
+                }
             }
             self.journal
                 .set_outcome(&self.run_id, Outcome::Running, &hop.to, None)?;
@@ -175,6 +176,15 @@ impl<'a> Runner<'a> {
             hop.from, hop.to, f.step.id, f.error
         );
         self.setup.progress.note(&format!("error: {what}"));
+        if matches!(f.step.kind, StepKind::Preflight | StepKind::PreCheck) {
+            // Nothing has changed yet: the checks only looked.
+            self.journal
+                .set_outcome(&self.run_id, Outcome::Failed, &hop.from, Some(&what))?;
+            return Err(RunError::Failed(format!(
+                "{what}\nnothing was changed: {} is as it was",
+                hop.from
+            )));
+        }
         let undone = if f.step.point_of_no_return {
             self.setup.progress.note(&format!(
                 "past the point of no return: restoring the snapshot taken before the swap and {}",

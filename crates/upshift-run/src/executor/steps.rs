@@ -131,10 +131,25 @@ impl Runner<'_> {
                 Ok(None)
             }
             StepKind::VerifyBackup => {
-                let id = self
-                    .detail(h, "backup.final")
-                    .map_err(|e| e.to_string())?
-                    .ok_or("no final snapshot was recorded")?;
+                let online = self.online_snapshot(h)?.map(|(id, _)| id);
+                let id = if step.id == "backup.verify_online" {
+                    online.ok_or("no online snapshot was recorded")?
+                } else {
+                    let id = self
+                        .detail(h, "backup.final")
+                        .map_err(|e| e.to_string())?
+                        .ok_or("no final snapshot was recorded")?;
+                    let verified = self
+                        .done()
+                        .map_err(|e| e.to_string())?
+                        .contains(&(h, "backup.verify_online".to_string()));
+                    if verified && online.as_deref() == Some(id.as_str()) {
+                        return Ok(Some(format!(
+                            "{id}: verified while serving, unchanged since"
+                        )));
+                    }
+                    id
+                };
                 let manifest = self.setup.loaded.manifest.clone();
                 let report = self
                     .repo()
@@ -273,6 +288,21 @@ impl Runner<'_> {
             config_fingerprint: self.config_fingerprint(),
         };
         let root = self.root().clone();
+        if id == "backup.final" {
+            // Only what changed since the online backup: when the stores are
+            // files that did not change, the online snapshot is the final one.
+            if let (Some((online, before)), Some(now)) =
+                (self.online_snapshot(h)?, self.store_fingerprint())
+            {
+                if before == now {
+                    self.setup.progress.note(
+                        "the data did not change since the online backup: it is the final snapshot",
+                    );
+                    return Ok(Some(online));
+                }
+            }
+        }
+        let fingerprint = self.store_fingerprint();
         let info = self
             .repo()
             .map_err(|e| e.to_string())?
@@ -281,7 +311,70 @@ impl Runner<'_> {
         self.journal
             .add_snapshot(&self.run_id, &info.short_id)
             .map_err(|e| e.to_string())?;
-        Ok(Some(info.id))
+        match (id, fingerprint) {
+            ("backup.online", Some(fp)) => Ok(Some(format!("{} {fp}", info.id))),
+            _ => Ok(Some(info.id)),
+        }
+    }
+
+    /// The online snapshot of hop `h` and the store fingerprint taken with it.
+    fn online_snapshot(&self, h: usize) -> Result<Option<(String, String)>, String> {
+        let d = self.detail(h, "backup.online").map_err(|e| e.to_string())?;
+        Ok(d.map(|d| match d.split_once(' ') {
+            Some((id, fp)) => (id.to_string(), fp.to_string()),
+            None => (d, String::new()),
+        }))
+    }
+
+    /// Size, mtime and inode of every file of every store and config file,
+    /// hashed; `None` when a store is not made of local files (a database
+    /// server, a volume, a bucket), whose changes cannot be seen this way.
+    fn store_fingerprint(&self) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let m = &self.setup.loaded.manifest;
+        let root = self.root();
+        let mut files = Vec::new();
+        for s in m.stores.values() {
+            match s.kind.get_ref() {
+                StoreKind::Sqlite => {
+                    let p = root.join(s.path.as_ref()?);
+                    for suffix in ["", "-wal", "-journal"] {
+                        let mut name = p.clone().into_os_string();
+                        name.push(suffix);
+                        files.push(std::path::PathBuf::from(name));
+                    }
+                }
+                StoreKind::Files => {
+                    for p in s.path.iter().chain(s.paths.iter()) {
+                        walk(&root.join(p), &mut files);
+                    }
+                }
+                _ => return None,
+            }
+        }
+        files.extend(m.config.values().map(|c| root.join(&c.path)));
+        let mut h = Sha256::new();
+        for f in files {
+            h.update(f.as_os_str().as_encoded_bytes());
+            match std::fs::symlink_metadata(&f) {
+                // An empty WAL is the same as none.
+                Ok(md) if md.len() > 0 => h.update(format!(
+                    " {} {} {} {}\n",
+                    md.len(),
+                    md.mtime(),
+                    md.mtime_nsec(),
+                    md.ino()
+                )),
+                _ => h.update(" -\n"),
+            }
+        }
+        Some(
+            h.finalize()
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        )
     }
 
     fn config_fingerprint(&self) -> String {
@@ -389,4 +482,22 @@ fn tools_present(kinds: impl Iterator<Item = StoreKind>) -> StepResult {
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
+/// Every file under `p` (or `p` itself), sorted.
+fn walk(p: &Path, out: &mut Vec<std::path::PathBuf>) {
+    match std::fs::read_dir(p) {
+        Ok(entries) => {
+            let mut v: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            v.sort();
+            for e in v {
+                if e.is_dir() && !e.is_symlink() {
+                    walk(&e, out);
+                } else {
+                    out.push(e);
+                }
+            }
+        }
+        Err(_) => out.push(p.to_path_buf()),
+    }
 }
