@@ -58,23 +58,33 @@ pub fn check(h: &Health, root: &Path) -> Result<(), String> {
     }
 }
 
-/// Checks until it passes, at most `retries` times `interval` apart.
+/// Checks until it passes, for at most `retries` × `interval`. A service that
+/// was just started usually answers within milliseconds, so the first polls
+/// come quickly (10 ms, doubling) and settle at the configured interval: the
+/// maintenance window does not wait a whole interval for nothing.
 pub fn wait(h: &Health, root: &Path) -> Result<(), String> {
     let interval = Duration::from_secs_f64(h.interval.unwrap_or(1.0).max(0.01));
     let retries = h.retries.unwrap_or(30).max(1);
-    let mut last = String::new();
-    for attempt in 0..retries {
+    let deadline = Instant::now() + interval * retries;
+    let mut pause = Duration::from_millis(10).min(interval);
+    let mut attempts = 0;
+    loop {
         let started = Instant::now();
-        match check(h, root) {
+        attempts += 1;
+        let last = match check(h, root) {
             Ok(()) => return Ok(()),
-            Err(e) => last = e,
+            Err(e) => e,
+        };
+        if Instant::now() + pause > deadline {
+            return Err(format!(
+                "not healthy after {attempts} attempts in {:.1}s: {last}",
+                (interval * retries).as_secs_f64()
+            ));
         }
-        if attempt + 1 < retries {
-            // Poll at the configured interval (the check's own time counts towards it).
-            std::thread::sleep(interval.saturating_sub(started.elapsed()));
-        }
+        // The check's own time counts towards the pause.
+        std::thread::sleep(pause.saturating_sub(started.elapsed()));
+        pause = (pause * 2).min(interval);
     }
-    Err(format!("not healthy after {retries} attempts: {last}"))
 }
 
 /// A minimal HTTP/1.1 GET over plain TCP (health endpoints are local; use a
@@ -139,4 +149,73 @@ pub fn http(
         .map_or("", |(_, b)| b)
         .to_string();
     Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn health() -> Health {
+        Health {
+            http: None,
+            status: None,
+            body: None,
+            tcp: None,
+            command: None,
+            interval: Some(0.05),
+            timeout: Some(1.0),
+            retries: Some(3),
+        }
+    }
+
+    /// A one-shot HTTP server on loopback answering `answer` to every request.
+    fn serve(answer: &'static str) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for mut c in l.incoming().flatten() {
+                let mut buf = [0u8; 1024];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(answer.as_bytes());
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn http_status_and_body_pattern() {
+        let ok = serve("HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\nok 2.1.0 schema 2");
+        let mut h = health();
+        h.http = Some(format!("http://{ok}/health"));
+        h.body = Some(r"schema \d".into());
+        wait(&h, Path::new(".")).unwrap();
+        h.body = Some("schema 3".into());
+        let e = wait(&h, Path::new(".")).unwrap_err();
+        assert!(
+            e.contains("does not match `schema 3`") && e.contains("attempts"),
+            "{e}"
+        );
+
+        let down = serve("HTTP/1.1 503 Service Unavailable\r\n\r\nupgrading");
+        h.http = Some(format!("http://{down}/"));
+        h.body = None;
+        let e = check(&h, Path::new(".")).unwrap_err();
+        assert!(e.contains("answered 503 (expected 200)"), "{e}");
+    }
+
+    #[test]
+    fn tcp_and_command_checks() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut h = health();
+        h.tcp = Some(l.local_addr().unwrap().to_string());
+        check(&h, Path::new(".")).unwrap();
+        drop(l);
+        assert!(wait(&h, Path::new(".")).unwrap_err().contains("connect"));
+        let mut c = health();
+        c.command = Some("test -d /".into());
+        check(&c, Path::new("/")).unwrap();
+        c.command = Some("echo broken >&2; exit 3".into());
+        assert!(check(&c, Path::new("/")).unwrap_err().contains("broken"));
+    }
 }

@@ -119,7 +119,9 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
         count(&after),
         summary.maintenance_ms as f64 / 1000.0
     ));
-    super::history::run(&demo)?;
+    if !p.json {
+        super::history::run(&demo)?;
+    }
     p.human(format!(
         "\nTry next:\n  upshift -m {m} status\n  upshift -m {m} history\n  upshift -m {m} snapshots\n  upshift -m {m} rollback      # back to 1.0.0, notes as they were\n  kill $(cat {d}/run/*.pid)      # stop the demo services",
         d = dir.display()
