@@ -93,6 +93,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
     ));
     let m = manifest_path.display();
     if args.no_upgrade {
+        p.json(&serde_json::json!({ "dir": dir, "manifest": manifest_path, "version": "1.0.0", "auth_url": auth, "notes_url": notes, "notes_written": count(&before) }));
         p.human(format!("Try next:\n  upshift -m {m} plan --to 3.0.0\n  upshift -m {m} apply --to 3.0.0\n  upshift -m {m} status"));
         return Ok(code::OK);
     }
