@@ -123,6 +123,20 @@ pub struct LockHolder {
     pub heartbeat_ms: i64,
 }
 
+const LOCK_SELECT: &str =
+    "SELECT run_id, owner, host, pid, acquired_ms, heartbeat_ms FROM locks WHERE installation = ?1";
+
+fn lock_row(r: &rusqlite::Row) -> rusqlite::Result<LockHolder> {
+    Ok(LockHolder {
+        run_id: r.get(0)?,
+        owner: r.get(1)?,
+        host: r.get(2)?,
+        pid: r.get::<_, i64>(3)? as u32,
+        acquired_ms: r.get(4)?,
+        heartbeat_ms: r.get(5)?,
+    })
+}
+
 /// An open journal.
 pub struct Journal {
     conn: Connection,
@@ -357,20 +371,7 @@ impl Journal {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         let current = tx
-            .query_row(
-                "SELECT run_id, owner, host, pid, acquired_ms, heartbeat_ms FROM locks WHERE installation = ?1",
-                [installation],
-                |r| {
-                    Ok(LockHolder {
-                        run_id: r.get(0)?,
-                        owner: r.get(1)?,
-                        host: r.get(2)?,
-                        pid: r.get::<_, i64>(3)? as u32,
-                        acquired_ms: r.get(4)?,
-                        heartbeat_ms: r.get(5)?,
-                    })
-                },
-            )
+            .query_row(LOCK_SELECT, [installation], lock_row)
             .optional()
             .map_err(err)?;
         if let Some(c) = current {
@@ -388,20 +389,7 @@ impl Journal {
     /// The current lock holder, if any.
     pub fn lock_holder(&self, installation: &str) -> Result<Option<LockHolder>> {
         self.conn
-            .query_row(
-                "SELECT run_id, owner, host, pid, acquired_ms, heartbeat_ms FROM locks WHERE installation = ?1",
-                [installation],
-                |r| {
-                    Ok(LockHolder {
-                        run_id: r.get(0)?,
-                        owner: r.get(1)?,
-                        host: r.get(2)?,
-                        pid: r.get::<_, i64>(3)? as u32,
-                        acquired_ms: r.get(4)?,
-                        heartbeat_ms: r.get(5)?,
-                    })
-                },
-            )
+            .query_row(LOCK_SELECT, [installation], lock_row)
             .optional()
             .map_err(|e| self.err(e))
     }
