@@ -1,5 +1,7 @@
 //! Reading catalogs from TOML text, with located errors.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -15,6 +17,8 @@ struct RawCatalog {
     #[serde(default)]
     tag_prefixes: Vec<String>,
     docs: Option<String>,
+    #[serde(default)]
+    images: BTreeMap<String, String>,
     #[serde(default, rename = "release")]
     releases: Vec<RawRelease>,
 }
@@ -36,6 +40,8 @@ struct RawRelease {
     #[serde(default)]
     known_issues: Vec<KnownIssue>,
     chart_version: Option<String>,
+    #[serde(default)]
+    images: BTreeMap<String, String>,
 }
 
 /// Parses one catalog file. `file` names it in errors.
@@ -76,6 +82,7 @@ pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
                 pre_checks: r.pre_checks,
                 known_issues: r.known_issues,
                 chart_version: r.chart_version,
+                images: r.images,
                 accepts: (0, 0),
             },
         ));
@@ -107,8 +114,41 @@ pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
         name: raw.name.unwrap_or_else(|| raw.product.get_ref().clone()),
         tag_prefixes: raw.tag_prefixes,
         docs: raw.docs,
+        images: raw.images,
         releases: releases.into_iter().map(|(_, r)| r).collect(),
         origin: file.to_string(),
         source: src.to_string(),
     })
+}
+
+#[cfg(test)]
+mod images_tests {
+    use super::*;
+
+    #[test]
+    fn images_fill_in_version_and_tag_and_a_release_overrides() {
+        let src = r#"
+product = "m"
+tag_prefixes = ["mender-"]
+images = { deployments = "mendersoftware/deployments:{tag}", gui = "gui:{version}" }
+[[release]]
+version = "3.7.7"
+[[release]]
+version = "4.0.0"
+images = { gui = "mendersoftware/gui:v{version}" }
+"#;
+        let c = parse_catalog("m.toml", src).unwrap();
+        let old = c.images_for(&c.parse_version("3.7.7").unwrap());
+        assert_eq!(
+            old["deployments"],
+            "mendersoftware/deployments:mender-3.7.7"
+        );
+        assert_eq!(old["gui"], "gui:3.7.7");
+        let new = c.images_for(&c.parse_version("4.0.0").unwrap());
+        assert_eq!(new["gui"], "mendersoftware/gui:v4.0.0");
+        assert_eq!(
+            new["deployments"],
+            "mendersoftware/deployments:mender-4.0.0"
+        );
+    }
 }

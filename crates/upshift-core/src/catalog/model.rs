@@ -1,5 +1,7 @@
 //! The catalog: a product's release history as data.
 
+use std::collections::BTreeMap;
+
 use semver::Version;
 use serde::Serialize;
 
@@ -16,6 +18,11 @@ pub struct Catalog {
     pub tag_prefixes: Vec<String>,
     /// Where the upstream upgrade guide lives.
     pub docs: Option<String>,
+    /// Container images of the product's services for every release
+    /// (compose service name → template with `{version}` / `{tag}`, e.g.
+    /// `mendersoftware/deployments:{tag}`); a release's own `images` win.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
     /// Releases, oldest first, versions unique.
     pub releases: Vec<Release>,
     /// Where the catalog came from (`built-in` or a path).
@@ -49,6 +56,10 @@ pub struct Release {
     /// (`helm upgrade --version`); charts are versioned apart from products.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chart_version: Option<String>,
+    /// For Compose installations: image templates of this release only,
+    /// overriding the catalog-wide `images` entry of the same service.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
     /// Indices `[lo, hi)` into the catalog's releases that `upgrade_from`
     /// accepts; computed once when the catalog is loaded.
     #[serde(skip)]
@@ -102,6 +113,28 @@ impl Catalog {
             .binary_search_by(|r| r.version.cmp(v))
             .ok()
             .map(|i| &self.releases[i])
+    }
+
+    /// The image of every service the catalog names for release `v`, with
+    /// `{version}` (`1.1.0`) and `{tag}` (the first tag prefix and the
+    /// version, `mender-3.7.7`; the version when there is no prefix) filled in.
+    pub fn images_for(&self, v: &Version) -> BTreeMap<String, String> {
+        let mut out = self.images.clone();
+        if let Some(r) = self.release(v) {
+            out.extend(r.images.clone());
+        }
+        let tag = format!(
+            "{}{v}",
+            self.tag_prefixes.first().map(String::as_str).unwrap_or("")
+        );
+        out.into_iter()
+            .map(|(k, t)| {
+                let image = t
+                    .replace("{version}", &v.to_string())
+                    .replace("{tag}", &tag);
+                (k, image)
+            })
+            .collect()
     }
 
     /// Parses a version in this product's accepted forms.

@@ -147,6 +147,8 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
             StepKind::Stop,
             if m.services[*s].helm.is_some() {
                 format!("{s} keeps running (helm: Kubernetes replaces its pods in the swap)")
+            } else if m.services[*s].compose.is_some() {
+                format!("stop and remove the container of {s} ({from}); named volumes stay")
             } else {
                 format!("stop {s} ({from})")
             },
@@ -200,6 +202,24 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
         format!(
             "{swap}: {} (the current revision is recorded for helm rollback)",
             helm.join("; ")
+        )
+    };
+    let mut projects: Vec<&str> = order
+        .iter()
+        .filter_map(|s| m.services[*s].compose.as_ref())
+        .map(|c| c.project.as_str())
+        .collect();
+    projects.dedup();
+    let swap = if projects.is_empty() {
+        swap
+    } else {
+        let files: Vec<String> = projects
+            .iter()
+            .map(|p| format!(".upshift/compose/{p}.override.yml"))
+            .collect();
+        format!(
+            "{swap}: write the catalog's images of {to} into {} (the previous one is journaled for rollback); the start steps recreate the containers with them",
+            files.join(", ")
         )
     };
     push(&mut out, "swap.version".into(), StepKind::Swap, swap);

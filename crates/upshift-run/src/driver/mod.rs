@@ -1,6 +1,7 @@
 //! Drivers: how a service is started and stopped.
 
 mod command;
+pub mod compose;
 pub mod helm;
 mod process;
 
@@ -16,7 +17,7 @@ pub fn start(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
         DriverKind::Systemd => command::systemctl(name, svc, "start"),
         // Kubernetes keeps the pods running; the swap upgrades the release.
         DriverKind::Helm => Ok(()),
-        other => Err(unsupported(*other)),
+        DriverKind::Compose => compose::start(name, svc, root),
     }
 }
 
@@ -27,7 +28,7 @@ pub fn stop(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
         DriverKind::Command => command::run(name, svc, root, "stop"),
         DriverKind::Systemd => command::systemctl(name, svc, "stop"),
         DriverKind::Helm => Ok(()),
-        other => Err(unsupported(*other)),
+        DriverKind::Compose => compose::stop(name, svc, root),
     }
 }
 
@@ -35,10 +36,6 @@ pub fn stop(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
 /// runs the pods), so no maintenance page may take its address.
 pub fn keeps_running(svc: &Service) -> bool {
     *svc.driver.get_ref() == DriverKind::Helm
-}
-
-fn unsupported(k: DriverKind) -> String {
-    format!("the `{}` driver cannot run upgrades yet (it arrives with the deployments issue); use `process` or `command`", k.as_str())
 }
 
 /// The log file of a service (`log` in the manifest, default `logs/<name>.log`).

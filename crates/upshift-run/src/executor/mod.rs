@@ -1,5 +1,6 @@
 //! `apply`, `resume` and `rollback`.
 
+mod compose;
 mod config;
 mod helm;
 mod release;

@@ -94,6 +94,7 @@ impl Runner<'_> {
             .note(&format!("rollback: switching back to {version}"));
         self.switch_release(version)?;
         self.helm_rollback(version)?;
+        self.compose_rollback(version)?;
         self.set_manifest_version(version);
         for name in &order {
             let svc = &m.services[*name];

@@ -70,6 +70,12 @@ impl Runner<'_> {
                     if helm && !on_path("helm") {
                         return Err("services use the helm driver but `helm` is not on PATH; install Helm 3 (https://helm.sh/docs/intro/install/)".into());
                     }
+                    if m.services
+                        .values()
+                        .any(|s| *s.driver.get_ref() == DriverKind::Compose)
+                    {
+                        driver::compose::program()?;
+                    }
                     tools_present(m.stores.values().map(|s| *s.kind.get_ref()))
                 }
             },
@@ -93,7 +99,11 @@ impl Runner<'_> {
                     None => Ok(Some("nothing to run: review it by hand".into())),
                 }
             }
-            StepKind::Prepare => self.install_release(h),
+            StepKind::Prepare => {
+                let release = self.install_release(h)?;
+                let images = self.compose_prepare(h)?;
+                Ok(join_details(release, images))
+            }
             StepKind::RenderConfig => self.render_config(h, &arg),
             StepKind::Backup => self.backup(h, &step.id),
             StepKind::Hook => {
@@ -168,10 +178,8 @@ impl Runner<'_> {
             StepKind::Swap => {
                 let link = self.swap_release(h)?;
                 let helm = self.helm_upgrade(h)?;
-                Ok(match (link, helm) {
-                    (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-                    (a, b) => a.or(b),
-                })
+                let compose = self.compose_swap(h)?;
+                Ok(join_details(join_details(link, helm), compose))
             }
             StepKind::WriteConfig => self.write_config(h, &arg),
             StepKind::DataMigration => {
@@ -412,6 +420,14 @@ impl Runner<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Two step details as one (`a; b`).
+fn join_details(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     }
 }
 

@@ -1,0 +1,219 @@
+//! `driver = "compose"` (seed 000): a service of a Docker Compose project.
+//!
+//! Works with `docker compose` (v2 plugin) or `docker-compose` (v1),
+//! whichever is present (detected once per process, v2 first). Every command
+//! is `COMPOSE -p PROJECT -f FILE… [-f OVERRIDE] ACTION`, run in the
+//! service's `workdir` (default: the installation's directory), where
+//! OVERRIDE is the file upshift owns, `.upshift/compose/PROJECT.override.yml`:
+//! it only sets `image:` of the services whose images the catalog names for
+//! the version that runs. It comes last, so its images win over the user's
+//! files, which upshift never edits.
+//!
+//! start = `up -d --no-deps SERVICE` (recreates the container when its image
+//! changed), stop = `stop SERVICE` + `rm -f SERVICE` (named volumes stay).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use upshift_core::manifest::{ComposeDriver, Service};
+
+/// The compose command: `["docker", "compose"]` or `["docker-compose"]`.
+pub fn program() -> Result<&'static [String], String> {
+    static FOUND: OnceLock<Option<Vec<String>>> = OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        let works = |argv: &[&str]| {
+            Command::new(argv[0])
+                .args(&argv[1..])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if works(&["docker", "compose", "version"]) {
+            Some(vec!["docker".into(), "compose".into()])
+        } else if works(&["docker-compose", "version"]) {
+            Some(vec!["docker-compose".into()])
+        } else {
+            None
+        }
+    });
+    found.as_deref().ok_or_else(|| {
+        "services use the compose driver but neither `docker compose` (v2) nor `docker-compose` (v1) works here; install one (https://docs.docker.com/compose/install/)".to_string()
+    })
+}
+
+/// The `[services.NAME.compose]` table of a compose service.
+pub fn settings<'a>(name: &str, svc: &'a Service) -> Result<&'a ComposeDriver, String> {
+    svc.compose
+        .as_ref()
+        .ok_or_else(|| format!("service `{name}` has no [services.{name}.compose] table"))
+}
+
+/// The compose service name (`service`, default the upshift service name).
+pub fn service_name(name: &str, c: &ComposeDriver) -> String {
+    c.service.clone().unwrap_or_else(|| name.to_string())
+}
+
+/// The override file upshift owns for `project`.
+pub fn override_path(root: &Path, project: &str) -> PathBuf {
+    root.join(".upshift/compose")
+        .join(format!("{project}.override.yml"))
+}
+
+/// The text of an override file setting `images` (compose service → image).
+pub fn override_text(product: &str, version: &str, images: &BTreeMap<String, String>) -> String {
+    let mut out = format!(
+        "# Written by upshift: the images of {product} {version} (from its catalog).\n\
+         # Passed to compose after your files; upshift rewrites it on every upgrade.\n\
+         services:\n"
+    );
+    for (svc, image) in images {
+        out += &format!("  {}:\n    image: {}\n", yaml_str(svc), yaml_str(image));
+    }
+    if images.is_empty() {
+        out = out.replace("services:\n", "services: {}\n");
+    }
+    out
+}
+
+fn yaml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
+}
+
+fn workdir(c: &ComposeDriver, root: &Path) -> PathBuf {
+    c.workdir
+        .as_ref()
+        .map_or(root.to_path_buf(), |w| root.join(w))
+}
+
+/// The user's compose files: `files`, or compose's own default names.
+fn user_files(c: &ComposeDriver, dir: &Path) -> Vec<String> {
+    if !c.files.is_empty() {
+        return c.files.clone();
+    }
+    let mut out: Vec<String> = [
+        "compose.yaml",
+        "compose.yml",
+        "docker-compose.yml",
+        "docker-compose.yaml",
+    ]
+    .iter()
+    .find(|f| dir.join(f).is_file())
+    .map(|f| vec![f.to_string()])
+    .unwrap_or_default();
+    for f in [
+        "compose.override.yaml",
+        "compose.override.yml",
+        "docker-compose.override.yml",
+        "docker-compose.override.yaml",
+    ] {
+        if dir.join(f).is_file() {
+            out.push(f.to_string());
+            break;
+        }
+    }
+    out
+}
+
+/// Runs `COMPOSE -p P -f … ACTION ARGS` for the service's project; a
+/// failure carries compose's stderr.
+pub fn compose(c: &ComposeDriver, root: &Path, args: &[&str]) -> Result<String, String> {
+    let prog = program()?;
+    let dir = workdir(c, root);
+    let mut argv: Vec<String> = prog[1..].to_vec();
+    argv.extend(["-p".into(), c.project.clone()]);
+    for f in user_files(c, &dir) {
+        argv.extend(["-f".into(), f]);
+    }
+    let ov = override_path(root, &c.project);
+    if ov.is_file() {
+        argv.extend(["-f".into(), ov.display().to_string()]);
+    }
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let shown = format!("{} {}", prog[0], argv.join(" "));
+    let out = Command::new(&prog[0])
+        .args(&argv)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `{shown}` in {}: {e}", dir.display()))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{shown}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// `up -d --no-deps SERVICE`: creates (or recreates, when its image or
+/// configuration changed) and starts the container.
+pub fn start(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
+    let c = settings(name, svc)?;
+    let s = service_name(name, c);
+    compose(c, root, &["up", "-d", "--no-deps", &s]).map(|_| ())
+}
+
+/// `stop SERVICE`, then `rm -f SERVICE`: the container is gone, named
+/// volumes stay.
+pub fn stop(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
+    let c = settings(name, svc)?;
+    let s = service_name(name, c);
+    compose(c, root, &["stop", &s])?;
+    compose(c, root, &["rm", "-f", &s]).map(|_| ())
+}
+
+/// Makes sure `image` is on this host: nothing to do when `docker image
+/// inspect` finds it, else `docker pull`. Returns what was done.
+pub fn ensure_image(image: &str) -> Result<String, String> {
+    let inspect = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `docker image inspect {image}`: {e}"))?;
+    if inspect.status.success() {
+        let id = String::from_utf8_lossy(&inspect.stdout).trim().to_string();
+        return Ok(format!("{image} present ({})", short(&id)));
+    }
+    let pull = Command::new("docker")
+        .args(["pull", image])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `docker pull {image}`: {e}"))?;
+    if pull.status.success() {
+        Ok(format!("{image} pulled"))
+    } else {
+        Err(format!(
+            "cannot get image {image} (not on this host, `docker pull` failed: {}); pull or build it, then resume",
+            String::from_utf8_lossy(&pull.stderr).trim()
+        ))
+    }
+}
+
+fn short(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_sets_only_images() {
+        let mut images = BTreeMap::new();
+        images.insert("notes".to_string(), "upshift-demo:1.1.0".to_string());
+        let t = override_text("demo", "1.1.0", &images);
+        assert!(
+            t.ends_with("services:\n  \"notes\":\n    image: \"upshift-demo:1.1.0\"\n"),
+            "{t}"
+        );
+        let empty = override_text("demo", "1.1.0", &BTreeMap::new());
+        assert!(empty.ends_with("services: {}\n"), "{empty}");
+    }
+}
