@@ -5,9 +5,11 @@
 //! refuses while the installation's services run unless `--force`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::SystemTime;
 
-use rustic_core::repofile::SnapshotFile;
+use rustic_core::repofile::{Node, SnapshotFile};
 use rustic_core::{IndexedFullStatus, LocalDestination, LsOptions, RestoreOptions};
 use serde::Serialize;
 use upshift_core::manifest::Manifest;
@@ -147,6 +149,16 @@ impl Repository {
     }
 
     /// Restores one file or directory, rewriting only what differs.
+    ///
+    /// Regular files' contents are written here, a few files at a time, each
+    /// streamed blob by blob from the repository (bounded memory); existing
+    /// files are first compared with the snapshot blob by blob (SHA-256) and
+    /// kept when identical. rustic_core's restore then only creates
+    /// directories, removes what appeared since, restores special files and
+    /// hard links and sets metadata: every regular file already has the
+    /// snapshot's size and mtime, so it reads no contents. (rustic_core's own
+    /// content restore reads up to 40 MiB pack ranges on 20 threads and queues
+    /// decoded blobs for writing: ~1 GB peak on a cold restore of 1 GB.)
     fn restore_path(&self, repo: &Indexed, snap: &SnapshotFile, pm: &PathMap) -> Result<String> {
         let node = repo
             .node_from_snapshot_and_path(snap, &pm.snapshot)
@@ -158,10 +170,31 @@ impl Repository {
         };
         let dest =
             LocalDestination::new(&dest_str, true, !pm.is_dir).map_err(|e| rerr(&self.path, &e))?;
-        let opts = RestoreOptions::default().delete(true).verify_existing(true);
         let ls = repo
             .ls(&node, &LsOptions::default())
             .map_err(|e| rerr(&self.path, &e))?;
+        let mut files = Vec::new();
+        for item in ls.clone() {
+            let (p, n) = item.map_err(|e| rerr(&self.path, &e))?;
+            if n.is_file() && n.meta.links <= 1 {
+                let target = if pm.is_dir {
+                    Path::new(&pm.original).join(&p)
+                } else {
+                    PathBuf::from(&pm.original)
+                };
+                files.push((target, n));
+            }
+        }
+        let opts = RestoreOptions::default().delete(true);
+        // First pass: directories created, entries that appeared since (or
+        // whose type changed) removed; the plan itself is not executed.
+        let removed = repo
+            .prepare_restore(&opts, ls.clone(), &dest, false)
+            .map_err(|e| rerr(&self.path, &e))?
+            .stats
+            .files
+            .additional;
+        let (written, kept) = self.write_files(repo, &files)?;
         let plan = repo
             .prepare_restore(&opts, ls.clone(), &dest, false)
             .map_err(|e| rerr(&self.path, &e))?;
@@ -169,12 +202,107 @@ impl Repository {
         let summary = format!(
             "{}: {} files restored, {} unchanged, {} removed",
             pm.original,
-            s.restore + s.modify,
-            s.unchanged + s.verified,
-            s.additional
+            written + s.restore + s.modify,
+            // Files written above count as unchanged for rustic_core.
+            kept + (s.unchanged + s.verified).saturating_sub(kept + written),
+            removed + s.additional
         );
         repo.restore(plan, &opts, ls, &dest)
             .map_err(|e| rerr(&self.path, &e))?;
         Ok(summary)
+    }
+
+    /// Brings every regular file of `files` to the snapshot's content and
+    /// mtime: kept when its blobs all match, else written anew from the
+    /// repository. Returns (written, kept).
+    fn write_files(&self, repo: &Indexed, files: &[(PathBuf, Node)]) -> Result<(u64, u64)> {
+        const WORKERS: usize = 3;
+        let next = AtomicUsize::new(0);
+        let written = AtomicU64::new(0);
+        let kept = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..WORKERS.min(files.len()))
+                .map(|_| {
+                    s.spawn(|| -> Result<()> {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((path, node)) = files.get(i) else {
+                                return Ok(());
+                            };
+                            if self.write_file(repo, path, node)? {
+                                written.fetch_add(1, Ordering::Relaxed);
+                            } else {
+                                kept.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                if let Err(e) = w.join().expect("restore worker panicked") {
+                    // Stop the other workers early.
+                    next.store(files.len(), Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })?;
+        Ok((written.into_inner(), kept.into_inner()))
+    }
+
+    /// One file of [`Self::write_files`]; true when it was (re)written.
+    fn write_file(&self, repo: &Indexed, path: &Path, node: &Node) -> Result<bool> {
+        let mtime = node.meta.mtime.map(SystemTime::from);
+        let existing = std::fs::symlink_metadata(path).ok();
+        let unchanged = match &existing {
+            Some(md) => {
+                md.is_file() && md.len() == node.meta.size && self.same_content(repo, path, node)?
+            }
+            None => false,
+        };
+        if let (true, Some(md)) = (unchanged, &existing) {
+            if let Some(t) = mtime.filter(|t| md.modified().ok() != Some(*t)) {
+                let f = std::fs::File::options()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| BackupError::io("cannot open", path, e))?;
+                f.set_modified(t)
+                    .map_err(|e| BackupError::io("cannot set the mtime of", path, e))?;
+            }
+            return Ok(false);
+        }
+        match &existing {
+            Some(md) if md.is_dir() => std::fs::remove_dir_all(path),
+            Some(_) => std::fs::remove_file(path),
+            None => Ok(()),
+        }
+        .map_err(|e| BackupError::io("cannot remove", path, e))?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| BackupError::io("cannot create", parent, e))?;
+        }
+        let mut f =
+            std::fs::File::create(path).map_err(|e| BackupError::io("cannot create", path, e))?;
+        repo.dump(node, &mut f).map_err(|e| rerr(&self.path, &e))?;
+        if let Some(t) = mtime {
+            f.set_modified(t)
+                .map_err(|e| BackupError::io("cannot set the mtime of", path, e))?;
+        }
+        Ok(true)
+    }
+
+    /// Whether the file at `path` holds exactly `node`'s blobs.
+    fn same_content(&self, repo: &Indexed, path: &Path, node: &Node) -> Result<bool> {
+        let mut f = match std::fs::File::open(path) {
+            Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
+            Err(_) => return Ok(false),
+        };
+        for id in node.content.iter().flatten() {
+            let ie = repo.get_index_entry(id).map_err(|e| rerr(&self.path, &e))?;
+            if !id.blob_matches_reader(u64::from(ie.data_length()), &mut f) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
