@@ -213,17 +213,12 @@ impl Repository {
                     .run_with_stdin(|w| dump_node(self, repo, snap, dump, w))
                     .and_then(|_| pg.row_counts(&temp));
                 let dropped = pg.drop_db(&temp);
-                let counts = match restored {
-                    Ok(c) => c,
-                    Err(e) => {
-                        return Ok(StoreCheck {
-                            ok: false,
-                            detail: format!("the dump does not restore: {e}"),
-                        })
-                    }
-                };
-                dropped?;
-                compare_tables(tables, &counts, "restored into a temporary database")
+                judge_test_restore(
+                    restored,
+                    dropped,
+                    tables,
+                    "restored into a temporary database",
+                )?
             }
             StoreMeta::Mysql { dump, tables } => {
                 let my = My::from_store(name, need_store()?, base_dir)?;
@@ -234,17 +229,12 @@ impl Repository {
                     .run_with_stdin(|w| dump_node(self, repo, snap, dump, w))
                     .and_then(|_| my.row_counts(&temp));
                 let dropped = my.drop_db(&temp);
-                let counts = match restored {
-                    Ok(c) => c,
-                    Err(e) => {
-                        return Ok(StoreCheck {
-                            ok: false,
-                            detail: format!("the dump does not restore: {e}"),
-                        })
-                    }
-                };
-                dropped?;
-                compare_tables(tables, &counts, "restored into a temporary schema")
+                judge_test_restore(
+                    restored,
+                    dropped,
+                    tables,
+                    "restored into a temporary schema",
+                )?
             }
             StoreMeta::Mongodb { dump } => {
                 let uri = mongodb::uri(name, need_store()?, base_dir)?;
@@ -335,6 +325,28 @@ fn compare_counts(what: &str, got: (u64, u64), want: (u64, u64)) -> StoreCheck {
             ),
         }
     }
+}
+
+/// The verdict of a test restore into a temporary database: a dump that does
+/// not restore fails the check; otherwise the temporary database must have
+/// been dropped and its row counts must match the recorded ones.
+fn judge_test_restore(
+    restored: Result<RowCounts>,
+    dropped: Result<()>,
+    want: &RowCounts,
+    how: &str,
+) -> Result<StoreCheck> {
+    let counts = match restored {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(StoreCheck {
+                ok: false,
+                detail: format!("the dump does not restore: {e}"),
+            })
+        }
+    };
+    dropped?;
+    Ok(compare_tables(want, &counts, how))
 }
 
 fn compare_tables(want: &RowCounts, got: &RowCounts, how: &str) -> StoreCheck {
