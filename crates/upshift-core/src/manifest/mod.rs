@@ -1,9 +1,11 @@
 //! The installation manifest, `upshift.toml`.
 
+mod host;
 mod model;
 mod parse;
 mod secret;
 
+pub use host::{parse_host, RemoteHost};
 pub use model::*;
 pub use parse::{known_version, load, parse_manifest, Loaded};
 pub use secret::{SecretRef, VALUE_HIDDEN};

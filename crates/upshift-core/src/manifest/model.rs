@@ -71,8 +71,12 @@ pub struct Installation {
     pub version: Spanned<String>,
     /// A command that prints the running version (`platform -version`).
     pub version_command: Option<String>,
-    /// Where the installation lives: omitted for this machine, or `ssh://user@host:port`.
-    pub host: Option<String>,
+    /// Where the installation lives: omitted for this machine, or
+    /// `ssh://[user@]host[:port]/directory` (reached with the OpenSSH client).
+    pub host: Option<Spanned<String>>,
+    /// An ssh_config file for reaching `host` (identity, known hosts, jump
+    /// host), relative to the manifest; default: the user's own.
+    pub ssh_config: Option<String>,
     /// Facts catalog rules can test (`enterprise`, `external-mongodb`).
     #[serde(default)]
     pub facts: Vec<String>,

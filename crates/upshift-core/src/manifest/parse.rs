@@ -71,6 +71,9 @@ pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
     if let Some(layout) = &m.release {
         check_carry(file, src, layout)?;
     }
+    if let Some(h) = &m.installation.host {
+        super::host::parse_host(h.get_ref()).map_err(|e| Diagnostic::at(file, src, h.span(), e))?;
+    }
     Ok(m)
 }
 
