@@ -4,7 +4,8 @@
 //!
 //! - [`journal`]: runs and step events in SQLite (WAL, synchronous=FULL).
 //! - [`lock`]: one run per installation, with heartbeat and stale detection.
-//! - [`driver`]: start/stop services (`process`, `command`, `systemd`).
+//! - [`host`]: where the installation lives (this machine, or ssh).
+//! - [`driver`]: start/stop services (`process`, `command`, `systemd`, `compose`, `helm`).
 //! - [`health`]: HTTP, TCP and command checks with retries.
 //! - [`maintenance`]: the 503 page served while services are down.
 //! - [`executor`]: `apply`, `resume`, `rollback`.
@@ -13,6 +14,7 @@ pub mod driver;
 pub mod error;
 pub mod executor;
 pub mod health;
+pub mod host;
 pub mod journal;
 pub mod lock;
 pub mod maintenance;
@@ -20,4 +22,5 @@ pub mod proc;
 
 pub use error::{Result, RunError};
 pub use executor::{apply, resume, rollback, Progress, RunSummary, Setup, StepProgress};
+pub use host::{Host, Target};
 pub use journal::{Journal, Outcome, RunRecord};

@@ -74,7 +74,12 @@ pub fn sh_checked(
     dir: &Path,
     env: &[(&str, &str)],
 ) -> Result<String, String> {
-    match sh(cmd, dir, env) {
+    checked(what, cmd, sh(cmd, dir, env))
+}
+
+/// A command's result as its stdout, or a message with its output's tail.
+pub fn checked(what: &str, cmd: &str, out: std::io::Result<Output>) -> Result<String, String> {
+    match out {
         Err(e) => Err(format!("{what}: cannot run `{cmd}`: {e}")),
         Ok(o) if o.ok => Ok(o.stdout),
         Ok(o) => Err(format!(
