@@ -50,6 +50,13 @@ impl Settings {
         dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf())
     }
 
+    /// Where the installation lives: this machine (the manifest's
+    /// directory) or the `installation.host` over ssh.
+    pub fn target(&self, loaded: &Loaded) -> Result<upshift_run::Target, CliError> {
+        upshift_run::Target::for_installation(&loaded.manifest.installation, &self.root())
+            .map_err(CliError::Failed)
+    }
+
     /// The journal beside the manifest.
     pub fn journal(&self) -> PathBuf {
         self.root().join(".upshift/journal.db")

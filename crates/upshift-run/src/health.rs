@@ -2,19 +2,17 @@
 //! retried at an interval until they pass or the retries run out.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use upshift_core::manifest::Health;
 
-use crate::proc::sh;
+use crate::host::{Host, Target};
 
-/// Checks once.
-pub fn check(h: &Health, root: &Path) -> Result<(), String> {
+/// Checks once, from the installation's host (through ssh when it is remote).
+pub fn check(h: &Health, t: &Target) -> Result<(), String> {
     let timeout = Duration::from_secs_f64(h.timeout.unwrap_or(5.0).max(0.05));
     if let Some(url) = &h.http {
-        let (status, body) = http_get(url, timeout)?;
+        let (status, body) = http_via(&t.host, "GET", url, None, None, timeout)?;
         let want = h.status.unwrap_or(200);
         if status != want {
             return Err(format!(
@@ -35,16 +33,15 @@ pub fn check(h: &Health, root: &Path) -> Result<(), String> {
         }
         Ok(())
     } else if let Some(addr) = &h.tcp {
-        let sa = addr
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| format!("`{addr}` is not an address"))?;
-        TcpStream::connect_timeout(&sa, timeout)
-            .map(|_| ())
-            .map_err(|e| format!("connect {addr}: {e}"))
+        match &t.host {
+            Host::Ssh(ssh) => ssh.tcp_check(addr, timeout),
+            Host::Local => Host::Local
+                .connect(addr, timeout)
+                .map(|_| ())
+                .map_err(|e| format!("connect {addr}: {e}")),
+        }
     } else if let Some(cmd) = &h.command {
-        match sh(cmd, root, &[]) {
+        match t.host.sh(cmd, &t.root, &[]) {
             Ok(o) if o.ok => Ok(()),
             Ok(o) => Err(format!(
                 "`{cmd}` failed: {}{}",
@@ -62,7 +59,7 @@ pub fn check(h: &Health, root: &Path) -> Result<(), String> {
 /// was just started usually answers within milliseconds, so the first polls
 /// come quickly (10 ms, doubling) and settle at the configured interval: the
 /// maintenance window does not wait a whole interval for nothing.
-pub fn wait(h: &Health, root: &Path) -> Result<(), String> {
+pub fn wait(h: &Health, t: &Target) -> Result<(), String> {
     let interval = Duration::from_secs_f64(h.interval.unwrap_or(1.0).max(0.01));
     let retries = h.retries.unwrap_or(30).max(1);
     let deadline = Instant::now() + interval * retries;
@@ -71,7 +68,7 @@ pub fn wait(h: &Health, root: &Path) -> Result<(), String> {
     loop {
         let started = Instant::now();
         attempts += 1;
-        let last = match check(h, root) {
+        let last = match check(h, t) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
@@ -87,15 +84,22 @@ pub fn wait(h: &Health, root: &Path) -> Result<(), String> {
     }
 }
 
-/// A minimal HTTP/1.1 GET over plain TCP (health endpoints are local; use a
-/// `command` check with curl for HTTPS).
-pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
-    http("GET", url, None, None, timeout)
+/// A minimal HTTP/1.1 request over plain TCP from this machine: method,
+/// URL, optional bearer token and JSON body; returns status and body.
+pub fn http(
+    method: &str,
+    url: &str,
+    bearer: Option<&str>,
+    json: Option<&str>,
+    timeout: Duration,
+) -> Result<(u16, String), String> {
+    http_via(&Host::Local, method, url, bearer, json, timeout)
 }
 
-/// A minimal HTTP/1.1 request over plain TCP: method, URL, optional bearer
-/// token and JSON body; returns status and body.
-pub fn http(
+/// [`http`] from `host` (an `ssh -W` channel for a remote one). Plain HTTP
+/// only: health endpoints are local; use a `command` check with curl for HTTPS.
+pub fn http_via(
+    host: &Host,
     method: &str,
     url: &str,
     bearer: Option<&str>,
@@ -111,15 +115,9 @@ pub fn http(
     } else {
         format!("{hostport}:80")
     };
-    let sa = addr
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| format!("cannot resolve {hostport}"))?;
-    let mut s =
-        TcpStream::connect_timeout(&sa, timeout).map_err(|e| format!("connect {addr}: {e}"))?;
-    s.set_read_timeout(Some(timeout)).ok();
-    s.set_write_timeout(Some(timeout)).ok();
+    let mut s = host
+        .connect(&addr, timeout)
+        .map_err(|e| format!("connect {addr}: {e}"))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nUser-Agent: upshift\r\n");
     if let Some(t) = bearer {
         req += &format!("Authorization: Bearer {t}\r\n");
@@ -138,6 +136,11 @@ pub fn http(
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)
         .map_err(|e| format!("{method} {url}: {e}"))?;
+    if buf.is_empty() {
+        return Err(format!(
+            "{method} {url}: no answer (connection refused or closed)"
+        ));
+    }
     let text = String::from_utf8_lossy(&buf);
     let status = text
         .split_whitespace()
@@ -155,6 +158,11 @@ pub fn http(
 mod tests {
     use super::*;
     use std::net::TcpListener;
+    use std::path::Path;
+
+    fn here() -> Target {
+        Target::local(Path::new("."))
+    }
 
     fn health() -> Health {
         Health {
@@ -189,9 +197,9 @@ mod tests {
         let mut h = health();
         h.http = Some(format!("http://{ok}/health"));
         h.body = Some(r"schema \d".into());
-        wait(&h, Path::new(".")).unwrap();
+        wait(&h, &here()).unwrap();
         h.body = Some("schema 3".into());
-        let e = wait(&h, Path::new(".")).unwrap_err();
+        let e = wait(&h, &here()).unwrap_err();
         assert!(
             e.contains("does not match `schema 3`") && e.contains("attempts"),
             "{e}"
@@ -200,7 +208,7 @@ mod tests {
         let down = serve("HTTP/1.1 503 Service Unavailable\r\n\r\nupgrading");
         h.http = Some(format!("http://{down}/"));
         h.body = None;
-        let e = check(&h, Path::new(".")).unwrap_err();
+        let e = check(&h, &here()).unwrap_err();
         assert!(e.contains("answered 503 (expected 200)"), "{e}");
     }
 
@@ -209,13 +217,15 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut h = health();
         h.tcp = Some(l.local_addr().unwrap().to_string());
-        check(&h, Path::new(".")).unwrap();
+        check(&h, &here()).unwrap();
         drop(l);
-        assert!(wait(&h, Path::new(".")).unwrap_err().contains("connect"));
+        assert!(wait(&h, &here()).unwrap_err().contains("connect"));
         let mut c = health();
         c.command = Some("test -d /".into());
-        check(&c, Path::new("/")).unwrap();
+        check(&c, &Target::local(Path::new("/"))).unwrap();
         c.command = Some("echo broken >&2; exit 3".into());
-        assert!(check(&c, Path::new("/")).unwrap_err().contains("broken"));
+        assert!(check(&c, &Target::local(Path::new("/")))
+            .unwrap_err()
+            .contains("broken"));
     }
 }

@@ -10,9 +10,16 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::host::{Host, Ssh};
+
 struct Listener {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
+    /// Where the listener really is (`addr`, or a local port that a remote
+    /// host's `addr` forwards to).
+    local: String,
+    /// The ssh forward to cancel on release.
+    forward: Option<(Ssh, u16)>,
 }
 
 /// The page, served on any number of addresses.
@@ -39,16 +46,45 @@ impl MaintenancePage {
         if self.listeners.contains_key(addr) {
             return Ok(());
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let listener = loop {
-            match TcpListener::bind(addr) {
-                Ok(l) => break l,
-                Err(e) if Instant::now() >= deadline => {
-                    return Err(format!("maintenance page cannot listen on {addr}: {e}"))
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
+        let listener = retry(addr, || TcpListener::bind(addr).map_err(|e| e.to_string()))?;
+        let l = self.spawn(listener, addr.to_string(), None);
+        self.listeners.insert(addr.to_string(), l);
+        Ok(())
+    }
+
+    /// [`MaintenancePage::serve`] on `host`: for another machine, the page
+    /// listens on a loopback port here and that machine's `addr` forwards
+    /// to it through the ssh connection.
+    pub fn serve_on(&mut self, host: &Host, addr: &str) -> Result<(), String> {
+        let Host::Ssh(ssh) = host else {
+            return self.serve(addr);
         };
+        if self.listeners.contains_key(addr) {
+            return Ok(());
+        }
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("maintenance page cannot listen on loopback: {e}"))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let l = self.spawn(
+            listener,
+            format!("127.0.0.1:{port}"),
+            Some((ssh.clone(), port)),
+        );
+        match retry(addr, || {
+            ssh.forward_remote(addr, port).map_err(|e| e.to_string())
+        }) {
+            Ok(()) => {
+                self.listeners.insert(addr.to_string(), l);
+                Ok(())
+            }
+            Err(e) => {
+                stop(l);
+                Err(e)
+            }
+        }
+    }
+
+    fn spawn(&self, listener: TcpListener, local: String, forward: Option<(Ssh, u16)>) -> Listener {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let page = self.page();
@@ -62,18 +98,21 @@ impl MaintenancePage {
                 }
             }
         });
-        self.listeners
-            .insert(addr.to_string(), Listener { stop, thread });
-        Ok(())
+        Listener {
+            stop,
+            thread,
+            local,
+            forward,
+        }
     }
 
     /// Stops answering on `addr`, freeing the port for the service.
     pub fn release(&mut self, addr: &str) {
         if let Some(l) = self.listeners.remove(addr) {
-            l.stop.store(true, Ordering::SeqCst);
-            // Wake the blocking accept so the thread sees the flag.
-            let _ = TcpStream::connect(wake_addr(addr));
-            let _ = l.thread.join();
+            if let Some((ssh, port)) = &l.forward {
+                let _ = ssh.cancel_remote(addr, *port);
+            }
+            stop(l);
         }
     }
 
@@ -108,6 +147,28 @@ impl MaintenancePage {
 impl Drop for MaintenancePage {
     fn drop(&mut self) {
         self.release_all();
+    }
+}
+
+/// Ends a listener's thread.
+fn stop(l: Listener) {
+    l.stop.store(true, Ordering::SeqCst);
+    // Wake the blocking accept so the thread sees the flag.
+    let _ = TcpStream::connect(wake_addr(&l.local));
+    let _ = l.thread.join();
+}
+
+/// Retries `f` for up to 10 s (a port just freed by a stopped service).
+fn retry<T>(addr: &str, mut f: impl FnMut() -> Result<T, String>) -> Result<T, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!("maintenance page cannot listen on {addr}: {e}"))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
     }
 }
 

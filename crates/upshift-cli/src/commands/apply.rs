@@ -45,7 +45,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
         return Err(CliError::Failed("not confirmed: nothing changed".into()));
     }
     let progress = StepLines::new();
-    let setup = super::setup(settings, &loaded, &progress);
+    let setup = super::setup(settings, &loaded, &progress)?;
     let summary = upshift_run::apply(&setup, &plan)?;
     p.json(&summary);
     p.human(format!(

@@ -1,6 +1,7 @@
 //! `upshift backup`: a manual snapshot of every store and config file.
 
 use upshift_backup::{Phase, Repository, Tags};
+use upshift_run::host;
 
 use crate::error::{code, CliError};
 use crate::settings::Settings;
@@ -25,9 +26,16 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         loaded.manifest.config.len(),
         repo.path().display()
     );
+    let target = settings.target(&loaded)?;
+    let mirror = host::mirror_dir(&root, &tags.installation);
+    if target.is_remote() {
+        eprintln!("copying the stores from {}", target.label());
+        host::pull_stores(&target, &loaded.manifest, &mirror).map_err(CliError::Failed)?;
+    }
+    let (view, base) = host::backup_view(&target, &loaded.manifest, &mirror);
     let info = repo.backup(
-        &loaded.manifest,
-        &root,
+        &view,
+        &base,
         &tags,
         &crate::progress::StoreSpinner::new(settings.printer.json),
     )?;

@@ -55,12 +55,12 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
         ..settings.clone()
     };
     let loaded = demo.load()?;
-    let root = demo.root();
+    let here = upshift_run::Target::local(&demo.root());
     for name in loaded.manifest.start_order() {
         let svc = &loaded.manifest.services[name];
-        upshift_run::driver::start(name, svc, &root).map_err(|e| fail("start", e))?;
+        upshift_run::driver::start(name, svc, &here).map_err(|e| fail("start", e))?;
         if let Some(h) = &svc.health {
-            upshift_run::health::wait(h, &root)
+            upshift_run::health::wait(h, &here)
                 .map_err(|e| fail(&format!("{name} did not become healthy"), e))?;
         }
     }
@@ -101,7 +101,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
     p.human(crate::render::plan(&plan, &loaded.catalog.name));
     p.human("\nUpgrading (progress on stderr)...");
     let progress = StepLines::new();
-    let setup = super::setup(&demo, &loaded, &progress);
+    let setup = super::setup(&demo, &loaded, &progress)?;
     let summary = upshift_run::apply(&setup, &plan)?;
     let token = get_token(&auth).map_err(|e| fail("auth after the upgrade", e))?;
     let after =

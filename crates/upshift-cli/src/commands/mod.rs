@@ -45,12 +45,13 @@ pub fn setup<'a>(
     settings: &Settings,
     loaded: &'a upshift_core::Loaded,
     progress: &'a dyn upshift_run::Progress,
-) -> upshift_run::Setup<'a> {
-    upshift_run::Setup {
+) -> Result<upshift_run::Setup<'a>, CliError> {
+    Ok(upshift_run::Setup {
         loaded,
         root: settings.root(),
+        target: settings.target(loaded)?,
         manifest_path: settings.manifest.clone(),
         journal: settings.journal(),
         progress,
-    }
+    })
 }

@@ -1,6 +1,7 @@
 //! `upshift restore ID [--force]`.
 
 use upshift_backup::Repository;
+use upshift_run::host;
 
 use crate::error::{code, CliError};
 use crate::settings::Settings;
@@ -8,6 +9,7 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> {
     let loaded = settings.load()?;
     let root = settings.root();
+    let target = settings.target(&loaded)?;
     let running: Vec<&str> = loaded
         .manifest
         .services
@@ -15,7 +17,7 @@ pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> 
         .filter(|(_, s)| {
             s.health
                 .as_ref()
-                .is_some_and(|h| upshift_run::health::check(h, &root).is_ok())
+                .is_some_and(|h| upshift_run::health::check(h, &target).is_ok())
         })
         .map(|(n, _)| n.as_str())
         .collect();
@@ -32,12 +34,22 @@ pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> 
         return Err(CliError::Failed("not confirmed: nothing changed".into()));
     }
     let repo = Repository::for_manifest(&loaded.manifest, &root)?;
+    let m = &loaded.manifest;
+    let mirror = host::mirror_dir(&root, &m.installation.name);
+    if target.is_remote() {
+        host::empty_mirror(&target, m, &mirror).map_err(CliError::Failed)?;
+    }
+    let (view, base) = host::backup_view(&target, m, &mirror);
     let report = repo.restore(
         id,
-        &loaded.manifest,
-        &root,
+        &view,
+        &base,
         &crate::progress::StoreSpinner::new(settings.printer.json),
     )?;
+    if target.is_remote() {
+        eprintln!("writing the restored files to {}", target.label());
+        host::push_stores(&target, m, &mirror).map_err(CliError::Failed)?;
+    }
     settings.printer.json(&report);
     settings
         .printer

@@ -7,7 +7,7 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let loaded = settings.load()?;
     let progress = StepLines::new();
-    let setup = super::setup(settings, &loaded, &progress);
+    let setup = super::setup(settings, &loaded, &progress)?;
     let summary = upshift_run::resume(&setup)?;
     settings.printer.json(&summary);
     settings.printer.human(format!(

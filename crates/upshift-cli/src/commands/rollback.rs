@@ -13,7 +13,7 @@ pub fn run(settings: &Settings, run_id: Option<&str>) -> Result<i32, CliError> {
         return Err(CliError::Failed("not confirmed: nothing changed".into()));
     }
     let progress = StepLines::new();
-    let setup = super::setup(settings, &loaded, &progress);
+    let setup = super::setup(settings, &loaded, &progress)?;
     let summary = upshift_run::rollback(&setup, run_id)?;
     settings.printer.json(&summary);
     settings.printer.human(format!(

@@ -1,7 +1,5 @@
 //! `upshift status`: what the manifest says, and whether the running version agrees.
 
-use std::process::Command;
-
 use serde::Serialize;
 
 use crate::error::{code, CliError};
@@ -96,21 +94,18 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let loaded = settings.load()?;
     let m = &loaded.manifest;
     let inst = &m.installation;
-    let running = inst.version_command.as_ref().map(|cmd| {
-        let base = settings
-            .manifest
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        check_version(cmd, base, &loaded)
-    });
+    let target = settings.target(&loaded)?;
+    let running = inst
+        .version_command
+        .as_ref()
+        .map(|cmd| check_version(cmd, &target, &loaded));
     let status = Status {
         manifest: settings.manifest.display().to_string(),
         installation: inst.name.clone(),
         product: loaded.catalog.product.clone(),
         version: loaded.version.to_string(),
         latest: loaded.catalog.latest().map(|r| r.version.to_string()),
-        host: inst.host.clone(),
+        host: target.is_remote().then(|| target.label()),
         services: m
             .start_order()
             .into_iter()
@@ -122,7 +117,7 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
                     driver: s.driver.get_ref().as_str().to_string(),
                     depends_on: s.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
                     state: match &s.health {
-                        Some(h) => match upshift_run::health::check(h, &settings.root()) {
+                        Some(h) => match upshift_run::health::check(h, &target) {
                             Ok(()) => "healthy".to_string(),
                             Err(e) => format!("unhealthy: {e}"),
                         },
@@ -183,14 +178,10 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
 
 fn check_version(
     cmd: &str,
-    base: &std::path::Path,
+    target: &upshift_run::Target,
     loaded: &upshift_core::Loaded,
 ) -> RunningVersion {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(base)
-        .output();
+    let out = target.host.sh(cmd, &target.root, &[]);
     let mut rv = RunningVersion {
         command: cmd.to_string(),
         reported: None,
@@ -199,15 +190,15 @@ fn check_version(
     };
     match out {
         Err(e) => rv.error = Some(format!("cannot run it: {e}")),
-        Ok(o) if !o.status.success() => {
+        Ok(o) if !o.ok => {
             rv.error = Some(format!(
-                "it failed ({}): {}",
-                o.status,
-                String::from_utf8_lossy(&o.stderr).trim()
+                "it failed (exit {}): {}",
+                o.code.map_or("by signal".to_string(), |c| c.to_string()),
+                o.stderr.trim()
             ));
         }
         Ok(o) => {
-            let text = String::from_utf8_lossy(&o.stdout);
+            let text = &o.stdout;
             // Take the first word that parses as a version (`platform -version` prints prose around it).
             let found = text
                 .split(|c: char| c.is_whitespace() || c == ',' || c == ':')

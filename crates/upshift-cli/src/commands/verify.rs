@@ -9,10 +9,13 @@ pub fn run(settings: &Settings, id: Option<&str>) -> Result<i32, CliError> {
     let loaded = settings.load()?;
     let root = settings.root();
     let repo = Repository::for_manifest(&loaded.manifest, &root)?;
+    let target = settings.target(&loaded)?;
+    let mirror = upshift_run::host::mirror_dir(&root, &loaded.manifest.installation.name);
+    let (view, base) = upshift_run::host::backup_view(&target, &loaded.manifest, &mirror);
     let report = repo.verify(
         id.unwrap_or("latest"),
-        &loaded.manifest,
-        &root,
+        &view,
+        &base,
         &crate::progress::StoreSpinner::new(settings.printer.json),
     )?;
     settings.printer.json(&report);

@@ -7,6 +7,7 @@ use upshift_config::{migrate, Context, Format};
 use upshift_core::manifest::ConfigFormat;
 
 use super::runner::Runner;
+use crate::host::Host;
 
 type StepResult = Result<Option<String>, String>;
 
@@ -22,7 +23,7 @@ fn format_of(f: ConfigFormat) -> Format {
 impl Runner<'_> {
     /// Where a hop's migrated config file waits until the swap.
     pub(super) fn staged(&self, h: usize, name: &str) -> PathBuf {
-        self.root()
+        self.state()
             .join(".upshift/staged")
             .join(&self.run_id)
             .join(h.to_string())
@@ -39,9 +40,12 @@ impl Runner<'_> {
             .get(name)
             .ok_or_else(|| format!("the manifest has no config file `{name}`"))?;
         let role = cfg.role.clone().unwrap_or_else(|| name.to_string());
-        let path = self.root().join(&cfg.path);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let t = self.target();
+        let path = t.path(&cfg.path);
+        let text = t
+            .host
+            .read_to_string(&path)
+            .map_err(|e| format!("cannot read {} on {}: {e}", path.display(), t.label()))?;
         let cat = &self.setup.loaded.catalog;
         let (from, to) = (
             cat.parse_version(&hop.from).map_err(|e| e.to_string())?,
@@ -73,14 +77,16 @@ impl Runner<'_> {
         // Secrets taken out of the file go to their own files now: the old
         // release ignores them, and the migrated config needs them after the swap.
         for f in &m.secret_files {
-            write_secret(&self.root().join(&f.path), &f.contents)?;
+            let path = self.target().path(&f.path);
+            self.target()
+                .host
+                .write_atomic(&path, f.contents.as_bytes(), Some(0o600))
+                .map_err(|e| format!("cannot write the secret file {}: {e}", path.display()))?;
         }
         let staged = self.staged(h, name);
-        if let Some(dir) = staged.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        write_atomic(&staged, &m.text)?;
+        Host::Local
+            .write_atomic(&staged, m.text.as_bytes(), None)
+            .map_err(|e| format!("cannot write {}: {e}", staged.display()))?;
         for w in &m.warnings {
             self.setup
                 .progress
@@ -114,39 +120,11 @@ impl Runner<'_> {
                 staged.display()
             )
         })?;
-        write_atomic(&self.root().join(&cfg.path), &text)?;
+        let path = self.target().path(&cfg.path);
+        self.target()
+            .host
+            .write_atomic(&path, text.as_bytes(), None)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(None)
     }
-}
-
-/// Writes through a temp file and a rename, so a crash never leaves half a file.
-pub(super) fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension("upshift-tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-/// Writes a secret file with mode 0600 (its directory 0700), atomically.
-fn write_secret(path: &std::path::Path, contents: &str) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let tmp = path.with_extension("upshift-tmp");
-    let _ = std::fs::remove_file(&tmp);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(contents.as_bytes()).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write the secret file {}: {e}", path.display()))
 }

@@ -15,6 +15,7 @@ use upshift_core::manifest::Loaded;
 use upshift_core::Plan;
 
 use crate::error::{Result, RunError};
+use crate::host::Target;
 use crate::journal::{now_ms, Journal, Outcome, RunRecord};
 use crate::lock;
 
@@ -25,8 +26,13 @@ pub struct Setup<'a> {
     pub loaded: &'a Loaded,
     /// The manifest file (its `installation.version` is kept current).
     pub manifest_path: PathBuf,
-    /// The directory manifest paths are relative to.
+    /// The manifest's directory on this machine: upshift's own files (the
+    /// snapshot repository, staged configs, the mirror of a remote
+    /// installation) are relative to it.
     pub root: PathBuf,
+    /// The installation's machine and directory (`root` itself unless
+    /// `installation.host` names another machine).
+    pub target: Target,
     /// The journal file.
     pub journal: PathBuf,
     pub progress: &'a dyn Progress,
@@ -76,6 +82,7 @@ fn new_run_id() -> String {
 pub fn apply(setup: &Setup, plan: &Plan) -> Result<RunSummary> {
     let mut journal = Journal::open(&setup.journal)?;
     let inst = &setup.loaded.manifest.installation.name;
+    setup.target.reach().map_err(RunError::Failed)?;
     let run_id = new_run_id();
     let _guard = lock::acquire(&mut journal, inst, &run_id, false)?;
     if let Some(r) = journal.unfinished(inst)? {
@@ -115,6 +122,7 @@ pub fn resume(setup: &Setup) -> Result<RunSummary> {
             "{inst} has no interrupted run to resume (see `upshift history`)"
         )));
     };
+    setup.target.reach().map_err(RunError::Failed)?;
     let _guard = lock::acquire(&mut journal, inst, &r.id, true)?;
     let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| {
         RunError::Failed(format!(
@@ -162,6 +170,7 @@ pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
             return Err(unfinished(&journal, &u));
         }
     }
+    setup.target.reach().map_err(RunError::Failed)?;
     let _guard = lock::acquire(&mut journal, inst, &r.id, true)?;
     let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| {
         RunError::Failed(format!(

@@ -4,15 +4,11 @@
 //!
 //! Every function here is idempotent, so `resume` can run it again.
 
-use std::fs;
-use std::io;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use upshift_core::manifest::ReleaseLayout;
 
 use super::runner::Runner;
-use crate::proc::sh_checked;
 
 type StepResult = Result<Option<String>, String>;
 
@@ -35,20 +31,21 @@ impl Runner<'_> {
         let Some(layout) = self.layout() else {
             return Ok(Some("no [release] layout in the manifest".into()));
         };
-        let root = self.root();
+        let t = self.target();
         let mut detail = None;
         match &layout.install {
             Some(cmd) => {
                 if cmd.contains("{dir}/{version}") {
-                    let dir = root.join(&layout.dir).join(&hop.to);
-                    fs::create_dir_all(&dir)
+                    let dir = t.path(&layout.dir).join(&hop.to);
+                    t.host
+                        .create_dir_all(&dir)
                         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
                 }
                 let cmd = substitute(cmd, layout, &hop.to);
-                sh_checked(
+                t.host.sh_checked(
                     &format!("install {}", hop.to),
                     &cmd,
-                    root,
+                    &t.root,
                     &[
                         ("UPSHIFT_VERSION", &hop.to),
                         ("UPSHIFT_RELEASE_DIR", &layout.dir),
@@ -57,10 +54,10 @@ impl Runner<'_> {
             }
             None => detail = Some("no install command in the manifest".to_string()),
         }
-        let old = root.join(&layout.dir).join(&hop.from);
+        let old = t.path(&layout.dir).join(&hop.from);
         for c in &layout.carry {
             let src = old.join(c.get_ref());
-            if fs::symlink_metadata(&src).is_err() {
+            if !t.host.exists(&src) {
                 return Err(format!(
                     "cannot carry `{}` into {}: {} does not exist; create it in the old release or remove it from `carry` in [release]",
                     c.get_ref(),
@@ -79,9 +76,10 @@ impl Runner<'_> {
         let Some(layout) = self.layout() else {
             return self.switch_release(&hop.to).map(Some);
         };
-        let releases = self.root().join(&layout.dir);
+        let t = self.target();
+        let releases = t.path(&layout.dir);
         let (old, new) = (releases.join(&hop.from), releases.join(&hop.to));
-        if !new.is_dir() {
+        if !t.host.is_dir(&new) {
             return Err(format!(
                 "release {} is not installed at {}: check the install command in [release]",
                 hop.to,
@@ -91,13 +89,15 @@ impl Runner<'_> {
         let mut carried = Vec::new();
         for c in &layout.carry {
             let rel = c.get_ref();
-            copy_replacing(&old.join(rel), &new.join(rel)).map_err(|e| {
-                format!(
-                    "cannot carry `{rel}` from {} into {}: {e}",
-                    old.display(),
-                    new.display()
-                )
-            })?;
+            t.host
+                .copy_replacing(&old.join(rel), &new.join(rel))
+                .map_err(|e| {
+                    format!(
+                        "cannot carry `{rel}` from {} into {}: {e}",
+                        old.display(),
+                        new.display()
+                    )
+                })?;
             carried.push(rel.as_str());
         }
         let flipped = self.switch_release(&hop.to)?;
@@ -113,26 +113,22 @@ impl Runner<'_> {
         let Some(layout) = self.layout() else {
             return Ok("no [release] layout: the driver switches versions".into());
         };
-        let root = self.root();
+        let t = self.target();
         let target = Path::new(&layout.dir).join(version);
-        if !root.join(&target).is_dir() {
+        if !t.host.is_dir(&t.path(&target)) {
             return Err(format!(
                 "release {version} is not installed at {}",
-                root.join(&target).display()
+                t.path(&target).display()
             ));
         }
-        let link = root.join(&layout.link);
-        let tmp = root.join(format!("{}.upshift-tmp", layout.link));
-        let _ = fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&target, &tmp)
-            .and_then(|_| fs::rename(&tmp, &link))
-            .map_err(|e| {
-                format!(
-                    "cannot point {} at {}: {e}",
-                    link.display(),
-                    target.display()
-                )
-            })?;
+        let link = t.path(&layout.link);
+        t.host.symlink_replace(&target, &link).map_err(|e| {
+            format!(
+                "cannot point {} at {}: {e}",
+                link.display(),
+                target.display()
+            )
+        })?;
         Ok(format!("{} → {}", layout.link, target.display()))
     }
 
@@ -148,22 +144,21 @@ impl Runner<'_> {
         let Ok(newest) = cat.parse_version(to) else {
             return Ok(Some(format!("{to} is not a version: nothing removed")));
         };
-        let dir = self.root().join(&layout.dir);
-        let current = fs::canonicalize(self.root().join(&layout.link)).ok();
+        let t = self.target();
+        let dir = t.path(&layout.dir);
+        let current = t.host.canonicalize(&t.path(&layout.link)).ok();
         let mut removed = Vec::new();
         let mut problems = Vec::new();
-        let entries = fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()));
-        for e in entries.into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let path = e.path();
+        for (name, is_dir) in t.host.list_dir(&dir).unwrap_or_default() {
+            let path = dir.join(&name);
             let old = !name.starts_with('.')
                 && name != *from
                 && name != *to
-                && path.is_dir()
+                && is_dir
                 && cat.parse_version(&name).is_ok_and(|v| v < newest)
-                && fs::canonicalize(&path).ok() != current;
+                && t.host.canonicalize(&path).ok() != current;
             if old {
-                match fs::remove_dir_all(&path) {
+                match t.host.remove_dir_all(&path) {
                     Ok(()) => removed.push(name),
                     Err(e) => problems.push(format!("cannot remove {}: {e}", path.display())),
                 }
@@ -183,72 +178,15 @@ impl Runner<'_> {
     }
 }
 
-/// Replaces `dst` with a copy of `src` (a file, a directory tree or a
-/// symlink), keeping permission bits and, when allowed, ownership. The copy
-/// is made beside `dst` and renamed into place, so `dst` is never half copied.
-pub(super) fn copy_replacing(src: &Path, dst: &Path) -> io::Result<()> {
-    let meta = fs::symlink_metadata(src)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", src.display())))?;
-    if let Some(parent) = dst.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    let tmp = tmp_beside(dst);
-    remove_any(&tmp)?;
-    copy_tree(src, &tmp, &meta)?;
-    if fs::symlink_metadata(dst).is_ok_and(|m| m.is_dir()) {
-        remove_any(dst)?;
-    }
-    fs::rename(&tmp, dst)
-}
-
-fn tmp_beside(p: &Path) -> PathBuf {
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-    p.with_file_name(format!(".{}.upshift-carry", name.unwrap_or_default()))
-}
-
-fn remove_any(p: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(p),
-        Ok(_) => fs::remove_file(p),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-fn copy_tree(src: &Path, dst: &Path, meta: &fs::Metadata) -> io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let ft = meta.file_type();
-    if ft.is_symlink() {
-        std::os::unix::fs::symlink(fs::read_link(src)?, dst)?;
-    } else if ft.is_dir() {
-        fs::create_dir(dst)?;
-        for e in fs::read_dir(src)? {
-            let e = e?;
-            copy_tree(
-                &e.path(),
-                &dst.join(e.file_name()),
-                &fs::symlink_metadata(e.path())?,
-            )?;
-        }
-        // Set the mode last, so a read-only directory can be filled first.
-        fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-    } else if ft.is_file() {
-        fs::copy(src, dst)?;
-        fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-    } else {
-        return Err(io::Error::other(format!(
-            "{} is neither a file, a directory nor a symlink",
-            src.display()
-        )));
-    }
-    // Keep the owner when we may (as root); otherwise the copy is ours.
-    let _ = std::os::unix::fs::lchown(dst, Some(meta.uid()), Some(meta.gid()));
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::host::Host;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn copy_replacing(src: &std::path::Path, dst: &std::path::Path) -> std::io::Result<()> {
+        Host::Local.copy_replacing(src, dst)
+    }
 
     #[test]
     fn copy_replacing_copies_trees_keeps_modes_and_is_idempotent() {

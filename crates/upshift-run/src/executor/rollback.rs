@@ -18,7 +18,7 @@ impl Runner<'_> {
     pub(super) fn undo_hop(&mut self, h: usize) -> Result<(), String> {
         let done = self.done().map_err(|e| e.to_string())?;
         let m = &self.setup.loaded.manifest;
-        let root = self.root().clone();
+        let t = self.target().clone();
         for name in m.start_order() {
             if !done.contains(&(h, format!("stop.{name}"))) {
                 continue;
@@ -27,9 +27,9 @@ impl Runner<'_> {
             if let Some(addr) = &svc.public_address {
                 self.page.release(addr);
             }
-            driver::start(name, svc, &root)?;
+            driver::start(name, svc, &t)?;
             if let Some(hc) = &svc.health {
-                health::wait(hc, &root).map_err(|e| self.diagnose(h, name, &e))?;
+                health::wait(hc, &t).map_err(|e| self.diagnose(h, name, &e))?;
             }
             let _ = self.journal.record(
                 &self.run_id,
@@ -42,7 +42,9 @@ impl Runner<'_> {
         self.page.release_all();
         if done.contains(&(h, "maintenance.on".to_string())) {
             if let Some(off) = &m.maintenance.off {
-                crate::proc::sh_checked("hook maintenance.off", off, &root, &[]).map(|_| ())?;
+                t.host
+                    .sh_checked("hook maintenance.off", off, &t.root, &[])
+                    .map(|_| ())?;
             }
         }
         Ok(())
@@ -65,17 +67,17 @@ impl Runner<'_> {
             .set_outcome(&self.run_id, Outcome::RollingBack, version, None)
             .map_err(|e| e.to_string())?;
         let m = self.setup.loaded.manifest.clone();
-        let root = self.root().clone();
+        let t = self.target().clone();
         let order = m.start_order();
         for name in order.iter().rev() {
             self.setup
                 .progress
                 .note(&format!("rollback: stopping {name}"));
             let svc = &m.services[*name];
-            driver::stop(name, svc, &root)?;
+            driver::stop(name, svc, &t)?;
             if m.maintenance.page && !driver::keeps_running(svc) {
                 if let Some(addr) = &svc.public_address {
-                    self.page.serve(addr)?;
+                    self.page.serve_on(&t.host, addr)?;
                 }
             }
         }
@@ -84,10 +86,22 @@ impl Runner<'_> {
                 "rollback: restoring snapshot {}",
                 &id[..id.len().min(8)]
             ));
+            let (view, base) = self.backup_view();
+            if t.is_remote() {
+                // Restored here, then streamed over the installation's files.
+                crate::host::empty_mirror(&t, &m, &self.mirror())?;
+            }
             self.repo()
                 .map_err(|e| e.to_string())?
-                .restore(id, &m, &root, &NoProgress)
+                .restore(id, &view, &base, &NoProgress)
                 .map_err(|e| e.to_string())?;
+            if t.is_remote() {
+                self.setup.progress.note(&format!(
+                    "rollback: writing the restored data to {}",
+                    t.label()
+                ));
+                crate::host::push_stores(&t, &m, &self.mirror())?;
+            }
         }
         self.setup
             .progress
@@ -104,14 +118,15 @@ impl Runner<'_> {
             self.setup
                 .progress
                 .note(&format!("rollback: starting {name} ({version})"));
-            driver::start(name, svc, &root)?;
+            driver::start(name, svc, &t)?;
             if let Some(hc) = &svc.health {
-                health::wait(hc, &root).map_err(|e| self.diagnose(h, name, &e))?;
+                health::wait(hc, &t).map_err(|e| self.diagnose(h, name, &e))?;
             }
         }
         self.page.release_all();
         if let Some(off) = &m.maintenance.off {
-            crate::proc::sh_checked("hook maintenance.off", off, &root, &[])?;
+            t.host
+                .sh_checked("hook maintenance.off", off, &t.root, &[])?;
         }
         self.journal
             .record(&self.run_id, h, ROLLBACK, StepState::Done, Some(&target))

@@ -5,11 +5,13 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use upshift_backup::Repository;
+use upshift_core::manifest::Manifest;
 use upshift_core::plan::{Step, StepKind};
 use upshift_core::Plan;
 
 use super::{RunSummary, Setup};
 use crate::error::{Result, RunError};
+use crate::host::Target;
 use crate::journal::{Journal, Outcome, StepState};
 use crate::maintenance::MaintenancePage;
 
@@ -46,7 +48,18 @@ impl<'a> Runner<'a> {
         })
     }
 
+    /// The installation's directory (on its host).
     pub(super) fn root(&self) -> &PathBuf {
+        &self.setup.target.root
+    }
+
+    /// The installation's machine and directory.
+    pub(super) fn target(&self) -> &Target {
+        &self.setup.target
+    }
+
+    /// upshift's own directory for this installation, on this machine.
+    pub(super) fn state(&self) -> &PathBuf {
         &self.setup.root
     }
 
@@ -59,6 +72,17 @@ impl<'a> Runner<'a> {
             )?);
         }
         Ok(self.repo.as_ref().expect("just set"))
+    }
+
+    /// Where a remote installation's stores are copied for its snapshots.
+    pub(super) fn mirror(&self) -> PathBuf {
+        crate::host::mirror_dir(self.state(), &self.setup.loaded.manifest.installation.name)
+    }
+
+    /// The manifest and directory the snapshot repository reads and
+    /// restores: the installation itself, or the mirror of a remote one.
+    pub(super) fn backup_view(&self) -> (Manifest, PathBuf) {
+        crate::host::backup_view(self.target(), &self.setup.loaded.manifest, &self.mirror())
     }
 
     /// Steps journaled done, as (hop, step id).

@@ -12,8 +12,9 @@ use upshift_core::plan::{Step, StepKind};
 
 use super::runner::Runner;
 use crate::error::RunError;
+use crate::host::{self, Target};
 use crate::journal::now_ms;
-use crate::proc::{sh_checked, tail};
+use crate::proc::tail;
 use crate::{driver, health};
 
 type StepResult = Result<Option<String>, String>;
@@ -33,7 +34,8 @@ impl Runner<'_> {
     pub(super) fn perform(&mut self, h: usize, step: &Step) -> StepResult {
         let hop = self.plan.hops[h].clone();
         let m = &self.setup.loaded.manifest;
-        let root = self.root().clone();
+        let t = self.target().clone();
+        let root = t.root.clone();
         // The name a step acts on: `stop.notes` → `notes`, `prepare.config.auth` → `auth`.
         let arg = ["prepare.config.", "config.write."]
             .iter()
@@ -51,7 +53,7 @@ impl Runner<'_> {
                 "preflight.health" => {
                     for name in m.start_order() {
                         if let Some(hc) = &m.services[name].health {
-                            health::wait(hc, &root).map_err(|e| {
+                            health::wait(hc, &t).map_err(|e| {
                                 format!(
                                     "{name} ({}) is not healthy, fix it before upgrading: {e}",
                                     hop.from
@@ -61,8 +63,14 @@ impl Runner<'_> {
                     }
                     Ok(None)
                 }
-                "preflight.disk" => disk_free(&root),
+                "preflight.disk" => disk_free(&t),
                 _ => {
+                    for (name, svc) in &m.services {
+                        driver::check_remote(name, svc, &t)?;
+                    }
+                    if t.is_remote() {
+                        remote_stores(m, &t)?;
+                    }
                     let helm = m
                         .services
                         .values()
@@ -88,7 +96,9 @@ impl Runner<'_> {
                     .find(|c| c.id == id)
                     .cloned();
                 match check.and_then(|c| c.run.clone().map(|run| (c, run))) {
-                    Some((c, run)) => sh_checked(&c.description, &run, &root, &[])
+                    Some((c, run)) => t
+                        .host
+                        .sh_checked(&c.description, &run, &root, &[])
                         .map(|_| None)
                         .map_err(|e| {
                             format!(
@@ -111,20 +121,20 @@ impl Runner<'_> {
                     "pre_upgrade" => m.hooks.pre_upgrade.clone(),
                     _ => m.hooks.post_upgrade.clone(),
                 };
-                run_hook(&arg, cmd.as_deref(), &root, &hop.from, &hop.to)
+                run_hook(&arg, cmd.as_deref(), &t, &hop.from, &hop.to)
             }
             StepKind::MaintenanceOn => {
                 run_hook(
                     "maintenance.on",
                     m.maintenance.on.as_deref(),
-                    &root,
+                    &t,
                     &hop.from,
                     &hop.to,
                 )?;
                 run_hook(
                     "maintenance.announce",
                     m.maintenance.announce.as_deref(),
-                    &root,
+                    &t,
                     &hop.from,
                     &hop.to,
                 )?;
@@ -132,10 +142,10 @@ impl Runner<'_> {
             }
             StepKind::Stop => {
                 let svc = service(&arg)?;
-                driver::stop(&arg, svc, &root)?;
+                driver::stop(&arg, svc, &t)?;
                 if m.maintenance.page && !driver::keeps_running(svc) {
                     if let Some(addr) = &svc.public_address {
-                        self.page.serve(addr)?;
+                        self.page.serve_on(&t.host, addr)?;
                     }
                 }
                 Ok(None)
@@ -160,11 +170,11 @@ impl Runner<'_> {
                     }
                     id
                 };
-                let manifest = self.setup.loaded.manifest.clone();
+                let (manifest, base) = self.backup_view();
                 let report = self
                     .repo()
                     .map_err(|e| e.to_string())?
-                    .verify(&id, &manifest, &root, &NoProgress)
+                    .verify(&id, &manifest, &base, &NoProgress)
                     .map_err(|e| e.to_string())?;
                 if report.ok() {
                     Ok(Some(id))
@@ -190,13 +200,15 @@ impl Runner<'_> {
                     .find(|d| d.id == arg)
                     .cloned();
                 match d.and_then(|d| d.run.clone().map(|run| (d, run))) {
-                    Some((d, run)) => sh_checked(
-                        &d.description,
-                        &run,
-                        &root,
-                        &[("UPSHIFT_FROM", &hop.from), ("UPSHIFT_TO", &hop.to)],
-                    )
-                    .map(|out| Some(tail(&out, 3))),
+                    Some((d, run)) => t
+                        .host
+                        .sh_checked(
+                            &d.description,
+                            &run,
+                            &root,
+                            &[("UPSHIFT_FROM", &hop.from), ("UPSHIFT_TO", &hop.to)],
+                        )
+                        .map(|out| Some(tail(&out, 3))),
                     None => Ok(Some("no command: the release migrates on start".into())),
                 }
             }
@@ -205,12 +217,12 @@ impl Runner<'_> {
                 if let Some(addr) = &svc.public_address {
                     self.page.release(addr);
                 }
-                driver::start(&arg, svc, &root).map(|_| None)
+                driver::start(&arg, svc, &t).map(|_| None)
             }
             StepKind::HealthCheck => {
                 let svc = service(&arg)?;
                 match &svc.health {
-                    Some(hc) => health::wait(hc, &root)
+                    Some(hc) => health::wait(hc, &t)
                         .map(|_| None)
                         .map_err(|e| self.diagnose(h, &arg, &e)),
                     None => Ok(Some("no health check configured".into())),
@@ -221,7 +233,7 @@ impl Runner<'_> {
                 run_hook(
                     "maintenance.off",
                     m.maintenance.off.as_deref(),
-                    &root,
+                    &t,
                     &hop.from,
                     &hop.to,
                 )?;
@@ -242,8 +254,11 @@ impl Runner<'_> {
     /// A failed health check, with the log's tail and any known issue that matches it.
     pub(super) fn diagnose(&self, h: usize, name: &str, error: &str) -> String {
         let svc = &self.setup.loaded.manifest.services[name];
-        let log =
-            std::fs::read_to_string(driver::log_path(name, svc, self.root())).unwrap_or_default();
+        let log = self
+            .target()
+            .host
+            .read_to_string(&driver::log_path(name, svc, self.target()))
+            .unwrap_or_default();
         let mut out = format!("{name} is not healthy: {error}");
         let last = tail(&log, 20);
         if !last.is_empty() {
@@ -295,7 +310,6 @@ impl Runner<'_> {
             run_id: self.run_id.clone(),
             config_fingerprint: self.config_fingerprint(),
         };
-        let root = self.root().clone();
         if id == "backup.final" {
             // Only what changed since the online backup: when the stores are
             // files that did not change, the online snapshot is the final one.
@@ -311,10 +325,19 @@ impl Runner<'_> {
             }
         }
         let fingerprint = self.store_fingerprint();
+        if self.target().is_remote() {
+            self.setup.progress.note(&format!(
+                "copying the stores from {} into {}",
+                self.target().label(),
+                self.mirror().display()
+            ));
+            host::pull_stores(self.target(), &loaded.manifest, &self.mirror())?;
+        }
+        let (manifest, base) = self.backup_view();
         let info = self
             .repo()
             .map_err(|e| e.to_string())?
-            .backup(&loaded.manifest, &root, &tags, &NoProgress)
+            .backup(&manifest, &base, &tags, &NoProgress)
             .map_err(|e| e.to_string())?;
         self.journal
             .add_snapshot(&self.run_id, &info.short_id)
@@ -339,6 +362,10 @@ impl Runner<'_> {
     /// server, a volume, a bucket), whose changes cannot be seen this way.
     fn store_fingerprint(&self) -> Option<String> {
         use std::os::unix::fs::MetadataExt;
+        if self.target().is_remote() {
+            // Not seen from here: the final backup copies the stores again.
+            return None;
+        }
         let m = &self.setup.loaded.manifest;
         let root = self.root();
         let mut files = Vec::new();
@@ -389,7 +416,12 @@ impl Runner<'_> {
         let mut h = Sha256::new();
         for c in self.setup.loaded.manifest.config.values() {
             h.update(c.path.as_bytes());
-            h.update(std::fs::read(self.root().join(&c.path)).unwrap_or_default());
+            h.update(
+                self.target()
+                    .host
+                    .read(&self.target().path(&c.path))
+                    .unwrap_or_default(),
+            );
         }
         h.finalize()
             .iter()
@@ -416,7 +448,8 @@ impl Runner<'_> {
                 continue;
             }
             if let (true, Some(addr)) = (stopped, &svc.public_address) {
-                self.page.serve(addr).map_err(RunError::Failed)?;
+                let host = self.target().host.clone();
+                self.page.serve_on(&host, addr).map_err(RunError::Failed)?;
             }
         }
         Ok(())
@@ -431,42 +464,55 @@ fn join_details(a: Option<String>, b: Option<String>) -> Option<String> {
     }
 }
 
-fn run_hook(name: &str, cmd: Option<&str>, root: &Path, from: &str, to: &str) -> StepResult {
+fn run_hook(name: &str, cmd: Option<&str>, t: &Target, from: &str, to: &str) -> StepResult {
     match cmd {
-        Some(c) => sh_checked(
-            &format!("hook {name}"),
-            c,
-            root,
-            &[("UPSHIFT_FROM", from), ("UPSHIFT_TO", to)],
-        )
-        .map(|_| None),
+        Some(c) => t
+            .host
+            .sh_checked(
+                &format!("hook {name}"),
+                c,
+                &t.root,
+                &[("UPSHIFT_FROM", from), ("UPSHIFT_TO", to)],
+            )
+            .map(|_| None),
         None => Ok(None),
     }
 }
 
-fn disk_free(root: &Path) -> StepResult {
+fn disk_free(t: &Target) -> StepResult {
     const MIN: u64 = 64 << 20;
-    let c =
-        std::ffi::CString::new(root.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
-    // SAFETY: statvfs fills the zeroed struct for a valid C path.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(format!(
-            "cannot read free space of {}: {}",
-            root.display(),
-            std::io::Error::last_os_error()
-        ));
-    }
-    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    let free = t.host.free_space(&t.root).map_err(|e| {
+        format!(
+            "cannot read free space of {} on {}: {e}",
+            t.root.display(),
+            t.label()
+        )
+    })?;
     if free < MIN {
         return Err(format!(
-            "only {} MiB free under {}: free at least {} MiB before upgrading",
+            "only {} MiB free under {} on {}: free at least {} MiB before upgrading",
             free >> 20,
-            root.display(),
+            t.root.display(),
+            t.label(),
             MIN >> 20
         ));
     }
     Ok(Some(format!("{} MiB free", free >> 20)))
+}
+
+/// Stores a remote installation can have: files and SQLite come through
+/// ssh; database servers and buckets are reached from here at their
+/// configured address; Docker volumes would need the remote Docker engine.
+fn remote_stores(m: &upshift_core::manifest::Manifest, t: &Target) -> Result<(), String> {
+    for (name, s) in &m.stores {
+        if *s.kind.get_ref() == StoreKind::Volume {
+            return Err(format!(
+                "store `{name}` is a Docker volume, which upshift backs up only on this machine, but the installation is on {}; run upshift on that machine",
+                t.label()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn tools_present(kinds: impl Iterator<Item = StoreKind>) -> StepResult {
