@@ -19,6 +19,8 @@ want pg_dump postgresql                  # upshift-backup, upshift-testkit: Post
 { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || need_apt+=(postgresql)
 want mariadbd mariadb-server             # upshift-testkit: MariaDB server
 want mariadb-dump mariadb-client
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)  # upshift-testkit: another machine over ssh
+want unshare util-linux
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)  # static busybox for the volume helper image
 
 if ((${#need_apt[@]})); then
