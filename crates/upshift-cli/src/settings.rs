@@ -37,7 +37,12 @@ impl Settings {
         for f in &files {
             texts.push((f.display().to_string(), read(f)?));
         }
-        Ok(set.with_files(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())))?)
+        // Files a catalog refers to are relative to the catalog's directory.
+        let read = |_catalog: &str, path: &str| {
+            let p = dir.join(path);
+            std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))
+        };
+        Ok(set.with_files_in(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())), read)?)
     }
 
     /// The directory the manifest's paths are relative to.
