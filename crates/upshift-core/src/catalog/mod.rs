@@ -5,7 +5,7 @@ mod load;
 mod model;
 
 pub use load::{parse_catalog, parse_catalog_with};
-pub use model::{Catalog, DataStep, KnownIssue, PreCheck, Release, Template};
+pub use model::{Catalog, ContainerCommand, DataStep, KnownIssue, PreCheck, Release, Template};
 
 use crate::diag::Diagnostic;
 

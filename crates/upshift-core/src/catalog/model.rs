@@ -87,12 +87,29 @@ pub struct Template {
 pub struct DataStep {
     pub id: String,
     pub description: String,
-    /// Command to run (through the service's driver).
+    /// Shell command run on the host, in the installation's directory
+    /// (for installations whose services run there: process, command, systemd).
     #[serde(default)]
     pub run: Option<String>,
+    /// The same migration for container installations: run in a one-off
+    /// container of a service with the new release's image (compose: `run
+    /// --rm --no-deps SERVICE COMMAND…`), its volumes and bind mounts.
+    /// Used instead of `run` when that service is a compose service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerCommand>,
     /// Whether the step can be undone without restoring the snapshot.
     #[serde(default)]
     pub reversible: bool,
+}
+
+/// A command run in a one-off container of one of the product's services.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerCommand {
+    /// The compose service (as in the catalog's `images`) whose container runs it.
+    pub service: String,
+    /// Arguments after the image's entrypoint (they replace the service's command).
+    pub command: Vec<String>,
 }
 
 /// A check that must pass before the hop starts.
