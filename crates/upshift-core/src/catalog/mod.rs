@@ -49,6 +49,15 @@ pub const BUILT_IN_FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// A file of [`BUILT_IN_FILES`], by its path relative to `catalogs/`.
+pub fn built_in_file(path: &str) -> Result<String, String> {
+    BUILT_IN_FILES
+        .iter()
+        .find(|(f, _)| *f == path)
+        .map(|(_, text)| text.to_string())
+        .ok_or_else(|| format!("{path} is not among the built-in catalog files"))
+}
+
 /// All catalogs known to this run, by product.
 #[derive(Debug, Clone, Default)]
 pub struct CatalogSet {
@@ -60,14 +69,7 @@ impl CatalogSet {
     pub fn built_in() -> Self {
         let mut set = CatalogSet::default();
         for (file, src) in BUILT_IN {
-            let read = |path: &str| {
-                BUILT_IN_FILES
-                    .iter()
-                    .find(|(f, _)| *f == path)
-                    .map(|(_, text)| text.to_string())
-                    .ok_or_else(|| format!("{path} is not a built-in file"))
-            };
-            let c = parse_catalog_with(&format!("{file} (built-in)"), src, &read)
+            let c = parse_catalog_with(&format!("{file} (built-in)"), src, &built_in_file)
                 .unwrap_or_else(|d| panic!("built-in catalog is invalid: {d}"));
             set.insert(c);
         }
