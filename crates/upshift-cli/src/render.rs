@@ -69,6 +69,16 @@ pub fn plan(plan: &Plan, product_name: &str) -> String {
                 }
             }
         }
+        if let Some(d) = &hop.template_diff {
+            out += &format!(
+                "  upstream compose template changed ({} → {}); merge what applies into your compose files:\n",
+                d.old, d.new
+            );
+            for line in d.unified.lines() {
+                out += format!("    {line}").trim_end();
+                out += "\n";
+            }
+        }
         out += "  steps (* = past the point of no return: a failure is undone by restoring the snapshot):\n";
         let rows: Vec<Vec<String>> = hop
             .steps

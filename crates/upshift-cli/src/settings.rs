@@ -37,7 +37,24 @@ impl Settings {
         for f in &files {
             texts.push((f.display().to_string(), read(f)?));
         }
-        Ok(set.with_files(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())))?)
+        // Files a catalog refers to are relative to the catalog's directory;
+        // a copy of a built-in catalog may leave them out (the built-in ones).
+        let read = |_catalog: &str, path: &str| {
+            let p = dir.join(path);
+            match std::fs::read_to_string(&p) {
+                Ok(text) => Ok(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    upshift_core::catalog::built_in_file(path).map_err(|_| {
+                        format!(
+                            "{}: not found, nor among the built-in catalog files",
+                            p.display()
+                        )
+                    })
+                }
+                Err(e) => Err(format!("{}: {e}", p.display())),
+            }
+        };
+        Ok(set.with_files_in(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())), read)?)
     }
 
     /// The directory the manifest's paths are relative to.

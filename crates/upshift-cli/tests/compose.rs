@@ -1,475 +1,20 @@
 //! The compose driver against the real Docker engine: the demo product as a
-//! compose project (auth + notes, the notes SQLite in a named volume, the
-//! config files bind-mounted), upgraded 1.0.0 → 1.1.0 by upshift.
+//! compose project (see `compose_harness`) upgraded by upshift with the
+//! demo's real catalog, 1.0.0 → 1.1.0 → 2.1.0 → 3.0.0: 2.0.0's config rules
+//! rewrite the bind-mounted config files and move the cleartext secret to a
+//! 0600 file, 3.0.0's irreversible data step runs in a one-off notes
+//! container against the named volume; failures roll back to the old images
+//! with the volume as it was.
 //!
-//! No image can be pulled on these machines, so the harness builds the
-//! demo's releases as local images `FROM scratch` holding a statically
-//! linked `upshift-demo` (built once into `target/static`), one tag per
-//! version, `UPSHIFT_DEMO_VERSION` set by the image. 1.0.0 → 1.1.0 is the
-//! hop of this slice: 1.1.0 changes the schema on start with the same
-//! config format (2.0.0's new config format is the config issue's, already
-//! covered by the process-driver tests).
-//!
-//! Every test uses its own project, volume and image names, and removes
-//! them on drop. Skipped (passes with a note) when no Docker engine or compose
-//! command answers.
+//! Skipped (passes with a note) when no Docker engine or compose command
+//! answers.
 
 mod common;
+mod compose_harness;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::os::unix::fs::PermissionsExt;
 
-use common::{repo, upshift, Run};
-
-/// Builds `upshift-demo` statically linked, once per test process.
-fn static_demo() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let target = repo().join("target/static");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "-p",
-                "upshift-demo",
-                "--target",
-                "x86_64-unknown-linux-gnu",
-            ])
-            .current_dir(repo())
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
-            .env("CARGO_TARGET_DIR", &target)
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "static build of upshift-demo failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target.join("x86_64-unknown-linux-gnu/debug/upshift-demo")
-    })
-    .clone()
-}
-
-/// `docker compose` or `docker-compose`, as upshift's driver picks it.
-fn compose_cmd() -> Command {
-    let prog = upshift_run::driver::compose::program().expect("a compose command");
-    let mut c = Command::new(&prog[0]);
-    c.args(&prog[1..]);
-    c
-}
-
-fn docker_works() -> bool {
-    Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-        && upshift_run::driver::compose::program().is_ok()
-}
-
-/// Runs a command, panicking with its stderr when it fails; returns stdout.
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn docker(args: &[&str]) -> String {
-    run(Command::new("docker").args(args))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-const COMPOSE: &str = r#"services:
-  auth:
-    image: IMAGE:1.0.0
-    command: ["auth", "--config", "/srv/config/auth.toml"]
-    volumes: ["./config:/srv/config:ro"]
-    ports: ["127.0.0.1:AUTH_PORT:7301"]
-  notes:
-    image: IMAGE:1.0.0
-    command: ["notes", "--config", "/srv/config/notes.toml"]
-    volumes: ["./config:/srv/config:ro", "notes-data:/srv/data"]
-    ports: ["127.0.0.1:NOTES_PORT:7302"]
-    depends_on: [auth]
-volumes:
-  notes-data: {}
-"#;
-
-const MANIFEST: &str = r#"
-[installation]
-name = "demo-compose"
-product = "demo"
-version = "1.0.0"
-
-[services.auth]
-driver = "compose"
-public_address = "127.0.0.1:AUTH_PORT"
-[services.auth.compose]
-project = "PROJECT"
-files = ["docker-compose.yml"]
-[services.auth.health]
-http = "http://127.0.0.1:AUTH_PORT/health"
-interval = 0.2
-retries = 100
-
-[services.notes]
-driver = "compose"
-depends_on = ["auth"]
-public_address = "127.0.0.1:NOTES_PORT"
-[services.notes.compose]
-project = "PROJECT"
-files = ["docker-compose.yml"]
-[services.notes.health]
-http = "http://127.0.0.1:NOTES_PORT/health"
-body = "ok"
-interval = 0.2
-retries = 100
-
-[stores.notes]
-kind = "volume"
-volume = "PROJECT_notes-data"
-
-[config.auth]
-path = "config/auth.toml"
-format = "toml"
-role = "demo-auth"
-
-[config.notes]
-path = "config/notes.toml"
-format = "toml"
-role = "demo-notes"
-
-[maintenance]
-page = false
-
-[backup]
-repository = ".upshift/repo"
-"#;
-
-/// The demo catalog's first two releases, with the images of each release
-/// (catalog-wide templates); `FAIL` becomes a failing data step.
-const CATALOG: &str = r#"
-product = "demo"
-name = "upshift demo (compose)"
-images = { auth = "IMAGE:{version}", notes = "IMAGE:{version}" }
-
-[[release]]
-version = "1.0.0"
-
-[[release]]
-version = "1.1.0"
-upgrade_from = ">=1.0.0"
-notes = ["Adds note titles (schema version 2, added automatically on start)."]
-FAIL
-"#;
-
-const FAILING_STEP: &str = r#"
-[[release.data_steps]]
-id = "induced-failure"
-description = "a data step that fails (induced by the test)"
-run = "echo 'induced failure' >&2; exit 1"
-"#;
-
-/// One compose installation of the demo: its directory, names and ports.
-struct Install {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    project: String,
-    image: String,
-    auth: u16,
-    notes: u16,
-    versions: Vec<&'static str>,
-}
-
-impl Install {
-    /// Builds images for `versions` and starts 1.0.0 with `docker-compose up`.
-    fn new(tag: &str, versions: &[&'static str], fail: bool) -> Install {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().canonicalize().unwrap();
-        let unique = format!("upshift-compose-{tag}-{}", std::process::id());
-        let (auth, notes) = (free_port(), free_port());
-        let subst = |t: &str| {
-            t.replace("IMAGE", &unique)
-                .replace("PROJECT", &unique)
-                .replace("AUTH_PORT", &auth.to_string())
-                .replace("NOTES_PORT", &notes.to_string())
-        };
-        let mut inst = Install {
-            _tmp: tmp,
-            dir: dir.clone(),
-            project: unique.clone(),
-            image: unique.clone(),
-            auth,
-            notes,
-            versions: Vec::new(),
-        };
-        let bin = static_demo();
-        for v in versions {
-            inst.build_image(&bin, v);
-            inst.versions.push(v);
-        }
-        std::fs::create_dir_all(dir.join("config")).unwrap();
-        std::fs::write(
-            dir.join("config/auth.toml"),
-            "# auth service, release 1.0.0\nlisten = \"0.0.0.0:7301\"\nsecret = \"0123456789abcdef0123456789abcdef\"\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("config/notes.toml"),
-            "# notes service, release 1.0.0\nlisten = \"0.0.0.0:7302\"\nauth_url = \"http://auth:7301\"\ndatabase = \"data/notes.db\"\n",
-        )
-        .unwrap();
-        std::fs::write(dir.join("docker-compose.yml"), subst(COMPOSE)).unwrap();
-        std::fs::write(dir.join("upshift.toml"), subst(MANIFEST)).unwrap();
-        std::fs::create_dir_all(dir.join("cat")).unwrap();
-        let catalog = CATALOG.replace("FAIL", if fail { FAILING_STEP } else { "" });
-        std::fs::write(dir.join("cat/demo.toml"), subst(&catalog)).unwrap();
-        inst.compose(&["up", "-d"]);
-        inst.wait_healthy();
-        inst
-    }
-
-    /// `IMAGE:VERSION`: `FROM scratch` with the static binary.
-    fn build_image(&self, bin: &Path, version: &str) {
-        let ctx = tempfile::tempdir().unwrap();
-        std::fs::copy(bin, ctx.path().join("upshift-demo")).unwrap();
-        std::fs::write(
-            ctx.path().join("Dockerfile"),
-            format!(
-                "FROM scratch\nCOPY upshift-demo /bin/upshift-demo\nENV UPSHIFT_DEMO_VERSION={version}\nENTRYPOINT [\"/bin/upshift-demo\"]\n"
-            ),
-        )
-        .unwrap();
-        run(Command::new("docker")
-            .args(["build", "-q", "-t", &format!("{}:{version}", self.image)])
-            .arg(ctx.path())
-            .env("DOCKER_BUILDKIT", "0"));
-    }
-
-    fn compose(&self, args: &[&str]) -> String {
-        run(compose_cmd()
-            .args(["-p", &self.project, "-f", "docker-compose.yml"])
-            .args(args)
-            .current_dir(&self.dir))
-    }
-
-    fn wait_healthy(&self) {
-        for _ in 0..100 {
-            if http("GET", &self.notes_url("/health"), None, None).is_ok_and(|(s, _)| s == 200) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        panic!(
-            "notes did not become healthy: {}",
-            self.compose(&["logs", "--no-color"])
-        );
-    }
-
-    fn notes_url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.notes)
-    }
-
-    fn token(&self, user: &str) -> String {
-        let (status, body) = http(
-            "POST",
-            &format!("http://127.0.0.1:{}/token", self.auth),
-            None,
-            Some(&format!("{{\"user\": \"{user}\"}}")),
-        )
-        .unwrap();
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        v["token"].as_str().unwrap().to_string()
-    }
-
-    fn add_note(&self, token: &str, body: &str) {
-        let (status, reply) = http(
-            "POST",
-            &self.notes_url("/notes"),
-            Some(token),
-            Some(&serde_json::json!({"title": "t", "body": body}).to_string()),
-        )
-        .unwrap();
-        assert_eq!(status, 201, "{reply}");
-    }
-
-    /// The bodies of `token`'s notes, through the HTTP API.
-    fn bodies(&self, token: &str) -> Vec<String> {
-        let (status, body) = http("GET", &self.notes_url("/notes"), Some(token), None).unwrap();
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let list = v
-            .as_array()
-            .or_else(|| v["notes"].as_array())
-            .unwrap_or_else(|| panic!("{body}"));
-        let mut out: Vec<String> = list
-            .iter()
-            .map(|n| n["body"].as_str().unwrap().to_string())
-            .collect();
-        out.sort();
-        out
-    }
-
-    fn health(&self) -> String {
-        http("GET", &self.notes_url("/health"), None, None)
-            .map(|(_, b)| b)
-            .unwrap_or_default()
-    }
-
-    /// The image of each running container of the project, by service.
-    fn images(&self) -> Vec<String> {
-        let out = docker(&[
-            "ps",
-            "--filter",
-            &format!("label=com.docker.compose.project={}", self.project),
-            "--format",
-            "{{.Label \"com.docker.compose.service\"}}={{.Image}}",
-        ]);
-        let mut v: Vec<String> = out
-            .lines()
-            .map(|l| l.replace(&self.image, "IMAGE"))
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// Every note in the volume as canonical JSON (`upshift-demo export`
-    /// in a container of the old release, services running or not).
-    fn export(&self) -> String {
-        docker(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            &format!("{}_notes-data:/srv/data", self.project),
-            "-v",
-            &format!("{}:/srv/config:ro", self.dir.join("config").display()),
-            &format!("{}:1.0.0", self.image),
-            "export",
-            "--config",
-            "/srv/config/notes.toml",
-        ])
-    }
-
-    fn upshift(&self, args: &[&str]) -> Run {
-        let mut all = vec!["-m", "upshift.toml", "--catalog", "cat"];
-        all.extend_from_slice(args);
-        upshift(&self.dir).args(all).run()
-    }
-
-    /// The journal of the last run: `step state` lines in order.
-    fn journal(&self) -> Vec<String> {
-        let j = upshift_run::Journal::open(&self.dir.join(".upshift/journal.db")).unwrap();
-        let run = j.runs("demo-compose").unwrap().pop().expect("a run");
-        j.events(&run.id)
-            .unwrap()
-            .into_iter()
-            .map(|e| format!("{} {:?}", e.step, e.state).to_lowercase())
-            .collect()
-    }
-}
-
-impl Drop for Install {
-    fn drop(&mut self) {
-        let _ = compose_cmd()
-            .args([
-                "-p",
-                &self.project,
-                "-f",
-                "docker-compose.yml",
-                "down",
-                "-v",
-                "-t",
-                "2",
-            ])
-            .current_dir(&self.dir)
-            .output();
-        // Containers the override created are the project's too; `down`
-        // with the user's file alone still removes them by label.
-        let ids = Command::new("docker")
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=com.docker.compose.project={}", self.project),
-            ])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        for id in ids.split_whitespace() {
-            let _ = Command::new("docker").args(["rm", "-f", id]).output();
-        }
-        let _ = Command::new("docker")
-            .args([
-                "volume",
-                "rm",
-                "-f",
-                &format!("{}_notes-data", self.project),
-            ])
-            .output();
-        for v in &self.versions {
-            let _ = Command::new("docker")
-                .args(["rmi", "-f", &format!("{}:{v}", self.image)])
-                .output();
-        }
-    }
-}
-
-/// A minimal HTTP/1.1 client: (status, body).
-fn http(
-    method: &str,
-    url: &str,
-    bearer: Option<&str>,
-    body: Option<&str>,
-) -> std::io::Result<(u16, String)> {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut s = std::net::TcpStream::connect(host)?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-    let body = body.unwrap_or("");
-    let auth = bearer
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut reply = String::new();
-    s.read_to_string(&mut reply)?;
-    let status = reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("malformed reply: {reply}")))?;
-    let body = reply
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-/// Position of `line` in the journal, panicking with the journal when absent.
-fn pos(journal: &[String], line: &str) -> usize {
-    journal
-        .iter()
-        .position(|l| l == line)
-        .unwrap_or_else(|| panic!("`{line}` not in the journal:\n{}", journal.join("\n")))
-}
+use compose_harness::{docker_works, pos, Install, ALL, SECRET};
 
 macro_rules! need_docker {
     () => {
@@ -481,50 +26,122 @@ macro_rules! need_docker {
 }
 
 #[test]
-fn compose_upgrade_keeps_the_notes_and_gets_images_before_stopping() {
+fn compose_upgrade_to_3_keeps_the_notes_and_gets_images_before_stopping() {
     need_docker!();
-    let inst = Install::new("up", &["1.0.0", "1.1.0"], false);
+    let inst = Install::new("up", ALL, "1.0.0", None);
     let alice = inst.token("alice");
     inst.add_note(&alice, "buy milk");
     inst.add_note(&alice, "call bob");
     assert!(inst.health().starts_with("ok 1.0.0"), "{}", inst.health());
 
-    let plan = inst.upshift(&["plan", "--to", "1.1.0"]);
+    let plan = inst.upshift(&["plan", "--to", "3.0.0"]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("path: 1.0.0 → 1.1.0 → 2.1.0 → 3.0.0"),
+        "{}",
+        plan.stdout
+    );
     assert!(
         plan.stdout.contains(".upshift/compose/"),
         "the plan names the override:\n{}",
         plan.stdout
     );
+    assert!(
+        plan.stdout
+            .contains("`compose run notes migrate --config /srv/config/notes.toml`"),
+        "the plan says the data step runs in a container:\n{}",
+        plan.stdout
+    );
 
-    let r = inst.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    let r = inst.upshift(&["-y", "apply", "--to", "3.0.0"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(inst.images(), ["auth=IMAGE:1.1.0", "notes=IMAGE:1.1.0"]);
-    assert!(inst.health().starts_with("ok 1.1.0"), "{}", inst.health());
+    for out in [&plan.stdout, &plan.stderr, &r.stdout, &r.stderr] {
+        assert!(!out.contains(SECRET), "a secret was printed:\n{out}");
+    }
+    assert_eq!(inst.images(), ["auth=IMAGE:3.0.0", "notes=IMAGE:3.0.0"]);
+    assert_eq!(inst.health(), "ok 3.0.0 schema 3");
+    // The token auth 1.0.0 signed is still good: the secret moved intact.
     assert_eq!(inst.bodies(&alice), ["buy milk", "call bob"]);
+    assert_eq!(inst.bodies(&inst.token("alice")), ["buy milk", "call bob"]);
+    // No one-off container of the data step is left behind.
+    assert_eq!(inst.containers().len(), 2, "{:?}", inst.containers());
+
+    // The bind-mounted config files are the migrated ones (2.x refuses 1.x's).
+    let auth = std::fs::read_to_string(inst.dir.join("config/auth.toml")).unwrap();
+    assert!(
+        auth.contains("secret_file = \"secrets/auth.secret\""),
+        "{auth}"
+    );
+    assert!(!auth.contains(SECRET), "{auth}");
+    let notes = std::fs::read_to_string(inst.dir.join("config/notes.toml")).unwrap();
+    assert!(notes.contains("[server]"), "{notes}");
+    let secret = inst.dir.join("secrets/auth.secret");
+    assert_eq!(std::fs::read_to_string(&secret).unwrap().trim(), SECRET);
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     let ov = std::fs::read_to_string(
         inst.dir
             .join(format!(".upshift/compose/{}.override.yml", inst.project)),
     )
     .unwrap();
-    assert!(ov.contains(&format!("{}:1.1.0", inst.image)), "{ov}");
+    assert!(ov.contains(&format!("{}:3.0.0", inst.image)), "{ov}");
+    let manifest = std::fs::read_to_string(inst.dir.join("upshift.toml")).unwrap();
+    assert!(manifest.contains("version = \"3.0.0\""), "{manifest}");
 
-    // The images of 1.1.0 were on the host (prepare) before anything stopped.
+    // Every hop had its release's images on the host (prepare) before
+    // anything stopped, and swapped only with its services stopped.
     let j = inst.journal();
-    let prepared = pos(&j, "prepare.artifacts done");
-    assert!(prepared < pos(&j, "stop.notes started"), "{}", j.join("\n"));
-    assert!(prepared < pos(&j, "stop.auth started"), "{}", j.join("\n"));
-    assert!(pos(&j, "stop.notes done") < pos(&j, "swap.version done"));
+    let show = j.join("\n");
+    for (hop, to) in [(1, "1.1.0"), (2, "2.1.0"), (3, "3.0.0")] {
+        let prepared = pos(&j, &format!("{hop} prepare.artifacts done"));
+        assert!(
+            prepared < pos(&j, &format!("{hop} stop.notes started")),
+            "{show}"
+        );
+        assert!(
+            prepared < pos(&j, &format!("{hop} stop.auth started")),
+            "{show}"
+        );
+        let detail = inst.detail(hop, "prepare.artifacts");
+        assert!(
+            detail.contains(&format!("{}:{to} present", inst.image)),
+            "hop {hop}: {detail}"
+        );
+        let swapped = pos(&j, &format!("{hop} swap.version done"));
+        assert!(
+            pos(&j, &format!("{hop} stop.auth done")) < swapped,
+            "{show}"
+        );
+        assert!(
+            swapped < pos(&j, &format!("{hop} config.write.auth done")),
+            "{show}"
+        );
+        assert!(
+            pos(&j, &format!("{hop} config.write.auth done"))
+                < pos(&j, &format!("{hop} start.auth started")),
+            "{show}"
+        );
+    }
+    // 3.0.0's migration ran in a container of 3.0.0 on the volume, after the
+    // swap and before notes started.
+    let migrated = pos(&j, "3 migrate.notes-schema-v3 done");
+    assert!(pos(&j, "3 swap.version done") < migrated, "{show}");
+    assert!(migrated < pos(&j, "3 start.notes started"), "{show}");
+    let detail = inst.detail(3, "migrate.notes-schema-v3");
+    assert!(
+        detail.contains("/srv/data/notes.db to schema version 3"),
+        "{detail}"
+    );
 }
 
 #[test]
 fn missing_image_stops_the_run_before_any_service_stops() {
     need_docker!();
     // Only 1.0.0 is built: 1.1.0 cannot be pulled on this machine.
-    let inst = Install::new("nopull", &["1.0.0"], false);
+    let inst = Install::new("nopull", &["1.0.0"], "1.0.0", None);
     let alice = inst.token("alice");
     inst.add_note(&alice, "still here");
-    let r = inst.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    let r = inst.upshift(&["-y", "apply", "--to", "3.0.0"]);
     assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains(&format!("{}:1.1.0", inst.image)),
@@ -533,15 +150,11 @@ fn missing_image_stops_the_run_before_any_service_stops() {
     );
     let j = inst.journal();
     assert!(
-        j.contains(&"prepare.artifacts failed".to_string()),
+        j.contains(&"1 prepare.artifacts failed".to_string()),
         "{}",
         j.join("\n")
     );
-    assert!(
-        !j.iter().any(|l| l.starts_with("stop.")),
-        "{}",
-        j.join("\n")
-    );
+    assert!(!j.iter().any(|l| l.contains(" stop.")), "{}", j.join("\n"));
     assert_eq!(inst.images(), ["auth=IMAGE:1.0.0", "notes=IMAGE:1.0.0"]);
     assert_eq!(inst.bodies(&alice), ["still here"]);
 }
@@ -549,7 +162,7 @@ fn missing_image_stops_the_run_before_any_service_stops() {
 #[test]
 fn failed_upgrade_rolls_back_to_the_old_images_with_the_same_data() {
     need_docker!();
-    let inst = Install::new("fail", &["1.0.0", "1.1.0"], true);
+    let inst = Install::new("fail", &["1.0.0", "1.1.0"], "1.0.0", Some("1.1.0"));
     let alice = inst.token("alice");
     inst.add_note(&alice, "precious");
     inst.add_note(&alice, "also precious");
@@ -561,8 +174,12 @@ fn failed_upgrade_rolls_back_to_the_old_images_with_the_same_data() {
     assert!(r.stderr.contains("induced failure"), "{}", r.stderr);
 
     let j = inst.journal();
-    assert!(pos(&j, "swap.version done") < pos(&j, "migrate.induced-failure failed"));
-    assert!(j.contains(&"rollback done".to_string()), "{}", j.join("\n"));
+    assert!(pos(&j, "1 swap.version done") < pos(&j, "1 migrate.induced-failure failed"));
+    assert!(
+        j.contains(&"1 rollback done".to_string()),
+        "{}",
+        j.join("\n")
+    );
     assert_eq!(inst.images(), ["auth=IMAGE:1.0.0", "notes=IMAGE:1.0.0"]);
     assert!(inst.health().starts_with("ok 1.0.0"), "{}", inst.health());
     assert_eq!(inst.bodies(&alice), ["also precious", "precious"]);
@@ -572,4 +189,38 @@ fn failed_upgrade_rolls_back_to_the_old_images_with_the_same_data() {
         .dir
         .join(format!(".upshift/compose/{}.override.yml", inst.project))
         .exists());
+}
+
+#[test]
+fn failure_after_the_irreversible_migration_restores_the_volume() {
+    need_docker!();
+    let inst = Install::new("fail3", &["2.1.0", "3.0.0"], "2.1.0", Some("3.0.0"));
+    let alice = inst.token("alice");
+    inst.add_note(&alice, "schema two");
+    assert_eq!(inst.health(), "ok 2.1.0 schema 2");
+    let before = inst.export();
+    assert!(before.contains("schema two"), "{before}");
+
+    let r = inst.upshift(&["-y", "apply", "--to", "3.0.0"]);
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("induced failure"), "{}", r.stderr);
+    assert!(!r.stderr.contains(SECRET) && !r.stdout.contains(SECRET));
+
+    // The volume really was at schema 3 when the failure came.
+    let j = inst.journal();
+    assert!(
+        pos(&j, "1 migrate.notes-schema-v3 done") < pos(&j, "1 migrate.induced-failure failed"),
+        "{}",
+        j.join("\n")
+    );
+    assert!(
+        j.contains(&"1 rollback done".to_string()),
+        "{}",
+        j.join("\n")
+    );
+    // 2.1.0 refuses a schema-3 database: healthy means the volume was restored.
+    assert_eq!(inst.images(), ["auth=IMAGE:2.1.0", "notes=IMAGE:2.1.0"]);
+    assert_eq!(inst.health(), "ok 2.1.0 schema 2");
+    assert_eq!(inst.bodies(&alice), ["schema two"]);
+    assert_eq!(inst.export(), before, "the volume's notes are identical");
 }

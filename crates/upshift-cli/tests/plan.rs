@@ -149,3 +149,59 @@ fn extra_catalog_overrides_the_built_in_one() {
         .json();
     assert_eq!(json["hops"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn compose_plan_shows_how_upstreams_compose_file_changes() {
+    let run = upshift(&repo())
+        .args([
+            "-m",
+            "examples/demo-compose/upshift.toml",
+            "plan",
+            "--to",
+            "3.0.0",
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!("demo_compose_plan", run.stdout);
+}
+
+#[test]
+fn compose_plan_json_carries_each_hops_template_diff() {
+    let plan = |manifest: &str| {
+        let run = upshift(&repo())
+            .args(["-m", manifest, "--json", "plan", "--to", "3.0.0"])
+            .run();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json()
+    };
+    let compose = plan("examples/demo-compose/upshift.toml");
+    let hops = compose["hops"].as_array().unwrap();
+    let expect = [
+        ("1.0.0", "1.1.0", "+    image: upshift-demo:1.1.0\n"),
+        ("1.1.0", "2.1.0", "+      - ./secrets:/srv/secrets:ro\n"),
+        ("2.1.0", "3.0.0", "+    stop_grace_period: 30s\n"),
+    ];
+    assert_eq!(hops.len(), expect.len());
+    for (hop, (from, to, added)) in hops.iter().zip(expect) {
+        let d = &hop["template_diff"];
+        assert_eq!(d["old"], format!("demo/{from}/docker-compose.yml"), "{d}");
+        assert_eq!(d["new"], format!("demo/{to}/docker-compose.yml"), "{d}");
+        let unified = d["unified"].as_str().unwrap();
+        assert!(
+            unified.starts_with(&format!(
+                "--- demo/{from}/docker-compose.yml\n+++ demo/{to}/docker-compose.yml\n@@"
+            )),
+            "{unified}"
+        );
+        assert!(unified.contains(added), "{unified}");
+        assert!(
+            unified.contains(&format!("-    image: upshift-demo:{from}\n")),
+            "{unified}"
+        );
+    }
+    // Installations without compose services are not shown compose files.
+    let process = plan("examples/demo/upshift.toml");
+    for hop in process["hops"].as_array().unwrap() {
+        assert!(hop.get("template_diff").is_none(), "{hop}");
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::model::{Catalog, DataStep, KnownIssue, PreCheck, Release};
+use super::model::{Catalog, DataStep, KnownIssue, PreCheck, Release, Template};
 use crate::diag::{from_toml_error, Diagnostic};
 use crate::version::{parse_range, parse_version, Range};
 
@@ -42,10 +42,22 @@ struct RawRelease {
     chart_version: Option<String>,
     #[serde(default)]
     images: BTreeMap<String, String>,
+    compose_template: Option<Spanned<String>>,
 }
 
-/// Parses one catalog file. `file` names it in errors.
+/// Reads a file a catalog refers to, by its path as written (relative to the
+/// catalog's directory); `Err` says why it cannot.
+pub type ReadFile<'a> = &'a dyn Fn(&str) -> Result<String, String>;
+
+/// Parses one catalog file whose referred files are built in (a copy of a
+/// built-in catalog). `file` names it in errors.
 pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
+    parse_catalog_with(file, src, &super::built_in_file)
+}
+
+/// Parses one catalog file, reading the files it refers to (compose
+/// templates) with `read`. `file` names it in errors.
+pub fn parse_catalog_with(file: &str, src: &str, read: ReadFile) -> Result<Catalog, Diagnostic> {
     let raw: RawCatalog = toml::from_str(src).map_err(|e| from_toml_error(file, src, &e))?;
     let product = raw.product.get_ref().trim().to_string();
     if product.is_empty()
@@ -62,7 +74,25 @@ pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
         .with_help("use lowercase letters, digits, `-` or `_`, like `mender`"));
     }
     let mut releases = Vec::with_capacity(raw.releases.len());
+    let mut fingerprinted = src.to_string();
     for r in raw.releases {
+        let compose_template = match &r.compose_template {
+            None => None,
+            Some(p) => {
+                let path = p.get_ref().clone();
+                let text = read(&path).map_err(|e| {
+                    Diagnostic::at(
+                        file,
+                        src,
+                        p.span(),
+                        format!("cannot read the compose template: {e}"),
+                    )
+                    .with_help("the path is relative to the catalog's directory")
+                })?;
+                fingerprinted += &format!("\n# {path}\n{text}");
+                Some(Template { path, text })
+            }
+        };
         let version = parse_version(r.version.get_ref(), &raw.tag_prefixes)
             .map_err(|e| Diagnostic::at(file, src, r.version.span(), e.to_string()))?;
         let upgrade_from = match &r.upgrade_from {
@@ -83,6 +113,7 @@ pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
                 known_issues: r.known_issues,
                 chart_version: r.chart_version,
                 images: r.images,
+                compose_template,
                 accepts: (0, 0),
             },
         ));
@@ -117,7 +148,7 @@ pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
         images: raw.images,
         releases: releases.into_iter().map(|(_, r)| r).collect(),
         origin: file.to_string(),
-        source: src.to_string(),
+        source: fingerprinted,
     })
 }
 
@@ -150,5 +181,56 @@ images = { gui = "mendersoftware/gui:v{version}" }
             new["deployments"],
             "mendersoftware/deployments:mender-4.0.0"
         );
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    const SRC: &str = r#"
+product = "m"
+[[release]]
+version = "1.0.0"
+compose_template = "m/1.0.0.yml"
+[[release]]
+version = "1.1.0"
+[[release]]
+version = "2.0.0"
+compose_template = "m/2.0.0.yml"
+"#;
+
+    fn read(path: &str) -> Result<String, String> {
+        match path {
+            "m/1.0.0.yml" => Ok("image: m:1\n".into()),
+            "m/2.0.0.yml" => Ok("image: m:2\n".into()),
+            _ => Err(format!("{path}: no such file")),
+        }
+    }
+
+    #[test]
+    fn a_template_holds_until_a_later_release_brings_its_own() {
+        let c = parse_catalog_with("m.toml", SRC, &read).unwrap();
+        let at = |v: &str| {
+            c.compose_template_for(&c.parse_version(v).unwrap())
+                .map(|t| (t.path.as_str(), t.text.as_str()))
+        };
+        assert_eq!(at("1.0.0"), Some(("m/1.0.0.yml", "image: m:1\n")));
+        assert_eq!(at("1.1.0"), Some(("m/1.0.0.yml", "image: m:1\n")));
+        assert_eq!(at("2.0.0"), Some(("m/2.0.0.yml", "image: m:2\n")));
+        // A template's text is part of the catalog's fingerprint.
+        assert!(c.source.contains("image: m:2"), "{}", c.source);
+    }
+
+    #[test]
+    fn an_unreadable_template_names_the_catalog_line() {
+        let src = SRC.replace("m/2.0.0.yml", "m/missing.yml");
+        let e = parse_catalog_with("m.toml", &src, &read)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("m.toml:10"), "{e}");
+        assert!(e.contains("m/missing.yml: no such file"), "{e}");
+        let e = parse_catalog("m.toml", SRC).unwrap_err().to_string();
+        assert!(e.contains("m/1.0.0.yml is not among the built-in"), "{e}");
     }
 }

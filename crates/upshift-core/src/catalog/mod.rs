@@ -4,8 +4,8 @@
 mod load;
 mod model;
 
-pub use load::parse_catalog;
-pub use model::{Catalog, DataStep, KnownIssue, PreCheck, Release};
+pub use load::{parse_catalog, parse_catalog_with};
+pub use model::{Catalog, ContainerCommand, DataStep, KnownIssue, PreCheck, Release, Template};
 
 use crate::diag::Diagnostic;
 
@@ -25,6 +25,39 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ),
 ];
 
+/// Files the built-in catalogs refer to: (path relative to `catalogs/`, text).
+pub const BUILT_IN_FILES: &[(&str, &str)] = &[
+    (
+        "demo/1.0.0/docker-compose.yml",
+        include_str!("../../../../catalogs/demo/1.0.0/docker-compose.yml"),
+    ),
+    (
+        "demo/1.1.0/docker-compose.yml",
+        include_str!("../../../../catalogs/demo/1.1.0/docker-compose.yml"),
+    ),
+    (
+        "demo/2.0.0/docker-compose.yml",
+        include_str!("../../../../catalogs/demo/2.0.0/docker-compose.yml"),
+    ),
+    (
+        "demo/2.1.0/docker-compose.yml",
+        include_str!("../../../../catalogs/demo/2.1.0/docker-compose.yml"),
+    ),
+    (
+        "demo/3.0.0/docker-compose.yml",
+        include_str!("../../../../catalogs/demo/3.0.0/docker-compose.yml"),
+    ),
+];
+
+/// A file of [`BUILT_IN_FILES`], by its path relative to `catalogs/`.
+pub fn built_in_file(path: &str) -> Result<String, String> {
+    BUILT_IN_FILES
+        .iter()
+        .find(|(f, _)| *f == path)
+        .map(|(_, text)| text.to_string())
+        .ok_or_else(|| format!("{path} is not among the built-in catalog files"))
+}
+
 /// All catalogs known to this run, by product.
 #[derive(Debug, Clone, Default)]
 pub struct CatalogSet {
@@ -36,7 +69,7 @@ impl CatalogSet {
     pub fn built_in() -> Self {
         let mut set = CatalogSet::default();
         for (file, src) in BUILT_IN {
-            let c = parse_catalog(&format!("{file} (built-in)"), src)
+            let c = parse_catalog_with(&format!("{file} (built-in)"), src, &built_in_file)
                 .unwrap_or_else(|d| panic!("built-in catalog is invalid: {d}"));
             set.insert(c);
         }
@@ -65,6 +98,19 @@ impl CatalogSet {
     ) -> Result<Self, Diagnostic> {
         for (file, src) in files {
             self.insert(parse_catalog(file, src)?);
+        }
+        Ok(self)
+    }
+
+    /// Like [`CatalogSet::with_files`], for catalogs that refer to other
+    /// files: `read(catalog file, path as written)` reads them.
+    pub fn with_files_in<'a>(
+        mut self,
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+        read: impl Fn(&str, &str) -> Result<String, String>,
+    ) -> Result<Self, Diagnostic> {
+        for (file, src) in files {
+            self.insert(parse_catalog_with(file, src, &|path| read(file, path))?);
         }
         Ok(self)
     }

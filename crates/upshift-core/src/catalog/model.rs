@@ -27,7 +27,8 @@ pub struct Catalog {
     pub releases: Vec<Release>,
     /// Where the catalog came from (`built-in` or a path).
     pub origin: String,
-    /// The catalog's source text, for fingerprints.
+    /// The catalog's source text and that of every file it refers to, for
+    /// fingerprints.
     #[serde(skip)]
     pub source: String,
 }
@@ -60,10 +61,24 @@ pub struct Release {
     /// overriding the catalog-wide `images` entry of the same service.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub images: BTreeMap<String, String>,
+    /// For Compose installations: the release's upstream compose file
+    /// (e.g. Mender's integration repository), a file beside the catalog.
+    /// It holds for later releases until one brings its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compose_template: Option<Template>,
     /// Indices `[lo, hi)` into the catalog's releases that `upgrade_from`
     /// accepts; computed once when the catalog is loaded.
     #[serde(skip)]
     pub accepts: (usize, usize),
+}
+
+/// A file the catalog refers to, read when the catalog is loaded.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Template {
+    /// As written in the catalog: relative to the catalog's directory.
+    pub path: String,
+    #[serde(skip)]
+    pub text: String,
 }
 
 /// A data migration a release needs.
@@ -72,12 +87,29 @@ pub struct Release {
 pub struct DataStep {
     pub id: String,
     pub description: String,
-    /// Command to run (through the service's driver).
+    /// Shell command run on the host, in the installation's directory
+    /// (for installations whose services run there: process, command, systemd).
     #[serde(default)]
     pub run: Option<String>,
+    /// The same migration for container installations: run in a one-off
+    /// container of a service with the new release's image (compose: `run
+    /// --rm --no-deps SERVICE COMMAND…`), its volumes and bind mounts.
+    /// Used instead of `run` when that service is a compose service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerCommand>,
     /// Whether the step can be undone without restoring the snapshot.
     #[serde(default)]
     pub reversible: bool,
+}
+
+/// A command run in a one-off container of one of the product's services.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerCommand {
+    /// The compose service (as in the catalog's `images`) whose container runs it.
+    pub service: String,
+    /// Arguments after the image's entrypoint (they replace the service's command).
+    pub command: Vec<String>,
 }
 
 /// A check that must pass before the hop starts.
@@ -135,6 +167,16 @@ impl Catalog {
                 (k, image)
             })
             .collect()
+    }
+
+    /// The upstream compose template that holds for release `v`: its own,
+    /// else that of the newest older release that has one.
+    pub fn compose_template_for(&self, v: &Version) -> Option<&Template> {
+        let end = self.releases.partition_point(|r| &r.version <= v);
+        self.releases[..end]
+            .iter()
+            .rev()
+            .find_map(|r| r.compose_template.as_ref())
     }
 
     /// Parses a version in this product's accepted forms.

@@ -4,7 +4,7 @@
 use semver::Version;
 use toml::Spanned;
 
-use super::model::{DriverKind, Manifest, Service, StoreKind};
+use super::model::{ComposeDriver, DriverKind, Manifest, Service, StoreKind};
 use crate::catalog::{Catalog, CatalogSet};
 use crate::diag::{did_you_mean, from_toml_error, Diagnostic};
 
@@ -310,6 +310,15 @@ fn find_cycle(m: &Manifest) -> Option<(Vec<String>, std::ops::Range<usize>)> {
 }
 
 impl Manifest {
+    /// The compose settings of the service whose compose service name
+    /// (`service`, default the upshift name) is `compose_name`, if any.
+    pub fn compose_service(&self, compose_name: &str) -> Option<&ComposeDriver> {
+        self.services.iter().find_map(|(name, s)| {
+            let c = s.compose.as_ref()?;
+            (c.service.as_deref().unwrap_or(name) == compose_name).then_some(c)
+        })
+    }
+
     /// Services in start order: every service after the ones it depends on,
     /// otherwise in the order the manifest lists them. Stop order is the reverse.
     pub fn start_order(&self) -> Vec<&str> {

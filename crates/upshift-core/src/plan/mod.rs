@@ -2,6 +2,7 @@
 
 mod path;
 mod steps;
+mod template;
 
 pub use steps::{hop_steps, prune_step, Step, StepKind};
 
@@ -40,7 +41,22 @@ pub struct Hop {
     pub notes: Vec<ReleaseNote>,
     /// The catalog's estimate of the maintenance window.
     pub estimated_window: Option<String>,
+    /// For compose installations: how upstream's compose template changes
+    /// from the hop's start to its target (none when it does not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_diff: Option<TemplateDiff>,
     pub steps: Vec<Step>,
+}
+
+/// A unified diff of upstream's compose template between two releases.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TemplateDiff {
+    /// The template of the hop's start (`/dev/null` when it has none).
+    pub old: String,
+    /// The template of the hop's target.
+    pub new: String,
+    /// `--- old` / `+++ new` and the changed lines, 3 lines of context.
+    pub unified: String,
 }
 
 /// A release's compatibility notes.
@@ -197,6 +213,7 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
                 })
                 .collect(),
             estimated_window: b.window.clone(),
+            template_diff: template::diff(loaded, &a.version, &b.version),
         });
         prev = stop;
     }

@@ -238,11 +238,19 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
             } else {
                 " (irreversible: only the snapshot undoes it)"
             };
+            let place = match &d.container {
+                Some(c) if m.compose_service(&c.service).is_some() => format!(
+                    ", in a one-off container of {0} with the {to} image: `compose run {0} {1}`",
+                    c.service,
+                    c.command.join(" ")
+                ),
+                _ => String::new(),
+            };
             push(
                 &mut out,
                 format!("migrate.{}", d.id),
                 StepKind::DataMigration,
-                format!("{}{how}", d.description),
+                format!("{}{how}{place}", d.description),
             );
         }
     }

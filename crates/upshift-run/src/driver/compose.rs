@@ -168,6 +168,30 @@ pub fn stop(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
     compose(c, root, &["rm", "-f", &s]).map(|_| ())
 }
 
+/// `run --rm --no-deps -T [-e K=V]… SERVICE ARGS…`: a one-off container of
+/// `service` with the image the override names (the new release's, after
+/// the swap), the service's volumes and bind mounts, and `args` instead of
+/// its command; no ports are published. Returns its output.
+pub fn run_once(
+    c: &ComposeDriver,
+    root: &Path,
+    service: &str,
+    args: &[String],
+    env: &[(&str, &str)],
+) -> Result<String, String> {
+    let mut argv: Vec<String> = ["run", "--rm", "--no-deps", "-T"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (k, v) in env {
+        argv.extend(["-e".into(), format!("{k}={v}")]);
+    }
+    argv.push(service.to_string());
+    argv.extend(args.iter().cloned());
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    compose(c, root, &argv)
+}
+
 /// Makes sure `image` is on this host: nothing to do when `docker image
 /// inspect` finds it, else `docker pull`. Returns what was done.
 pub fn ensure_image(image: &str) -> Result<String, String> {

@@ -192,26 +192,7 @@ impl Runner<'_> {
                 Ok(join_details(join_details(link, helm), compose))
             }
             StepKind::WriteConfig => self.write_config(h, &arg),
-            StepKind::DataMigration => {
-                let d = self
-                    .crossed(h)
-                    .into_iter()
-                    .flat_map(|r| r.data_steps.iter())
-                    .find(|d| d.id == arg)
-                    .cloned();
-                match d.and_then(|d| d.run.clone().map(|run| (d, run))) {
-                    Some((d, run)) => t
-                        .host
-                        .sh_checked(
-                            &d.description,
-                            &run,
-                            &root,
-                            &[("UPSHIFT_FROM", &hop.from), ("UPSHIFT_TO", &hop.to)],
-                        )
-                        .map(|out| Some(tail(&out, 3))),
-                    None => Ok(Some("no command: the release migrates on start".into())),
-                }
-            }
+            StepKind::DataMigration => self.data_step(h, &arg),
             StepKind::Start => {
                 let svc = service(&arg)?;
                 if let Some(addr) = &svc.public_address {
@@ -249,6 +230,46 @@ impl Runner<'_> {
             }
             StepKind::Prune => self.prune_releases(),
         }
+    }
+
+    /// Runs the data step `id` of a release hop `h` crosses: in a one-off
+    /// container when it has a `container` form and its service is a compose
+    /// service of the manifest, else its `run` command on the host.
+    fn data_step(&self, h: usize, id: &str) -> StepResult {
+        let hop = &self.plan.hops[h];
+        let m = &self.setup.loaded.manifest;
+        let t = self.target();
+        let root = &t.root;
+        let Some(d) = self
+            .crossed(h)
+            .into_iter()
+            .flat_map(|r| r.data_steps.iter())
+            .find(|d| d.id == id)
+        else {
+            return Ok(Some("no command: the release migrates on start".into()));
+        };
+        let env = [("UPSHIFT_FROM", hop.from.as_str()), ("UPSHIFT_TO", &hop.to)];
+        let compose = d
+            .container
+            .as_ref()
+            .and_then(|c| Some((c, m.compose_service(&c.service)?)));
+        let out = match (compose, &d.run, &d.container) {
+            (Some((c, settings)), _, _) => {
+                driver::compose::run_once(settings, root, &c.service, &c.command, &env)?
+            }
+            (None, Some(run), _) => t.host.sh_checked(&d.description, run, root, &env)?,
+            (None, None, Some(c)) => {
+                return Err(format!(
+                    "data step {id} runs only in a container of the compose service `{}`, which this manifest does not have; run `{}` in it by hand, then resume",
+                    c.service,
+                    c.command.join(" ")
+                ))
+            }
+            (None, None, None) => {
+                return Ok(Some("no command: the release migrates on start".into()))
+            }
+        };
+        Ok(Some(tail(&out, 3)))
     }
 
     /// A failed health check, with the log's tail and any known issue that matches it.
