@@ -35,7 +35,7 @@ fn dependency_cycle_is_printed() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("upshift.toml:33:15"), "{}", run.stderr);
+    assert!(run.stderr.contains("upshift.toml:37:15"), "{}", run.stderr);
 }
 
 #[test]
@@ -54,6 +54,30 @@ fn unknown_dependency_is_named() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_host_that_is_not_an_ssh_url_names_the_line_and_the_form() {
+    let run = plan_with(&demo_manifest().replace(
+        "version = \"1.0.0\"        # the version running now",
+        "version = \"1.0.0\"\nhost = \"deploy@notes:/srv/demo\"",
+    ));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("upshift.toml:12:8"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not an ssh:// address")
+            && run
+                .stderr
+                .contains("ssh://deploy@notes.example.org:22/srv/notes"),
+        "{}",
+        run.stderr
+    );
+    let run = plan_with(&demo_manifest().replace(
+        "version = \"1.0.0\"        # the version running now",
+        "version = \"1.0.0\"\nhost = \"ssh://deploy@notes:22\"",
+    ));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("names no directory"), "{}", run.stderr);
 }
 
 #[test]

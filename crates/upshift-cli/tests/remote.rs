@@ -8,6 +8,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::demo::demo_bin;
@@ -20,6 +22,8 @@ struct Remote {
     sshd: Sshd,
     /// The installation's directory there.
     root: PathBuf,
+    /// The auth service's port (on loopback there; the test shares the network).
+    auth: u16,
     local: tempfile::TempDir,
 }
 
@@ -67,7 +71,12 @@ impl Remote {
             "the manifest names the host"
         );
         std::fs::write(local.path().join("upshift.toml"), manifest).unwrap();
-        Remote { sshd, root, local }
+        Remote {
+            sshd,
+            root,
+            auth,
+            local,
+        }
     }
 
     fn upshift(&self, args: &[&str]) -> Run {
@@ -117,6 +126,19 @@ impl Remote {
     }
 }
 
+/// The answer on 127.0.0.1:`port` when it is the maintenance page.
+fn maintenance_page(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    text.starts_with("HTTP/1.1 503").then_some(text)
+}
+
 #[test]
 fn remote_demo_plans_upgrades_and_rolls_back_over_ssh() {
     let r = Remote::new();
@@ -142,8 +164,26 @@ fn remote_demo_plans_upgrades_and_rolls_back_over_ssh() {
     assert_eq!(plan.code, 0, "{}", r.explain(&plan));
     assert!(plan.stdout.contains("3.0.0"), "{}", plan.stdout);
 
+    // While the services are down, their address there answers with the
+    // 503 page, which upshift serves here through an ssh -R forward.
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (done, port) = (done.clone(), r.auth);
+        std::thread::spawn(move || {
+            let mut seen = None;
+            while !done.load(Ordering::SeqCst) && seen.is_none() {
+                seen = maintenance_page(port);
+                std::thread::sleep(Duration::from_millis(10)); // sampling, not synchronisation
+            }
+            seen
+        })
+    };
     let apply = r.upshift(&["-y", "--json", "apply", "--to", "3.0.0"]);
+    done.store(true, Ordering::SeqCst);
+    let page = watcher.join().unwrap();
     assert_eq!(apply.code, 0, "{}", r.explain(&apply));
+    let page = page.expect("the 503 page answered on the service's address during the upgrade");
+    assert!(page.contains("Retry-After: 60"), "{page}");
     assert_eq!(apply.json()["at"], "3.0.0", "{}", apply.stdout);
     assert_eq!(r.current(), "releases/3.0.0");
     assert_eq!(r.export(), before, "every note survives the upgrade");

@@ -95,6 +95,8 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let m = &loaded.manifest;
     let inst = &m.installation;
     let target = settings.target(&loaded)?;
+    // An unreachable host says so once, instead of every check timing out.
+    let unreachable = target.reach().err();
     let running = inst
         .version_command
         .as_ref()
@@ -116,12 +118,13 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
                     name: name.to_string(),
                     driver: s.driver.get_ref().as_str().to_string(),
                     depends_on: s.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
-                    state: match &s.health {
-                        Some(h) => match upshift_run::health::check(h, &target) {
+                    state: match (&s.health, &unreachable) {
+                        (_, Some(e)) => format!("unknown: {e}"),
+                        (Some(h), None) => match upshift_run::health::check(h, &target) {
                             Ok(()) => "healthy".to_string(),
                             Err(e) => format!("unhealthy: {e}"),
                         },
-                        None => "unknown".to_string(),
+                        (None, None) => "unknown".to_string(),
                     },
                     health: s.health.as_ref().map(|h| {
                         h.http

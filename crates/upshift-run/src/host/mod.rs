@@ -154,7 +154,7 @@ impl Host {
     pub fn exists(&self, path: &Path) -> bool {
         match self {
             Host::Local => std::fs::symlink_metadata(path).is_ok(),
-            Host::Ssh(s) => s.test("-e", path) || s.test("-L", path),
+            Host::Ssh(s) => s.test_script(&format!("test -e {p} || test -L {p}", p = q(path))),
         }
     }
 

@@ -157,8 +157,12 @@ impl Ssh {
 
     /// `test FLAG path` there.
     pub(super) fn test(&self, flag: &str, path: &Path) -> bool {
-        self.raw(&format!("test {flag} {}", q(path)), None)
-            .is_ok_and(|o| o.status.success())
+        self.test_script(&format!("test {flag} {}", q(path)))
+    }
+
+    /// Whether `script` exits 0 there.
+    pub(super) fn test_script(&self, script: &str) -> bool {
+        self.raw(script, None).is_ok_and(|o| o.status.success())
     }
 
     pub(super) fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
