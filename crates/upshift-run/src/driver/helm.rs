@@ -82,6 +82,27 @@ pub fn upgrade(
     helm(h, root, &args).map(|_| ())
 }
 
+/// `helm template RELEASE CHART [--version V] [--namespace NS] -f VALUES`:
+/// the chart renders with the migrated values (a template's `required` or
+/// `fail`, a schema, a type error in the values), before any stop. Nothing
+/// reaches the cluster.
+pub fn template(
+    name: &str,
+    svc: &Service,
+    root: &Path,
+    chart_version: Option<&str>,
+    values: &str,
+) -> Result<(), String> {
+    let h = settings(name, svc)?;
+    let mut args = vec!["template".to_string(), h.release.clone(), h.chart.clone()];
+    if let Some(v) = chart_version {
+        args.extend(["--version".into(), v.into()]);
+    }
+    args.extend(namespace(h));
+    args.extend(["-f".into(), values.into()]);
+    helm(h, root, &args).map(|_| ())
+}
+
 /// `helm rollback RELEASE REVISION --wait --timeout T`.
 pub fn rollback(name: &str, svc: &Service, root: &Path, revision: u64) -> Result<(), String> {
     let h = settings(name, svc)?;

@@ -97,10 +97,14 @@ impl Runner<'_> {
                 .progress
                 .note(&format!("run this before the upgrade completes: {c}"));
         }
-        Ok(Some(if m.applied.is_empty() {
-            "unchanged".into()
+        let rendered = if m.applied.is_empty() {
+            "unchanged".to_string()
         } else {
             m.applied.join("; ")
+        };
+        Ok(Some(match self.helm_check_values(h, name)? {
+            Some(checked) => format!("{rendered}; {checked}"),
+            None => rendered,
         }))
     }
 

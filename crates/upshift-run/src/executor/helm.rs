@@ -68,12 +68,7 @@ impl Runner<'_> {
             .record(&self.run_id, h, SWAP, StepState::Started, Some(&detail))
             .map_err(|e| e.to_string())?;
         let hop = self.plan.hops[h].clone();
-        let cat = &self.setup.loaded.catalog;
-        let chart_version = cat
-            .parse_version(&hop.to)
-            .ok()
-            .and_then(|v| cat.release(&v))
-            .and_then(|r| r.chart_version.clone());
+        let chart_version = self.chart_version(h);
         if chart_version.is_none() {
             self.setup.progress.note(&format!(
                 "warning: the catalog pins no chart_version for {}: helm uses the newest chart it finds",
@@ -95,6 +90,50 @@ impl Runner<'_> {
             )?;
         }
         Ok(Some(detail))
+    }
+
+    /// The chart version the catalog pins for hop `h`'s target.
+    fn chart_version(&self, h: usize) -> Option<String> {
+        let cat = &self.setup.loaded.catalog;
+        cat.parse_version(&self.plan.hops[h].to)
+            .ok()
+            .and_then(|v| cat.release(&v))
+            .and_then(|r| r.chart_version.clone())
+    }
+
+    /// Part of `prepare.config.NAME`: when config file `name` is the values
+    /// file of helm services, `helm template` renders their chart with the
+    /// hop's migrated copy while the old release still serves, so values the
+    /// new chart refuses stop the run before anything changes.
+    pub(super) fn helm_check_values(&self, h: usize, name: &str) -> Result<Option<String>, String> {
+        let Some(cfg) = self.setup.loaded.manifest.config.get(name) else {
+            return Ok(None);
+        };
+        let mut checked = Vec::new();
+        for (svc_name, svc) in self.helm_services() {
+            if helm::settings(&svc_name, &svc)?.values.as_deref() != Some(cfg.path.as_str()) {
+                continue;
+            }
+            let Some(values) = self.migrated_values(h, &svc_name, &svc)? else {
+                continue;
+            };
+            helm::template(
+                &svc_name,
+                &svc,
+                self.root(),
+                self.chart_version(h).as_deref(),
+                &values,
+            )
+            .map_err(|e| {
+                format!(
+                    "the chart of `{svc_name}` does not accept the migrated {}: {e}",
+                    cfg.path
+                )
+            })?;
+            checked.push(svc_name);
+        }
+        Ok((!checked.is_empty())
+            .then(|| format!("helm template accepts it ({})", checked.join(", "))))
     }
 
     /// The values file for `helm upgrade`: the hop's migrated (staged) copy
