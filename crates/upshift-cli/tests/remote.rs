@@ -217,6 +217,23 @@ fn remote_demo_plans_upgrades_and_rolls_back_over_ssh() {
     );
     r.assert_healthy();
     assert!(r.seen_locally().is_empty());
+
+    // The manual commands stream the same way: back up, damage a config
+    // file there, restore (the services answer, so --force), identical again.
+    let b = r.upshift(&["--json", "backup"]);
+    assert_eq!(b.code, 0, "{}", r.explain(&b));
+    let id = b.json()["id"].as_str().unwrap().to_string();
+    r.there("echo 'garbage = [' > config/notes.toml");
+    let refused = r.upshift(&["-y", "restore", &id]);
+    assert_eq!(refused.code, 1, "{}", r.explain(&refused));
+    assert!(refused.stderr.contains("stop them first"), "{}", refused.stderr);
+    let restored = r.upshift(&["-y", "restore", &id, "--force"]);
+    assert_eq!(restored.code, 0, "{}", r.explain(&restored));
+    assert_eq!(
+        r.there("cat config/auth.toml config/notes.toml"),
+        config_before
+    );
+    assert!(r.seen_locally().is_empty());
 }
 
 #[test]
