@@ -115,6 +115,11 @@ impl Helm {
     }
 
     fn upshift(&self, args: &[&str]) -> Run {
+        self.upshift_env(&[], args)
+    }
+
+    /// `upshift -m upshift.toml ARGS` with the stand-in first on PATH.
+    fn upshift_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         let path = format!(
             "{}:{}",
             self.stub.join("bin").display(),
@@ -122,11 +127,13 @@ impl Helm {
         );
         let mut all = vec!["-m", "upshift.toml"];
         all.extend_from_slice(args);
-        upshift(&self.dir)
+        let mut u = upshift(&self.dir)
             .env("PATH", &path)
-            .env("HELM_STUB_DIR", self.stub.to_str().unwrap())
-            .args(all)
-            .run()
+            .env("HELM_STUB_DIR", self.stub.to_str().unwrap());
+        for (k, v) in env {
+            u = u.env(k, v);
+        }
+        u.args(all).run()
     }
 
     /// The recorded invocations, with the temp dir and the run id replaced.
@@ -278,20 +285,10 @@ impl Helm {
         h
     }
 
+    /// With `helm template` passed on to the real helm.
     fn upshift_with_real_template(&self, args: &[&str]) -> Run {
-        let path = format!(
-            "{}:{}",
-            self.stub.join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let mut all = vec!["-m", "upshift.toml"];
-        all.extend_from_slice(args);
-        upshift(&self.dir)
-            .env("PATH", &path)
-            .env("HELM_STUB_DIR", self.stub.to_str().unwrap())
-            .env("REAL_HELM", real_helm().to_str().unwrap())
-            .args(all)
-            .run()
+        let real = real_helm();
+        self.upshift_env(&[("REAL_HELM", real.to_str().unwrap())], args)
     }
 }
 

@@ -226,7 +226,11 @@ fn remote_demo_plans_upgrades_and_rolls_back_over_ssh() {
     r.there("echo 'garbage = [' > config/notes.toml");
     let refused = r.upshift(&["-y", "restore", &id]);
     assert_eq!(refused.code, 1, "{}", r.explain(&refused));
-    assert!(refused.stderr.contains("stop them first"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("stop them first"),
+        "{}",
+        refused.stderr
+    );
     let restored = r.upshift(&["-y", "restore", &id, "--force"]);
     assert_eq!(restored.code, 0, "{}", r.explain(&restored));
     assert_eq!(
