@@ -2,6 +2,7 @@
 
 mod compose;
 mod config;
+mod fingerprint;
 mod helm;
 mod release;
 mod rollback;

@@ -2,7 +2,6 @@
 //! `resume` runs the interrupted step again.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use upshift_backup::{NoProgress, Phase, Tags};
@@ -378,61 +377,6 @@ impl Runner<'_> {
         }))
     }
 
-    /// Size, mtime and inode of every file of every store and config file,
-    /// hashed; `None` when a store is not made of local files (a database
-    /// server, a volume, a bucket), whose changes cannot be seen this way.
-    fn store_fingerprint(&self) -> Option<String> {
-        use std::os::unix::fs::MetadataExt;
-        if self.target().is_remote() {
-            // Not seen from here: the final backup copies the stores again.
-            return None;
-        }
-        let m = &self.setup.loaded.manifest;
-        let root = self.root();
-        let mut files = Vec::new();
-        for s in m.stores.values() {
-            match s.kind.get_ref() {
-                StoreKind::Sqlite => {
-                    let p = root.join(s.path.as_ref()?);
-                    for suffix in ["", "-wal", "-journal"] {
-                        let mut name = p.clone().into_os_string();
-                        name.push(suffix);
-                        files.push(std::path::PathBuf::from(name));
-                    }
-                }
-                StoreKind::Files => {
-                    for p in s.path.iter().chain(s.paths.iter()) {
-                        walk(&root.join(p), &mut files);
-                    }
-                }
-                _ => return None,
-            }
-        }
-        files.extend(m.config.values().map(|c| root.join(&c.path)));
-        let mut h = Sha256::new();
-        for f in files {
-            h.update(f.as_os_str().as_encoded_bytes());
-            match std::fs::symlink_metadata(&f) {
-                // An empty WAL is the same as none.
-                Ok(md) if md.len() > 0 => h.update(format!(
-                    " {} {} {} {}\n",
-                    md.len(),
-                    md.mtime(),
-                    md.mtime_nsec(),
-                    md.ino()
-                )),
-                _ => h.update(" -\n"),
-            }
-        }
-        Some(
-            h.finalize()
-                .iter()
-                .take(16)
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        )
-    }
-
     fn config_fingerprint(&self) -> String {
         let mut h = Sha256::new();
         for c in self.setup.loaded.manifest.config.values() {
@@ -565,22 +509,4 @@ fn tools_present(kinds: impl Iterator<Item = StoreKind>) -> StepResult {
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-}
-
-/// Every file under `p` (or `p` itself), sorted.
-fn walk(p: &Path, out: &mut Vec<std::path::PathBuf>) {
-    match std::fs::read_dir(p) {
-        Ok(entries) => {
-            let mut v: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-            v.sort();
-            for e in v {
-                if e.is_dir() && !e.is_symlink() {
-                    walk(&e, out);
-                } else {
-                    out.push(e);
-                }
-            }
-        }
-        Err(_) => out.push(p.to_path_buf()),
-    }
 }
