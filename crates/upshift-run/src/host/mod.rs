@@ -282,3 +282,82 @@ pub(crate) fn q(p: impl AsRef<std::ffi::OsStr>) -> String {
     let s = p.as_ref().to_string_lossy();
     format!("'{}'", s.replace('\'', r"'\''"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn quoting_survives_the_shell() {
+        for s in [
+            "plain",
+            "it's",
+            "a b  c",
+            "$HOME `id` \"x\"",
+            "'';'",
+            "new\nline",
+            "",
+        ] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", q(s)))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn local_writes_are_atomic_and_secret_files_never_wider_than_asked() {
+        let d = tempfile::tempdir().unwrap();
+        let secret = d.path().join("secrets/auth.secret");
+        Host::Local
+            .write_atomic(&secret, b"s3cret", Some(0o600))
+            .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&secret), 0o600);
+        assert_eq!(mode(secret.parent().unwrap()), 0o700);
+        Host::Local
+            .write_atomic(&secret, b"again", Some(0o600))
+            .unwrap();
+        assert_eq!(std::fs::read(&secret).unwrap(), b"again");
+        assert_eq!(
+            std::fs::read_dir(secret.parent().unwrap()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+
+    #[test]
+    fn local_links_listing_and_targets() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::Local;
+        h.create_dir_all(&d.path().join("releases/1.0.0")).unwrap();
+        h.create_dir_all(&d.path().join("releases/2.0.0")).unwrap();
+        std::fs::write(d.path().join("releases/notes.txt"), "x").unwrap();
+        let link = d.path().join("current");
+        h.symlink_replace(Path::new("releases/1.0.0"), &link)
+            .unwrap();
+        h.symlink_replace(Path::new("releases/2.0.0"), &link)
+            .unwrap();
+        assert_eq!(
+            h.canonicalize(&link).unwrap(),
+            d.path().join("releases/2.0.0").canonicalize().unwrap()
+        );
+        assert_eq!(
+            h.list_dir(&d.path().join("releases")).unwrap(),
+            vec![
+                ("1.0.0".to_string(), true),
+                ("2.0.0".to_string(), true),
+                ("notes.txt".to_string(), false)
+            ]
+        );
+        assert!(h.exists(&link) && h.is_dir(&link));
+        h.remove_file(&d.path().join("missing")).unwrap();
+        let t = Target::local(d.path());
+        assert!(!t.is_remote());
+        assert_eq!(t.label(), "this machine");
+        t.reach().unwrap();
+    }
+}

@@ -38,14 +38,16 @@ impl Ssh {
     }
 
     /// Directory of the control sockets (0700, per user, short enough for
-    /// a socket path).
-    fn control_dir() -> PathBuf {
+    /// a socket path); `None` when it exists but is not ours alone (another
+    /// user could then reach our connection): no multiplexing then.
+    fn control_dir() -> Option<PathBuf> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
         // SAFETY: getuid cannot fail.
         let uid = unsafe { libc::getuid() };
         let dir = PathBuf::from(format!("/tmp/upshift-ssh-{uid}"));
-        use std::os::unix::fs::DirBuilderExt;
         let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
-        dir
+        let md = std::fs::symlink_metadata(&dir).ok()?;
+        (md.is_dir() && md.uid() == uid && md.mode() & 0o077 == 0).then_some(dir)
     }
 
     /// `ssh` with upshift's options and the destination; the caller adds
@@ -60,11 +62,17 @@ impl Ssh {
         if let Some(f) = &self.config {
             c.arg("-F").arg(f);
         }
-        let control = format!("ControlPath={}/%C", Self::control_dir().display());
+        let (master, control) = match Self::control_dir() {
+            Some(d) => (
+                "ControlMaster=auto",
+                format!("ControlPath={}/%C", d.display()),
+            ),
+            None => ("ControlMaster=no", "ControlPath=none".to_string()),
+        };
         for o in [
             "BatchMode=yes",
             "StrictHostKeyChecking=yes",
-            "ControlMaster=auto",
+            master,
             control.as_str(),
             "ControlPersist=60",
             "ConnectTimeout=15",
