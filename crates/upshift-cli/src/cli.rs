@@ -10,7 +10,9 @@ const ABOUT: &str = "Upgrade and migrate self-hosted servers safely.
 upshift knows which versions a product must pass through, backs everything up
 and proves the backup restores, rewrites configuration for the new version,
 keeps the maintenance window short, and rolls back, data included, when the
-new version is not healthy.";
+new version is not healthy. The installation may be on another machine
+(`host = \"ssh://user@server:22/srv/app\"` in the manifest): upshift then works
+there through your OpenSSH client and keeps journal and snapshots here.";
 
 const EXAMPLES: &str = "Examples:
   upshift demo                                  set up the demo installation and plan its upgrade
