@@ -224,3 +224,63 @@ fn failure_after_the_irreversible_migration_restores_the_volume() {
     assert_eq!(inst.bodies(&alice), ["schema two"]);
     assert_eq!(inst.export(), before, "the volume's notes are identical");
 }
+
+/// Container id of each running service of the project.
+fn container_ids(inst: &Install) -> std::collections::BTreeMap<String, String> {
+    compose_harness::docker(&[
+        "ps",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", inst.project),
+        "--format",
+        "{{.Label \"com.docker.compose.service\"}}={{.ID}}",
+    ])
+    .lines()
+    .filter_map(|l| l.split_once('='))
+    .map(|(s, id)| (s.to_string(), id.to_string()))
+    .collect()
+}
+
+#[test]
+fn a_stateless_service_whose_image_and_config_stay_keeps_running() {
+    need_docker!();
+    let inst = Install::new("keep", &["1.0.0", "1.1.0"], "1.0.0", None);
+    // auth keeps 1.0.0's image in 1.1.0 and writes no store.
+    let cat = inst.dir.join("cat/demo.toml");
+    let text = std::fs::read_to_string(&cat).unwrap();
+    let pinned = text.replacen(
+        &format!("auth = \"{}:{{version}}\"", inst.image),
+        &format!("auth = \"{}:1.0.0\"", inst.image),
+        1,
+    );
+    assert_ne!(pinned, text, "the test catalog names auth's image");
+    std::fs::write(&cat, pinned).unwrap();
+    let manifest = inst.dir.join("upshift.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replacen(
+            "[services.auth]\n",
+            "[services.auth]\nstateless = true\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let alice = inst.token("alice");
+    inst.add_note(&alice, "kept");
+    let before = container_ids(&inst);
+
+    let r = inst.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let after = container_ids(&inst);
+    assert_eq!(before["auth"], after["auth"], "auth was not recreated");
+    assert_ne!(before["notes"], after["notes"], "notes was recreated");
+    assert_eq!(inst.images(), ["auth=IMAGE:1.0.0", "notes=IMAGE:1.1.0"]);
+    let stop = inst.detail(1, "stop.auth");
+    assert!(
+        stop.starts_with("kept running: stateless, same image"),
+        "{stop}"
+    );
+    assert_eq!(inst.detail(1, "start.auth"), "kept running");
+    assert!(inst.health().starts_with("ok 1.1.0"), "{}", inst.health());
+    assert_eq!(inst.bodies(&alice), ["kept"], "alice's token still works");
+}

@@ -117,6 +117,12 @@ pub struct Service {
     pub health: Option<Health>,
     /// Log file shown when the service fails its health check.
     pub log: Option<String>,
+    /// The service writes no store (a gateway, a UI, a cache). A stateless
+    /// compose service whose image and config do not change in a hop keeps
+    /// running through it instead of being stopped and recreated; services
+    /// that write data are always stopped, so the final snapshot is exact.
+    #[serde(default)]
+    pub stateless: bool,
     /// Driver settings: exactly the table named by `driver`.
     pub process: Option<ProcessDriver>,
     pub systemd: Option<SystemdDriver>,

@@ -50,6 +50,48 @@ impl Runner<'_> {
             .collect()
     }
 
+    /// Why compose service `name` may keep running through hop `h`, if it
+    /// may: it is `stateless`, the catalog gives it the same image at both
+    /// ends of the hop, and no config file changes in the hop (every staged
+    /// copy equals the file it replaces). Anything else is stopped and
+    /// recreated.
+    pub(super) fn compose_keeps(&self, h: usize, name: &str) -> Result<Option<String>, String> {
+        let svc = &self.setup.loaded.manifest.services[name];
+        let Some(c) = svc.compose.as_ref().filter(|_| svc.stateless) else {
+            return Ok(None);
+        };
+        let hop = &self.plan.hops[h];
+        let compose_name = compose::service_name(name, c);
+        let services = [compose_name.clone()];
+        let (old, new) = (
+            self.compose_images(&hop.from, &services),
+            self.compose_images(&hop.to, &services),
+        );
+        if old.get(&compose_name) != new.get(&compose_name) {
+            return Ok(None);
+        }
+        let t = self.target();
+        for (cfg_name, cfg) in &self.setup.loaded.manifest.config {
+            let writes = hop
+                .steps
+                .iter()
+                .any(|s| s.id == format!("config.write.{cfg_name}"));
+            if !writes {
+                continue;
+            }
+            let staged = std::fs::read(self.staged(h, cfg_name)).ok();
+            let current = t.host.read(&t.path(&cfg.path)).ok();
+            if staged.is_none() || staged != current {
+                return Ok(None);
+            }
+        }
+        Ok(Some(format!(
+            "stateless, same image ({}), config unchanged",
+            new.get(&compose_name)
+                .map_or("its compose file's", String::as_str)
+        )))
+    }
+
     /// Part of `prepare.artifacts`: every image of the hop's target release
     /// is on this host (pulled when missing) before anything stops.
     pub(super) fn compose_prepare(&self, h: usize) -> Result<Option<String>, String> {

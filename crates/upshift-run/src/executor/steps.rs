@@ -18,6 +18,9 @@ use crate::{driver, health};
 
 type StepResult = Result<Option<String>, String>;
 
+/// How a stop step that left its service running starts its detail.
+const KEPT: &str = "kept running";
+
 impl Runner<'_> {
     /// Releases the hop crosses (their pre-checks, data steps and known issues apply).
     pub(super) fn crossed(&self, h: usize) -> Vec<&Release> {
@@ -141,6 +144,9 @@ impl Runner<'_> {
             }
             StepKind::Stop => {
                 let svc = service(&arg)?;
+                if let Some(why) = self.compose_keeps(h, &arg)? {
+                    return Ok(Some(format!("{KEPT}: {why}")));
+                }
                 driver::stop(&arg, svc, &t)?;
                 if m.maintenance.page && !driver::keeps_running(svc) {
                     if let Some(addr) = &svc.public_address {
@@ -194,6 +200,9 @@ impl Runner<'_> {
             StepKind::DataMigration => self.data_step(h, &arg),
             StepKind::Start => {
                 let svc = service(&arg)?;
+                if self.kept_running(h, &arg) {
+                    return Ok(Some(KEPT.into()));
+                }
                 if let Some(addr) = &svc.public_address {
                     self.page.release(addr);
                 }
@@ -395,6 +404,14 @@ impl Runner<'_> {
             .collect()
     }
 
+    /// Whether hop `h`'s stop step left service `name` running.
+    pub(super) fn kept_running(&self, h: usize, name: &str) -> bool {
+        self.detail(h, &format!("stop.{name}"))
+            .ok()
+            .flatten()
+            .is_some_and(|d| d.starts_with(KEPT))
+    }
+
     /// After a crash, serve the maintenance page again for services this hop
     /// stopped and has not started yet.
     pub(super) fn restore_page(
@@ -409,7 +426,7 @@ impl Runner<'_> {
         for (name, svc) in &m.services {
             let stopped = done.contains(&(h, format!("stop.{name}")))
                 && !done.contains(&(h, format!("start.{name}")));
-            if driver::keeps_running(svc) {
+            if driver::keeps_running(svc) || self.kept_running(h, name) {
                 continue;
             }
             if let (true, Some(addr)) = (stopped, &svc.public_address) {
