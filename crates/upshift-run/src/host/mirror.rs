@@ -206,7 +206,12 @@ pub fn push_stores(target: &Target, m: &Manifest, mirror: &Path) -> Result<(), S
         present.push(p);
     }
     if present.is_empty() {
-        return Ok(());
+        // Snapshots name their files by absolute mirror paths: one taken
+        // from a manifest in another directory restores elsewhere.
+        return Err(format!(
+            "the restore put nothing into {}: was the snapshot taken with the manifest in another directory? Move it back, or restore by hand from `upshift snapshots`",
+            mirror.display()
+        ));
     }
     let mut pack = Command::new("tar");
     pack.args(["--numeric-owner", "-cf", "-", "-C"])
