@@ -42,6 +42,12 @@ impl upshift_run::Progress for StepLines {
     fn note(&self, text: &str) {
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
+
+    /// A spinner naming the phase and store while a step backs up,
+    /// verifies or restores (on a terminal only).
+    fn backup(&self) -> Box<dyn upshift_backup::Progress + '_> {
+        Box::new(StoreSpinner::new(false))
+    }
 }
 
 /// Backup, verify and restore progress: a spinner on a terminal naming the

@@ -311,3 +311,27 @@ fn a_write_after_the_online_backup_survives_a_rollback() {
         "the note written after the online backup is kept"
     );
 }
+
+/// On a terminal (a pseudo-terminal from util-linux `script`), the backups,
+/// verifications and restores inside a run show which store they are on.
+#[test]
+fn a_run_on_a_terminal_shows_backup_progress_per_store() {
+    let demo = Demo::new();
+    let upshift = env!("CARGO_BIN_EXE_upshift");
+    let out = std::process::Command::new("script")
+        .args(["-qefc"])
+        .arg(format!("{upshift} -m upshift.toml -y apply --to 1.1.0"))
+        .arg("/dev/null")
+        .current_dir(&demo.dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("util-linux `script` runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    // Each backup and verify of the hop reports the `notes` store.
+    assert!(
+        text.matches("notes: ok").count() >= 2,
+        "no per-store progress on the terminal:\n{text}"
+    );
+    assert_eq!(demo.version(), "1.1.0");
+}

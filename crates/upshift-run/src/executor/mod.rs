@@ -45,6 +45,11 @@ pub trait Progress {
     fn step(&self, event: &StepProgress);
     /// A free-form line (rollback progress, warnings).
     fn note(&self, text: &str);
+    /// Progress of one backup, verify or restore inside a step (a spinner
+    /// naming the store on a terminal); nothing by default.
+    fn backup(&self) -> Box<dyn upshift_backup::Progress + '_> {
+        Box::new(upshift_backup::NoProgress)
+    }
 }
 
 /// One step's change of state, for [`Progress`].

@@ -1,8 +1,6 @@
 //! Going back: undoing a hop before its point of no return, restoring a
 //! snapshot after it, and rolling back a whole run.
 
-use upshift_backup::NoProgress;
-
 use super::runner::Runner;
 use super::RunSummary;
 use crate::error::{Result, RunError};
@@ -91,9 +89,11 @@ impl Runner<'_> {
                 // Restored here, then streamed over the installation's files.
                 crate::host::empty_mirror(&t, &m, &self.mirror())?;
             }
+            let setup = self.setup;
+            let progress = setup.progress.backup();
             self.repo()
                 .map_err(|e| e.to_string())?
-                .restore(id, &view, &base, &NoProgress)
+                .restore(id, &view, &base, &*progress)
                 .map_err(|e| e.to_string())?;
             if t.is_remote() {
                 self.setup.progress.note(&format!(

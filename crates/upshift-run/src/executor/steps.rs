@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use sha2::{Digest, Sha256};
-use upshift_backup::{NoProgress, Phase, Tags};
+use upshift_backup::{Phase, Tags};
 use upshift_core::catalog::Release;
 use upshift_core::manifest::{DriverKind, StoreKind};
 use upshift_core::plan::{Step, StepKind};
@@ -176,10 +176,12 @@ impl Runner<'_> {
                     id
                 };
                 let (manifest, base) = self.backup_view();
+                let setup = self.setup;
+                let progress = setup.progress.backup();
                 let report = self
                     .repo()
                     .map_err(|e| e.to_string())?
-                    .verify(&id, &manifest, &base, &NoProgress)
+                    .verify(&id, &manifest, &base, &*progress)
                     .map_err(|e| e.to_string())?;
                 if report.ok() {
                     Ok(Some(id))
@@ -330,7 +332,8 @@ impl Runner<'_> {
         } else {
             (Phase::PreUpgrade, hop.from.clone())
         };
-        let loaded = self.setup.loaded;
+        let loaded_setup = self.setup;
+        let loaded = loaded_setup.loaded;
         let tags = Tags {
             installation: loaded.manifest.installation.name.clone(),
             product: loaded.catalog.product.clone(),
@@ -363,10 +366,11 @@ impl Runner<'_> {
             host::pull_stores(self.target(), &loaded.manifest, &self.mirror())?;
         }
         let (manifest, base) = self.backup_view();
+        let progress = loaded_setup.progress.backup();
         let info = self
             .repo()
             .map_err(|e| e.to_string())?
-            .backup(&manifest, &base, &tags, &NoProgress)
+            .backup(&manifest, &base, &tags, &*progress)
             .map_err(|e| e.to_string())?;
         self.journal
             .add_snapshot(&self.run_id, &info.short_id)
