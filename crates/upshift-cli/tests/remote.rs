@@ -152,6 +152,8 @@ fn remote_demo_plans_upgrades_and_rolls_back_over_ssh() {
         3,
         "three notes: {before}"
     );
+    // A config file readable by its group only stays so when rewritten there.
+    r.there("chmod 640 config/notes.toml");
     let config_before = r.there("cat config/auth.toml config/notes.toml");
 
     let st = r.upshift(&["--json", "status"]);
@@ -198,6 +200,7 @@ fn remote_demo_plans_upgrades_and_rolls_back_over_ssh() {
     assert_eq!(r.current(), "releases/3.0.0");
     assert_eq!(r.export(), before, "every note survives the upgrade");
     r.assert_healthy();
+    assert_eq!(r.there("stat -c %a config/notes.toml").trim(), "640");
     // 2.0.0 moved the cleartext secret into a 0600 file, written there.
     let secret = r.there("stat -c %a secrets/auth.secret");
     assert_eq!(secret.trim(), "600");

@@ -25,14 +25,26 @@ pub(super) fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> io::R
         }
         b.create(dir)?;
     }
+    use std::os::unix::fs::MetadataExt;
     let tmp = suffixed(path, ".upshift-tmp");
     let _ = fs::remove_file(&tmp);
+    // A file being replaced keeps its mode and owner (a 0600 config with
+    // passwords must not come back world-readable).
+    let old = fs::metadata(path).ok();
+    let mode = mode.or_else(|| old.as_ref().map(|m| m.mode() & 0o7777));
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     if let Some(m) = mode {
         opts.mode(m);
     }
     let mut f = opts.open(&tmp)?;
+    if let Some(m) = mode {
+        // create_new's mode is reduced by the umask: set it exactly.
+        f.set_permissions(fs::Permissions::from_mode(m))?;
+    }
+    if let Some(o) = &old {
+        let _ = std::os::unix::fs::fchown(&f, Some(o.uid()), Some(o.gid()));
+    }
     f.write_all(data)?;
     f.sync_all()?;
     drop(f);

@@ -330,6 +330,20 @@ mod tests {
     }
 
     #[test]
+    fn a_replaced_file_keeps_its_mode() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = d.path().join("values.yml");
+        std::fs::write(&cfg, "password: x\n").unwrap();
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o640)).unwrap();
+        Host::Local
+            .write_atomic(&cfg, b"password: y\n", None)
+            .unwrap();
+        let mode = std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "a rewritten config keeps its mode");
+        assert_eq!(std::fs::read(&cfg).unwrap(), b"password: y\n");
+    }
+
+    #[test]
     fn local_links_listing_and_targets() {
         let d = tempfile::tempdir().unwrap();
         let h = Host::Local;

@@ -191,7 +191,15 @@ impl Ssh {
                 "umask 077; ",
                 format!("chmod {m:o} {tmp}; "),
             ),
-            None => ("mkdir -p", "", String::new()),
+            // A file being replaced keeps its mode and owner (GNU --reference).
+            None => (
+                "mkdir -p",
+                "umask 077; ",
+                format!(
+                    "if [ -e {p} ]; then chmod --reference={p} {tmp}; chown --reference={p} {tmp} 2>/dev/null || true; else chmod 644 {tmp}; fi; ",
+                    p = q(path)
+                ),
+            ),
         };
         let script = format!(
             "set -e; [ -d {d} ] || {mkdir} -- {d}; {umask}rm -f -- {tmp}; cat > {tmp}; {chmod}sync {tmp} 2>/dev/null || true; mv -f -- {tmp} {p}",
