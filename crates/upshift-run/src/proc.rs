@@ -90,6 +90,20 @@ pub fn checked(what: &str, cmd: &str, out: std::io::Result<Output>) -> Result<St
     }
 }
 
+/// A finished tool's stdout, or an error naming the command line `shown`
+/// with its exit status and stderr.
+pub fn tool_output(shown: &str, out: std::process::Output) -> Result<String, String> {
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{shown}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
 /// The last `n` lines of `text`.
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();

@@ -140,15 +140,7 @@ pub fn compose(c: &ComposeDriver, root: &Path, args: &[&str]) -> Result<String, 
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run `{shown}` in {}: {e}", dir.display()))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{shown}` failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    crate::proc::tool_output(&shown, out)
 }
 
 /// `up -d --no-deps SERVICE`: creates (or recreates, when its image or

@@ -146,15 +146,7 @@ fn helm(h: &HelmDriver, root: &Path, args: &[String]) -> Result<String, String> 
             format!("cannot run `{shown}`: {e}")
         }
     })?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{shown}` failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    crate::proc::tool_output(&shown, out)
 }
 
 #[cfg(test)]

@@ -123,17 +123,7 @@ impl Runner<'_> {
         &self,
         h: usize,
     ) -> Result<Option<BTreeMap<String, Option<String>>>, String> {
-        let events = self
-            .journal
-            .events(&self.run_id)
-            .map_err(|e| e.to_string())?;
-        Ok(events
-            .iter()
-            .filter(|e| e.hop == h && e.step == SWAP)
-            .find_map(|e| {
-                let v: serde_json::Value = serde_json::from_str(e.detail.as_deref()?).ok()?;
-                serde_json::from_value(v.get(KEY)?.clone()).ok()
-            }))
+        self.first_record(h, SWAP, KEY)
     }
 
     /// Part of `swap.version`: journals every project's current override,

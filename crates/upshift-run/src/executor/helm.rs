@@ -26,18 +26,8 @@ impl Runner<'_> {
 
     /// Revisions journaled by hop `h`'s swap step, per service.
     fn helm_recorded(&self, h: usize) -> Result<BTreeMap<String, u64>, String> {
-        let events = self
-            .journal
-            .events(&self.run_id)
-            .map_err(|e| e.to_string())?;
-        Ok(events
-            .iter()
-            .rev()
-            .filter(|e| e.hop == h && e.step == SWAP)
-            .find_map(|e| {
-                let v: serde_json::Value = serde_json::from_str(e.detail.as_deref()?).ok()?;
-                serde_json::from_value(v.get("helm_revisions")?.clone()).ok()
-            })
+        Ok(self
+            .first_record(h, SWAP, "helm_revisions")?
             .unwrap_or_default())
     }
 

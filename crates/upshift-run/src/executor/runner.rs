@@ -107,6 +107,28 @@ impl<'a> Runner<'a> {
             .and_then(|e| e.detail))
     }
 
+    /// The value under `key` in the first detail journaled by hop `h`'s
+    /// `step` (the swap records what it replaces there before acting; the
+    /// first record wins, so a resumed step keeps the true previous state).
+    pub(super) fn first_record<T: serde::de::DeserializeOwned>(
+        &self,
+        h: usize,
+        step: &str,
+        key: &str,
+    ) -> Result<Option<T>, String> {
+        let events = self
+            .journal
+            .events(&self.run_id)
+            .map_err(|e| e.to_string())?;
+        Ok(events
+            .iter()
+            .filter(|e| e.hop == h && e.step == step)
+            .find_map(|e| {
+                let v: serde_json::Value = serde_json::from_str(e.detail.as_deref()?).ok()?;
+                serde_json::from_value(v.get(key)?.clone()).ok()
+            }))
+    }
+
     /// Runs (or continues) every hop.
     pub fn run(mut self) -> Result<RunSummary> {
         let hops = self.plan.hops.clone();
