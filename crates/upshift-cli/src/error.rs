@@ -32,6 +32,14 @@ pub enum CliError {
     Run(Box<upshift_run::RunError>),
     #[error(transparent)]
     Backup(Box<upshift_backup::BackupError>),
+    #[error(transparent)]
+    Step(Box<upshift_run::StepError>),
+}
+
+impl From<upshift_run::StepError> for CliError {
+    fn from(e: upshift_run::StepError) -> Self {
+        CliError::Step(Box::new(e))
+    }
 }
 
 impl From<upshift_run::RunError> for CliError {
@@ -55,6 +63,8 @@ impl CliError {
             CliError::Plan(_) | CliError::Failed(_) => code::FAILED,
             CliError::Backup(e) if e.is_bad_input() => code::BAD_INPUT,
             CliError::Backup(_) => code::FAILED,
+            CliError::Step(e) if e.is_bad_input() => code::BAD_INPUT,
+            CliError::Step(_) => code::FAILED,
             CliError::Run(e) => run_code(e),
         }
     }
@@ -65,8 +75,14 @@ fn run_code(e: &upshift_run::RunError) -> i32 {
     match e {
         R::Locked { .. } | R::StaleLock { .. } => code::LOCKED,
         R::Unfinished { .. } | R::RollbackFailed { .. } => code::INTERRUPTED,
-        R::NothingToDo(_) => code::BAD_INPUT,
-        R::Backup(b) if b.is_bad_input() => code::BAD_INPUT,
-        R::RolledBack { .. } | R::Failed(_) | R::Journal { .. } | R::Backup(_) => code::FAILED,
+        _ if e.is_bad_input() => code::BAD_INPUT,
+        R::NothingToDo(_)
+        | R::Unchanged { .. }
+        | R::RolledBack { .. }
+        | R::Failed(_)
+        | R::Journal { .. }
+        | R::Damaged { .. }
+        | R::Backup(_)
+        | R::Step(_) => code::FAILED,
     }
 }

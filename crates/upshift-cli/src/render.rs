@@ -92,7 +92,7 @@ pub fn plan(plan: &Plan, product_name: &str) -> String {
                     } else {
                         " ".into()
                     },
-                    s.id.clone(),
+                    s.id.to_string(),
                     s.description.clone(),
                 ]
             })

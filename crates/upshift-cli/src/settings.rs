@@ -58,7 +58,7 @@ impl Settings {
     }
 
     /// The directory the manifest's paths are relative to.
-    pub fn root(&self) -> PathBuf {
+    pub fn manifest_dir(&self) -> PathBuf {
         let dir = self
             .manifest
             .parent()
@@ -70,13 +70,20 @@ impl Settings {
     /// Where the installation lives: this machine (the manifest's
     /// directory) or the `installation.host` over ssh.
     pub fn target(&self, loaded: &Loaded) -> Result<upshift_run::Target, CliError> {
-        upshift_run::Target::for_installation(&loaded.manifest.installation, &self.root())
-            .map_err(CliError::Failed)
+        Ok(upshift_run::Target::for_installation(
+            &loaded.manifest.installation,
+            &self.manifest_dir(),
+        )?)
+    }
+
+    /// upshift's own files beside the manifest.
+    pub fn state(&self) -> upshift_run::StateDir {
+        upshift_run::StateDir::beside(&self.manifest_dir())
     }
 
     /// The journal beside the manifest.
     pub fn journal(&self) -> PathBuf {
-        self.root().join(".upshift/journal.db")
+        self.state().journal()
     }
 
     /// Asks the operator to confirm `question` (yes with `-y`; no without a terminal).

@@ -3,6 +3,7 @@
 //! processes; the CLI and the runner do that and hand text in.
 
 pub mod catalog;
+pub mod deploy;
 pub mod diag;
 pub mod manifest;
 pub mod plan;

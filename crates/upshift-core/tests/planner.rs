@@ -83,7 +83,7 @@ fn every_hop_has_reasons_and_marks_the_point_of_no_return() {
         assert!(hop.steps[..swap].iter().all(|s| !s.point_of_no_return));
         assert!(hop.steps[swap..].iter().all(|s| s.point_of_no_return));
         // Services stop in reverse dependency order and start in dependency order.
-        let ids: Vec<&str> = hop.steps.iter().map(|s| s.id.as_str()).collect();
+        let ids: Vec<String> = hop.steps.iter().map(|s| s.id.to_string()).collect();
         let at = |id: &str| ids.iter().position(|x| *x == id).unwrap();
         assert!(at("stop.notes") < at("stop.auth"));
         assert!(at("health.auth") < at("start.notes"));
@@ -91,10 +91,9 @@ fn every_hop_has_reasons_and_marks_the_point_of_no_return() {
         assert!(at("prepare.artifacts") < at("maintenance.on"));
     }
     let last = p.hops.last().unwrap();
-    assert!(last
-        .steps
-        .iter()
-        .any(|s| s.kind == StepKind::DataMigration && s.id == "migrate.notes-schema-v3"));
+    assert!(last.steps.iter().any(
+        |s| s.kind == StepKind::DataMigration && s.id.to_string() == "migrate.notes-schema-v3"
+    ));
     assert!(p.hops[1]
         .reasons
         .iter()

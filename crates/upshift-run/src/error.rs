@@ -33,12 +33,28 @@ pub enum RunError {
         to: String,
         at: String,
     },
-    /// The upgrade failed and was rolled back; the installation serves `at` (exit 1).
+    /// A check failed before anything changed (exit 1, or 2 when the
+    /// cause is bad input such as a wrong repository key).
+    #[error("{what}\nnothing was changed: {at} is as it was")]
+    Unchanged {
+        what: String,
+        at: String,
+        cause: Box<StepError>,
+    },
+    /// The upgrade failed and was rolled back; the installation serves `at`
+    /// (exit 1, or 2 when the cause is bad input).
     #[error("{what}; rolled back: {at} is serving again with its data as before")]
-    RolledBack { what: String, at: String },
+    RolledBack {
+        what: String,
+        at: String,
+        cause: Box<StepError>,
+    },
     /// The upgrade failed and rolling back failed too: an operator must act (exit 3).
     #[error("{what}; rolling back also failed: {rollback}. Fix the cause, then run `upshift rollback` again")]
-    RollbackFailed { what: String, rollback: String },
+    RollbackFailed {
+        what: String,
+        rollback: Box<StepError>,
+    },
     /// Nothing to resume or roll back (exit 2).
     #[error("{0}")]
     NothingToDo(String),
@@ -50,8 +66,110 @@ pub enum RunError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    /// The journal holds something no version of upshift writes (exit 1).
+    #[error("journal {path} is damaged: {what}; keep a copy of it and see `upshift history`")]
+    Damaged { path: PathBuf, what: String },
     #[error(transparent)]
     Backup(#[from] upshift_backup::BackupError),
+    /// A step's error outside a hop (reaching the host, reading the plan).
+    #[error(transparent)]
+    Step(#[from] StepError),
 }
 
+impl RunError {
+    /// Whether the run stopped because of the operator's input (exit 2).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            RunError::NothingToDo(_) => true,
+            RunError::Backup(b) => b.is_bad_input(),
+            RunError::Unchanged { cause, .. } | RunError::RolledBack { cause, .. } => {
+                cause.is_bad_input()
+            }
+            RunError::Step(e) => e.is_bad_input(),
+            _ => false,
+        }
+    }
+}
+
+/// Why a step (or an action of a driver, a health check, a host) failed.
+/// Errors of the snapshot repository and of config migration are carried
+/// unchanged, so the CLI can tell bad input from a failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// What went wrong, and what to do about it when known.
+    #[error("{message}{}", hint.as_ref().map(|h| format!("\nhint: {h}")).unwrap_or_default())]
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+    #[error(transparent)]
+    Backup(#[from] upshift_backup::BackupError),
+    #[error(transparent)]
+    Config(#[from] upshift_config::ConfigError),
+    #[error("journal {path}: {source}")]
+    Journal {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+}
+
+impl StepError {
+    pub fn msg(message: impl Into<String>) -> Self {
+        StepError::Failed {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Adds what to do about it.
+    pub fn hint(self, hint: Option<String>) -> Self {
+        match (self, hint) {
+            (StepError::Failed { message, .. }, Some(h)) => StepError::Failed {
+                message,
+                hint: Some(h),
+            },
+            (e, _) => e,
+        }
+    }
+
+    /// Whether the operator's input caused it (exit 2).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            StepError::Backup(b) => b.is_bad_input(),
+            StepError::Config(c) => matches!(
+                c,
+                upshift_config::ConfigError::Parse { .. }
+                    | upshift_config::ConfigError::BadPath { .. }
+                    | upshift_config::ConfigError::BadRule { .. }
+            ),
+            _ => false,
+        }
+    }
+}
+
+impl From<String> for StepError {
+    fn from(message: String) -> Self {
+        StepError::msg(message)
+    }
+}
+
+impl From<&str> for StepError {
+    fn from(message: &str) -> Self {
+        StepError::msg(message)
+    }
+}
+
+impl From<RunError> for StepError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Journal { path, source } => StepError::Journal { path, source },
+            RunError::Backup(b) => StepError::Backup(b),
+            RunError::Step(s) => s,
+            other => StepError::msg(other.to_string()),
+        }
+    }
+}
+
+/// The result of a step or of an action inside one.
+pub type StepResult<T = Option<String>> = std::result::Result<T, StepError>;
 pub type Result<T, E = RunError> = std::result::Result<T, E>;

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use upshift_core::manifest::Health;
 
+use crate::error::{StepError, StepResult};
 use crate::host::{Host, Target};
 
 /// Checks once, from the installation's host (through ssh when it is remote).
-pub fn check(h: &Health, t: &Target) -> Result<(), String> {
+pub fn check(h: &Health, t: &Target) -> StepResult<()> {
     let timeout = Duration::from_secs_f64(h.timeout.unwrap_or(5.0).max(0.05));
     if let Some(url) = &h.http {
         let (status, body) = http_via(&t.host, "GET", url, None, None, timeout)?;
@@ -18,17 +19,17 @@ pub fn check(h: &Health, t: &Target) -> Result<(), String> {
             return Err(format!(
                 "GET {url} answered {status} (expected {want}): {}",
                 body.trim()
-            ));
+            )
+            .into());
         }
         if let Some(pat) = &h.body {
             let re = regex::Regex::new(pat).map_err(|e| {
                 format!("health body pattern `{pat}` is not a regular expression: {e}")
             })?;
             if !re.is_match(&body) {
-                return Err(format!(
-                    "GET {url} body does not match `{pat}`: {}",
-                    body.trim()
-                ));
+                return Err(
+                    format!("GET {url} body does not match `{pat}`: {}", body.trim()).into(),
+                );
             }
         }
         Ok(())
@@ -38,17 +39,13 @@ pub fn check(h: &Health, t: &Target) -> Result<(), String> {
             Host::Local => Host::Local
                 .connect(addr, timeout)
                 .map(|_| ())
-                .map_err(|e| format!("connect {addr}: {e}")),
+                .map_err(|e| StepError::msg(format!("connect {addr}: {e}"))),
         }
     } else if let Some(cmd) = &h.command {
         match t.host.sh(cmd, &t.root, &[]) {
             Ok(o) if o.ok => Ok(()),
-            Ok(o) => Err(format!(
-                "`{cmd}` failed: {}{}",
-                o.stdout.trim(),
-                o.stderr.trim()
-            )),
-            Err(e) => Err(format!("cannot run `{cmd}`: {e}")),
+            Ok(o) => Err(format!("`{cmd}` failed: {}{}", o.stdout.trim(), o.stderr.trim()).into()),
+            Err(e) => Err(format!("cannot run `{cmd}`: {e}").into()),
         }
     } else {
         Ok(())
@@ -59,7 +56,7 @@ pub fn check(h: &Health, t: &Target) -> Result<(), String> {
 /// was just started usually answers within milliseconds, so the first polls
 /// come quickly (10 ms, doubling) and settle at the configured interval: the
 /// maintenance window does not wait a whole interval for nothing.
-pub fn wait(h: &Health, t: &Target) -> Result<(), String> {
+pub fn wait(h: &Health, t: &Target) -> StepResult<()> {
     let interval = Duration::from_secs_f64(h.interval.unwrap_or(1.0).max(0.01));
     let retries = h.retries.unwrap_or(30).max(1);
     let deadline = Instant::now() + interval * retries;
@@ -76,7 +73,8 @@ pub fn wait(h: &Health, t: &Target) -> Result<(), String> {
             return Err(format!(
                 "not healthy after {attempts} attempts in {:.1}s: {last}",
                 (interval * retries).as_secs_f64()
-            ));
+            )
+            .into());
         }
         // The check's own time counts towards the pause.
         std::thread::sleep(pause.saturating_sub(started.elapsed()));
@@ -92,7 +90,7 @@ pub fn http(
     bearer: Option<&str>,
     json: Option<&str>,
     timeout: Duration,
-) -> Result<(u16, String), String> {
+) -> StepResult<(u16, String)> {
     http_via(&Host::Local, method, url, bearer, json, timeout)
 }
 
@@ -105,7 +103,7 @@ pub fn http_via(
     bearer: Option<&str>,
     json: Option<&str>,
     timeout: Duration,
-) -> Result<(u16, String), String> {
+) -> StepResult<(u16, String)> {
     let rest = url.strip_prefix("http://").ok_or_else(|| format!("`{url}`: only http:// URLs are checked directly; use `command = \"curl -fsS {url}\"` for https"))?;
     let (hostport, path) = rest
         .split_once('/')
@@ -137,9 +135,7 @@ pub fn http_via(
     s.read_to_end(&mut buf)
         .map_err(|e| format!("{method} {url}: {e}"))?;
     if buf.is_empty() {
-        return Err(format!(
-            "{method} {url}: no answer (connection refused or closed)"
-        ));
+        return Err(format!("{method} {url}: no answer (connection refused or closed)").into());
     }
     let text = String::from_utf8_lossy(&buf);
     let status = text
@@ -199,7 +195,7 @@ mod tests {
         h.body = Some(r"schema \d".into());
         wait(&h, &here()).unwrap();
         h.body = Some("schema 3".into());
-        let e = wait(&h, &here()).unwrap_err();
+        let e = wait(&h, &here()).unwrap_err().to_string();
         assert!(
             e.contains("does not match `schema 3`") && e.contains("attempts"),
             "{e}"
@@ -208,7 +204,7 @@ mod tests {
         let down = serve("HTTP/1.1 503 Service Unavailable\r\n\r\nupgrading");
         h.http = Some(format!("http://{down}/"));
         h.body = None;
-        let e = check(&h, &here()).unwrap_err();
+        let e = check(&h, &here()).unwrap_err().to_string();
         assert!(e.contains("answered 503 (expected 200)"), "{e}");
     }
 
@@ -219,13 +215,17 @@ mod tests {
         h.tcp = Some(l.local_addr().unwrap().to_string());
         check(&h, &here()).unwrap();
         drop(l);
-        assert!(wait(&h, &here()).unwrap_err().contains("connect"));
+        assert!(wait(&h, &here())
+            .unwrap_err()
+            .to_string()
+            .contains("connect"));
         let mut c = health();
         c.command = Some("test -d /".into());
         check(&c, &Target::local(Path::new("/"))).unwrap();
         c.command = Some("echo broken >&2; exit 3".into());
         assert!(check(&c, &Target::local(Path::new("/")))
             .unwrap_err()
+            .to_string()
             .contains("broken"));
     }
 }

@@ -8,6 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
+use upshift_core::plan::StepId;
+
+use crate::detail::Detail;
 use crate::error::{Result, RunError};
 
 /// State of one step, as journaled.
@@ -29,13 +32,15 @@ impl StepState {
             StepState::Undone => "undone",
         }
     }
-    fn parse(s: &str) -> StepState {
-        match s {
-            "done" => StepState::Done,
-            "failed" => StepState::Failed,
-            "undone" => StepState::Undone,
-            _ => StepState::Started,
-        }
+    fn parse(s: &str) -> Option<StepState> {
+        [
+            StepState::Started,
+            StepState::Done,
+            StepState::Failed,
+            StepState::Undone,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
     }
 }
 
@@ -62,15 +67,17 @@ impl Outcome {
             Outcome::RollbackFailed => "rollback_failed",
         }
     }
-    fn parse(s: &str) -> Outcome {
-        match s {
-            "rolling_back" => Outcome::RollingBack,
-            "succeeded" => Outcome::Succeeded,
-            "rolled_back" => Outcome::RolledBack,
-            "failed" => Outcome::Failed,
-            "rollback_failed" => Outcome::RollbackFailed,
-            _ => Outcome::Running,
-        }
+    fn parse(s: &str) -> Option<Outcome> {
+        [
+            Outcome::Running,
+            Outcome::RollingBack,
+            Outcome::Succeeded,
+            Outcome::RolledBack,
+            Outcome::Failed,
+            Outcome::RollbackFailed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
     }
     /// Whether an operator (or `resume`) still has to finish this run.
     pub fn unfinished(self) -> bool {
@@ -106,10 +113,10 @@ pub struct RunRecord {
 pub struct StepEvent {
     pub seq: i64,
     pub hop: usize,
-    pub step: String,
+    pub step: StepId,
     pub state: StepState,
     pub at_ms: i64,
-    pub detail: Option<String>,
+    pub detail: Option<Detail>,
 }
 
 /// The lock's holder.
@@ -220,14 +227,15 @@ impl Journal {
         &self,
         run: &str,
         hop: usize,
-        step: &str,
+        step: &StepId,
         state: StepState,
-        detail: Option<&str>,
+        detail: Option<&Detail>,
     ) -> Result<()> {
+        let detail = detail.map(Detail::to_text);
         self.conn
             .execute(
                 "INSERT INTO steps (run_id, hop, step, state, at_ms, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![run, hop as i64, step, state.as_str(), now_ms(), detail],
+                params![run, hop as i64, step.to_string(), state.as_str(), now_ms(), detail],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -239,19 +247,48 @@ impl Journal {
             .conn
             .prepare("SELECT seq, hop, step, state, at_ms, detail FROM steps WHERE run_id = ?1 ORDER BY seq")
             .map_err(|e| self.err(e))?;
+        type Row = (i64, i64, String, String, i64, Option<String>);
         let rows = st
             .query_map([run], |r| {
-                Ok(StepEvent {
-                    seq: r.get(0)?,
-                    hop: r.get::<_, i64>(1)? as usize,
-                    step: r.get(2)?,
-                    state: StepState::parse(&r.get::<_, String>(3)?),
-                    at_ms: r.get(4)?,
-                    detail: r.get(5)?,
-                })
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+        let rows: Vec<Row> = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .map(|(seq, hop, step, state, at_ms, detail)| {
+                let step: StepId = step.parse().map_err(|e| self.damaged(seq, e))?;
+                let state = StepState::parse(&state)
+                    .ok_or_else(|| self.damaged(seq, format!("unknown step state `{state}`")))?;
+                let detail = detail
+                    .map(|d| Detail::read(&step, state, &d))
+                    .transpose()
+                    .map_err(|e| self.damaged(seq, e))?;
+                Ok(StepEvent {
+                    seq,
+                    hop: hop as usize,
+                    step,
+                    state,
+                    at_ms,
+                    detail,
+                })
+            })
+            .collect()
+    }
+
+    fn damaged(&self, seq: i64, why: impl std::fmt::Display) -> RunError {
+        RunError::Damaged {
+            path: self.path.clone(),
+            what: format!("step event {seq}: {why}"),
+        }
     }
 
     /// Sets the run's outcome and where the installation is.
@@ -314,7 +351,16 @@ impl Journal {
             started_ms: r.get(6)?,
             ended_ms: r.get(7)?,
             maintenance_ms: r.get(8)?,
-            outcome: Outcome::parse(&r.get::<_, String>(9)?),
+            outcome: {
+                let text: String = r.get(9)?;
+                Outcome::parse(&text).ok_or_else(|| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        9,
+                        rusqlite::types::Type::Text,
+                        format!("unknown run outcome `{text}`").into(),
+                    )
+                })?
+            },
             at_version: r.get(10)?,
             error: r.get(11)?,
             snapshots: serde_json::from_str(&snaps).unwrap_or_default(),

@@ -5,11 +5,17 @@
 //! - [`journal`]: runs and step events in SQLite (WAL, synchronous=FULL).
 //! - [`lock`]: one run per installation, with heartbeat and stale detection.
 //! - [`host`]: where the installation lives (this machine, or ssh).
-//! - [`driver`]: start/stop services (`process`, `command`, `systemd`, `compose`, `helm`).
+//! - [`deploy`]: one type per deployment kind (services, releases side by
+//!   side, compose projects, helm releases); swap and rollback over them.
+//! - [`driver`]: the tools behind them (`process`, `command`, `systemd`, compose, helm).
+//! - [`detail`]: what a step journals.
+//! - [`state`]: upshift's own files beside the manifest.
 //! - [`health`]: HTTP, TCP and command checks with retries.
 //! - [`maintenance`]: the 503 page served while services are down.
 //! - [`executor`]: `apply`, `resume`, `rollback`.
 
+pub mod deploy;
+pub mod detail;
 pub mod driver;
 pub mod error;
 pub mod executor;
@@ -19,8 +25,10 @@ pub mod journal;
 pub mod lock;
 pub mod maintenance;
 pub mod proc;
+pub mod state;
 
-pub use error::{Result, RunError};
+pub use error::{Result, RunError, StepError};
 pub use executor::{apply, resume, rollback, Progress, RunSummary, Setup, StepProgress};
 pub use host::{Host, Target};
 pub use journal::{Journal, Outcome, RunRecord};
+pub use state::StateDir;

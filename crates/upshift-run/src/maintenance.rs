@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::error::{StepError, StepResult};
 use crate::host::{Host, Ssh};
 
 struct Listener {
@@ -42,11 +43,13 @@ impl MaintenancePage {
 
     /// Starts answering on `addr` (the service there was just stopped, so the
     /// port may take a moment to free: binding is retried until a deadline).
-    pub fn serve(&mut self, addr: &str) -> Result<(), String> {
+    pub fn serve(&mut self, addr: &str) -> StepResult<()> {
         if self.listeners.contains_key(addr) {
             return Ok(());
         }
-        let listener = retry(addr, || TcpListener::bind(addr).map_err(|e| e.to_string()))?;
+        let listener = retry(addr, || {
+            TcpListener::bind(addr).map_err(|e| StepError::msg(e.to_string()))
+        })?;
         let l = self.spawn(listener, addr.to_string(), None);
         self.listeners.insert(addr.to_string(), l);
         Ok(())
@@ -55,7 +58,7 @@ impl MaintenancePage {
     /// [`MaintenancePage::serve`] on `host`: for another machine, the page
     /// listens on a loopback port here and that machine's `addr` forwards
     /// to it through the ssh connection.
-    pub fn serve_on(&mut self, host: &Host, addr: &str) -> Result<(), String> {
+    pub fn serve_on(&mut self, host: &Host, addr: &str) -> StepResult<()> {
         let Host::Ssh(ssh) = host else {
             return self.serve(addr);
         };
@@ -64,14 +67,18 @@ impl MaintenancePage {
         }
         let listener = TcpListener::bind("127.0.0.1:0")
             .map_err(|e| format!("maintenance page cannot listen on loopback: {e}"))?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let port = listener
+            .local_addr()
+            .map_err(|e| StepError::msg(e.to_string()))?
+            .port();
         let l = self.spawn(
             listener,
             format!("127.0.0.1:{port}"),
             Some((ssh.clone(), port)),
         );
         match retry(addr, || {
-            ssh.forward_remote(addr, port).map_err(|e| e.to_string())
+            ssh.forward_remote(addr, port)
+                .map_err(|e| StepError::msg(e.to_string()))
         }) {
             Ok(()) => {
                 self.listeners.insert(addr.to_string(), l);
@@ -159,13 +166,13 @@ fn stop(l: Listener) {
 }
 
 /// Retries `f` for up to 10 s (a port just freed by a stopped service).
-fn retry<T>(addr: &str, mut f: impl FnMut() -> Result<T, String>) -> Result<T, String> {
+fn retry<T>(addr: &str, mut f: impl FnMut() -> StepResult<T>) -> StepResult<T> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match f() {
             Ok(v) => return Ok(v),
             Err(e) if Instant::now() >= deadline => {
-                return Err(format!("maintenance page cannot listen on {addr}: {e}"))
+                return Err(format!("maintenance page cannot listen on {addr}: {e}").into())
             }
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }

@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::error::{StepError, StepResult};
+
 /// Whether `pid` is a live (non-zombie) process on this host.
 pub fn pid_alive(pid: u32) -> bool {
     if pid == 0 || pid > i32::MAX as u32 {
@@ -67,41 +69,37 @@ pub fn sh(cmd: &str, dir: &Path, env: &[(&str, &str)]) -> std::io::Result<Output
     })
 }
 
-/// Runs `cmd` and turns a failure into a message with its stderr.
-pub fn sh_checked(
-    what: &str,
-    cmd: &str,
-    dir: &Path,
-    env: &[(&str, &str)],
-) -> Result<String, String> {
-    checked(what, cmd, sh(cmd, dir, env))
-}
-
 /// A command's result as its stdout, or a message with its output's tail.
-pub fn checked(what: &str, cmd: &str, out: std::io::Result<Output>) -> Result<String, String> {
+pub fn checked(what: &str, cmd: &str, out: std::io::Result<Output>) -> StepResult<String> {
     match out {
-        Err(e) => Err(format!("{what}: cannot run `{cmd}`: {e}")),
+        Err(e) => Err(StepError::msg(format!("{what}: cannot run `{cmd}`: {e}"))),
         Ok(o) if o.ok => Ok(o.stdout),
-        Ok(o) => Err(format!(
+        Ok(o) => Err(StepError::msg(format!(
             "{what}: `{cmd}` failed (exit {}): {}",
             o.code.map_or("by signal".to_string(), |c| c.to_string()),
             tail(&format!("{}{}", o.stdout, o.stderr), 15)
-        )),
+        ))),
     }
 }
 
 /// A finished tool's stdout, or an error naming the command line `shown`
 /// with its exit status and stderr.
-pub fn tool_output(shown: &str, out: std::process::Output) -> Result<String, String> {
+pub fn tool_output(shown: &str, out: std::process::Output) -> StepResult<String> {
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(format!(
+        Err(StepError::msg(format!(
             "`{shown}` failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        )))
     }
+}
+
+/// Whether `tool` is a file in a directory of `PATH` on this machine.
+pub fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
 
 /// The last `n` lines of `text`.

@@ -8,7 +8,7 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let loaded = settings.load()?;
-    let root = settings.root();
+    let root = settings.manifest_dir();
     let repo = Repository::for_manifest(&loaded.manifest, &root)?;
     let tags = Tags {
         installation: loaded.manifest.installation.name.clone(),
@@ -27,10 +27,10 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         repo.path().display()
     );
     let target = settings.target(&loaded)?;
-    let mirror = host::mirror_dir(&root, &tags.installation);
+    let mirror = settings.state().mirror(&tags.installation);
     if target.is_remote() {
         eprintln!("copying the stores from {}", target.label());
-        host::pull_stores(&target, &loaded.manifest, &mirror).map_err(CliError::Failed)?;
+        host::pull_stores(&target, &loaded.manifest, &mirror)?;
     }
     let (view, base) = host::backup_view(&target, &loaded.manifest, &mirror);
     let info = repo.backup(

@@ -55,13 +55,14 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
         ..settings.clone()
     };
     let loaded = demo.load()?;
-    let here = upshift_run::Target::local(&demo.root());
+    let here = upshift_run::Target::local(&demo.manifest_dir());
     for name in loaded.manifest.start_order() {
         let svc = &loaded.manifest.services[name];
-        upshift_run::driver::start(name, svc, &here).map_err(|e| fail("start", e))?;
+        upshift_run::deploy::start_outside_run(&loaded, &here, &demo.state(), name)
+            .map_err(|e| fail("start", e.to_string()))?;
         if let Some(h) = &svc.health {
             upshift_run::health::wait(h, &here)
-                .map_err(|e| fail(&format!("{name} did not become healthy"), e))?;
+                .map_err(|e| fail(&format!("{name} did not become healthy"), e.to_string()))?;
         }
     }
     let auth = format!("http://127.0.0.1:{auth_port}");
@@ -82,7 +83,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
         ) {
             Ok((s, _)) if s < 300 => {}
             Ok((s, b)) => return Err(fail("writing a note", format!("{s} {b}"))),
-            Err(e) => return Err(fail("writing a note", e)),
+            Err(e) => return Err(fail("writing a note", e.to_string())),
         }
     }
     let before = list_notes(&notes, &token).map_err(|e| fail("reading notes", e))?;
@@ -143,7 +144,8 @@ fn get_token(auth: &str) -> Result<String, String> {
         None,
         Some(r#"{"user": "demo"}"#),
         TIMEOUT,
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     let v: serde_json::Value =
         serde_json::from_str(&body).map_err(|e| format!("{s}: {e}: {body}"))?;
     v["token"]
@@ -153,7 +155,8 @@ fn get_token(auth: &str) -> Result<String, String> {
 }
 
 fn list_notes(notes: &str, token: &str) -> Result<serde_json::Value, String> {
-    let (s, body) = http("GET", &format!("{notes}/notes"), Some(token), None, TIMEOUT)?;
+    let (s, body) = http("GET", &format!("{notes}/notes"), Some(token), None, TIMEOUT)
+        .map_err(|e| e.to_string())?;
     if s != 200 {
         return Err(format!("{s}: {body}"));
     }

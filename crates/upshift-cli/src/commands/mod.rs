@@ -48,10 +48,10 @@ pub fn setup<'a>(
 ) -> Result<upshift_run::Setup<'a>, CliError> {
     Ok(upshift_run::Setup {
         loaded,
-        root: settings.root(),
+        manifest_dir: settings.manifest_dir(),
+        state: settings.state(),
         target: settings.target(loaded)?,
         manifest_path: settings.manifest.clone(),
-        journal: settings.journal(),
         progress,
     })
 }

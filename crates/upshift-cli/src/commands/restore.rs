@@ -8,7 +8,7 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> {
     let loaded = settings.load()?;
-    let root = settings.root();
+    let root = settings.manifest_dir();
     let target = settings.target(&loaded)?;
     let running: Vec<&str> = loaded
         .manifest
@@ -35,9 +35,9 @@ pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> 
     }
     let repo = Repository::for_manifest(&loaded.manifest, &root)?;
     let m = &loaded.manifest;
-    let mirror = host::mirror_dir(&root, &m.installation.name);
+    let mirror = settings.state().mirror(&m.installation.name);
     if target.is_remote() {
-        host::empty_mirror(&target, m, &mirror).map_err(CliError::Failed)?;
+        host::empty_mirror(&target, m, &mirror)?;
     }
     let (view, base) = host::backup_view(&target, m, &mirror);
     let report = repo.restore(
@@ -48,7 +48,7 @@ pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> 
     )?;
     if target.is_remote() {
         eprintln!("writing the restored files to {}", target.label());
-        host::push_stores(&target, m, &mirror).map_err(CliError::Failed)?;
+        host::push_stores(&target, m, &mirror)?;
     }
     settings.printer.json(&report);
     settings

@@ -8,7 +8,7 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let loaded = settings.load()?;
-    let repo = Repository::for_manifest(&loaded.manifest, &settings.root())?;
+    let repo = Repository::for_manifest(&loaded.manifest, &settings.manifest_dir())?;
     let snaps: Vec<_> = repo
         .snapshots()?
         .into_iter()

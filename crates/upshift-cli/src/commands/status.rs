@@ -1,6 +1,7 @@
 //! `upshift status`: what the manifest says, and whether the running version agrees.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 use crate::error::{code, CliError};
 use crate::render::table;
@@ -39,34 +40,12 @@ struct ServiceRow {
     health: Option<String>,
     /// `healthy`, `unhealthy: why`, or `unknown` without a check.
     state: String,
-    /// For helm services: the latest revision from `helm history`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    helm: Option<HelmRow>,
-}
-
-/// `helm history RELEASE -o json`, last revision (or why it is unknown).
-#[derive(Serialize)]
-struct HelmRow {
-    release: String,
-    revision: Option<upshift_run::driver::helm::Revision>,
-    error: Option<String>,
-}
-
-fn helm_row(
-    name: &str,
-    svc: &upshift_core::manifest::Service,
-    root: &std::path::Path,
-) -> Option<HelmRow> {
-    let h = svc.helm.as_ref()?;
-    let (revision, error) = match upshift_run::driver::helm::latest_revision(name, svc, root) {
-        Ok(r) => (r, None),
-        Err(e) => (None, Some(e)),
-    };
-    Some(HelmRow {
-        release: h.release.clone(),
-        revision,
-        error,
-    })
+    /// What the service's deployment adds (a helm release's latest
+    /// revision, under `helm`).
+    #[serde(flatten)]
+    deployment: BTreeMap<&'static str, serde_json::Value>,
+    #[serde(skip)]
+    deployment_text: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -97,6 +76,7 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let target = settings.target(&loaded)?;
     // An unreachable host says so once, instead of every check timing out.
     let unreachable = target.reach().err();
+    let extra = upshift_run::deploy::status(&loaded, &target, &settings.state());
     let running = inst
         .version_command
         .as_ref()
@@ -113,10 +93,12 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
             .into_iter()
             .map(|name| {
                 let s = &m.services[name];
+                let mine = || extra.iter().filter(move |x| x.service == name);
                 ServiceRow {
-                    helm: helm_row(name, s, &settings.root()),
+                    deployment: mine().map(|x| (x.key, x.json.clone())).collect(),
+                    deployment_text: mine().map(|x| x.text.clone()).collect(),
                     name: name.to_string(),
-                    driver: s.driver.get_ref().as_str().to_string(),
+                    driver: s.kind().as_str().to_string(),
                     depends_on: s.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
                     state: match (&s.health, &unreachable) {
                         (_, Some(e)) => format!("unknown: {e}"),
@@ -271,21 +253,8 @@ fn render(s: &Status) -> String {
         );
     }
     for r in &s.services {
-        if let Some(h) = &r.helm {
-            out += &match (&h.revision, &h.error) {
-                (Some(v), _) => format!(
-                    "helm release {} ({}): revision {} {}, chart {}, app {}, updated {}\n",
-                    h.release, r.name, v.revision, v.status, v.chart, v.app_version, v.updated
-                ),
-                (None, Some(e)) => format!(
-                    "helm release {} ({}): history unknown: {e}\n",
-                    h.release, r.name
-                ),
-                (None, None) => format!(
-                    "helm release {} ({}): no revisions yet\n",
-                    h.release, r.name
-                ),
-            };
+        for line in &r.deployment_text {
+            out += &format!("{line}\n");
         }
     }
     if let Some(l) = &s.lock {

@@ -7,10 +7,10 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings, id: Option<&str>) -> Result<i32, CliError> {
     let loaded = settings.load()?;
-    let root = settings.root();
+    let root = settings.manifest_dir();
     let repo = Repository::for_manifest(&loaded.manifest, &root)?;
     let target = settings.target(&loaded)?;
-    let mirror = upshift_run::host::mirror_dir(&root, &loaded.manifest.installation.name);
+    let mirror = settings.state().mirror(&loaded.manifest.installation.name);
     let (view, base) = upshift_run::host::backup_view(&target, &loaded.manifest, &mirror);
     let report = repo.verify(
         id.unwrap_or("latest"),

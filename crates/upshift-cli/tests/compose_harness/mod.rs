@@ -460,7 +460,7 @@ impl Install {
             .into_iter()
             .map(|e| {
                 let line = format!("{} {} {:?}", e.hop + 1, e.step, e.state).to_lowercase();
-                (line, e.detail)
+                (line, e.detail.map(|d| d.to_string()))
             })
             .collect()
     }

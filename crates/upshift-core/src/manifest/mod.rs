@@ -3,6 +3,7 @@
 mod host;
 mod model;
 mod parse;
+mod raw;
 mod secret;
 
 pub use host::{parse_host, RemoteHost};

@@ -7,7 +7,7 @@ use toml::Spanned;
 use super::secret::SecretRef;
 
 /// A parsed, validated manifest.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub installation: Installation,
@@ -105,12 +105,13 @@ impl DriverKind {
     }
 }
 
-/// A `[services.NAME]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+/// A `[services.NAME]` table, its driver's table converted once into
+/// [`Driver`] (so no code has to ask whether the table is there).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "super::raw::RawService")]
 pub struct Service {
-    pub driver: Spanned<DriverKind>,
-    #[serde(default)]
+    /// How the service runs, with the span of its `driver = …` key.
+    pub driver: Spanned<Driver>,
     pub depends_on: Vec<Spanned<String>>,
     /// Address users reach (`0.0.0.0:8080`); the maintenance page answers here.
     pub public_address: Option<String>,
@@ -121,18 +122,59 @@ pub struct Service {
     /// compose service whose image and config do not change in a hop keeps
     /// running through it instead of being stopped and recreated; services
     /// that write data are always stopped, so the final snapshot is exact.
-    #[serde(default)]
     pub stateless: bool,
-    /// Driver settings: exactly the table named by `driver`.
-    pub process: Option<ProcessDriver>,
-    pub systemd: Option<SystemdDriver>,
-    pub compose: Option<ComposeDriver>,
-    pub helm: Option<HelmDriver>,
-    pub command: Option<CommandDriver>,
+}
+
+/// How a service runs, with the settings of its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Driver {
+    Process(ProcessDriver),
+    /// The table is optional: the unit defaults to `NAME.service`.
+    Systemd(Option<SystemdDriver>),
+    Compose(ComposeDriver),
+    Helm(HelmDriver),
+    Command(CommandDriver),
+}
+
+impl Driver {
+    pub fn kind(&self) -> DriverKind {
+        match self {
+            Driver::Process(_) => DriverKind::Process,
+            Driver::Systemd(_) => DriverKind::Systemd,
+            Driver::Compose(_) => DriverKind::Compose,
+            Driver::Helm(_) => DriverKind::Helm,
+            Driver::Command(_) => DriverKind::Command,
+        }
+    }
+}
+
+impl Service {
+    /// The driver, without its span.
+    pub fn run(&self) -> &Driver {
+        self.driver.get_ref()
+    }
+
+    pub fn kind(&self) -> DriverKind {
+        self.run().kind()
+    }
+
+    pub fn compose(&self) -> Option<&ComposeDriver> {
+        match self.run() {
+            Driver::Compose(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn helm(&self) -> Option<&HelmDriver> {
+        match self.run() {
+            Driver::Helm(h) => Some(h),
+            _ => None,
+        }
+    }
 }
 
 /// `driver = "process"`: upshift starts and stops the program itself.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessDriver {
     pub start: String,
@@ -143,14 +185,14 @@ pub struct ProcessDriver {
 }
 
 /// `driver = "systemd"`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SystemdDriver {
     pub unit: String,
 }
 
 /// `driver = "compose"`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComposeDriver {
     pub project: String,
@@ -162,7 +204,7 @@ pub struct ComposeDriver {
 }
 
 /// `driver = "helm"`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HelmDriver {
     pub release: String,
@@ -177,14 +219,11 @@ pub struct HelmDriver {
 }
 
 /// `driver = "command"`: any command per action (seed 004's `make up DETACH=true`).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandDriver {
     pub start: String,
     pub stop: String,
-    pub install: Option<String>,
-    pub migrate: Option<String>,
-    pub status: Option<String>,
     pub workdir: Option<String>,
 }
 

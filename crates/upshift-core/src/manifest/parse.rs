@@ -4,7 +4,7 @@
 use semver::Version;
 use toml::Spanned;
 
-use super::model::{ComposeDriver, DriverKind, Manifest, Service, StoreKind};
+use super::model::{ComposeDriver, Manifest, Service, StoreKind};
 use crate::catalog::{Catalog, CatalogSet};
 use crate::diag::{did_you_mean, from_toml_error, Diagnostic};
 
@@ -25,7 +25,6 @@ pub struct Loaded {
 pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
     let m: Manifest = toml::from_str(src).map_err(|e| from_toml_error(file, src, &e))?;
     for (name, svc) in &m.services {
-        check_driver(file, src, name, svc)?;
         check_health(file, src, name, svc)?;
         for dep in &svc.depends_on {
             if !m.services.contains_key(dep.get_ref()) {
@@ -165,60 +164,6 @@ pub fn known_version(
     Ok(version)
 }
 
-fn check_driver(file: &str, src: &str, name: &str, svc: &Service) -> Result<(), Diagnostic> {
-    let kind = *svc.driver.get_ref();
-    let present = [
-        (DriverKind::Process, svc.process.is_some()),
-        (DriverKind::Systemd, svc.systemd.is_some()),
-        (DriverKind::Compose, svc.compose.is_some()),
-        (DriverKind::Helm, svc.helm.is_some()),
-        (DriverKind::Command, svc.command.is_some()),
-    ];
-    for (k, has) in present {
-        if k == kind && !has && k != DriverKind::Systemd {
-            return Err(Diagnostic::at(
-                file,
-                src,
-                svc.driver.span(),
-                format!(
-                    "service `{name}` uses driver `{}` but has no [services.{name}.{}] table",
-                    k.as_str(),
-                    k.as_str()
-                ),
-            )
-            .with_help(driver_example(k, name)));
-        }
-        if k != kind && has {
-            return Err(Diagnostic::at(
-                file,
-                src,
-                svc.driver.span(),
-                format!(
-                    "service `{name}` uses driver `{}` but also has a [services.{name}.{}] table",
-                    kind.as_str(),
-                    k.as_str()
-                ),
-            )
-            .with_help(format!(
-                "remove [services.{name}.{}] or set `driver = \"{}\"`",
-                k.as_str(),
-                k.as_str()
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn driver_example(k: DriverKind, name: &str) -> String {
-    match k {
-        DriverKind::Process => format!("add [services.{name}.process] with `start = \"./bin/{name}\"`"),
-        DriverKind::Systemd => format!("add [services.{name}.systemd] with `unit = \"{name}.service\"`"),
-        DriverKind::Compose => format!("add [services.{name}.compose] with `project = \"...\"` and `files = [\"docker-compose.yml\"]`"),
-        DriverKind::Helm => format!("add [services.{name}.helm] with `release = \"...\"` and `chart = \"...\"`"),
-        DriverKind::Command => format!("add [services.{name}.command] with `start = \"...\"` and `stop = \"...\"`"),
-    }
-}
-
 fn check_health(file: &str, src: &str, name: &str, svc: &Service) -> Result<(), Diagnostic> {
     let Some(h) = &svc.health else { return Ok(()) };
     let n = [h.http.is_some(), h.tcp.is_some(), h.command.is_some()]
@@ -314,7 +259,7 @@ impl Manifest {
     /// (`service`, default the upshift name) is `compose_name`, if any.
     pub fn compose_service(&self, compose_name: &str) -> Option<&ComposeDriver> {
         self.services.iter().find_map(|(name, s)| {
-            let c = s.compose.as_ref()?;
+            let c = s.compose()?;
             (c.service.as_deref().unwrap_or(name) == compose_name).then_some(c)
         })
     }

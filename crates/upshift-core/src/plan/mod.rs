@@ -1,9 +1,11 @@
 //! The planner: (installation, catalog, target) → plan. Pure; no I/O.
 
 mod path;
+mod step_id;
 mod steps;
 mod template;
 
+pub use step_id::{HookPoint, StepId, UnknownStep};
 pub use steps::{hop_steps, prune_step, Step, StepKind};
 
 use serde::{Deserialize, Serialize};
@@ -199,7 +201,13 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
         }
         let (af, bt) = (a.version.to_string(), b.version.to_string());
         plan.hops.push(Hop {
-            steps: hop_steps(&loaded.manifest, &af, &bt, &crossed),
+            steps: hop_steps(&crate::deploy::HopView {
+                manifest: &loaded.manifest,
+                catalog: &loaded.catalog,
+                from: &af,
+                to: &bt,
+                crossed: &crossed,
+            }),
             from: af,
             to: bt,
             reasons,

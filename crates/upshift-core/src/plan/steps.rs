@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Release;
+use super::{HookPoint, StepId};
+use crate::deploy::{self, HopView};
 use crate::manifest::Manifest;
 
 /// What a step does, in the order the executor runs them.
@@ -31,7 +32,7 @@ pub enum StepKind {
 /// One step of a hop.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Step {
-    pub id: String,
+    pub id: StepId,
     pub kind: StepKind,
     pub description: String,
     /// True for the swap and everything after it: a failure here is undone
@@ -39,20 +40,31 @@ pub struct Step {
     pub point_of_no_return: bool,
 }
 
-/// Builds the steps of the hop `from → to` crossing `crossed` releases.
-pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Vec<Step> {
-    let mut out = Vec::new();
-    let mut past = false;
-    let mut push = |out: &mut Vec<Step>, id: String, kind: StepKind, description: String| {
-        if kind == StepKind::Swap {
-            past = true;
-        }
-        out.push(Step {
+/// The steps of one hop, in order; the swap and every step after it are
+/// past the point of no return.
+struct Steps {
+    out: Vec<Step>,
+    past: bool,
+}
+
+impl Steps {
+    fn push(&mut self, id: StepId, description: impl Into<String>) {
+        self.past |= id == StepId::Swap;
+        self.out.push(Step {
+            kind: id.kind(),
             id,
-            kind,
-            description,
-            point_of_no_return: past,
+            description: description.into(),
+            point_of_no_return: self.past,
         });
+    }
+}
+
+/// Builds the steps of the hop `from → to` crossing `crossed` releases.
+pub fn hop_steps(hop: &HopView) -> Vec<Step> {
+    let (m, from, to, crossed) = (hop.manifest, hop.from, hop.to, hop.crossed);
+    let mut s = Steps {
+        out: Vec::new(),
+        past: false,
     };
     let order = m.start_order();
     let stores: Vec<&str> = m.stores.keys().map(String::as_str).collect();
@@ -61,67 +73,48 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
     } else {
         format!("stores {} and the config files", stores.join(", "))
     };
-
-    push(
-        &mut out,
-        "preflight.health".into(),
-        StepKind::Preflight,
+    s.push(
+        StepId::PreflightHealth,
         format!("check that {from} runs and every service is healthy"),
     );
-    push(
-        &mut out,
-        "preflight.disk".into(),
-        StepKind::Preflight,
-        "check free disk space for the snapshot and the new release".into(),
+    s.push(
+        StepId::PreflightDisk,
+        "check free disk space for the snapshot and the new release",
     );
-    push(
-        &mut out,
-        "preflight.tools".into(),
-        StepKind::Preflight,
-        "check that the tools the drivers and stores need are installed".into(),
+    s.push(
+        StepId::PreflightTools,
+        "check that the tools the drivers and stores need are installed",
     );
     for r in crossed {
         for c in &r.pre_checks {
-            push(
-                &mut out,
-                format!("precheck.{}", c.id),
-                StepKind::PreCheck,
+            s.push(
+                StepId::PreCheck(c.id.clone()),
                 format!("{} (required by {})", c.description, r.version),
             );
         }
     }
-    push(
-        &mut out,
-        "prepare.artifacts".into(),
-        StepKind::Prepare,
+    s.push(
+        StepId::PrepareArtifacts,
         format!("fetch the {to} release (packages, images, chart) while {from} still serves"),
     );
     for (name, c) in &m.config {
-        push(
-            &mut out,
-            format!("prepare.config.{name}"),
-            StepKind::RenderConfig,
+        s.push(
+            StepId::RenderConfig(name.clone()),
             format!("render {} migrated for {to} (not written yet)", c.path),
         );
     }
-    push(
-        &mut out,
-        "backup.online".into(),
-        StepKind::Backup,
+    s.push(
+        StepId::BackupOnline,
         format!("online backup of {data} while still serving"),
     );
-    push(
-        &mut out,
-        "backup.verify_online".into(),
-        StepKind::VerifyBackup,
-        "verify the online snapshot by test restore, while still serving".into(),
+    s.push(
+        StepId::VerifyOnline,
+        "verify the online snapshot by test restore, while still serving",
     );
     if m.hooks.pre_upgrade.is_some() {
-        push(
-            &mut out,
-            "hook.pre_upgrade".into(),
-            StepKind::Hook,
-            "run the pre_upgrade hook".into(),
+        s.push(
+            StepId::Hook(HookPoint::PreUpgrade),
+            "run the pre_upgrade hook",
         );
     }
     let on = match (
@@ -134,100 +127,22 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
         (false, None, Some(_)) => "announce the maintenance window",
         _ => "begin the maintenance window",
     };
-    push(
-        &mut out,
-        "maintenance.on".into(),
-        StepKind::MaintenanceOn,
-        on.into(),
-    );
-    for s in order.iter().rev() {
-        push(
-            &mut out,
-            format!("stop.{s}"),
-            StepKind::Stop,
-            if m.services[*s].helm.is_some() {
-                format!("{s} keeps running (helm: Kubernetes replaces its pods in the swap)")
-            } else if m.services[*s].compose.is_some() {
-                format!("stop and remove the container of {s} ({from}); named volumes stay")
-            } else {
-                format!("stop {s} ({from})")
-            },
-        );
+    s.push(StepId::MaintenanceOn, on);
+    for name in order.iter().rev() {
+        s.push(StepId::Stop(name.to_string()), deploy::stop_text(hop, name));
     }
-    push(
-        &mut out,
-        "backup.final".into(),
-        StepKind::Backup,
-        "final incremental backup: only what changed since the online backup (none if nothing did)"
-            .into(),
+    s.push(
+        StepId::BackupFinal,
+        "final incremental backup: only what changed since the online backup (none if nothing did)",
     );
-    push(
-        &mut out,
-        "backup.verify".into(),
-        StepKind::VerifyBackup,
-        "verify the final snapshot by test restore (already done if nothing changed)".into(),
+    s.push(
+        StepId::VerifyFinal,
+        "verify the final snapshot by test restore (already done if nothing changed)",
     );
-    let swap = match &m.release {
-        Some(r) if !r.carry.is_empty() => {
-            let carry: Vec<&str> = r.carry.iter().map(|c| c.get_ref().as_str()).collect();
-            format!(
-                "switch the installation from {from} to {to}: copy {} from {dir}/{from} into {dir}/{to}, then point `{}` at {dir}/{to}",
-                carry.join(", "),
-                r.link,
-                dir = r.dir
-            )
-        }
-        _ => format!("switch the installation from {from} to {to}"),
-    };
-    let chart = crossed.last().and_then(|r| r.chart_version.as_deref());
-    let helm: Vec<String> = order
-        .iter()
-        .filter_map(|s| m.services[*s].helm.as_ref())
-        .map(|h| {
-            let version = chart.map_or(
-                " (no chart_version in the catalog: the newest chart)".to_string(),
-                |v| format!(" --version {v}"),
-            );
-            let values = h
-                .values
-                .as_ref()
-                .map(|v| format!(" with the migrated {v}"))
-                .unwrap_or_default();
-            format!("helm upgrade {} {}{version}{values}", h.release, h.chart)
-        })
-        .collect();
-    let swap = if helm.is_empty() {
-        swap
-    } else {
-        format!(
-            "{swap}: {} (the current revision is recorded for helm rollback)",
-            helm.join("; ")
-        )
-    };
-    let mut projects: Vec<&str> = order
-        .iter()
-        .filter_map(|s| m.services[*s].compose.as_ref())
-        .map(|c| c.project.as_str())
-        .collect();
-    projects.dedup();
-    let swap = if projects.is_empty() {
-        swap
-    } else {
-        let files: Vec<String> = projects
-            .iter()
-            .map(|p| format!(".upshift/compose/{p}.override.yml"))
-            .collect();
-        format!(
-            "{swap}: write the catalog's images of {to} into {} (the previous one is journaled for rollback); the start steps recreate the containers with them",
-            files.join(", ")
-        )
-    };
-    push(&mut out, "swap.version".into(), StepKind::Swap, swap);
+    s.push(StepId::Swap, deploy::swap_text(hop));
     for (name, c) in &m.config {
-        push(
-            &mut out,
-            format!("config.write.{name}"),
-            StepKind::WriteConfig,
+        s.push(
+            StepId::WriteConfig(name.clone()),
             format!("write the migrated {}", c.path),
         );
     }
@@ -246,53 +161,34 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
                 ),
                 _ => String::new(),
             };
-            push(
-                &mut out,
-                format!("migrate.{}", d.id),
-                StepKind::DataMigration,
+            s.push(
+                StepId::Migrate(d.id.clone()),
                 format!("{}{how}{place}", d.description),
             );
         }
     }
-    for s in &order {
-        push(
-            &mut out,
-            format!("start.{s}"),
-            StepKind::Start,
-            if m.services[*s].helm.is_some() {
-                format!("{s} runs {to} once the helm upgrade is done (nothing to start)")
-            } else {
-                format!("start {s} ({to})")
-            },
+    for name in &order {
+        s.push(
+            StepId::Start(name.to_string()),
+            deploy::start_text(hop, name),
         );
-        push(
-            &mut out,
-            format!("health.{s}"),
-            StepKind::HealthCheck,
-            format!("wait until {s} is healthy"),
+        s.push(
+            StepId::Health(name.to_string()),
+            format!("wait until {name} is healthy"),
         );
     }
-    push(
-        &mut out,
-        "maintenance.off".into(),
-        StepKind::MaintenanceOff,
-        "end the maintenance window".into(),
-    );
-    push(
-        &mut out,
-        "backup.post".into(),
-        StepKind::Backup,
+    s.push(StepId::MaintenanceOff, "end the maintenance window");
+    s.push(
+        StepId::BackupPost,
         format!("post-upgrade snapshot tagged {to} (backups are tied to the version)"),
     );
     if m.hooks.post_upgrade.is_some() {
-        push(
-            &mut out,
-            "hook.post_upgrade".into(),
-            StepKind::Hook,
-            "run the post_upgrade hook".into(),
+        s.push(
+            StepId::Hook(HookPoint::PostUpgrade),
+            "run the post_upgrade hook",
         );
     }
-    out
+    s.out
 }
 
 /// The last hop's final step when releases live side by side: keep the
@@ -301,12 +197,9 @@ pub fn hop_steps(m: &Manifest, from: &str, to: &str, crossed: &[&Release]) -> Ve
 pub fn prune_step(m: &Manifest, run_from: &str, run_to: &str) -> Option<Step> {
     let r = m.release.as_ref()?;
     Some(Step {
-        id: "releases.prune".into(),
+        id: StepId::PruneReleases,
         kind: StepKind::Prune,
-        description: format!(
-            "keep {dir}/{run_to} and {dir}/{run_from} (for rollback); remove older releases under {dir}/",
-            dir = r.dir
-        ),
+        description: deploy::release::prune_text(&r.dir, run_from, run_to),
         point_of_no_return: true,
     })
 }

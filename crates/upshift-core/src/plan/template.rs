@@ -16,7 +16,7 @@ pub fn diff(loaded: &Loaded, from: &Version, to: &Version) -> Option<TemplateDif
         .manifest
         .services
         .values()
-        .any(|s| s.compose.is_some())
+        .any(|s| s.compose().is_some())
     {
         return None;
     }

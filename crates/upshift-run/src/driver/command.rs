@@ -1,16 +1,13 @@
 //! `driver = "command"`: any command per action (seed 004's `make up
 //! DETACH=true`, seed 003's `sudo stop mattermost`), and systemd units.
 
-use upshift_core::manifest::Service;
+use upshift_core::manifest::{CommandDriver, SystemdDriver};
 
+use crate::error::StepResult;
 use crate::host::Target;
 
 /// Runs the service's `start` or `stop` command; it must exit 0.
-pub fn run(name: &str, svc: &Service, t: &Target, action: &str) -> Result<(), String> {
-    let c = svc
-        .command
-        .as_ref()
-        .ok_or_else(|| format!("service `{name}` has no [services.{name}.command] table"))?;
+pub fn run(name: &str, c: &CommandDriver, t: &Target, action: &str) -> StepResult<()> {
     let cmd = if action == "start" { &c.start } else { &c.stop };
     let dir = c.workdir.as_ref().map_or(t.root.clone(), |w| t.path(w));
     t.host
@@ -19,11 +16,13 @@ pub fn run(name: &str, svc: &Service, t: &Target, action: &str) -> Result<(), St
 }
 
 /// `systemctl start|stop UNIT` (the unit defaults to `<name>.service`).
-pub fn systemctl(name: &str, svc: &Service, t: &Target, action: &str) -> Result<(), String> {
-    let unit = svc
-        .systemd
-        .as_ref()
-        .map_or(format!("{name}.service"), |s| s.unit.clone());
+pub fn systemctl(
+    name: &str,
+    s: Option<&SystemdDriver>,
+    t: &Target,
+    action: &str,
+) -> StepResult<()> {
+    let unit = s.map_or(format!("{name}.service"), |s| s.unit.clone());
     t.host
         .sh_checked(
             &format!("{action} {name}"),

@@ -17,10 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use upshift_core::manifest::{ComposeDriver, Service};
+use upshift_core::deploy::compose::service_name;
+use upshift_core::manifest::ComposeDriver;
+
+use crate::error::{StepError, StepResult};
 
 /// The compose command: `["docker", "compose"]` or `["docker-compose"]`.
-pub fn program() -> Result<&'static [String], String> {
+pub fn program() -> StepResult<&'static [String]> {
     static FOUND: OnceLock<Option<Vec<String>>> = OnceLock::new();
     let found = FOUND.get_or_init(|| {
         let works = |argv: &[&str]| {
@@ -41,26 +44,8 @@ pub fn program() -> Result<&'static [String], String> {
         }
     });
     found.as_deref().ok_or_else(|| {
-        "services use the compose driver but neither `docker compose` (v2) nor `docker-compose` (v1) works here; install one (https://docs.docker.com/compose/install/)".to_string()
+        StepError::msg("services use the compose driver but neither `docker compose` (v2) nor `docker-compose` (v1) works here; install one (https://docs.docker.com/compose/install/)")
     })
-}
-
-/// The `[services.NAME.compose]` table of a compose service.
-pub fn settings<'a>(name: &str, svc: &'a Service) -> Result<&'a ComposeDriver, String> {
-    svc.compose
-        .as_ref()
-        .ok_or_else(|| format!("service `{name}` has no [services.{name}.compose] table"))
-}
-
-/// The compose service name (`service`, default the upshift service name).
-pub fn service_name(name: &str, c: &ComposeDriver) -> String {
-    c.service.clone().unwrap_or_else(|| name.to_string())
-}
-
-/// The override file upshift owns for `project`.
-pub fn override_path(root: &Path, project: &str) -> PathBuf {
-    root.join(".upshift/compose")
-        .join(format!("{project}.override.yml"))
 }
 
 /// The text of an override file setting `images` (compose service → image).
@@ -120,7 +105,7 @@ fn user_files(c: &ComposeDriver, dir: &Path) -> Vec<String> {
 
 /// Runs `COMPOSE -p P -f … ACTION ARGS` for the service's project; a
 /// failure carries compose's stderr.
-pub fn compose(c: &ComposeDriver, root: &Path, args: &[&str]) -> Result<String, String> {
+pub fn compose(c: &ComposeDriver, root: &Path, ov: &Path, args: &[&str]) -> StepResult<String> {
     let prog = program()?;
     let dir = workdir(c, root);
     let mut argv: Vec<String> = prog[1..].to_vec();
@@ -128,7 +113,6 @@ pub fn compose(c: &ComposeDriver, root: &Path, args: &[&str]) -> Result<String, 
     for f in user_files(c, &dir) {
         argv.extend(["-f".into(), f]);
     }
-    let ov = override_path(root, &c.project);
     if ov.is_file() {
         argv.extend(["-f".into(), ov.display().to_string()]);
     }
@@ -145,19 +129,17 @@ pub fn compose(c: &ComposeDriver, root: &Path, args: &[&str]) -> Result<String, 
 
 /// `up -d --no-deps SERVICE`: creates (or recreates, when its image or
 /// configuration changed) and starts the container.
-pub fn start(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
-    let c = settings(name, svc)?;
+pub fn start(name: &str, c: &ComposeDriver, root: &Path, ov: &Path) -> StepResult<()> {
     let s = service_name(name, c);
-    compose(c, root, &["up", "-d", "--no-deps", &s]).map(|_| ())
+    compose(c, root, ov, &["up", "-d", "--no-deps", &s]).map(|_| ())
 }
 
 /// `stop SERVICE`, then `rm -f SERVICE`: the container is gone, named
 /// volumes stay.
-pub fn stop(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
-    let c = settings(name, svc)?;
+pub fn stop(name: &str, c: &ComposeDriver, root: &Path, ov: &Path) -> StepResult<()> {
     let s = service_name(name, c);
-    compose(c, root, &["stop", &s])?;
-    compose(c, root, &["rm", "-f", &s]).map(|_| ())
+    compose(c, root, ov, &["stop", &s])?;
+    compose(c, root, ov, &["rm", "-f", &s]).map(|_| ())
 }
 
 /// `run --rm --no-deps -T [-e K=V]… SERVICE ARGS…`: a one-off container of
@@ -167,10 +149,11 @@ pub fn stop(name: &str, svc: &Service, root: &Path) -> Result<(), String> {
 pub fn run_once(
     c: &ComposeDriver,
     root: &Path,
+    ov: &Path,
     service: &str,
     args: &[String],
     env: &[(&str, &str)],
-) -> Result<String, String> {
+) -> StepResult<String> {
     let mut argv: Vec<String> = ["run", "--rm", "--no-deps", "-T"]
         .iter()
         .map(|s| s.to_string())
@@ -181,12 +164,12 @@ pub fn run_once(
     argv.push(service.to_string());
     argv.extend(args.iter().cloned());
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    compose(c, root, &argv)
+    compose(c, root, ov, &argv)
 }
 
 /// Makes sure `image` is on this host: nothing to do when `docker image
 /// inspect` finds it, else `docker pull`. Returns what was done.
-pub fn ensure_image(image: &str) -> Result<String, String> {
+pub fn ensure_image(image: &str) -> StepResult<String> {
     let inspect = Command::new("docker")
         .args(["image", "inspect", "--format", "{{.Id}}", image])
         .stdin(Stdio::null())
@@ -204,10 +187,10 @@ pub fn ensure_image(image: &str) -> Result<String, String> {
     if pull.status.success() {
         Ok(format!("{image} pulled"))
     } else {
-        Err(format!(
+        Err(StepError::msg(format!(
             "cannot get image {image} (not on this host, `docker pull` failed: {}); pull or build it, then resume",
             String::from_utf8_lossy(&pull.stderr).trim()
-        ))
+        )))
     }
 }
 

@@ -13,7 +13,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
-use upshift_core::manifest::{HelmDriver, Service};
+use upshift_core::manifest::HelmDriver;
+
+use crate::error::{StepError, StepResult};
 
 /// The default for `--timeout` when the manifest sets none.
 const DEFAULT_TIMEOUT: &str = "10m";
@@ -34,42 +36,38 @@ pub struct Revision {
     pub description: String,
 }
 
-/// The `[services.NAME.helm]` table of a helm service.
-pub fn settings<'a>(name: &str, svc: &'a Service) -> Result<&'a HelmDriver, String> {
-    svc.helm
-        .as_ref()
-        .ok_or_else(|| format!("service `{name}` has no [services.{name}.helm] table"))
-}
-
 /// The latest revision of the release (`helm history RELEASE -o json`);
 /// `None` when the release has no history yet.
-pub fn latest_revision(name: &str, svc: &Service, root: &Path) -> Result<Option<Revision>, String> {
-    let h = settings(name, svc)?;
+pub fn latest_revision(h: &HelmDriver, root: &Path) -> StepResult<Option<Revision>> {
+    let mut revs = history(h, root)?;
+    Ok(revs.pop())
+}
+
+/// Every revision of the release, oldest first (`helm history RELEASE -o json`).
+pub fn history(h: &HelmDriver, root: &Path) -> StepResult<Vec<Revision>> {
     let mut args = vec!["history".to_string(), h.release.clone()];
     args.extend(namespace(h));
     args.extend(["-o".into(), "json".into()]);
     let out = helm(h, root, &args)?;
     let mut revs: Vec<Revision> = serde_json::from_str(out.trim()).map_err(|e| {
-        format!(
+        StepError::msg(format!(
             "`helm history {}` printed something that is not its JSON ({e}): {}",
             h.release,
             out.trim()
-        )
+        ))
     })?;
     revs.sort_by_key(|r| r.revision);
-    Ok(revs.pop())
+    Ok(revs)
 }
 
 /// `helm upgrade RELEASE CHART [--version V] [--namespace NS] [-f VALUES]
 /// --wait --timeout T`; `values` is the migrated values file, relative to `root`.
 pub fn upgrade(
-    name: &str,
-    svc: &Service,
+    h: &HelmDriver,
     root: &Path,
     chart_version: Option<&str>,
     values: Option<&str>,
-) -> Result<(), String> {
-    let h = settings(name, svc)?;
+) -> StepResult<()> {
     let mut args = vec!["upgrade".to_string(), h.release.clone(), h.chart.clone()];
     if let Some(v) = chart_version {
         args.extend(["--version".into(), v.into()]);
@@ -87,13 +85,11 @@ pub fn upgrade(
 /// `fail`, a schema, a type error in the values), before any stop. Nothing
 /// reaches the cluster.
 pub fn template(
-    name: &str,
-    svc: &Service,
+    h: &HelmDriver,
     root: &Path,
     chart_version: Option<&str>,
     values: &str,
-) -> Result<(), String> {
-    let h = settings(name, svc)?;
+) -> StepResult<()> {
     let mut args = vec!["template".to_string(), h.release.clone(), h.chart.clone()];
     if let Some(v) = chart_version {
         args.extend(["--version".into(), v.into()]);
@@ -104,8 +100,7 @@ pub fn template(
 }
 
 /// `helm rollback RELEASE REVISION --wait --timeout T`.
-pub fn rollback(name: &str, svc: &Service, root: &Path, revision: u64) -> Result<(), String> {
-    let h = settings(name, svc)?;
+pub fn rollback(h: &HelmDriver, root: &Path, revision: u64) -> StepResult<()> {
     let mut args = vec![
         "rollback".to_string(),
         h.release.clone(),
@@ -132,19 +127,20 @@ fn wait(h: &HelmDriver) -> Vec<String> {
 }
 
 /// Runs `helm ARGS` in `root`; a failure carries helm's stderr.
-fn helm(h: &HelmDriver, root: &Path, args: &[String]) -> Result<String, String> {
+fn helm(h: &HelmDriver, root: &Path, args: &[String]) -> StepResult<String> {
     let mut cmd = Command::new("helm");
     cmd.args(args).current_dir(root).stdin(Stdio::null());
     if let Some(k) = &h.kubeconfig {
         cmd.env("KUBECONFIG", root.join(k));
     }
     let shown = format!("helm {}", args.join(" "));
-    let out = cmd.output().map_err(|e| {
+    let out = cmd.output().map_err(|e| -> StepError {
         if e.kind() == std::io::ErrorKind::NotFound {
             format!("cannot run `{shown}`: `helm` is not on PATH; install Helm 3 (https://helm.sh/docs/intro/install/)")
         } else {
             format!("cannot run `{shown}`: {e}")
         }
+        .into()
     })?;
     crate::proc::tool_output(&shown, out)
 }

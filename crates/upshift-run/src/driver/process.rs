@@ -6,15 +6,15 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use upshift_core::manifest::Service;
+use upshift_core::manifest::{ProcessDriver, Service};
 
+use crate::error::{StepError, StepResult};
 use crate::host::Target;
 
-fn pidfile(name: &str, svc: &Service, t: &Target) -> PathBuf {
-    let p = svc
-        .process
-        .as_ref()
-        .and_then(|p| p.pidfile.clone())
+fn pidfile(name: &str, conf: &ProcessDriver, t: &Target) -> PathBuf {
+    let p = conf
+        .pidfile
+        .clone()
         .unwrap_or_else(|| format!("run/{name}.pid"));
     t.path(p)
 }
@@ -24,12 +24,8 @@ fn read_pid(t: &Target, path: &std::path::Path) -> Option<u32> {
 }
 
 /// Starts the service unless its recorded pid is alive (idempotent).
-pub fn start(name: &str, svc: &Service, t: &Target) -> Result<(), String> {
-    let conf = svc
-        .process
-        .as_ref()
-        .ok_or_else(|| format!("service `{name}` has no [services.{name}.process] table"))?;
-    let pidfile = pidfile(name, svc, t);
+pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> StepResult<()> {
+    let pidfile = pidfile(name, conf, t);
     if read_pid(t, &pidfile).is_some_and(|p| t.host.pid_alive(p)) {
         return Ok(());
     }
@@ -61,31 +57,24 @@ pub fn start(name: &str, svc: &Service, t: &Target) -> Result<(), String> {
 }
 
 /// Stops the service: SIGTERM, then SIGKILL after the timeout (idempotent).
-pub fn stop(name: &str, svc: &Service, t: &Target) -> Result<(), String> {
-    let pidfile = pidfile(name, svc, t);
+pub fn stop(name: &str, conf: &ProcessDriver, t: &Target) -> StepResult<()> {
+    let pidfile = pidfile(name, conf, t);
     let Some(pid) = read_pid(t, &pidfile) else {
         return Ok(());
     };
-    let grace = Duration::from_secs(
-        svc.process
-            .as_ref()
-            .and_then(|p| p.stop_timeout)
-            .unwrap_or(10),
-    );
+    let grace = Duration::from_secs(conf.stop_timeout.unwrap_or(10));
     if t.host.pid_alive(pid) {
         t.host.signal(pid, libc::SIGTERM);
         if !wait_gone(t, pid, grace) {
             t.host.signal(pid, libc::SIGKILL);
             if !wait_gone(t, pid, Duration::from_secs(5)) {
-                return Err(format!(
-                    "{name} (pid {pid}) did not stop, even after SIGKILL"
-                ));
+                return Err(format!("{name} (pid {pid}) did not stop, even after SIGKILL").into());
             }
         }
     }
     t.host
         .remove_file(&pidfile)
-        .map_err(|e| format!("cannot remove {}: {e}", pidfile.display()))
+        .map_err(|e| StepError::msg(format!("cannot remove {}: {e}", pidfile.display())))
 }
 
 fn wait_gone(t: &Target, pid: u32, within: Duration) -> bool {

@@ -7,9 +7,8 @@ use upshift_config::{migrate, Context, Format};
 use upshift_core::manifest::ConfigFormat;
 
 use super::runner::Runner;
+use crate::error::{StepError, StepResult};
 use crate::host::Host;
-
-type StepResult = Result<Option<String>, String>;
 
 fn format_of(f: ConfigFormat) -> Format {
     match f {
@@ -23,14 +22,12 @@ fn format_of(f: ConfigFormat) -> Format {
 impl Runner<'_> {
     /// Where a hop's migrated config file waits until the swap.
     pub(super) fn staged(&self, h: usize, name: &str) -> PathBuf {
-        self.state()
-            .join(".upshift/staged")
-            .join(&self.run_id)
-            .join(h.to_string())
-            .join(name)
+        self.setup.state.staged(&self.run_id, h, name)
     }
 
-    pub(super) fn render_config(&mut self, h: usize, name: &str) -> StepResult {
+    /// Renders config file `name` migrated for hop `h`'s target into its
+    /// staged copy; says which rules changed it.
+    pub(super) fn render_config(&mut self, h: usize, name: &str) -> StepResult<Option<String>> {
         let hop = &self.plan.hops[h];
         let cfg = self
             .setup
@@ -48,12 +45,13 @@ impl Runner<'_> {
             .map_err(|e| format!("cannot read {} on {}: {e}", path.display(), t.label()))?;
         let cat = &self.setup.loaded.catalog;
         let (from, to) = (
-            cat.parse_version(&hop.from).map_err(|e| e.to_string())?,
-            cat.parse_version(&hop.to).map_err(|e| e.to_string())?,
+            cat.parse_version(&hop.from)
+                .map_err(|e| StepError::msg(e.to_string()))?,
+            cat.parse_version(&hop.to)
+                .map_err(|e| StepError::msg(e.to_string()))?,
         );
         // A rule with a `role` is only for config files of that role.
-        let rules: Vec<_> = upshift_config::rules_for(cat, &from, &to)
-            .map_err(|e| e.to_string())?
+        let rules: Vec<_> = upshift_config::rules_for(cat, &from, &to)?
             .into_iter()
             .filter(|r| r.applies_to(&role))
             .collect();
@@ -72,8 +70,7 @@ impl Runner<'_> {
             facts,
             ..Context::default()
         };
-        let m = migrate(format_of(cfg.format), &cfg.path, &text, &rules, &ctx)
-            .map_err(|e| e.to_string())?;
+        let m = migrate(format_of(cfg.format), &cfg.path, &text, &rules, &ctx)?;
         // Secrets taken out of the file go to their own files now: the old
         // release ignores them, and the migrated config needs them after the swap.
         for f in &m.secret_files {
@@ -102,13 +99,11 @@ impl Runner<'_> {
         } else {
             m.applied.join("; ")
         };
-        Ok(Some(match self.helm_check_values(h, name)? {
-            Some(checked) => format!("{rendered}; {checked}"),
-            None => rendered,
-        }))
+        Ok(Some(rendered))
     }
 
-    pub(super) fn write_config(&mut self, h: usize, name: &str) -> StepResult {
+    /// Writes hop `h`'s staged copy of config file `name` over the file.
+    pub(super) fn write_config(&mut self, h: usize, name: &str) -> StepResult<()> {
         let cfg = self
             .setup
             .loaded
@@ -129,6 +124,6 @@ impl Runner<'_> {
             .host
             .write_atomic(&path, text.as_bytes(), None)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        Ok(None)
+        Ok(())
     }
 }

@@ -1,10 +1,8 @@
 //! `apply`, `resume` and `rollback`.
 
-mod compose;
+mod backup;
 mod config;
 mod fingerprint;
-mod helm;
-mod release;
 mod rollback;
 mod runner;
 mod steps;
@@ -19,6 +17,7 @@ use crate::error::{Result, RunError};
 use crate::host::Target;
 use crate::journal::{now_ms, Journal, Outcome, RunRecord};
 use crate::lock;
+use crate::state::StateDir;
 
 pub use runner::Runner;
 
@@ -27,15 +26,15 @@ pub struct Setup<'a> {
     pub loaded: &'a Loaded,
     /// The manifest file (its `installation.version` is kept current).
     pub manifest_path: PathBuf,
-    /// The manifest's directory on this machine: upshift's own files (the
-    /// snapshot repository, staged configs, the mirror of a remote
-    /// installation) are relative to it.
-    pub root: PathBuf,
-    /// The installation's machine and directory (`root` itself unless
-    /// `installation.host` names another machine).
+    /// The manifest's directory on this machine: the repository's path in
+    /// `[backup]` is relative to it.
+    pub manifest_dir: PathBuf,
+    /// upshift's own files for this installation (journal, staged configs,
+    /// mirror, compose overrides), beside the manifest.
+    pub state: StateDir,
+    /// The installation's machine and directory (`manifest_dir` itself
+    /// unless `installation.host` names another machine).
     pub target: Target,
-    /// The journal file.
-    pub journal: PathBuf,
     pub progress: &'a dyn Progress,
 }
 
@@ -86,9 +85,9 @@ fn new_run_id() -> String {
 /// Applies `plan`. Refuses while another run holds the lock (exit 4) or an
 /// earlier run is unfinished (exit 3).
 pub fn apply(setup: &Setup, plan: &Plan) -> Result<RunSummary> {
-    let mut journal = Journal::open(&setup.journal)?;
+    let mut journal = Journal::open(&setup.state.journal())?;
     let inst = &setup.loaded.manifest.installation.name;
-    setup.target.reach().map_err(RunError::Failed)?;
+    setup.target.reach()?;
     let run_id = new_run_id();
     let _guard = lock::acquire(&mut journal, inst, &run_id, false)?;
     if let Some(r) = journal.unfinished(inst)? {
@@ -121,14 +120,14 @@ pub fn apply(setup: &Setup, plan: &Plan) -> Result<RunSummary> {
 
 /// Finishes the interrupted run.
 pub fn resume(setup: &Setup) -> Result<RunSummary> {
-    let mut journal = Journal::open(&setup.journal)?;
+    let mut journal = Journal::open(&setup.state.journal())?;
     let inst = &setup.loaded.manifest.installation.name;
     let Some(r) = journal.unfinished(inst)? else {
         return Err(RunError::NothingToDo(format!(
             "{inst} has no interrupted run to resume (see `upshift history`)"
         )));
     };
-    setup.target.reach().map_err(RunError::Failed)?;
+    setup.target.reach()?;
     let _guard = lock::acquire(&mut journal, inst, &r.id, true)?;
     let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| {
         RunError::Failed(format!(
@@ -146,7 +145,7 @@ pub fn resume(setup: &Setup) -> Result<RunSummary> {
 /// Rolls back the unfinished run, or else `run_id` (default: the last run),
 /// to the version it started from, with the data of the snapshot taken then.
 pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
-    let mut journal = Journal::open(&setup.journal)?;
+    let mut journal = Journal::open(&setup.state.journal())?;
     let inst = &setup.loaded.manifest.installation.name;
     let r = match (run_id, journal.unfinished(inst)?) {
         (Some(id), _) => journal.run(id)?.ok_or_else(|| {
@@ -176,7 +175,7 @@ pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
             return Err(unfinished(&journal, &u));
         }
     }
-    setup.target.reach().map_err(RunError::Failed)?;
+    setup.target.reach()?;
     let _guard = lock::acquire(&mut journal, inst, &r.id, true)?;
     let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| {
         RunError::Failed(format!(

@@ -1,44 +1,42 @@
 //! Going back: undoing a hop before its point of no return, restoring a
 //! snapshot after it, and rolling back a whole run.
 
+use upshift_core::plan::StepId;
+
 use super::runner::Runner;
 use super::RunSummary;
-use crate::error::{Result, RunError};
+use crate::deploy;
+use crate::detail::Detail;
+use crate::error::{Result, RunError, StepResult};
+use crate::health;
 use crate::journal::{Outcome, StepState};
-use crate::{driver, health};
-
-/// Journal step id under which a rollback records its target.
-const ROLLBACK: &str = "rollback";
 
 impl Runner<'_> {
     /// Before the point of no return nothing changed on disk: start again the
     /// services this hop stopped, and end the maintenance window.
-    pub(super) fn undo_hop(&mut self, h: usize) -> Result<(), String> {
-        let done = self.done().map_err(|e| e.to_string())?;
+    pub(super) fn undo_hop(&mut self, h: usize) -> StepResult<()> {
+        let done = self.done()?;
         let m = &self.setup.loaded.manifest;
         let t = self.target().clone();
         for name in m.start_order() {
-            if !done.contains(&(h, format!("stop.{name}"))) {
+            let stop = StepId::Stop(name.to_string());
+            if !done.contains(&(h, stop.clone())) {
                 continue;
             }
             let svc = &m.services[name];
             if let Some(addr) = &svc.public_address {
                 self.page.release(addr);
             }
-            driver::start(name, svc, &t)?;
+            deploy::owner(&self.deployments, name)?.start(&self.cx(), name)?;
             if let Some(hc) = &svc.health {
-                health::wait(hc, &t).map_err(|e| self.diagnose(h, name, &e))?;
+                health::wait(hc, &t).map_err(|e| self.diagnose(h, name, &e.to_string()))?;
             }
-            let _ = self.journal.record(
-                &self.run_id,
-                h,
-                &format!("stop.{name}"),
-                StepState::Undone,
-                None,
-            );
+            let _ = self
+                .journal
+                .record(&self.run_id, h, &stop, StepState::Undone, None);
         }
         self.page.release_all();
-        if done.contains(&(h, "maintenance.on".to_string())) {
+        if done.contains(&(h, StepId::MaintenanceOn)) {
             if let Some(off) = &m.maintenance.off {
                 t.host
                     .sh_checked("hook maintenance.off", off, &t.root, &[])
@@ -48,22 +46,28 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Stops everything, restores `snapshot` (data and config), points the
-    /// release link at `version`, starts everything and checks health.
+    /// Stops everything, restores `snapshot` (data and config), puts every
+    /// deployment back to `version`, starts everything and checks health.
     /// Journaled first, so a crash here is finished by `resume`.
     pub(super) fn restore_to(
         &mut self,
         h: usize,
         version: &str,
         snapshot: Option<&str>,
-    ) -> Result<(), String> {
-        let target = serde_json::json!({ "version": version, "snapshot": snapshot }).to_string();
+    ) -> StepResult<()> {
+        let target = Detail::RollbackTarget {
+            version: version.to_string(),
+            snapshot: snapshot.map(str::to_string),
+        };
+        self.journal.record(
+            &self.run_id,
+            h,
+            &StepId::Rollback,
+            StepState::Started,
+            Some(&target),
+        )?;
         self.journal
-            .record(&self.run_id, h, ROLLBACK, StepState::Started, Some(&target))
-            .map_err(|e| e.to_string())?;
-        self.journal
-            .set_outcome(&self.run_id, Outcome::RollingBack, version, None)
-            .map_err(|e| e.to_string())?;
+            .set_outcome(&self.run_id, Outcome::RollingBack, version, None)?;
         let m = self.setup.loaded.manifest.clone();
         let t = self.target().clone();
         let order = m.start_order();
@@ -71,44 +75,27 @@ impl Runner<'_> {
             self.setup
                 .progress
                 .note(&format!("rollback: stopping {name}"));
-            let svc = &m.services[*name];
-            driver::stop(name, svc, &t)?;
-            if m.maintenance.page && !driver::keeps_running(svc) {
-                if let Some(addr) = &svc.public_address {
+            let d = deploy::owner(&self.deployments, name)?;
+            d.stop(&self.cx(), name)?;
+            if m.maintenance.page && !d.serves_while_stopped(name) {
+                if let Some(addr) = &m.services[*name].public_address {
                     self.page.serve_on(&t.host, addr)?;
                 }
             }
         }
         if let Some(id) = snapshot {
-            self.setup.progress.note(&format!(
-                "rollback: restoring snapshot {}",
-                &id[..id.len().min(8)]
-            ));
-            let (view, base) = self.backup_view();
-            if t.is_remote() {
-                // Restored here, then streamed over the installation's files.
-                crate::host::empty_mirror(&t, &m, &self.mirror())?;
-            }
-            let setup = self.setup;
-            let progress = setup.progress.backup();
-            self.repo()
-                .map_err(|e| e.to_string())?
-                .restore(id, &view, &base, &*progress)
-                .map_err(|e| e.to_string())?;
-            if t.is_remote() {
-                self.setup.progress.note(&format!(
-                    "rollback: writing the restored data to {}",
-                    t.label()
-                ));
-                crate::host::push_stores(&t, &m, &self.mirror())?;
-            }
+            self.restore_snapshot(id)?;
         }
         self.setup
             .progress
             .note(&format!("rollback: switching back to {version}"));
-        self.switch_release(version)?;
-        self.helm_rollback(version)?;
-        self.compose_rollback(version)?;
+        deploy::roll_back(
+            &self.journal,
+            &self.cx(),
+            &self.plan.hops,
+            version,
+            &self.deployments,
+        )?;
         self.set_manifest_version(version);
         for name in &order {
             let svc = &m.services[*name];
@@ -118,9 +105,9 @@ impl Runner<'_> {
             self.setup
                 .progress
                 .note(&format!("rollback: starting {name} ({version})"));
-            driver::start(name, svc, &t)?;
+            deploy::owner(&self.deployments, name)?.start(&self.cx(), name)?;
             if let Some(hc) = &svc.health {
-                health::wait(hc, &t).map_err(|e| self.diagnose(h, name, &e))?;
+                health::wait(hc, &t).map_err(|e| self.diagnose(h, name, &e.to_string()))?;
             }
         }
         self.page.release_all();
@@ -128,9 +115,40 @@ impl Runner<'_> {
             t.host
                 .sh_checked("hook maintenance.off", off, &t.root, &[])?;
         }
-        self.journal
-            .record(&self.run_id, h, ROLLBACK, StepState::Done, Some(&target))
-            .map_err(|e| e.to_string())?;
+        self.journal.record(
+            &self.run_id,
+            h,
+            &StepId::Rollback,
+            StepState::Done,
+            Some(&target),
+        )?;
+        Ok(())
+    }
+
+    /// Restores snapshot `id` over the stores and config files (through the
+    /// mirror for a remote installation).
+    fn restore_snapshot(&mut self, id: &str) -> StepResult<()> {
+        let m = self.setup.loaded.manifest.clone();
+        let t = self.target().clone();
+        self.setup.progress.note(&format!(
+            "rollback: restoring snapshot {}",
+            &id[..id.len().min(8)]
+        ));
+        let (view, base) = self.backup_view();
+        if t.is_remote() {
+            // Restored here, then streamed over the installation's files.
+            crate::host::empty_mirror(&t, &m, &self.mirror())?;
+        }
+        let setup = self.setup;
+        let progress = setup.progress.backup();
+        self.repo()?.restore(id, &view, &base, &*progress)?;
+        if t.is_remote() {
+            self.setup.progress.note(&format!(
+                "rollback: writing the restored data to {}",
+                t.label()
+            ));
+            crate::host::push_stores(&t, &m, &self.mirror())?;
+        }
         Ok(())
     }
 
@@ -149,7 +167,7 @@ impl Runner<'_> {
                     .is_some_and(|s| s.point_of_no_return)
         });
         let snapshot = if ponr_crossed {
-            Some(self.detail(0, "backup.final")?.ok_or_else(|| {
+            Some(self.final_snapshot(0)?.ok_or_else(|| {
                 RunError::Failed(
                     "the run passed the point of no return but no snapshot is recorded".into(),
                 )
@@ -165,18 +183,13 @@ impl Runner<'_> {
     pub fn resume_rollback(mut self) -> Result<RunSummary> {
         let events = self.journal.events(&self.run_id)?;
         let last = events
-            .iter()
+            .into_iter()
             .rev()
-            .find(|e| e.step == ROLLBACK && e.state == StepState::Started);
-        let target: serde_json::Value = last
-            .and_then(|e| e.detail.as_deref())
-            .and_then(|d| serde_json::from_str(d).ok())
-            .unwrap_or_default();
-        let version = target["version"]
-            .as_str()
-            .unwrap_or(&self.plan.from)
-            .to_string();
-        let snapshot = target["snapshot"].as_str().map(str::to_string);
+            .find(|e| e.step == StepId::Rollback && e.state == StepState::Started);
+        let (version, snapshot) = match last.and_then(|e| e.detail) {
+            Some(Detail::RollbackTarget { version, snapshot }) => (version, snapshot),
+            _ => (self.plan.from.clone(), None),
+        };
         self.finish_rollback(&version, snapshot.as_deref())
     }
 
@@ -193,11 +206,11 @@ impl Runner<'_> {
                     &self.run_id,
                     Outcome::RollbackFailed,
                     version,
-                    Some(&e),
+                    Some(&e.to_string()),
                 )?;
                 Err(RunError::RollbackFailed {
                     what: format!("rolling back run {} to {version}", self.run_id),
-                    rollback: e,
+                    rollback: Box::new(e),
                 })
             }
         }

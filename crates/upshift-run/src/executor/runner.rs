@@ -6,11 +6,13 @@ use std::path::PathBuf;
 
 use upshift_backup::Repository;
 use upshift_core::manifest::Manifest;
-use upshift_core::plan::{Step, StepKind};
+use upshift_core::plan::{Step, StepId, StepKind};
 use upshift_core::Plan;
 
 use super::{RunSummary, Setup};
-use crate::error::{Result, RunError};
+use crate::deploy::{self, Cx, Deployment};
+use crate::detail::Detail;
+use crate::error::{Result, RunError, StepError};
 use crate::host::Target;
 use crate::journal::{Journal, Outcome, StepState};
 use crate::maintenance::MaintenancePage;
@@ -18,7 +20,7 @@ use crate::maintenance::MaintenancePage;
 /// A step that failed, and why.
 pub(super) struct StepFailure {
     pub step: Step,
-    pub error: String,
+    pub error: Box<StepError>,
 }
 
 /// Executes one run.
@@ -28,6 +30,7 @@ pub struct Runner<'a> {
     pub(super) run_id: String,
     pub(super) plan: Plan,
     pub(super) page: MaintenancePage,
+    pub(super) deployments: Vec<Box<dyn Deployment>>,
     repo: Option<Repository>,
     crash_after: Option<String>,
 }
@@ -37,6 +40,7 @@ impl<'a> Runner<'a> {
         let m = &setup.loaded.manifest.maintenance;
         Ok(Runner {
             page: MaintenancePage::new(m.message.as_deref(), m.retry_after),
+            deployments: deploy::deployments(setup.loaded),
             setup,
             journal,
             run_id,
@@ -48,19 +52,20 @@ impl<'a> Runner<'a> {
         })
     }
 
-    /// The installation's directory (on its host).
-    pub(super) fn root(&self) -> &PathBuf {
-        &self.setup.target.root
-    }
-
     /// The installation's machine and directory.
     pub(super) fn target(&self) -> &Target {
         &self.setup.target
     }
 
-    /// upshift's own directory for this installation, on this machine.
-    pub(super) fn state(&self) -> &PathBuf {
-        &self.setup.root
+    /// What a deployment sees while it acts.
+    pub(super) fn cx(&self) -> Cx<'_> {
+        Cx {
+            loaded: self.setup.loaded,
+            target: &self.setup.target,
+            state: &self.setup.state,
+            progress: self.setup.progress,
+            run_id: &self.run_id,
+        }
     }
 
     /// The snapshot repository, opened once.
@@ -68,7 +73,7 @@ impl<'a> Runner<'a> {
         if self.repo.is_none() {
             self.repo = Some(Repository::for_manifest(
                 &self.setup.loaded.manifest,
-                &self.setup.root,
+                &self.setup.manifest_dir,
             )?);
         }
         Ok(self.repo.as_ref().expect("just set"))
@@ -76,7 +81,9 @@ impl<'a> Runner<'a> {
 
     /// Where a remote installation's stores are copied for its snapshots.
     pub(super) fn mirror(&self) -> PathBuf {
-        crate::host::mirror_dir(self.state(), &self.setup.loaded.manifest.installation.name)
+        self.setup
+            .state
+            .mirror(&self.setup.loaded.manifest.installation.name)
     }
 
     /// The manifest and directory the snapshot repository reads and
@@ -86,7 +93,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Steps journaled done, as (hop, step id).
-    pub(super) fn done(&self) -> Result<HashSet<(usize, String)>> {
+    pub(super) fn done(&self) -> Result<HashSet<(usize, StepId)>> {
         Ok(self
             .journal
             .events(&self.run_id)?
@@ -97,36 +104,14 @@ impl<'a> Runner<'a> {
     }
 
     /// The detail journaled when `step` of `hop` was done (e.g. a snapshot id).
-    pub(super) fn detail(&self, hop: usize, step: &str) -> Result<Option<String>> {
+    pub(super) fn detail(&self, hop: usize, step: &StepId) -> Result<Option<Detail>> {
         Ok(self
             .journal
             .events(&self.run_id)?
             .into_iter()
             .rev()
-            .find(|e| e.hop == hop && e.step == step && e.state == StepState::Done)
+            .find(|e| e.hop == hop && e.step == *step && e.state == StepState::Done)
             .and_then(|e| e.detail))
-    }
-
-    /// The value under `key` in the first detail journaled by hop `h`'s
-    /// `step` (the swap records what it replaces there before acting; the
-    /// first record wins, so a resumed step keeps the true previous state).
-    pub(super) fn first_record<T: serde::de::DeserializeOwned>(
-        &self,
-        h: usize,
-        step: &str,
-        key: &str,
-    ) -> Result<Option<T>, String> {
-        let events = self
-            .journal
-            .events(&self.run_id)
-            .map_err(|e| e.to_string())?;
-        Ok(events
-            .iter()
-            .filter(|e| e.hop == h && e.step == step)
-            .find_map(|e| {
-                let v: serde_json::Value = serde_json::from_str(e.detail.as_deref()?).ok()?;
-                serde_json::from_value(v.get(key)?.clone()).ok()
-            }))
     }
 
     /// Runs (or continues) every hop.
@@ -151,38 +136,37 @@ impl<'a> Runner<'a> {
         self.summary()
     }
 
-    fn run_hop(&mut self, h: usize, done: &HashSet<(usize, String)>) -> Result<(), StepFailure> {
+    fn run_hop(&mut self, h: usize, done: &HashSet<(usize, StepId)>) -> Result<(), StepFailure> {
         let hop = self.plan.hops[h].clone();
         for step in &hop.steps {
             if done.contains(&(h, step.id.clone())) {
                 continue;
             }
-            let fail = |error: String| StepFailure {
+            let fail = |error: StepError| StepFailure {
                 step: step.clone(),
-                error,
+                error: Box::new(error),
             };
             self.journal
                 .record(&self.run_id, h, &step.id, StepState::Started, None)
-                .map_err(|e| fail(e.to_string()))?;
+                .map_err(|e| fail(e.into()))?;
             self.progress(h, step, "started");
             match self.perform(h, step) {
                 Ok(detail) => {
                     self.journal
-                        .record(
-                            &self.run_id,
-                            h,
-                            &step.id,
-                            StepState::Done,
-                            detail.as_deref(),
-                        )
-                        .map_err(|e| fail(e.to_string()))?;
+                        .record(&self.run_id, h, &step.id, StepState::Done, detail.as_ref())
+                        .map_err(|e| fail(e.into()))?;
                     self.progress(h, step, "done");
                     self.maybe_crash(h, &step.id);
                 }
                 Err(e) => {
-                    let _ =
-                        self.journal
-                            .record(&self.run_id, h, &step.id, StepState::Failed, Some(&e));
+                    let said = Detail::note(e.to_string());
+                    let _ = self.journal.record(
+                        &self.run_id,
+                        h,
+                        &step.id,
+                        StepState::Failed,
+                        Some(&said),
+                    );
                     self.progress(h, step, "failed");
                     return Err(fail(e));
                 }
@@ -191,7 +175,7 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    fn maybe_crash(&self, h: usize, step: &str) {
+    fn maybe_crash(&self, h: usize, step: &StepId) {
         if self.crash_after.as_deref() == Some(&format!("{}:{step}", h + 1)) {
             // SAFETY: kill(2) on ourselves; simulates power loss for tests.
             unsafe {
@@ -207,7 +191,7 @@ impl<'a> Runner<'a> {
             hops: self.plan.hops.len(),
             from: &hop.from,
             to: &hop.to,
-            step: &step.id,
+            step: &step.id.to_string(),
             description: &step.description,
             state,
         });
@@ -215,6 +199,7 @@ impl<'a> Runner<'a> {
 
     /// A hop failed: undo it (before the point of no return) or restore its
     /// snapshot (after), so that the hop's starting version serves again.
+    /// Then the `on_failure` hook runs.
     fn fail(mut self, h: usize, f: StepFailure) -> Result<RunSummary> {
         let hop = self.plan.hops[h].clone();
         let what = format!(
@@ -222,23 +207,33 @@ impl<'a> Runner<'a> {
             hop.from, hop.to, f.step.id, f.error
         );
         self.setup.progress.note(&format!("error: {what}"));
+        let result = self.undo_failed(h, f, &what);
+        self.on_failure(&hop.from, &hop.to, &what);
+        result
+    }
+
+    fn undo_failed(&mut self, h: usize, f: StepFailure, what: &str) -> Result<RunSummary> {
+        let hop = self.plan.hops[h].clone();
         if matches!(f.step.kind, StepKind::Preflight | StepKind::PreCheck) {
             // Nothing has changed yet: the checks only looked.
             self.journal
-                .set_outcome(&self.run_id, Outcome::Failed, &hop.from, Some(&what))?;
-            return Err(RunError::Failed(format!(
-                "{what}\nnothing was changed: {} is as it was",
-                hop.from
-            )));
+                .set_outcome(&self.run_id, Outcome::Failed, &hop.from, Some(what))?;
+            return Err(RunError::Unchanged {
+                what: what.to_string(),
+                at: hop.from,
+                cause: f.error,
+            });
         }
         let undone = if f.step.point_of_no_return {
             self.setup.progress.note(&format!(
                 "past the point of no return: restoring the snapshot taken before the swap and {}",
                 hop.from
             ));
-            match self.detail(h, "backup.final")? {
+            match self.final_snapshot(h)? {
                 Some(id) => self.restore_to(h, &hop.from, Some(&id)),
-                None => Err("no verified snapshot of this hop was recorded".to_string()),
+                None => Err(StepError::msg(
+                    "no verified snapshot of this hop was recorded",
+                )),
             }
         } else {
             self.setup.progress.note(&format!(
@@ -255,19 +250,45 @@ impl<'a> Runner<'a> {
                     Outcome::Failed
                 };
                 self.journal
-                    .set_outcome(&self.run_id, outcome, &hop.from, Some(&what))?;
+                    .set_outcome(&self.run_id, outcome, &hop.from, Some(what))?;
                 self.set_manifest_version(&hop.from);
-                Err(RunError::RolledBack { what, at: hop.from })
+                Err(RunError::RolledBack {
+                    what: what.to_string(),
+                    at: hop.from,
+                    cause: f.error,
+                })
             }
             Err(e) => {
                 self.journal.set_outcome(
                     &self.run_id,
                     Outcome::RollbackFailed,
                     &hop.from,
-                    Some(&what),
+                    Some(what),
                 )?;
-                Err(RunError::RollbackFailed { what, rollback: e })
+                Err(RunError::RollbackFailed {
+                    what: what.to_string(),
+                    rollback: Box::new(e),
+                })
             }
+        }
+    }
+
+    /// The manifest's `on_failure` hook, after a failed hop was undone (or
+    /// could not be): told the versions and the error in `UPSHIFT_FROM`,
+    /// `UPSHIFT_TO` and `UPSHIFT_ERROR`. Its own failure is reported, not
+    /// raised: the run's outcome is already decided.
+    pub(super) fn on_failure(&self, from: &str, to: &str, what: &str) {
+        let Some(cmd) = &self.setup.loaded.manifest.hooks.on_failure else {
+            return;
+        };
+        let t = self.target();
+        let env = [
+            ("UPSHIFT_FROM", from),
+            ("UPSHIFT_TO", to),
+            ("UPSHIFT_ERROR", what),
+        ];
+        if let Err(e) = t.host.sh_checked("hook on_failure", cmd, &t.root, &env) {
+            self.setup.progress.note(&format!("warning: {e}"));
         }
     }
 

@@ -1,25 +1,27 @@
-//! What each kind of step does. Every step is idempotent: after a crash,
-//! `resume` runs the interrupted step again.
+//! What each step does. Every step is idempotent: after a crash, `resume`
+//! runs the interrupted step again.
 
 use std::collections::HashSet;
 
-use sha2::{Digest, Sha256};
-use upshift_backup::{Phase, Tags};
 use upshift_core::catalog::Release;
-use upshift_core::manifest::{DriverKind, StoreKind};
-use upshift_core::plan::{Step, StepKind};
+use upshift_core::manifest::StoreKind;
+use upshift_core::plan::{HookPoint, Step, StepId};
 
 use super::runner::Runner;
-use crate::error::RunError;
-use crate::host::{self, Target};
+use crate::deploy::{self, At};
+use crate::detail::Detail;
+use crate::error::{RunError, StepError, StepResult};
+use crate::host::Target;
 use crate::journal::now_ms;
 use crate::proc::tail;
 use crate::{driver, health};
 
-type StepResult = Result<Option<String>, String>;
+/// The outcome of a step: what to journal as its detail.
+type Performed = StepResult<Option<Detail>>;
 
-/// How a stop step that left its service running starts its detail.
-const KEPT: &str = "kept running";
+fn note(text: Option<String>) -> Option<Detail> {
+    text.map(Detail::note)
+}
 
 impl Runner<'_> {
     /// Releases the hop crosses (their pre-checks, data steps and known issues apply).
@@ -33,193 +35,105 @@ impl Runner<'_> {
     }
 
     /// Performs one step; the `Ok` value is journaled as the step's detail.
-    pub(super) fn perform(&mut self, h: usize, step: &Step) -> StepResult {
+    pub(super) fn perform(&mut self, h: usize, step: &Step) -> Performed {
         let hop = self.plan.hops[h].clone();
+        let at = At {
+            index: h,
+            hop: &hop,
+        };
         let m = &self.setup.loaded.manifest;
         let t = self.target().clone();
-        let root = t.root.clone();
-        // The name a step acts on: `stop.notes` → `notes`, `prepare.config.auth` → `auth`.
-        let arg = ["prepare.config.", "config.write."]
-            .iter()
-            .find_map(|p| step.id.strip_prefix(p))
-            .or_else(|| step.id.split_once('.').map(|(_, a)| a))
-            .unwrap_or("")
-            .to_string();
-        let service = |name: &str| {
-            m.services.get(name).ok_or_else(|| {
-                format!("the manifest has no service `{name}` (the plan is for another manifest)")
-            })
-        };
-        match step.kind {
-            StepKind::Preflight => match step.id.as_str() {
-                "preflight.health" => {
-                    for name in m.start_order() {
-                        if let Some(hc) = &m.services[name].health {
-                            health::wait(hc, &t).map_err(|e| {
-                                format!(
-                                    "{name} ({}) is not healthy, fix it before upgrading: {e}",
-                                    hop.from
-                                )
-                            })?;
-                        }
-                    }
-                    Ok(None)
-                }
-                "preflight.disk" => disk_free(&t),
-                _ => {
-                    for (name, svc) in &m.services {
-                        driver::check_remote(name, svc, &t)?;
-                    }
-                    if t.is_remote() {
-                        remote_stores(m, &t)?;
-                    }
-                    let helm = m
-                        .services
-                        .values()
-                        .any(|s| *s.driver.get_ref() == DriverKind::Helm);
-                    if helm && !on_path("helm") {
-                        return Err("services use the helm driver but `helm` is not on PATH; install Helm 3 (https://helm.sh/docs/intro/install/)".into());
-                    }
-                    if m.services
-                        .values()
-                        .any(|s| *s.driver.get_ref() == DriverKind::Compose)
-                    {
-                        driver::compose::program()?;
-                    }
-                    tools_present(m.stores.values().map(|s| *s.kind.get_ref()))
-                }
-            },
-            StepKind::PreCheck => {
-                let id = step.id.trim_start_matches("precheck.");
-                let check = self
-                    .crossed(h)
-                    .into_iter()
-                    .flat_map(|r| r.pre_checks.iter())
-                    .find(|c| c.id == id)
-                    .cloned();
-                match check.and_then(|c| c.run.clone().map(|run| (c, run))) {
-                    Some((c, run)) => t
-                        .host
-                        .sh_checked(&c.description, &run, &root, &[])
-                        .map(|_| None)
-                        .map_err(|e| {
+        match &step.id {
+            StepId::PreflightHealth => {
+                for name in m.start_order() {
+                    if let Some(hc) = &m.services[name].health {
+                        health::wait(hc, &t).map_err(|e| {
                             format!(
-                                "{e}{}",
-                                c.hint.map(|h| format!("\nhint: {h}")).unwrap_or_default()
+                                "{name} ({}) is not healthy, fix it before upgrading: {e}",
+                                hop.from
                             )
-                        }),
-                    None => Ok(Some("nothing to run: review it by hand".into())),
-                }
-            }
-            StepKind::Prepare => {
-                let release = self.install_release(h)?;
-                let images = self.compose_prepare(h)?;
-                Ok(join_details(release, images))
-            }
-            StepKind::RenderConfig => self.render_config(h, &arg),
-            StepKind::Backup => self.backup(h, &step.id),
-            StepKind::Hook => {
-                let cmd = match arg.as_str() {
-                    "pre_upgrade" => m.hooks.pre_upgrade.clone(),
-                    _ => m.hooks.post_upgrade.clone(),
-                };
-                run_hook(&arg, cmd.as_deref(), &t, &hop.from, &hop.to)
-            }
-            StepKind::MaintenanceOn => {
-                run_hook(
-                    "maintenance.on",
-                    m.maintenance.on.as_deref(),
-                    &t,
-                    &hop.from,
-                    &hop.to,
-                )?;
-                run_hook(
-                    "maintenance.announce",
-                    m.maintenance.announce.as_deref(),
-                    &t,
-                    &hop.from,
-                    &hop.to,
-                )?;
-                Ok(Some(now_ms().to_string()))
-            }
-            StepKind::Stop => {
-                let svc = service(&arg)?;
-                if let Some(why) = self.compose_keeps(h, &arg)? {
-                    return Ok(Some(format!("{KEPT}: {why}")));
-                }
-                driver::stop(&arg, svc, &t)?;
-                if m.maintenance.page && !driver::keeps_running(svc) {
-                    if let Some(addr) = &svc.public_address {
-                        self.page.serve_on(&t.host, addr)?;
+                        })?;
                     }
                 }
                 Ok(None)
             }
-            StepKind::VerifyBackup => {
-                let online = self.online_snapshot(h)?.map(|(id, _)| id);
-                let id = if step.id == "backup.verify_online" {
-                    online.ok_or("no online snapshot was recorded")?
-                } else {
-                    let id = self
-                        .detail(h, "backup.final")
-                        .map_err(|e| e.to_string())?
-                        .ok_or("no final snapshot was recorded")?;
-                    let verified = self
-                        .done()
-                        .map_err(|e| e.to_string())?
-                        .contains(&(h, "backup.verify_online".to_string()));
-                    if verified && online.as_deref() == Some(id.as_str()) {
-                        return Ok(Some(format!(
-                            "{id}: verified while serving, unchanged since"
-                        )));
-                    }
-                    id
+            StepId::PreflightDisk => disk_free(&t).map(note),
+            StepId::PreflightTools => {
+                if t.is_remote() {
+                    remote_stores(m, &t)?;
+                }
+                for d in &self.deployments {
+                    d.preflight(&self.cx())?;
+                }
+                tools_present(m.stores.values().map(|s| *s.kind.get_ref())).map(|_| None)
+            }
+            StepId::PreCheck(id) => self.pre_check(h, id),
+            StepId::PrepareArtifacts => {
+                let mut done = Vec::new();
+                for d in &self.deployments {
+                    done.push(d.prepare(&self.cx(), at)?);
+                }
+                Ok(joined(done))
+            }
+            StepId::RenderConfig(name) => {
+                let rendered = self.render_config(h, name)?;
+                let mut done = vec![rendered];
+                for d in &self.deployments {
+                    done.push(d.check_config(&self.cx(), at, name)?);
+                }
+                Ok(joined(done))
+            }
+            StepId::BackupOnline | StepId::BackupFinal | StepId::BackupPost => {
+                self.backup(h, &step.id)
+            }
+            StepId::VerifyOnline | StepId::VerifyFinal => self.verify(h, &step.id),
+            StepId::Hook(point) => {
+                let cmd = match point {
+                    HookPoint::PreUpgrade => m.hooks.pre_upgrade.clone(),
+                    HookPoint::PostUpgrade => m.hooks.post_upgrade.clone(),
                 };
-                let (manifest, base) = self.backup_view();
-                let setup = self.setup;
-                let progress = setup.progress.backup();
-                let report = self
-                    .repo()
-                    .map_err(|e| e.to_string())?
-                    .verify(&id, &manifest, &base, &*progress)
-                    .map_err(|e| e.to_string())?;
-                if report.ok() {
-                    Ok(Some(id))
-                } else {
-                    Err(format!(
-                        "snapshot {id} did not verify: {}",
-                        report.problems().join("; ")
-                    ))
-                }
+                run_hook(point.as_str(), cmd.as_deref(), &t, &hop.from, &hop.to).map(|_| None)
             }
-            StepKind::Swap => {
-                let link = self.swap_release(h)?;
-                let helm = self.helm_upgrade(h)?;
-                let compose = self.compose_swap(h)?;
-                Ok(join_details(join_details(link, helm), compose))
-            }
-            StepKind::WriteConfig => self.write_config(h, &arg),
-            StepKind::DataMigration => self.data_step(h, &arg),
-            StepKind::Start => {
-                let svc = service(&arg)?;
-                if self.kept_running(h, &arg) {
-                    return Ok(Some(KEPT.into()));
+            StepId::MaintenanceOn => {
+                for (name, cmd) in [
+                    ("maintenance.on", &m.maintenance.on),
+                    ("maintenance.announce", &m.maintenance.announce),
+                ] {
+                    run_hook(name, cmd.as_deref(), &t, &hop.from, &hop.to)?;
                 }
-                if let Some(addr) = &svc.public_address {
+                Ok(Some(Detail::WindowOpened { at_ms: now_ms() }))
+            }
+            StepId::Stop(name) => self.stop(at, name),
+            StepId::Swap => {
+                let done = deploy::swap(&self.journal, &self.cx(), at, &self.deployments)?;
+                Ok(joined(done.into_iter().map(Some).collect()))
+            }
+            StepId::WriteConfig(name) => self.write_config(h, name).map(|_| None),
+            StepId::Migrate(id) => self.data_step(h, id),
+            StepId::Start(name) => {
+                if self.kept_running(h, name) {
+                    return Ok(Some(Detail::KeptRunning { why: String::new() }));
+                }
+                if let Some(addr) = &m.services[name.as_str()].public_address {
                     self.page.release(addr);
                 }
-                driver::start(&arg, svc, &t).map(|_| None)
+                deploy::owner(&self.deployments, name)?
+                    .start(&self.cx(), name)
+                    .map(|_| None)
             }
-            StepKind::HealthCheck => {
-                let svc = service(&arg)?;
+            StepId::Health(name) => {
+                let svc = m
+                    .services
+                    .get(name)
+                    .ok_or_else(|| format!("the manifest has no service `{name}`"))?;
                 match &svc.health {
                     Some(hc) => health::wait(hc, &t)
                         .map(|_| None)
-                        .map_err(|e| self.diagnose(h, &arg, &e)),
-                    None => Ok(Some("no health check configured".into())),
+                        .map_err(|e| self.diagnose(h, name, &e.to_string()).into()),
+                    None => Ok(Some(Detail::note("no health check configured"))),
                 }
             }
-            StepKind::MaintenanceOff => {
+            StepId::MaintenanceOff => {
                 self.page.release_all();
                 run_hook(
                     "maintenance.off",
@@ -228,58 +142,103 @@ impl Runner<'_> {
                     &hop.from,
                     &hop.to,
                 )?;
-                let started: Option<i64> = self
-                    .detail(h, "maintenance.on")
-                    .map_err(|e| e.to_string())?
-                    .and_then(|d| d.parse().ok());
+                let started = match self.detail(h, &StepId::MaintenanceOn)? {
+                    Some(Detail::WindowOpened { at_ms }) => Some(at_ms),
+                    _ => None,
+                };
                 let ms = started.map_or(0, |s| (now_ms() - s).max(0));
-                self.journal
-                    .add_maintenance(&self.run_id, ms)
-                    .map_err(|e| e.to_string())?;
-                Ok(Some(format!("maintenance window {ms} ms")))
+                self.journal.add_maintenance(&self.run_id, ms)?;
+                Ok(Some(Detail::WindowClosed { ms }))
             }
-            StepKind::Prune => self.prune_releases(),
+            StepId::PruneReleases => {
+                let mut done = Vec::new();
+                for d in &self.deployments {
+                    done.push(d.finish(&self.cx(), &self.plan.from, &self.plan.to)?);
+                }
+                Ok(joined(done))
+            }
+            StepId::Rollback => Err(StepError::msg(
+                "`rollback` is not a step of a plan: the saved plan was edited",
+            )),
         }
     }
 
-    /// Runs the data step `id` of a release hop `h` crosses: in a one-off
-    /// container when it has a `container` form and its service is a compose
-    /// service of the manifest, else its `run` command on the host.
-    fn data_step(&self, h: usize, id: &str) -> StepResult {
-        let hop = &self.plan.hops[h];
-        let m = &self.setup.loaded.manifest;
+    /// A catalog pre-check of a release the hop crosses.
+    fn pre_check(&self, h: usize, id: &str) -> Performed {
+        let check = self
+            .crossed(h)
+            .into_iter()
+            .flat_map(|r| r.pre_checks.iter())
+            .find(|c| c.id == id)
+            .cloned();
         let t = self.target();
-        let root = &t.root;
+        match check.and_then(|c| c.run.clone().map(|run| (c, run))) {
+            Some((c, run)) => t
+                .host
+                .sh_checked(&c.description, &run, &t.root, &[])
+                .map(|_| None)
+                .map_err(|e| e.hint(c.hint.clone())),
+            None => Ok(Some(Detail::note("nothing to run: review it by hand"))),
+        }
+    }
+
+    /// Stops service `name`, unless its deployment lets it keep running
+    /// through the hop; the maintenance page takes over its address.
+    fn stop(&mut self, at: At, name: &str) -> Performed {
+        let d = deploy::owner(&self.deployments, name)?;
+        if let Some(why) = d.keeps_running(&self.cx(), at, name)? {
+            return Ok(Some(Detail::KeptRunning { why }));
+        }
+        d.stop(&self.cx(), name)?;
+        let serves = d.serves_while_stopped(name);
+        let m = &self.setup.loaded.manifest;
+        if m.maintenance.page && !serves {
+            if let Some(addr) = &m.services[name].public_address {
+                self.page.serve_on(&self.setup.target.host, addr)?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs the data step `id` of a release hop `h` crosses: in the
+    /// deployment's own runtime when one runs it (a compose service's
+    /// one-off container), else its `run` command on the host.
+    fn data_step(&self, h: usize, id: &str) -> Performed {
+        let hop = &self.plan.hops[h];
+        let t = self.target();
         let Some(d) = self
             .crossed(h)
             .into_iter()
             .flat_map(|r| r.data_steps.iter())
             .find(|d| d.id == id)
         else {
-            return Ok(Some("no command: the release migrates on start".into()));
+            return Ok(Some(Detail::note(
+                "no command: the release migrates on start",
+            )));
         };
         let env = [("UPSHIFT_FROM", hop.from.as_str()), ("UPSHIFT_TO", &hop.to)];
-        let compose = d
-            .container
-            .as_ref()
-            .and_then(|c| Some((c, m.compose_service(&c.service)?)));
-        let out = match (compose, &d.run, &d.container) {
-            (Some((c, settings)), _, _) => {
-                driver::compose::run_once(settings, root, &c.service, &c.command, &env)?
-            }
-            (None, Some(run), _) => t.host.sh_checked(&d.description, run, root, &env)?,
+        let cx = self.cx();
+        let inside = self
+            .deployments
+            .iter()
+            .find_map(|dep| dep.data_step(&cx, d, &env));
+        let out = match (inside, &d.run, &d.container) {
+            (Some(out), _, _) => out?,
+            (None, Some(run), _) => t.host.sh_checked(&d.description, run, &t.root, &env)?,
             (None, None, Some(c)) => {
-                return Err(format!(
+                return Err(StepError::msg(format!(
                     "data step {id} runs only in a container of the compose service `{}`, which this manifest does not have; run `{}` in it by hand, then resume",
                     c.service,
                     c.command.join(" ")
-                ))
+                )))
             }
             (None, None, None) => {
-                return Ok(Some("no command: the release migrates on start".into()))
+                return Ok(Some(Detail::note(
+                    "no command: the release migrates on start",
+                )))
             }
         };
-        Ok(Some(tail(&out, 3)))
+        Ok(Some(Detail::note(tail(&out, 3))))
     }
 
     /// A failed health check, with the log's tail and any known issue that matches it.
@@ -325,95 +284,12 @@ impl Runner<'_> {
         out
     }
 
-    fn backup(&mut self, h: usize, id: &str) -> StepResult {
-        let hop = self.plan.hops[h].clone();
-        let (phase, version) = if id == "backup.post" {
-            (Phase::PostUpgrade, hop.to.clone())
-        } else {
-            (Phase::PreUpgrade, hop.from.clone())
-        };
-        let loaded_setup = self.setup;
-        let loaded = loaded_setup.loaded;
-        let tags = Tags {
-            installation: loaded.manifest.installation.name.clone(),
-            product: loaded.catalog.product.clone(),
-            version,
-            phase,
-            run_id: self.run_id.clone(),
-            config_fingerprint: self.config_fingerprint(),
-        };
-        if id == "backup.final" {
-            // Only what changed since the online backup: when the stores are
-            // files that did not change, the online snapshot is the final one.
-            if let (Some((online, before)), Some(now)) =
-                (self.online_snapshot(h)?, self.store_fingerprint())
-            {
-                if before == now {
-                    self.setup.progress.note(
-                        "the data did not change since the online backup: it is the final snapshot",
-                    );
-                    return Ok(Some(online));
-                }
-            }
-        }
-        let fingerprint = self.store_fingerprint();
-        if self.target().is_remote() {
-            self.setup.progress.note(&format!(
-                "copying the stores from {} into {}",
-                self.target().label(),
-                self.mirror().display()
-            ));
-            host::pull_stores(self.target(), &loaded.manifest, &self.mirror())?;
-        }
-        let (manifest, base) = self.backup_view();
-        let progress = loaded_setup.progress.backup();
-        let info = self
-            .repo()
-            .map_err(|e| e.to_string())?
-            .backup(&manifest, &base, &tags, &*progress)
-            .map_err(|e| e.to_string())?;
-        self.journal
-            .add_snapshot(&self.run_id, &info.short_id)
-            .map_err(|e| e.to_string())?;
-        match (id, fingerprint) {
-            ("backup.online", Some(fp)) => Ok(Some(format!("{} {fp}", info.id))),
-            _ => Ok(Some(info.id)),
-        }
-    }
-
-    /// The online snapshot of hop `h` and the store fingerprint taken with it.
-    fn online_snapshot(&self, h: usize) -> Result<Option<(String, String)>, String> {
-        let d = self.detail(h, "backup.online").map_err(|e| e.to_string())?;
-        Ok(d.map(|d| match d.split_once(' ') {
-            Some((id, fp)) => (id.to_string(), fp.to_string()),
-            None => (d, String::new()),
-        }))
-    }
-
-    fn config_fingerprint(&self) -> String {
-        let mut h = Sha256::new();
-        for c in self.setup.loaded.manifest.config.values() {
-            h.update(c.path.as_bytes());
-            h.update(
-                self.target()
-                    .host
-                    .read(&self.target().path(&c.path))
-                    .unwrap_or_default(),
-            );
-        }
-        h.finalize()
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
     /// Whether hop `h`'s stop step left service `name` running.
     pub(super) fn kept_running(&self, h: usize, name: &str) -> bool {
-        self.detail(h, &format!("stop.{name}"))
-            .ok()
-            .flatten()
-            .is_some_and(|d| d.starts_with(KEPT))
+        matches!(
+            self.detail(h, &StepId::Stop(name.to_string())),
+            Ok(Some(Detail::KeptRunning { .. }))
+        )
     }
 
     /// After a crash, serve the maintenance page again for services this hop
@@ -421,36 +297,44 @@ impl Runner<'_> {
     pub(super) fn restore_page(
         &mut self,
         h: usize,
-        done: &HashSet<(usize, String)>,
+        done: &HashSet<(usize, StepId)>,
     ) -> Result<(), RunError> {
         let m = &self.setup.loaded.manifest;
         if !m.maintenance.page {
             return Ok(());
         }
         for (name, svc) in &m.services {
-            let stopped = done.contains(&(h, format!("stop.{name}")))
-                && !done.contains(&(h, format!("start.{name}")));
-            if driver::keeps_running(svc) || self.kept_running(h, name) {
+            let stopped = done.contains(&(h, StepId::Stop(name.clone())))
+                && !done.contains(&(h, StepId::Start(name.clone())));
+            let serves = deploy::owner(&self.deployments, name)
+                .map(|d| d.serves_while_stopped(name))
+                .unwrap_or(false);
+            if serves || self.kept_running(h, name) {
                 continue;
             }
             if let (true, Some(addr)) = (stopped, &svc.public_address) {
                 let host = self.target().host.clone();
-                self.page.serve_on(&host, addr).map_err(RunError::Failed)?;
+                self.page.serve_on(&host, addr)?;
             }
         }
         Ok(())
     }
 }
 
-/// Two step details as one (`a; b`).
-fn join_details(a: Option<String>, b: Option<String>) -> Option<String> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-        (a, b) => a.or(b),
-    }
+/// Several parts of a step's detail as one note (`a; b`).
+fn joined(parts: Vec<Option<String>>) -> Option<Detail> {
+    let parts: Vec<String> = parts.into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| Detail::note(parts.join("; ")))
 }
 
-fn run_hook(name: &str, cmd: Option<&str>, t: &Target, from: &str, to: &str) -> StepResult {
+/// Runs hook `name` (if the manifest sets it), with the hop's versions.
+pub(super) fn run_hook(
+    name: &str,
+    cmd: Option<&str>,
+    t: &Target,
+    from: &str,
+    to: &str,
+) -> StepResult<()> {
     match cmd {
         Some(c) => t
             .host
@@ -460,12 +344,12 @@ fn run_hook(name: &str, cmd: Option<&str>, t: &Target, from: &str, to: &str) -> 
                 &t.root,
                 &[("UPSHIFT_FROM", from), ("UPSHIFT_TO", to)],
             )
-            .map(|_| None),
-        None => Ok(None),
+            .map(|_| ()),
+        None => Ok(()),
     }
 }
 
-fn disk_free(t: &Target) -> StepResult {
+fn disk_free(t: &Target) -> StepResult<Option<String>> {
     const MIN: u64 = 64 << 20;
     let free = t.host.free_space(&t.root).map_err(|e| {
         format!(
@@ -475,13 +359,13 @@ fn disk_free(t: &Target) -> StepResult {
         )
     })?;
     if free < MIN {
-        return Err(format!(
+        return Err(StepError::msg(format!(
             "only {} MiB free under {} on {}: free at least {} MiB before upgrading",
             free >> 20,
             t.root.display(),
             t.label(),
             MIN >> 20
-        ));
+        )));
     }
     Ok(Some(format!("{} MiB free", free >> 20)))
 }
@@ -489,19 +373,19 @@ fn disk_free(t: &Target) -> StepResult {
 /// Stores a remote installation can have: files and SQLite come through
 /// ssh; database servers and buckets are reached from here at their
 /// configured address; Docker volumes would need the remote Docker engine.
-fn remote_stores(m: &upshift_core::manifest::Manifest, t: &Target) -> Result<(), String> {
+fn remote_stores(m: &upshift_core::manifest::Manifest, t: &Target) -> StepResult<()> {
     for (name, s) in &m.stores {
         if *s.kind.get_ref() == StoreKind::Volume {
-            return Err(format!(
+            return Err(StepError::msg(format!(
                 "store `{name}` is a Docker volume, which upshift backs up only on this machine, but the installation is on {}; run upshift on that machine",
                 t.label()
-            ));
+            )));
         }
     }
     Ok(())
 }
 
-fn tools_present(kinds: impl Iterator<Item = StoreKind>) -> StepResult {
+fn tools_present(kinds: impl Iterator<Item = StoreKind>) -> StepResult<()> {
     let mut missing = Vec::new();
     for k in kinds {
         let need: &[&[&str]] = match k {
@@ -512,22 +396,17 @@ fn tools_present(kinds: impl Iterator<Item = StoreKind>) -> StepResult {
             _ => &[],
         };
         for alternatives in need {
-            if !alternatives.iter().any(|t| on_path(t)) {
+            if !alternatives.iter().any(|t| crate::proc::on_path(t)) {
                 missing.push(alternatives.join(" or "));
             }
         }
     }
     if missing.is_empty() {
-        Ok(None)
+        Ok(())
     } else {
-        Err(format!(
+        Err(StepError::msg(format!(
             "missing tools: {}; install them first",
             missing.join(", ")
-        ))
+        )))
     }
-}
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }

@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use upshift_core::manifest::{Manifest, StoreKind};
 
 use super::{q, Host, Target};
+use crate::error::StepResult;
 
 /// SQLite's side files, which must go with (or away with) the database.
 const SQLITE_SIDES: [&str; 2] = ["-wal", "-shm"];
@@ -45,7 +46,7 @@ fn backed_up(target: &Target, m: &Manifest) -> Vec<(PathBuf, bool)> {
     out
 }
 
-fn ssh(target: &Target) -> Result<&super::Ssh, String> {
+fn ssh(target: &Target) -> StepResult<&super::Ssh> {
     match &target.host {
         Host::Ssh(s) => Ok(s),
         Host::Local => Err("a local installation needs no mirror".into()),
@@ -88,7 +89,7 @@ pub fn mirrored_manifest(target: &Target, m: &Manifest, mirror: &Path) -> Manife
 
 /// Empties `mirror` for a restore, with the directories the installation's
 /// paths live in (a database is restored into its directory).
-pub fn empty_mirror(target: &Target, m: &Manifest, mirror: &Path) -> Result<(), String> {
+pub fn empty_mirror(target: &Target, m: &Manifest, mirror: &Path) -> StepResult<()> {
     if mirror.exists() {
         std::fs::remove_dir_all(mirror)
             .map_err(|e| format!("cannot empty {}: {e}", mirror.display()))?;
@@ -106,7 +107,7 @@ pub fn empty_mirror(target: &Target, m: &Manifest, mirror: &Path) -> Result<(), 
 /// into it. SQLite databases come with their WAL, which is then folded into
 /// the copy (exact when the services are stopped; while they write, a
 /// best-effort copy that the backup's integrity check vets).
-pub fn pull_stores(target: &Target, m: &Manifest, mirror: &Path) -> Result<(), String> {
+pub fn pull_stores(target: &Target, m: &Manifest, mirror: &Path) -> StepResult<()> {
     let ssh = ssh(target)?;
     if mirror.exists() {
         std::fs::remove_dir_all(mirror)
@@ -149,7 +150,8 @@ pub fn pull_stores(target: &Target, m: &Manifest, mirror: &Path) -> Result<(), S
             "cannot read the stores on {}: {}",
             ssh.label(),
             String::from_utf8_lossy(&sent.stderr).trim()
-        ));
+        )
+        .into());
     }
     if !untar.status.success() {
         return Err(format!(
@@ -157,7 +159,8 @@ pub fn pull_stores(target: &Target, m: &Manifest, mirror: &Path) -> Result<(), S
             ssh.label(),
             mirror.display(),
             String::from_utf8_lossy(&untar.stderr).trim()
-        ));
+        )
+        .into());
     }
     for (p, sqlite) in &paths {
         if *sqlite {
@@ -168,7 +171,7 @@ pub fn pull_stores(target: &Target, m: &Manifest, mirror: &Path) -> Result<(), S
 }
 
 /// Checkpoints a copied database's WAL into it and removes the side files.
-fn fold_wal(db: &Path) -> Result<(), String> {
+fn fold_wal(db: &Path) -> StepResult<()> {
     let wal = super::local::suffixed(db, "-wal");
     if !db.is_file() || !wal.exists() {
         return Ok(());
@@ -188,7 +191,7 @@ fn fold_wal(db: &Path) -> Result<(), String> {
 /// Streams the mirror's copies back over the installation's paths: each
 /// path the mirror holds replaces the remote one (a database's stale WAL is
 /// removed with it, or SQLite would replay it over the restored file).
-pub fn push_stores(target: &Target, m: &Manifest, mirror: &Path) -> Result<(), String> {
+pub fn push_stores(target: &Target, m: &Manifest, mirror: &Path) -> StepResult<()> {
     let ssh = ssh(target)?;
     let mut present = Vec::new();
     let mut remove = String::new();
@@ -211,7 +214,7 @@ pub fn push_stores(target: &Target, m: &Manifest, mirror: &Path) -> Result<(), S
         return Err(format!(
             "the restore put nothing into {}: was the snapshot taken with the manifest in another directory? Move it back, or restore by hand from `upshift snapshots`",
             mirror.display()
-        ));
+        ).into());
     }
     let mut pack = Command::new("tar");
     pack.args(["--numeric-owner", "-cf", "-", "-C"])
@@ -240,14 +243,16 @@ pub fn push_stores(target: &Target, m: &Manifest, mirror: &Path) -> Result<(), S
             "cannot pack {}: {}",
             mirror.display(),
             String::from_utf8_lossy(&packed.stderr).trim()
-        ));
+        )
+        .into());
     }
     if !got.status.success() {
         return Err(format!(
             "cannot write the restored stores on {}: {}",
             ssh.label(),
             String::from_utf8_lossy(&got.stderr).trim()
-        ));
+        )
+        .into());
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ pub use mirror::{
 };
 pub use ssh::Ssh;
 
+use crate::error::StepResult;
 use crate::proc::Output;
 
 /// A machine an installation runs on.
@@ -45,7 +46,7 @@ impl<T: Read + Write + Send> Conn for T {}
 impl Target {
     /// The installation's target: `installation.host`, or this machine with
     /// `manifest_dir` as its root.
-    pub fn for_installation(inst: &Installation, manifest_dir: &Path) -> Result<Target, String> {
+    pub fn for_installation(inst: &Installation, manifest_dir: &Path) -> StepResult<Target> {
         match &inst.host {
             None => Ok(Target::local(manifest_dir)),
             Some(h) => {
@@ -90,20 +91,21 @@ impl Target {
     /// Checks the host answers and its directory exists, before anything
     /// is done there: an unreachable host or a refused host key stops a run
     /// at once, with ssh's own words.
-    pub fn reach(&self) -> Result<(), String> {
+    pub fn reach(&self) -> StepResult<()> {
         let Host::Ssh(s) = &self.host else {
             return Ok(());
         };
         match s.script(&format!("test -d {}", q(&self.root)), None) {
             Ok(_) => Ok(()),
             Err(e) if e.to_string().starts_with("ssh ") => {
-                Err(format!("cannot reach {}: {e}", self.label()))
+                Err(format!("cannot reach {}: {e}", self.label()).into())
             }
             Err(_) => Err(format!(
                 "{} does not exist on {}: fix the path of `host` in the manifest",
                 self.root.display(),
                 self.label()
-            )),
+            )
+            .into()),
         }
     }
 }
@@ -124,7 +126,7 @@ impl Host {
         cmd: &str,
         dir: &Path,
         env: &[(&str, &str)],
-    ) -> Result<String, String> {
+    ) -> StepResult<String> {
         crate::proc::checked(what, cmd, self.sh(cmd, dir, env))
     }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use upshift_core::manifest::RemoteHost;
 
 use super::{local, q, Conn};
+use crate::error::{StepError, StepResult};
 use crate::proc::Output;
 
 /// ssh's own exit status for connection and authentication failures.
@@ -292,7 +293,7 @@ impl Ssh {
     }
 
     /// `tcp` health check: can the other machine connect to `addr`?
-    pub fn tcp_check(&self, addr: &str, timeout: Duration) -> Result<(), String> {
+    pub fn tcp_check(&self, addr: &str, timeout: Duration) -> StepResult<()> {
         let (host, port) = addr
             .rsplit_once(':')
             .ok_or_else(|| format!("`{addr}` is not host:port"))?;
@@ -309,8 +310,9 @@ impl Ssh {
                 "connect {addr} (on {}): refused or unreachable {}",
                 self.label(),
                 String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Err(e) => Err(e.to_string()),
+            )
+            .into()),
+            Err(e) => Err(StepError::msg(e.to_string())),
         }
     }
 }

@@ -1,37 +1,72 @@
 //! Releases side by side (`[release]` in the manifest): install the new one
 //! while the old one serves, carry the config and local data over, flip the
 //! link, and after a successful run remove releases no longer needed.
-//!
-//! Every function here is idempotent, so `resume` can run it again.
+//! Without a `[release]` table there is nothing to do here.
 
 use std::path::Path;
 
-use upshift_core::manifest::ReleaseLayout;
+use upshift_core::manifest::{Manifest, ReleaseLayout};
 
-use super::runner::Runner;
+use super::{At, Cx, Deployment};
+use crate::error::{StepError, StepResult};
 
-type StepResult = Result<Option<String>, String>;
+/// The `[release]` layout, when the manifest has one.
+pub struct Releases {
+    layout: Option<ReleaseLayout>,
+}
 
 /// `{dir}` and `{version}` in an install command.
-pub(super) fn substitute(cmd: &str, layout: &ReleaseLayout, version: &str) -> String {
+fn substitute(cmd: &str, layout: &ReleaseLayout, version: &str) -> String {
     cmd.replace("{dir}", &layout.dir)
         .replace("{version}", version)
 }
 
-impl Runner<'_> {
-    fn layout(&self) -> Option<&ReleaseLayout> {
-        self.setup.loaded.manifest.release.as_ref()
+impl Releases {
+    pub fn of(m: &Manifest) -> Releases {
+        Releases {
+            layout: m.release.clone(),
+        }
     }
 
-    /// `prepare.artifacts`: runs the install command for the hop's target,
-    /// then checks the old release has everything `carry` names, so a
-    /// missing path stops the run before the maintenance window.
-    pub(super) fn install_release(&self, h: usize) -> StepResult {
-        let hop = &self.plan.hops[h];
-        let Some(layout) = self.layout() else {
+    /// Points the release link at `version` (atomic rename of a new symlink).
+    fn switch(&self, cx: &Cx, version: &str) -> StepResult<String> {
+        let Some(layout) = &self.layout else {
+            return Ok("no [release] layout: the driver switches versions".into());
+        };
+        let t = cx.target;
+        let target = Path::new(&layout.dir).join(version);
+        if !t.host.is_dir(&t.path(&target)) {
+            return Err(StepError::msg(format!(
+                "release {version} is not installed at {}",
+                t.path(&target).display()
+            )));
+        }
+        let link = t.path(&layout.link);
+        t.host.symlink_replace(&target, &link).map_err(|e| {
+            format!(
+                "cannot point {} at {}: {e}",
+                link.display(),
+                target.display()
+            )
+        })?;
+        Ok(format!("{} → {}", layout.link, target.display()))
+    }
+}
+
+impl Deployment for Releases {
+    fn key(&self) -> &'static str {
+        "release"
+    }
+
+    /// Runs the install command for the hop's target, then checks the old
+    /// release has everything `carry` names, so a missing path stops the
+    /// run before the maintenance window.
+    fn prepare(&self, cx: &Cx, at: At) -> StepResult {
+        let hop = at.hop;
+        let Some(layout) = &self.layout else {
             return Ok(Some("no [release] layout in the manifest".into()));
         };
-        let t = self.target();
+        let t = cx.target;
         let mut detail = None;
         match &layout.install {
             Some(cmd) => {
@@ -58,33 +93,33 @@ impl Runner<'_> {
         for c in &layout.carry {
             let src = old.join(c.get_ref());
             if !t.host.exists(&src) {
-                return Err(format!(
+                return Err(StepError::msg(format!(
                     "cannot carry `{}` into {}: {} does not exist; create it in the old release or remove it from `carry` in [release]",
                     c.get_ref(),
                     hop.to,
                     src.display()
-                ));
+                )));
             }
         }
         Ok(detail)
     }
 
-    /// `swap.version`: copies the `carry` paths from the old release into the
-    /// new one (replacing what the new release shipped), then flips the link.
-    pub(super) fn swap_release(&self, h: usize) -> StepResult {
-        let hop = &self.plan.hops[h];
-        let Some(layout) = self.layout() else {
-            return self.switch_release(&hop.to).map(Some);
+    /// Copies the `carry` paths from the old release into the new one
+    /// (replacing what the new release shipped), then flips the link.
+    fn swap(&self, cx: &Cx, at: At, _record: Option<&serde_json::Value>) -> StepResult {
+        let hop = at.hop;
+        let Some(layout) = &self.layout else {
+            return self.switch(cx, &hop.to).map(Some);
         };
-        let t = self.target();
+        let t = cx.target;
         let releases = t.path(&layout.dir);
         let (old, new) = (releases.join(&hop.from), releases.join(&hop.to));
         if !t.host.is_dir(&new) {
-            return Err(format!(
+            return Err(StepError::msg(format!(
                 "release {} is not installed at {}: check the install command in [release]",
                 hop.to,
                 new.display()
-            ));
+            )));
         }
         let mut carried = Vec::new();
         for c in &layout.carry {
@@ -100,7 +135,7 @@ impl Runner<'_> {
                 })?;
             carried.push(rel.as_str());
         }
-        let flipped = self.switch_release(&hop.to)?;
+        let flipped = self.switch(cx, &hop.to)?;
         Ok(Some(if carried.is_empty() {
             flipped
         } else {
@@ -108,43 +143,27 @@ impl Runner<'_> {
         }))
     }
 
-    /// Points the release link at `version` (atomic rename of a new symlink).
-    pub(super) fn switch_release(&self, version: &str) -> Result<String, String> {
-        let Some(layout) = self.layout() else {
-            return Ok("no [release] layout: the driver switches versions".into());
-        };
-        let t = self.target();
-        let target = Path::new(&layout.dir).join(version);
-        if !t.host.is_dir(&t.path(&target)) {
-            return Err(format!(
-                "release {version} is not installed at {}",
-                t.path(&target).display()
-            ));
-        }
-        let link = t.path(&layout.link);
-        t.host.symlink_replace(&target, &link).map_err(|e| {
-            format!(
-                "cannot point {} at {}: {e}",
-                link.display(),
-                target.display()
-            )
-        })?;
-        Ok(format!("{} → {}", layout.link, target.display()))
+    fn roll_back(
+        &self,
+        cx: &Cx,
+        version: &str,
+        _record: Option<&serde_json::Value>,
+    ) -> StepResult<()> {
+        self.switch(cx, version).map(|_| ())
     }
 
     /// `releases.prune`: keeps the run's first and last release and removes
     /// older release directories. Never fails the run: what cannot be
     /// removed is reported in the step's detail.
-    pub(super) fn prune_releases(&self) -> StepResult {
-        let Some(layout) = self.layout() else {
+    fn finish(&self, cx: &Cx, from: &str, to: &str) -> StepResult {
+        let Some(layout) = &self.layout else {
             return Ok(None);
         };
-        let cat = &self.setup.loaded.catalog;
-        let (from, to) = (&self.plan.from, &self.plan.to);
+        let cat = &cx.loaded.catalog;
         let Ok(newest) = cat.parse_version(to) else {
             return Ok(Some(format!("{to} is not a version: nothing removed")));
         };
-        let t = self.target();
+        let t = cx.target;
         let dir = t.path(&layout.dir);
         let current = t.host.canonicalize(&t.path(&layout.link)).ok();
         let mut removed = Vec::new();
@@ -152,8 +171,8 @@ impl Runner<'_> {
         for (name, is_dir) in t.host.list_dir(&dir).unwrap_or_default() {
             let path = dir.join(&name);
             let old = !name.starts_with('.')
-                && name != *from
-                && name != *to
+                && name != from
+                && name != to
                 && is_dir
                 && cat.parse_version(&name).is_ok_and(|v| v < newest)
                 && t.host.canonicalize(&path).ok() != current;
@@ -171,13 +190,12 @@ impl Runner<'_> {
             format!("kept {to} and {from}; removed {}", removed.join(", "))
         };
         for p in &problems {
-            self.setup.progress.note(&format!("warning: {p}"));
+            cx.progress.note(&format!("warning: {p}"));
             detail += &format!("; {p}");
         }
         Ok(Some(detail))
     }
 }
-
 #[cfg(test)]
 mod tests {
     use crate::host::Host;

@@ -1,0 +1,72 @@
+//! Services upshift starts and stops on the installation's host: the
+//! `process` driver (upshift runs the program and keeps its pid), the
+//! `command` driver (any start/stop command) and `systemd` units.
+
+use upshift_core::manifest::{Driver, Manifest, Service};
+
+use super::{Cx, Deployment};
+use crate::driver::{command, process};
+use crate::error::StepResult;
+
+/// The manifest's process, command and systemd services.
+pub struct Services {
+    services: Vec<(String, Service)>,
+}
+
+impl Services {
+    pub fn of(m: &Manifest) -> Services {
+        let services = m
+            .services
+            .iter()
+            .filter(|(_, s)| {
+                matches!(
+                    s.run(),
+                    Driver::Process(_) | Driver::Command(_) | Driver::Systemd(_)
+                )
+            })
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        Services { services }
+    }
+
+    fn get(&self, name: &str) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
+    }
+}
+
+impl Deployment for Services {
+    fn key(&self) -> &'static str {
+        "services"
+    }
+
+    fn owns(&self, service: &str) -> bool {
+        self.get(service).is_some()
+    }
+
+    fn stop(&self, cx: &Cx, name: &str) -> StepResult<()> {
+        let Some(svc) = self.get(name) else {
+            return Ok(());
+        };
+        match svc.run() {
+            Driver::Process(p) => process::stop(name, p, cx.target),
+            Driver::Command(c) => command::run(name, c, cx.target, "stop"),
+            Driver::Systemd(s) => command::systemctl(name, s.as_ref(), cx.target, "stop"),
+            _ => Ok(()),
+        }
+    }
+
+    fn start(&self, cx: &Cx, name: &str) -> StepResult<()> {
+        let Some(svc) = self.get(name) else {
+            return Ok(());
+        };
+        match svc.run() {
+            Driver::Process(p) => process::start(name, p, svc, cx.target),
+            Driver::Command(c) => command::run(name, c, cx.target, "start"),
+            Driver::Systemd(s) => command::systemctl(name, s.as_ref(), cx.target, "start"),
+            _ => Ok(()),
+        }
+    }
+}

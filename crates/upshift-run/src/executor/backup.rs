@@ -1,0 +1,139 @@
+//! The backup and verify steps: the online snapshot while serving, the
+//! final one with services stopped (the online one reused when nothing
+//! changed since), their test restores, and the post-upgrade snapshot.
+
+use sha2::{Digest, Sha256};
+use upshift_backup::{Phase, Tags};
+use upshift_core::plan::StepId;
+
+use super::runner::Runner;
+use crate::detail::Detail;
+use crate::error::{StepError, StepResult};
+use crate::host;
+
+impl Runner<'_> {
+    pub(super) fn backup(&mut self, h: usize, id: &StepId) -> StepResult<Option<Detail>> {
+        let hop = self.plan.hops[h].clone();
+        let (phase, version) = if *id == StepId::BackupPost {
+            (Phase::PostUpgrade, hop.to.clone())
+        } else {
+            (Phase::PreUpgrade, hop.from.clone())
+        };
+        let setup = self.setup;
+        let loaded = setup.loaded;
+        let tags = Tags {
+            installation: loaded.manifest.installation.name.clone(),
+            product: loaded.catalog.product.clone(),
+            version,
+            phase,
+            run_id: self.run_id.clone(),
+            config_fingerprint: self.config_fingerprint(),
+        };
+        if *id == StepId::BackupFinal {
+            // Only what changed since the online backup: when the stores are
+            // files that did not change, the online snapshot is the final one.
+            if let (Some((online, Some(before))), Some(now)) =
+                (self.online_snapshot(h)?, self.store_fingerprint())
+            {
+                if before == now {
+                    setup.progress.note(
+                        "the data did not change since the online backup: it is the final snapshot",
+                    );
+                    return Ok(Some(Detail::Snapshot {
+                        id: online,
+                        fingerprint: None,
+                    }));
+                }
+            }
+        }
+        let fingerprint = self.store_fingerprint();
+        if self.target().is_remote() {
+            setup.progress.note(&format!(
+                "copying the stores from {} into {}",
+                self.target().label(),
+                self.mirror().display()
+            ));
+            host::pull_stores(self.target(), &loaded.manifest, &self.mirror())?;
+        }
+        let (manifest, base) = self.backup_view();
+        let progress = setup.progress.backup();
+        let info = self.repo()?.backup(&manifest, &base, &tags, &*progress)?;
+        self.journal.add_snapshot(&self.run_id, &info.short_id)?;
+        Ok(Some(Detail::Snapshot {
+            id: info.id,
+            fingerprint: fingerprint.filter(|_| *id == StepId::BackupOnline),
+        }))
+    }
+
+    pub(super) fn verify(&mut self, h: usize, id: &StepId) -> StepResult<Option<Detail>> {
+        let online = self.online_snapshot(h)?.map(|(id, _)| id);
+        let snapshot = if *id == StepId::VerifyOnline {
+            online.ok_or("no online snapshot was recorded")?
+        } else {
+            let Some(Detail::Snapshot { id: final_id, .. }) =
+                self.detail(h, &StepId::BackupFinal)?
+            else {
+                return Err(StepError::msg("no final snapshot was recorded"));
+            };
+            let verified = self.done()?.contains(&(h, StepId::VerifyOnline));
+            if verified && online.as_deref() == Some(final_id.as_str()) {
+                return Ok(Some(Detail::Verified {
+                    id: final_id,
+                    reused: true,
+                }));
+            }
+            final_id
+        };
+        let (manifest, base) = self.backup_view();
+        let setup = self.setup;
+        let progress = setup.progress.backup();
+        let report = self
+            .repo()?
+            .verify(&snapshot, &manifest, &base, &*progress)?;
+        if report.ok() {
+            Ok(Some(Detail::Verified {
+                id: snapshot,
+                reused: false,
+            }))
+        } else {
+            Err(StepError::msg(format!(
+                "snapshot {snapshot} did not verify: {}",
+                report.problems().join("; ")
+            )))
+        }
+    }
+
+    /// The online snapshot of hop `h` and the store fingerprint taken with it.
+    pub(super) fn online_snapshot(&self, h: usize) -> StepResult<Option<(String, Option<String>)>> {
+        Ok(match self.detail(h, &StepId::BackupOnline)? {
+            Some(Detail::Snapshot { id, fingerprint }) => Some((id, fingerprint)),
+            _ => None,
+        })
+    }
+
+    /// The snapshot hop `h` took with services stopped, before its swap.
+    pub(super) fn final_snapshot(&self, h: usize) -> StepResult<Option<String>> {
+        Ok(match self.detail(h, &StepId::BackupFinal)? {
+            Some(Detail::Snapshot { id, .. }) => Some(id),
+            _ => None,
+        })
+    }
+
+    fn config_fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        for c in self.setup.loaded.manifest.config.values() {
+            h.update(c.path.as_bytes());
+            h.update(
+                self.target()
+                    .host
+                    .read(&self.target().path(&c.path))
+                    .unwrap_or_default(),
+            );
+        }
+        h.finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
