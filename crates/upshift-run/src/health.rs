@@ -42,7 +42,7 @@ pub fn check(h: &Health, t: &Target) -> StepResult<()> {
                 .map_err(|e| StepError::msg(format!("connect {addr}: {e}"))),
         }
     } else if let Some(cmd) = &h.command {
-        match t.host.sh(cmd, &t.root, &[]) {
+        match t.host.sh(cmd, &t.dir, &[]) {
             Ok(o) if o.ok => Ok(()),
             Ok(o) => Err(format!("`{cmd}` failed: {}{}", o.stdout.trim(), o.stderr.trim()).into()),
             Err(e) => Err(format!("cannot run `{cmd}`: {e}").into()),

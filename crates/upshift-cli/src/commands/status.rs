@@ -166,7 +166,7 @@ fn check_version(
     target: &upshift_run::Target,
     loaded: &upshift_core::Loaded,
 ) -> RunningVersion {
-    let out = target.host.sh(cmd, &target.root, &[]);
+    let out = target.host.sh(cmd, &target.dir, &[]);
     let mut rv = RunningVersion {
         command: cmd.to_string(),
         reported: None,

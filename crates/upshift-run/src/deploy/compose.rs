@@ -129,7 +129,7 @@ impl Deployment for ComposeProjects {
         cli::stop(
             name,
             c,
-            &cx.target.root,
+            &cx.target.dir,
             &cx.state.compose_override(&c.project),
         )
     }
@@ -141,7 +141,7 @@ impl Deployment for ComposeProjects {
         cli::start(
             name,
             c,
-            &cx.target.root,
+            &cx.target.dir,
             &cx.state.compose_override(&c.project),
         )
     }
@@ -220,7 +220,7 @@ impl Deployment for ComposeProjects {
             .map(|(_, s)| s)?;
         Some(cli::run_once(
             settings,
-            &cx.target.root,
+            &cx.target.dir,
             &cx.state.compose_override(&settings.project),
             &c.service,
             &c.command,

@@ -50,7 +50,7 @@ impl HelmReleases {
                 staged.display()
             )));
         }
-        let rel = staged.strip_prefix(&cx.target.root).unwrap_or(&staged);
+        let rel = staged.strip_prefix(&cx.target.dir).unwrap_or(&staged);
         Ok(Some(rel.to_string_lossy().into_owned()))
     }
 }
@@ -109,7 +109,7 @@ impl Deployment for HelmReleases {
             let Some(values) = self.values(cx, at.index, helm)? else {
                 continue;
             };
-            cli::template(helm, &cx.target.root, version.as_deref(), &values).map_err(|e| {
+            cli::template(helm, &cx.target.dir, version.as_deref(), &values).map_err(|e| {
                 StepError::msg(format!(
                     "the chart of `{svc}` does not accept the migrated {}: {e}",
                     cfg.path
@@ -124,7 +124,7 @@ impl Deployment for HelmReleases {
     fn record(&self, cx: &Cx, _at: At) -> StepResult<Option<Value>> {
         let mut recorded = Revisions::new();
         for (name, helm) in &self.services {
-            let rev = cli::latest_revision(helm, &cx.target.root)?.ok_or_else(|| {
+            let rev = cli::latest_revision(helm, &cx.target.dir)?.ok_or_else(|| {
                 StepError::msg(format!(
                     "helm release `{}` of service `{name}` has no history: install it with `helm install` first, then upgrade with upshift",
                     helm.release
@@ -156,7 +156,7 @@ impl Deployment for HelmReleases {
                     .get(name)
                     .map_or("none".to_string(), u64::to_string)
             ));
-            cli::upgrade(helm, &cx.target.root, version.as_deref(), values.as_deref())?;
+            cli::upgrade(helm, &cx.target.dir, version.as_deref(), values.as_deref())?;
         }
         Ok(Some(format!(
             "helm upgrade done; revisions recorded for rollback: {}",
@@ -171,7 +171,7 @@ impl Deployment for HelmReleases {
             if let Some(rev) = recorded.get(name) {
                 cx.progress
                     .note(&format!("rollback: helm rollback {name} to revision {rev}"));
-                cli::rollback(helm, &cx.target.root, *rev)?;
+                cli::rollback(helm, &cx.target.dir, *rev)?;
             }
         }
         Ok(())
@@ -181,7 +181,7 @@ impl Deployment for HelmReleases {
     fn status(&self, cx: &Cx) -> Vec<ServiceStatus> {
         let mut out = Vec::new();
         for (name, helm) in &self.services {
-            let (revision, error) = match cli::latest_revision(helm, &cx.target.root) {
+            let (revision, error) = match cli::latest_revision(helm, &cx.target.dir) {
                 Ok(r) => (r, None),
                 Err(e) => (None, Some(e.to_string())),
             };

@@ -80,7 +80,7 @@ impl Deployment for Releases {
                 t.host.sh_checked(
                     &format!("install {}", hop.to),
                     &cmd,
-                    &t.root,
+                    &t.dir,
                     &[
                         ("UPSHIFT_VERSION", &hop.to),
                         ("UPSHIFT_RELEASE_DIR", &layout.dir),

@@ -9,7 +9,7 @@ use crate::host::Target;
 /// Runs the service's `start` or `stop` command; it must exit 0.
 pub fn run(name: &str, c: &CommandDriver, t: &Target, action: &str) -> StepResult<()> {
     let cmd = if action == "start" { &c.start } else { &c.stop };
-    let dir = c.workdir.as_ref().map_or(t.root.clone(), |w| t.path(w));
+    let dir = c.workdir.as_ref().map_or(t.dir.clone(), |w| t.path(w));
     t.host
         .sh_checked(&format!("{action} {name}"), cmd, &dir, &[])
         .map(|_| ())

@@ -35,7 +35,7 @@ pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> Ste
             .create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let workdir = conf.workdir.as_ref().map_or(t.root.clone(), |w| t.path(w));
+    let workdir = conf.workdir.as_ref().map_or(t.dir.clone(), |w| t.path(w));
     // The shell backgrounds the program and exits; the program is reaped by init.
     let cmd = format!(
         "{} </dev/null >>\"$UPSHIFT_LOG\" 2>&1 & echo $!",

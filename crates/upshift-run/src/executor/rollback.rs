@@ -39,7 +39,7 @@ impl Runner<'_> {
         if done.contains(&(h, StepId::MaintenanceOn)) {
             if let Some(off) = &m.maintenance.off {
                 t.host
-                    .sh_checked("hook maintenance.off", off, &t.root, &[])
+                    .sh_checked("hook maintenance.off", off, &t.dir, &[])
                     .map(|_| ())?;
             }
         }
@@ -113,7 +113,7 @@ impl Runner<'_> {
         self.page.release_all();
         if let Some(off) = &m.maintenance.off {
             t.host
-                .sh_checked("hook maintenance.off", off, &t.root, &[])?;
+                .sh_checked("hook maintenance.off", off, &t.dir, &[])?;
         }
         self.journal.record(
             &self.run_id,

@@ -287,7 +287,7 @@ impl<'a> Runner<'a> {
             ("UPSHIFT_TO", to),
             ("UPSHIFT_ERROR", what),
         ];
-        if let Err(e) = t.host.sh_checked("hook on_failure", cmd, &t.root, &env) {
+        if let Err(e) = t.host.sh_checked("hook on_failure", cmd, &t.dir, &env) {
             self.setup.progress.note(&format!("warning: {e}"));
         }
     }

@@ -175,7 +175,7 @@ impl Runner<'_> {
         match check.and_then(|c| c.run.clone().map(|run| (c, run))) {
             Some((c, run)) => t
                 .host
-                .sh_checked(&c.description, &run, &t.root, &[])
+                .sh_checked(&c.description, &run, &t.dir, &[])
                 .map(|_| None)
                 .map_err(|e| e.hint(c.hint.clone())),
             None => Ok(Some(Detail::note("nothing to run: review it by hand"))),
@@ -224,7 +224,7 @@ impl Runner<'_> {
             .find_map(|dep| dep.data_step(&cx, d, &env));
         let out = match (inside, &d.run, &d.container) {
             (Some(out), _, _) => out?,
-            (None, Some(run), _) => t.host.sh_checked(&d.description, run, &t.root, &env)?,
+            (None, Some(run), _) => t.host.sh_checked(&d.description, run, &t.dir, &env)?,
             (None, None, Some(c)) => {
                 return Err(StepError::msg(format!(
                     "data step {id} runs only in a container of the compose service `{}`, which this manifest does not have; run `{}` in it by hand, then resume",
@@ -341,7 +341,7 @@ pub(super) fn run_hook(
             .sh_checked(
                 &format!("hook {name}"),
                 c,
-                &t.root,
+                &t.dir,
                 &[("UPSHIFT_FROM", from), ("UPSHIFT_TO", to)],
             )
             .map(|_| ()),
@@ -351,10 +351,10 @@ pub(super) fn run_hook(
 
 fn disk_free(t: &Target) -> StepResult<Option<String>> {
     const MIN: u64 = 64 << 20;
-    let free = t.host.free_space(&t.root).map_err(|e| {
+    let free = t.host.free_space(&t.dir).map_err(|e| {
         format!(
             "cannot read free space of {} on {}: {e}",
-            t.root.display(),
+            t.dir.display(),
             t.label()
         )
     })?;
@@ -362,7 +362,7 @@ fn disk_free(t: &Target) -> StepResult<Option<String>> {
         return Err(StepError::msg(format!(
             "only {} MiB free under {} on {}: free at least {} MiB before upgrading",
             free >> 20,
-            t.root.display(),
+            t.dir.display(),
             t.label(),
             MIN >> 20
         )));

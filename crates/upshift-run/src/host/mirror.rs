@@ -63,10 +63,10 @@ pub fn mirror_dir(state: &Path, installation: &str) -> PathBuf {
 /// restores: the installation itself, or its mirror when it is remote.
 pub fn backup_view(target: &Target, m: &Manifest, mirror: &Path) -> (Manifest, PathBuf) {
     if target.is_remote() {
-        let base = mirror.join(target.root.strip_prefix("/").unwrap_or(&target.root));
+        let base = mirror.join(target.dir.strip_prefix("/").unwrap_or(&target.dir));
         (mirrored_manifest(target, m, mirror), base)
     } else {
-        (m.clone(), target.root.clone())
+        (m.clone(), target.dir.clone())
     }
 }
 

@@ -35,7 +35,8 @@ pub enum Host {
 #[derive(Debug, Clone)]
 pub struct Target {
     pub host: Host,
-    pub root: PathBuf,
+    /// The installation's directory on `host`.
+    pub dir: PathBuf,
 }
 
 /// A byte stream to a TCP address as seen from the host (a socket, or an
@@ -52,26 +53,26 @@ impl Target {
             Some(h) => {
                 let spec = parse_host(h.get_ref())?;
                 let config = inst.ssh_config.as_ref().map(|c| manifest_dir.join(c));
-                let root = PathBuf::from(&spec.root);
+                let dir = PathBuf::from(&spec.root);
                 Ok(Target {
                     host: Host::Ssh(Ssh::new(spec, config)),
-                    root,
+                    dir,
                 })
             }
         }
     }
 
-    /// This machine, rooted at `root`.
-    pub fn local(root: &Path) -> Target {
+    /// This machine, with the installation in `dir`.
+    pub fn local(dir: &Path) -> Target {
         Target {
             host: Host::Local,
-            root: root.to_path_buf(),
+            dir: dir.to_path_buf(),
         }
     }
 
-    /// `rel` under the root (an absolute `rel` stays as it is).
+    /// `rel` under the installation's directory (an absolute `rel` stays as it is).
     pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
-        self.root.join(rel)
+        self.dir.join(rel)
     }
 
     pub fn is_remote(&self) -> bool {
@@ -95,14 +96,14 @@ impl Target {
         let Host::Ssh(s) = &self.host else {
             return Ok(());
         };
-        match s.script(&format!("test -d {}", q(&self.root)), None) {
+        match s.script(&format!("test -d {}", q(&self.dir)), None) {
             Ok(_) => Ok(()),
             Err(e) if e.to_string().starts_with("ssh ") => {
                 Err(format!("cannot reach {}: {e}", self.label()).into())
             }
             Err(_) => Err(format!(
                 "{} does not exist on {}: fix the path of `host` in the manifest",
-                self.root.display(),
+                self.dir.display(),
                 self.label()
             )
             .into()),
