@@ -1,7 +1,9 @@
-//! Sources: one module per store kind, each turning a manifest store into
-//! [`Part`]s (local paths or a tool's output stream) plus the
-//! [`StoreMeta`](crate::meta::StoreMeta) that verification needs. [`Combined`]
-//! feeds every part of every store into one snapshot.
+//! Sources: one module per store kind, each owning everything about its
+//! kind through [`StoreSource`]: what a backup reads ([`Part`]s plus the
+//! [`StoreMeta`] that verification needs), the test restore, the restore,
+//! the tools it runs and the files that show a change. [`for_kind`] is the
+//! one place that tells the kinds apart. [`Combined`] feeds every part of
+//! every store into one snapshot.
 
 pub(crate) mod files;
 pub(crate) mod mongodb;
@@ -10,6 +12,112 @@ mod parts;
 pub(crate) mod postgres;
 pub(crate) mod s3;
 pub(crate) mod sqlite;
+mod stored;
 pub(crate) mod volume;
 
+use std::path::PathBuf;
+
+use upshift_core::manifest::{Store, StoreKind};
+
+use crate::error::Result;
+use crate::meta::StoreMeta;
+use crate::verify::StoreCheck;
+
 pub(crate) use parts::{Combined, Part};
+pub(crate) use stored::{Planning, Stored};
+
+/// The programs a store kind runs, one slice per tool: any one of a
+/// slice's alternatives will do (`mariadb-dump` or `mysqldump`).
+pub type Tools = &'static [&'static [&'static str]];
+
+/// One store's parts and the metadata its verification needs.
+pub(crate) type Planned = (Vec<Part>, StoreMeta);
+
+/// Where a store's data lies, for code that copies or watches the
+/// installation's files (a mirror over ssh, change detection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataOnHost {
+    /// Reached through a server or a tool (a database server, a Docker
+    /// volume, a bucket): not among the installation's files.
+    Elsewhere,
+    /// Plain files and directories at the store's `path` and `paths`.
+    Files,
+    /// A SQLite database at the store's `path`, with its side files
+    /// ([`sqlite::SIDE_FILES`]).
+    Sqlite,
+}
+
+/// A file whose size, mtime and inode show whether a store changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedFile {
+    /// As the manifest writes it: relative to the installation's
+    /// directory, or absolute.
+    pub path: PathBuf,
+    /// A directory whose whole tree is watched.
+    pub tree: bool,
+}
+
+/// Everything upshift knows about one kind of store.
+pub(crate) trait StoreSource: Sync {
+    fn kind(&self) -> StoreKind;
+
+    /// The programs backup, verify and restore run (checked before a run).
+    fn required_tools(&self) -> Tools;
+
+    fn data_on_host(&self) -> DataOnHost {
+        DataOnHost::Elsewhere
+    }
+
+    /// The files whose change is the store's change; `None` when a change
+    /// cannot be seen from files (a server, a volume, a bucket).
+    fn watched_files(&self, _store: &Store) -> Option<Vec<WatchedFile>> {
+        None
+    }
+
+    /// Checks the store (reachable, present) and says what to back up.
+    fn plan(&self, p: &Planning) -> Result<Planned>;
+
+    /// Test-restores the store from the snapshot and compares it with `meta`.
+    fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck>;
+
+    /// Puts the store back as the snapshot holds it; says what was done.
+    fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String>;
+}
+
+/// The source of a kind of store: the only match on [`StoreKind`].
+pub(crate) fn for_kind(kind: StoreKind) -> &'static dyn StoreSource {
+    match kind {
+        StoreKind::Files => &files::Source,
+        StoreKind::Sqlite => &sqlite::Source,
+        StoreKind::Postgres => &postgres::Source,
+        StoreKind::Mysql => &mysql::Source,
+        StoreKind::Mongodb => &mongodb::Source,
+        StoreKind::Volume => &volume::Source,
+        StoreKind::S3 => &s3::Source,
+    }
+}
+
+/// The source of a manifest store.
+pub(crate) fn for_store(store: &Store) -> &'static dyn StoreSource {
+    for_kind(*store.kind.get_ref())
+}
+
+/// The programs that backing up, verifying and restoring a store of `kind`
+/// run: one slice per tool, any of whose alternatives will do.
+pub fn required_tools(kind: StoreKind) -> &'static [&'static [&'static str]] {
+    for_kind(kind).required_tools()
+}
+
+/// Where the data of a store of `kind` lies.
+pub fn data_on_host(kind: StoreKind) -> DataOnHost {
+    for_kind(kind).data_on_host()
+}
+
+/// The files whose size, mtime and inode change when `store`'s data
+/// changes; `None` when its changes cannot be seen from files.
+pub fn watched_files(store: &Store) -> Option<Vec<WatchedFile>> {
+    for_store(store).watched_files(store)
+}
+
+#[cfg(test)]
+mod tests;

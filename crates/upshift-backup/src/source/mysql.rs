@@ -6,13 +6,65 @@
 
 use std::path::{Path, PathBuf};
 
-use upshift_core::manifest::Store;
+use upshift_core::manifest::{Store, StoreKind};
 
-use super::Part;
+use super::{Part, Planned, Planning, StoreSource, Stored, Tools};
 use crate::command::Cmd;
 use crate::error::{BackupError, Result};
 use crate::meta::{RowCounts, StoreMeta};
 use crate::secret;
+use crate::verify::{judge_test_restore, temp_db_name, StoreCheck};
+
+/// The dump tool, MariaDB's name first.
+const DUMP: &[&str] = &["mariadb-dump", "mysqldump"];
+/// The command-line client, MariaDB's name first.
+const CLIENT: &[&str] = &["mariadb", "mysql"];
+
+/// `kind = "mysql"`.
+pub(crate) struct Source;
+
+impl StoreSource for Source {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Mysql
+    }
+
+    fn required_tools(&self) -> Tools {
+        &[DUMP, CLIENT]
+    }
+
+    fn plan(&self, p: &Planning) -> Result<Planned> {
+        plan(p.name, p.store, p.base_dir)
+    }
+
+    /// Loads the dump into a temporary schema, dropped afterwards.
+    fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
+        let StoreMeta::Mysql { dump, tables } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let my = My::from_store(s.name, s.store()?, s.base_dir)?;
+        let temp = temp_db_name();
+        my.recreate_db(&temp)?;
+        let restored = my
+            .client(Some(&temp))
+            .run_with_stdin(|w| s.dump(dump, w))
+            .and_then(|_| my.row_counts(&temp));
+        let dropped = my.drop_db(&temp);
+        let how = "restored into a temporary schema";
+        judge_test_restore(restored, dropped, tables, how)
+    }
+
+    /// Recreates the database empty and loads the dump.
+    fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
+        let StoreMeta::Mysql { dump, .. } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let my = My::from_store(s.name, s.store()?, s.base_dir)?;
+        let db = &my.database;
+        my.recreate_db(db)?;
+        my.client(Some(db)).run_with_stdin(|w| s.dump(dump, w))?;
+        Ok(format!("database {db} recreated and loaded"))
+    }
+}
 
 /// Connection settings for one MariaDB/MySQL store.
 #[derive(Clone)]
@@ -78,7 +130,7 @@ impl My {
 
     /// The command-line client, in batch mode, on database `db` (if any).
     pub(crate) fn client(&self, db: Option<&str>) -> Cmd {
-        let c = self.tool(&pick(&["mariadb", "mysql"])).args([
+        let c = self.tool(&pick(CLIENT)).args([
             "--batch",
             "--skip-column-names",
             "--connect-timeout=10",
@@ -128,7 +180,7 @@ impl My {
 
     /// The consistent dump of the store's database, to stdout.
     pub(crate) fn dump_cmd(&self) -> Cmd {
-        self.tool(&pick(&["mariadb-dump", "mysqldump"]))
+        self.tool(&pick(DUMP))
             .args([
                 "--single-transaction",
                 "--routines",
@@ -160,7 +212,7 @@ pub(crate) fn dump_path(name: &str) -> PathBuf {
 }
 
 /// Counts rows (proving the server is reachable) and plans the dump stream.
-pub(crate) fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<(Vec<Part>, StoreMeta)> {
+fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
     let my = My::from_store(name, store, base_dir)?;
     let tables = my.row_counts(&my.database)?;
     let dest = dump_path(name);

@@ -4,13 +4,63 @@
 
 use std::path::{Path, PathBuf};
 
-use upshift_core::manifest::Store;
+use upshift_core::manifest::{Store, StoreKind};
 
-use super::Part;
+use super::{Part, Planned, Planning, StoreSource, Stored, Tools};
 use crate::command::Cmd;
 use crate::error::{BackupError, Result};
 use crate::meta::{RowCounts, StoreMeta};
 use crate::secret;
+use crate::verify::{judge_test_restore, temp_db_name, StoreCheck};
+
+/// `kind = "postgres"`.
+pub(crate) struct Source;
+
+impl StoreSource for Source {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Postgres
+    }
+
+    fn required_tools(&self) -> Tools {
+        &[&["pg_dump"], &["pg_restore"]]
+    }
+
+    fn plan(&self, p: &Planning) -> Result<Planned> {
+        plan(p.name, p.store, p.base_dir)
+    }
+
+    /// Restores into a temporary database, dropped afterwards.
+    fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
+        let StoreMeta::Postgres { dump, tables } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let pg = Pg::from_store(s.name, s.store()?, s.base_dir)?;
+        let temp = temp_db_name();
+        pg.create_db(&temp)?;
+        let restored = pg
+            .restore_cmd(&temp, false)
+            .run_with_stdin(|w| s.dump(dump, w))
+            .and_then(|_| pg.row_counts(&temp));
+        let dropped = pg.drop_db(&temp);
+        let how = "restored into a temporary database";
+        judge_test_restore(restored, dropped, tables, how)
+    }
+
+    /// Empties the database (objects created since included), then restores.
+    fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
+        let StoreMeta::Postgres { dump, .. } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let pg = Pg::from_store(s.name, s.store()?, s.base_dir)?;
+        pg.empty_db(&pg.database)?;
+        pg.restore_cmd(&pg.database, false)
+            .run_with_stdin(|w| s.dump(dump, w))?;
+        Ok(format!(
+            "database {} emptied and restored with pg_restore",
+            pg.database
+        ))
+    }
+}
 
 /// Connection settings for one PostgreSQL store.
 #[derive(Clone)]
@@ -152,7 +202,7 @@ pub(crate) fn dump_path(name: &str) -> PathBuf {
 }
 
 /// Counts rows (this also proves the server is reachable) and plans the dump stream.
-pub(crate) fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<(Vec<Part>, StoreMeta)> {
+fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
     let pg = Pg::from_store(name, store, base_dir)?;
     let tables = pg.row_counts(&pg.database)?;
     let dest = dump_path(name);
