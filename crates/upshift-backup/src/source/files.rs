@@ -128,7 +128,7 @@ fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
 }
 
 /// Counts regular files and their bytes under `path` (symlinks not followed).
-pub(crate) fn count(path: &Path) -> Result<(u64, u64)> {
+fn count(path: &Path) -> Result<(u64, u64)> {
     let md =
         std::fs::symlink_metadata(path).map_err(|e| BackupError::io("cannot read", path, e))?;
     if md.is_file() {

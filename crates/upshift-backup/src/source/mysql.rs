@@ -68,12 +68,12 @@ impl StoreSource for Source {
 
 /// Connection settings for one MariaDB/MySQL store.
 #[derive(Clone)]
-pub(crate) struct My {
+struct My {
     store: String,
     host: Option<String>,
     port: Option<u16>,
     user: Option<String>,
-    pub(crate) database: String,
+    database: String,
     password: Option<String>,
 }
 
@@ -89,7 +89,7 @@ fn pick(names: &[&str]) -> String {
 }
 
 impl My {
-    pub(crate) fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<My> {
+    fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<My> {
         let database = store
             .database
             .clone()
@@ -129,7 +129,7 @@ impl My {
     }
 
     /// The command-line client, in batch mode, on database `db` (if any).
-    pub(crate) fn client(&self, db: Option<&str>) -> Cmd {
+    fn client(&self, db: Option<&str>) -> Cmd {
         let c = self.tool(&pick(CLIENT)).args([
             "--batch",
             "--skip-column-names",
@@ -146,7 +146,7 @@ impl My {
     }
 
     /// Exact row counts of every base table of schema `db`.
-    pub(crate) fn row_counts(&self, db: &str) -> Result<RowCounts> {
+    fn row_counts(&self, db: &str) -> Result<RowCounts> {
         let list = self.query(
             None,
             &format!(
@@ -179,7 +179,7 @@ impl My {
     }
 
     /// The consistent dump of the store's database, to stdout.
-    pub(crate) fn dump_cmd(&self) -> Cmd {
+    fn dump_cmd(&self) -> Cmd {
         self.tool(&pick(DUMP))
             .args([
                 "--single-transaction",
@@ -192,7 +192,7 @@ impl My {
     }
 
     /// Drops and recreates schema `db` (empty).
-    pub(crate) fn recreate_db(&self, db: &str) -> Result<()> {
+    fn recreate_db(&self, db: &str) -> Result<()> {
         self.query(
             None,
             &format!("DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`"),
@@ -200,14 +200,14 @@ impl My {
         .map(drop)
     }
 
-    pub(crate) fn drop_db(&self, db: &str) -> Result<()> {
+    fn drop_db(&self, db: &str) -> Result<()> {
         self.query(None, &format!("DROP DATABASE IF EXISTS `{db}`"))
             .map(drop)
     }
 }
 
 /// The snapshot path of a store's dump.
-pub(crate) fn dump_path(name: &str) -> PathBuf {
+fn dump_path(name: &str) -> PathBuf {
     Path::new("/stores").join(name).join("dump.sql")
 }
 

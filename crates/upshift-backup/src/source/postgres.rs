@@ -64,12 +64,12 @@ impl StoreSource for Source {
 
 /// Connection settings for one PostgreSQL store.
 #[derive(Clone)]
-pub(crate) struct Pg {
+struct Pg {
     store: String,
     host: Option<String>,
     port: Option<u16>,
     user: Option<String>,
-    pub(crate) database: String,
+    database: String,
     password: Option<String>,
 }
 
@@ -88,7 +88,7 @@ const EMPTY_SQL: &str = "DO $$ DECLARE s text; BEGIN \
  COMMENT ON SCHEMA public IS 'standard public schema'; GRANT USAGE ON SCHEMA public TO PUBLIC";
 
 impl Pg {
-    pub(crate) fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<Pg> {
+    fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<Pg> {
         let database = store
             .database
             .clone()
@@ -144,7 +144,7 @@ impl Pg {
     }
 
     /// Exact row counts of database `db`.
-    pub(crate) fn row_counts(&self, db: &str) -> Result<RowCounts> {
+    fn row_counts(&self, db: &str) -> Result<RowCounts> {
         let out = self.psql(db, COUNT_SQL)?;
         let mut counts = RowCounts::new();
         for line in out.lines().filter(|l| !l.is_empty()) {
@@ -159,13 +159,13 @@ impl Pg {
     /// (MVCC), so every chunk of the dump changes and nothing deduplicates
     /// either way, and the archiver then had 36× more bytes to chunk, hash
     /// and compress (pgbench -s 70: 719 MB vs 20 MB).
-    pub(crate) fn dump_cmd(&self) -> Cmd {
+    fn dump_cmd(&self) -> Cmd {
         self.tool("pg_dump", &self.database.clone())
             .args(["-Fc", "--no-password"])
     }
 
     /// `pg_restore` reading a custom-format dump from stdin into `db`.
-    pub(crate) fn restore_cmd(&self, db: &str, clean: bool) -> Cmd {
+    fn restore_cmd(&self, db: &str, clean: bool) -> Cmd {
         let c = self.tool("pg_restore", db).args([
             "--no-owner",
             "--no-acl",
@@ -181,23 +181,23 @@ impl Pg {
 
     /// Drops every user schema of `db` (objects created after the snapshot
     /// included) and recreates an empty `public`, before a restore.
-    pub(crate) fn empty_db(&self, db: &str) -> Result<()> {
+    fn empty_db(&self, db: &str) -> Result<()> {
         self.psql(db, EMPTY_SQL).map(drop)
     }
 
-    pub(crate) fn create_db(&self, db: &str) -> Result<()> {
+    fn create_db(&self, db: &str) -> Result<()> {
         self.psql(&self.database, &format!("CREATE DATABASE \"{db}\""))
             .map(drop)
     }
 
-    pub(crate) fn drop_db(&self, db: &str) -> Result<()> {
+    fn drop_db(&self, db: &str) -> Result<()> {
         self.psql(&self.database, &format!("DROP DATABASE IF EXISTS \"{db}\""))
             .map(drop)
     }
 }
 
 /// The snapshot path of a store's dump.
-pub(crate) fn dump_path(name: &str) -> PathBuf {
+fn dump_path(name: &str) -> PathBuf {
     Path::new("/stores").join(name).join("dump.pgcustom")
 }
 
