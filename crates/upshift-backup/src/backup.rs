@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rustic_core::{BackupOptions, SnapshotOptions};
-use upshift_core::manifest::{Manifest, StoreKind};
+use upshift_core::manifest::Manifest;
 
 use crate::command::Failures;
 use crate::error::{BackupError, Result};
-use crate::meta::{PathMap, SnapshotMeta, StoreMeta, Tags};
+use crate::meta::{PathMap, SnapshotMeta, Tags};
 use crate::progress::Progress;
 use crate::repo::{rerr, Repository, SnapshotInfo};
-use crate::source::{self, files, Combined, Part};
+use crate::source::{self, files, Combined, Part, Planning};
 
 impl Repository {
     /// Backs up every store and config file of `manifest` (paths relative to
@@ -39,7 +39,12 @@ impl Repository {
         sorted.sort_by(|a, b| a.0.cmp(b.0));
         for (name, store) in sorted {
             progress.store_started(name);
-            let planned = plan_store(name, store, base_dir, staging.path());
+            let planned = source::for_store(store).plan(&Planning {
+                name,
+                store,
+                base_dir,
+                staging: staging.path(),
+            });
             progress.store_finished(name, planned.is_ok());
             let (p, meta) = planned?;
             parts.extend(p);
@@ -101,23 +106,5 @@ impl Repository {
             return Err(failed.remove(0));
         }
         Ok(SnapshotInfo::from_parts(&snap, &meta))
-    }
-}
-
-/// One store's parts and verification metadata.
-fn plan_store(
-    name: &str,
-    store: &upshift_core::manifest::Store,
-    base_dir: &Path,
-    staging: &Path,
-) -> Result<(Vec<Part>, StoreMeta)> {
-    match *store.kind.get_ref() {
-        StoreKind::Files => files::plan(name, store, base_dir),
-        StoreKind::Sqlite => source::sqlite::plan(name, store, base_dir, staging),
-        StoreKind::Postgres => source::postgres::plan(name, store, base_dir),
-        StoreKind::Mysql => source::mysql::plan(name, store, base_dir),
-        StoreKind::Mongodb => source::mongodb::plan(name, store, base_dir),
-        StoreKind::Volume => source::volume::plan(name, store),
-        StoreKind::S3 => source::s3::plan(name, store, base_dir),
     }
 }

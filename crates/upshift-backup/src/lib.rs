@@ -7,6 +7,8 @@
 //! - [`Repository::snapshots`] lists upshift's snapshots.
 //! - [`Repository::verify`] checks the repository (all data read) and test-restores every store.
 //! - [`Repository::restore`] puts everything back, rewriting only what differs for files.
+//! - [`required_tools`], [`data_on_host`] and [`watched_files`] say, per kind of
+//!   store, what a run needs installed and which files hold the data.
 
 mod backup;
 mod command;
@@ -26,5 +28,9 @@ pub use meta::{Phase, SnapshotMeta, StoreMeta, Tags};
 pub use progress::{NoProgress, Progress};
 pub use repo::{default_key_path, Repository, SnapshotInfo};
 pub use restore::RestoreReport;
+pub use source::sqlite::{
+    SIDE_FILES as SQLITE_SIDE_FILES, WAL as SQLITE_WAL, WAL_FILES as SQLITE_WAL_FILES,
+};
 pub use source::volume::{ensure_helper_image, helper_image};
+pub use source::{data_on_host, required_tools, watched_files, DataOnHost, Tools, WatchedFile};
 pub use verify::{StoreCheck, VerifyReport};

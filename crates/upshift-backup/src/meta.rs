@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use upshift_core::manifest::StoreKind;
 
 /// Why a snapshot was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +99,21 @@ pub enum StoreMeta {
         objects: u64,
         bytes: u64,
     },
+}
+
+impl StoreMeta {
+    /// The kind of store this was recorded from.
+    pub fn kind(&self) -> StoreKind {
+        match self {
+            StoreMeta::Files { .. } => StoreKind::Files,
+            StoreMeta::Sqlite { .. } => StoreKind::Sqlite,
+            StoreMeta::Postgres { .. } => StoreKind::Postgres,
+            StoreMeta::Mysql { .. } => StoreKind::Mysql,
+            StoreMeta::Mongodb { .. } => StoreKind::Mongodb,
+            StoreMeta::Volume { .. } => StoreKind::Volume,
+            StoreMeta::S3 { .. } => StoreKind::S3,
+        }
+    }
 }
 
 /// The JSON document stored in a snapshot's description.

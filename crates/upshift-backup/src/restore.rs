@@ -18,9 +18,7 @@ use crate::error::{BackupError, Result};
 use crate::meta::{PathMap, StoreMeta};
 use crate::progress::Progress;
 use crate::repo::{rerr, Repository};
-use crate::source::s3::{self, S3};
-use crate::source::{mongodb, mysql::My, postgres::Pg, sqlite, volume};
-use crate::verify::dump_node;
+use crate::source::{self, Stored};
 
 type Indexed = rustic_core::Repository<IndexedFullStatus>;
 
@@ -71,81 +69,16 @@ impl Repository {
         manifest: &Manifest,
         base_dir: &Path,
     ) -> Result<String> {
-        let store = || {
-            manifest.stores.get(name).ok_or_else(|| {
-                BackupError::bad_store(
-                    name,
-                    "is not in the manifest: cannot tell where to restore it",
-                )
-            })
+        let stored = Stored {
+            repo: self,
+            indexed: repo,
+            snap,
+            name,
+            store: manifest.stores.get(name),
+            base_dir,
+            unlisted: "is not in the manifest: cannot tell where to restore it",
         };
-        match meta {
-            StoreMeta::Files { paths, .. } => {
-                let mut out = Vec::new();
-                for pm in paths {
-                    out.push(self.restore_path(repo, snap, pm)?);
-                }
-                Ok(out.join("; "))
-            }
-            StoreMeta::S3 {
-                index, objects_dir, ..
-            } => {
-                let s3 = S3::from_store(name, store()?, base_dir)?;
-                s3::restore(self, repo, snap, &s3, index, objects_dir)
-            }
-            StoreMeta::Sqlite { paths, .. } => {
-                let pm = &paths[0];
-                let dir = tempfile::tempdir()
-                    .map_err(|e| BackupError::io("cannot create", std::env::temp_dir(), e))?;
-                let copy = dir.path().join("restore.sqlite");
-                let mut f = std::fs::File::create(&copy)
-                    .map_err(|e| BackupError::io("cannot create", &copy, e))?;
-                dump_node(self, repo, snap, &pm.snapshot, &mut f)?;
-                drop(f);
-                let dest = Path::new(&pm.original);
-                // A damaged database cannot be written through the backup API:
-                // keep it aside (nothing is deleted) and restore into a new file.
-                let aside = sqlite::set_aside_if_damaged(dest)?;
-                sqlite::copy_db(name, &copy, dest)?;
-                Ok(match aside {
-                    Some(a) => format!(
-                        "{} was not a readable database (kept as {}); restored",
-                        pm.original,
-                        a.display()
-                    ),
-                    None => format!("{} rewritten through the SQLite backup API", pm.original),
-                })
-            }
-            StoreMeta::Postgres { dump, .. } => {
-                let pg = Pg::from_store(name, store()?, base_dir)?;
-                pg.empty_db(&pg.database)?;
-                pg.restore_cmd(&pg.database.clone(), false)
-                    .run_with_stdin(|w| dump_node(self, repo, snap, dump, w))?;
-                Ok(format!(
-                    "database {} emptied and restored with pg_restore",
-                    pg.database
-                ))
-            }
-            StoreMeta::Mysql { dump, .. } => {
-                let my = My::from_store(name, store()?, base_dir)?;
-                let db = my.database.clone();
-                my.recreate_db(&db)?;
-                my.client(Some(&db))
-                    .run_with_stdin(|w| dump_node(self, repo, snap, dump, w))?;
-                Ok(format!("database {db} recreated and loaded"))
-            }
-            StoreMeta::Mongodb { dump } => {
-                let uri = mongodb::uri(name, store()?, base_dir)?;
-                mongodb::restore_cmd(name, &uri, false)
-                    .run_with_stdin(|w| dump_node(self, repo, snap, dump, w))?;
-                Ok("mongorestore --drop done".into())
-            }
-            StoreMeta::Volume { dump, volume: v } => {
-                volume::restore_cmd(name, store()?)?
-                    .run_with_stdin(|w| dump_node(self, repo, snap, dump, w))?;
-                Ok(format!("volume {v} emptied and unpacked"))
-            }
-        }
+        source::for_kind(meta.kind()).restore(&stored, meta)
     }
 
     /// Restores one file or directory, rewriting only what differs.
@@ -159,7 +92,12 @@ impl Repository {
     /// snapshot's size and mtime, so it reads no contents. (rustic_core's own
     /// content restore reads up to 40 MiB pack ranges on 20 threads and queues
     /// decoded blobs for writing: ~1 GB peak on a cold restore of 1 GB.)
-    fn restore_path(&self, repo: &Indexed, snap: &SnapshotFile, pm: &PathMap) -> Result<String> {
+    pub(crate) fn restore_path(
+        &self,
+        repo: &Indexed,
+        snap: &SnapshotFile,
+        pm: &PathMap,
+    ) -> Result<String> {
         let node = repo
             .node_from_snapshot_and_path(snap, &pm.snapshot)
             .map_err(|e| rerr(&self.path, &e))?;

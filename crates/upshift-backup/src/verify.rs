@@ -3,19 +3,18 @@
 //! afterwards) compared with what the snapshot recorded.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use rustic_core::repofile::SnapshotFile;
-use rustic_core::{CheckOptions, IndexedFullStatus, LsOptions};
+use rustic_core::{CheckOptions, IndexedFullStatus};
 use serde::Serialize;
 use upshift_core::manifest::Manifest;
 
-use crate::error::{BackupError, Result};
+use crate::error::Result;
 use crate::meta::{RowCounts, StoreMeta};
 use crate::progress::Progress;
-use crate::repo::{rerr, Repository};
-use crate::source::{mongodb, mysql::My, postgres::Pg, sqlite};
+use crate::repo::Repository;
+use crate::source::{self, sqlite, Stored};
 
 type Indexed = rustic_core::Repository<IndexedFullStatus>;
 
@@ -141,126 +140,21 @@ impl Repository {
         manifest: &Manifest,
         base_dir: &Path,
     ) -> Result<StoreCheck> {
-        let store = manifest.stores.get(name);
-        let need_store = || {
-            store.ok_or_else(|| {
-                BackupError::bad_store(
-                    name,
-                    "is no longer in the manifest, so its dump cannot be test-restored",
-                )
-            })
+        let stored = Stored {
+            repo: self,
+            indexed: repo,
+            snap,
+            name,
+            store: manifest.stores.get(name),
+            base_dir,
+            unlisted: "is no longer in the manifest, so its dump cannot be test-restored",
         };
-        Ok(match meta {
-            StoreMeta::Files {
-                paths,
-                files,
-                bytes,
-            } => {
-                let (mut f, mut b) = (0, 0);
-                for p in paths {
-                    let (pf, pb) = tree_count(self, repo, snap, &p.snapshot)?;
-                    f += pf;
-                    b += pb;
-                }
-                compare_counts(&format!("{f} files, {b} bytes"), (f, b), (*files, *bytes))
-            }
-            StoreMeta::S3 {
-                index,
-                objects_dir,
-                objects,
-                bytes,
-                ..
-            } => {
-                crate::source::s3::verify(self, repo, snap, index, objects_dir, (*objects, *bytes))?
-            }
-            StoreMeta::Sqlite {
-                paths,
-                sha256,
-                tables,
-            } => {
-                let dir = tempfile::tempdir()
-                    .map_err(|e| BackupError::io("cannot create", std::env::temp_dir(), e))?;
-                let copy = dir.path().join("check.sqlite");
-                let mut f = std::fs::File::create(&copy)
-                    .map_err(|e| BackupError::io("cannot create", &copy, e))?;
-                dump_node(self, repo, snap, &paths[0].snapshot, &mut f)?;
-                drop(f);
-                let got = sqlite::sha256_file(&copy)?;
-                if &got != sha256 {
-                    return Ok(StoreCheck {
-                        ok: false,
-                        detail: format!("checksum mismatch: recorded {sha256}, restored {got}"),
-                    });
-                }
-                if let Err(findings) = sqlite::integrity(name, &copy)? {
-                    return Ok(StoreCheck {
-                        ok: false,
-                        detail: format!("integrity_check: {findings}"),
-                    });
-                }
-                compare_tables(
-                    tables,
-                    &sqlite::row_counts(name, &copy)?,
-                    "integrity_check ok",
-                )
-            }
-            StoreMeta::Postgres { dump, tables } => {
-                let pg = Pg::from_store(name, need_store()?, base_dir)?;
-                let temp = temp_db_name();
-                pg.create_db(&temp)?;
-                let restored = pg
-                    .restore_cmd(&temp, false)
-                    .run_with_stdin(|w| dump_node(self, repo, snap, dump, w))
-                    .and_then(|_| pg.row_counts(&temp));
-                let dropped = pg.drop_db(&temp);
-                judge_test_restore(
-                    restored,
-                    dropped,
-                    tables,
-                    "restored into a temporary database",
-                )?
-            }
-            StoreMeta::Mysql { dump, tables } => {
-                let my = My::from_store(name, need_store()?, base_dir)?;
-                let temp = temp_db_name();
-                my.recreate_db(&temp)?;
-                let restored = my
-                    .client(Some(&temp))
-                    .run_with_stdin(|w| dump_node(self, repo, snap, dump, w))
-                    .and_then(|_| my.row_counts(&temp));
-                let dropped = my.drop_db(&temp);
-                judge_test_restore(
-                    restored,
-                    dropped,
-                    tables,
-                    "restored into a temporary schema",
-                )?
-            }
-            StoreMeta::Mongodb { dump } => {
-                let uri = mongodb::uri(name, need_store()?, base_dir)?;
-                mongodb::restore_cmd(name, &uri, true)
-                    .run_with_stdin(|w| dump_node(self, repo, snap, dump, w))?;
-                StoreCheck {
-                    ok: true,
-                    detail: "mongorestore --dryRun accepted the archive".into(),
-                }
-            }
-            StoreMeta::Volume { dump, .. } => {
-                let cmd = crate::command::Cmd::new(name, "tar").args(["-tf", "-"]);
-                let listing = cmd.run_with_stdin(|w| dump_node(self, repo, snap, dump, w))?;
-                StoreCheck {
-                    ok: true,
-                    detail: format!(
-                        "tar stream reads back ({} entries)",
-                        listing.lines().count()
-                    ),
-                }
-            }
-        })
+        source::for_kind(meta.kind()).verify(&stored, meta)
     }
 }
 
-fn temp_db_name() -> String {
+/// A name for a temporary database of a test restore.
+pub(crate) fn temp_db_name() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -268,49 +162,8 @@ fn temp_db_name() -> String {
     format!("upshift_verify_{}_{nanos}", std::process::id())
 }
 
-/// Writes the content of the file at snapshot path `path` to `w`.
-pub(crate) fn dump_node(
-    r: &Repository,
-    repo: &Indexed,
-    snap: &SnapshotFile,
-    path: &str,
-    w: &mut dyn Write,
-) -> Result<()> {
-    let node = repo
-        .node_from_snapshot_and_path(snap, path)
-        .map_err(|e| rerr(&r.path, &e))?;
-    let mut w = w;
-    repo.dump(&node, &mut w).map_err(|e| rerr(&r.path, &e))
-}
-
-/// Regular files and bytes under snapshot path `path`.
-fn tree_count(
-    r: &Repository,
-    repo: &Indexed,
-    snap: &SnapshotFile,
-    path: &str,
-) -> Result<(u64, u64)> {
-    let node = repo
-        .node_from_snapshot_and_path(snap, path)
-        .map_err(|e| rerr(&r.path, &e))?;
-    if node.is_file() {
-        return Ok((1, node.meta.size));
-    }
-    let (mut f, mut b) = (0, 0);
-    for item in repo
-        .ls(&node, &LsOptions::default())
-        .map_err(|e| rerr(&r.path, &e))?
-    {
-        let (_, n) = item.map_err(|e| rerr(&r.path, &e))?;
-        if n.is_file() {
-            f += 1;
-            b += n.meta.size;
-        }
-    }
-    Ok((f, b))
-}
-
-fn compare_counts(what: &str, got: (u64, u64), want: (u64, u64)) -> StoreCheck {
+/// Regular files and bytes found (`got`) against those recorded (`want`).
+pub(crate) fn compare_counts(what: &str, got: (u64, u64), want: (u64, u64)) -> StoreCheck {
     if got == want {
         StoreCheck {
             ok: true,
@@ -330,7 +183,7 @@ fn compare_counts(what: &str, got: (u64, u64), want: (u64, u64)) -> StoreCheck {
 /// The verdict of a test restore into a temporary database: a dump that does
 /// not restore fails the check; otherwise the temporary database must have
 /// been dropped and its row counts must match the recorded ones.
-fn judge_test_restore(
+pub(crate) fn judge_test_restore(
     restored: Result<RowCounts>,
     dropped: Result<()>,
     want: &RowCounts,
@@ -349,7 +202,8 @@ fn judge_test_restore(
     Ok(compare_tables(want, &counts, how))
 }
 
-fn compare_tables(want: &RowCounts, got: &RowCounts, how: &str) -> StoreCheck {
+/// Row counts restored (`got`) against those recorded (`want`).
+pub(crate) fn compare_tables(want: &RowCounts, got: &RowCounts, how: &str) -> StoreCheck {
     let mut diffs = Vec::new();
     for (t, n) in want {
         match got.get(t) {

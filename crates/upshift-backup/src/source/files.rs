@@ -3,11 +3,73 @@
 
 use std::path::{Path, PathBuf};
 
-use upshift_core::manifest::Store;
+use upshift_core::manifest::{Store, StoreKind};
 
-use super::Part;
+use super::{DataOnHost, Part, Planned, Planning, StoreSource, Stored, Tools, WatchedFile};
 use crate::error::{BackupError, Result};
 use crate::meta::{PathMap, StoreMeta};
+use crate::verify::{compare_counts, StoreCheck};
+
+/// `kind = "files"`.
+pub(crate) struct Source;
+
+impl StoreSource for Source {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Files
+    }
+
+    fn required_tools(&self) -> Tools {
+        &[]
+    }
+
+    fn data_on_host(&self) -> DataOnHost {
+        DataOnHost::Files
+    }
+
+    fn watched_files(&self, store: &Store) -> Option<Vec<WatchedFile>> {
+        let paths = store.path.iter().chain(&store.paths);
+        Some(
+            paths
+                .map(|p| WatchedFile {
+                    path: p.into(),
+                    tree: true,
+                })
+                .collect(),
+        )
+    }
+
+    fn plan(&self, p: &Planning) -> Result<Planned> {
+        plan(p.name, p.store, p.base_dir)
+    }
+
+    /// Counts what the snapshot holds (contents are checked by blob hash).
+    fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
+        let StoreMeta::Files {
+            paths,
+            files,
+            bytes,
+        } = meta
+        else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let (mut f, mut b) = (0, 0);
+        for p in paths {
+            let (pf, pb) = s.tree_count(&p.snapshot)?;
+            f += pf;
+            b += pb;
+        }
+        let what = format!("{f} files, {b} bytes");
+        Ok(compare_counts(&what, (f, b), (*files, *bytes)))
+    }
+
+    fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
+        let StoreMeta::Files { paths, .. } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let done: Result<Vec<String>> = paths.iter().map(|pm| s.restore_path(pm)).collect();
+        Ok(done?.join("; "))
+    }
+}
 
 /// The store's paths (`path` and `paths`), resolved against `base_dir`.
 pub(crate) fn store_paths(name: &str, store: &Store, base_dir: &Path) -> Result<Vec<PathBuf>> {
@@ -38,7 +100,7 @@ pub(crate) fn snapshot_path(root: &str, name: &str, index: usize, src: &Path) ->
 }
 
 /// Plans a files store: every path must exist.
-pub(crate) fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<(Vec<Part>, StoreMeta)> {
+fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
     let mut parts = Vec::new();
     let mut maps = Vec::new();
     let (mut files, mut bytes) = (0, 0);
@@ -66,7 +128,7 @@ pub(crate) fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<(Vec<Pa
 }
 
 /// Counts regular files and their bytes under `path` (symlinks not followed).
-pub(crate) fn count(path: &Path) -> Result<(u64, u64)> {
+fn count(path: &Path) -> Result<(u64, u64)> {
     let md =
         std::fs::symlink_metadata(path).map_err(|e| BackupError::io("cannot read", path, e))?;
     if md.is_file() {

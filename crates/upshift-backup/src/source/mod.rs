@@ -1,247 +1,123 @@
-//! Sources: one module per store kind, each turning a manifest store into
-//! [`Part`]s (local paths or a tool's output stream) plus the
-//! [`StoreMeta`](crate::meta::StoreMeta) that verification needs. [`Combined`]
-//! feeds every part of every store into one snapshot.
+//! Sources: one module per store kind, each owning everything about its
+//! kind through [`StoreSource`]: what a backup reads ([`Part`]s plus the
+//! [`StoreMeta`] that verification needs), the test restore, the restore,
+//! the tools it runs and the files that show a change. [`for_kind`] is the
+//! one place that tells the kinds apart. [`Combined`] feeds every part of
+//! every store into one snapshot.
 
 pub(crate) mod files;
 pub(crate) mod mongodb;
 pub(crate) mod mysql;
+mod parts;
 pub(crate) mod postgres;
 pub(crate) mod s3;
 pub(crate) mod sqlite;
+mod stored;
 pub(crate) mod volume;
 
-use std::ffi::OsStr;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use rustic_core::repofile::{Metadata, Node, NodeType};
-use rustic_core::{
-    Excludes, LocalSource, LocalSourceFilterOptions, LocalSourceSaveOptions, ReadSource,
-    ReadSourceEntry, ReadSourceOpen, RusticError, RusticResult,
-};
+use upshift_core::manifest::{Store, StoreKind};
 
-use crate::command::{Cmd, Failures};
-use crate::error::BackupError;
+use crate::error::Result;
+use crate::meta::StoreMeta;
+use crate::verify::StoreCheck;
 
-/// Something to put into the snapshot.
-#[derive(Debug)]
-pub(crate) enum Part {
-    /// A local file or directory `src`, stored at snapshot path `dest`
-    /// (whose last component equals `src`'s file name).
-    Local { src: PathBuf, dest: PathBuf },
-    /// A tool's stdout, stored as the file `dest`.
-    Stream { dest: PathBuf, cmd: Cmd },
-    /// Bytes made in memory (an index), stored as the file `dest`.
-    Bytes { dest: PathBuf, data: Vec<u8> },
-    /// An S3 object, stored as the file `dest` with its size and
-    /// last-modified time (so an unchanged object is not downloaded again).
-    Object {
-        dest: PathBuf,
-        s3: Arc<s3::S3>,
-        info: s3::ObjectInfo,
-    },
+pub(crate) use parts::{Combined, Part};
+pub(crate) use stored::{Planning, Stored};
+
+/// The programs a store kind runs, one slice per tool: any one of a
+/// slice's alternatives will do (`mariadb-dump` or `mysqldump`).
+pub type Tools = &'static [&'static [&'static str]];
+
+/// One store's parts and the metadata its verification needs.
+pub(crate) type Planned = (Vec<Part>, StoreMeta);
+
+/// Where a store's data lies, for code that copies or watches the
+/// installation's files (a mirror over ssh, change detection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataOnHost {
+    /// Reached through a server or a tool (a database server, a Docker
+    /// volume, a bucket): not among the installation's files.
+    Elsewhere,
+    /// Plain files and directories at the store's `path` and `paths`.
+    Files,
+    /// A SQLite database at the store's `path`, with its side files
+    /// ([`sqlite::SIDE_FILES`]).
+    Sqlite,
 }
 
-impl Part {
-    fn dest(&self) -> &Path {
-        match self {
-            Part::Local { dest, .. }
-            | Part::Stream { dest, .. }
-            | Part::Bytes { dest, .. }
-            | Part::Object { dest, .. } => dest,
-        }
+/// A file whose size, mtime and inode show whether a store changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedFile {
+    /// As the manifest writes it: relative to the installation's
+    /// directory, or absolute.
+    pub path: PathBuf,
+    /// A directory whose whole tree is watched.
+    pub tree: bool,
+}
+
+/// Everything upshift knows about one kind of store.
+pub(crate) trait StoreSource: Sync {
+    fn kind(&self) -> StoreKind;
+
+    /// The programs backup, verify and restore run (checked before a run).
+    fn required_tools(&self) -> Tools;
+
+    fn data_on_host(&self) -> DataOnHost {
+        DataOnHost::Elsewhere
+    }
+
+    /// The files whose change is the store's change; `None` when a change
+    /// cannot be seen from files (a server, a volume, a bucket).
+    fn watched_files(&self, _store: &Store) -> Option<Vec<WatchedFile>> {
+        None
+    }
+
+    /// Checks the store (reachable, present) and says what to back up.
+    fn plan(&self, p: &Planning) -> Result<Planned>;
+
+    /// Test-restores the store from the snapshot and compares it with `meta`.
+    fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck>;
+
+    /// Puts the store back as the snapshot holds it; says what was done.
+    fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String>;
+}
+
+/// The source of a kind of store: the only match on [`StoreKind`].
+pub(crate) fn for_kind(kind: StoreKind) -> &'static dyn StoreSource {
+    match kind {
+        StoreKind::Files => &files::Source,
+        StoreKind::Sqlite => &sqlite::Source,
+        StoreKind::Postgres => &postgres::Source,
+        StoreKind::Mysql => &mysql::Source,
+        StoreKind::Mongodb => &mongodb::Source,
+        StoreKind::Volume => &volume::Source,
+        StoreKind::S3 => &s3::Source,
     }
 }
 
-/// All parts of one backup, as one rustic [`ReadSource`].
-pub(crate) struct Combined {
-    parts: Vec<Part>,
-    failures: Failures,
+/// The source of a manifest store.
+pub(crate) fn for_store(store: &Store) -> &'static dyn StoreSource {
+    for_kind(*store.kind.get_ref())
 }
 
-impl Combined {
-    /// Sorts parts by snapshot path, as the tree builder needs.
-    pub(crate) fn new(mut parts: Vec<Part>, failures: Failures) -> Self {
-        parts.sort_by(|a, b| a.dest().cmp(b.dest()));
-        Combined { parts, failures }
-    }
+/// The programs that backing up, verifying and restoring a store of `kind`
+/// run: one slice per tool, any of whose alternatives will do.
+pub fn required_tools(kind: StoreKind) -> &'static [&'static [&'static str]] {
+    for_kind(kind).required_tools()
 }
 
-/// How to open one entry.
-pub(crate) enum PartOpen {
-    Local(<LocalSource as ReadSource>::Open),
-    Stream(Cmd, Failures),
-    Bytes(Vec<u8>),
-    Object(Arc<s3::S3>, s3::ObjectInfo, Failures),
+/// Where the data of a store of `kind` lies.
+pub fn data_on_host(kind: StoreKind) -> DataOnHost {
+    for_kind(kind).data_on_host()
 }
 
-/// A failure while opening a source, recorded and returned to the archiver.
-fn open_failed(failures: &Failures, e: BackupError) -> Box<RusticError> {
-    let msg = e.to_string();
-    failures.lock().expect("failures lock").push(e);
-    RusticError::new(rustic_core::ErrorKind::ExternalCommand, "{msg}").attach_context("msg", msg)
+/// The files whose size, mtime and inode change when `store`'s data
+/// changes; `None` when its changes cannot be seen from files.
+pub fn watched_files(store: &Store) -> Option<Vec<WatchedFile>> {
+    for_store(store).watched_files(store)
 }
 
-/// Read buffer for tools' stdout.
-const STREAM_BUF: usize = 1 << 20;
-
-/// Fills every read buffer completely (short only at the end of the data).
-/// rustic_core's chunker reads into a 4 KiB buffer and truncates it to what
-/// each read returned, never growing it again: on a pipe, where reads are
-/// often short (`pg_dump` writes row by row), it ended up reading a few
-/// bytes per system call (a 200 MB uncompressed dump took minutes).
-struct FillReader<R>(R);
-
-impl<R: Read> Read for FillReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut n = 0;
-        while n < buf.len() {
-            match self.0.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                // The stream is failing (the tool exited non-zero): the
-                // data read so far does not matter.
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(n)
-    }
-}
-
-impl ReadSourceOpen for PartOpen {
-    type Reader = Box<dyn Read + Send>;
-
-    fn open(self) -> RusticResult<Self::Reader> {
-        match self {
-            PartOpen::Local(o) => Ok(Box::new(o.open()?)),
-            PartOpen::Stream(cmd, failures) => match cmd.spawn_reader(failures.clone()) {
-                Ok(r) => Ok(Box::new(FillReader(std::io::BufReader::with_capacity(
-                    STREAM_BUF, r,
-                )))),
-                Err(e) => Err(open_failed(&failures, e)),
-            },
-            PartOpen::Bytes(data) => Ok(Box::new(std::io::Cursor::new(data))),
-            PartOpen::Object(s3, info, failures) => {
-                match s3::open_object(&s3, &info, failures.clone()) {
-                    Ok(r) => Ok(Box::new(FillReader(r))),
-                    Err(e) => Err(open_failed(&failures, e)),
-                }
-            }
-        }
-    }
-}
-
-type Entry = RusticResult<ReadSourceEntry<PartOpen>>;
-
-impl ReadSource for Combined {
-    type Open = PartOpen;
-    type Iter = std::vec::IntoIter<Entry>;
-
-    fn size(&self) -> RusticResult<Option<u64>> {
-        Ok(None)
-    }
-
-    fn entries(&self) -> Self::Iter {
-        let mut out: Vec<Entry> = Vec::new();
-        for part in &self.parts {
-            match part {
-                Part::Local { src, dest } => local_entries(src, dest, &self.failures, &mut out),
-                Part::Stream { dest, cmd } => {
-                    let name = dest.file_name().unwrap_or(OsStr::new("dump"));
-                    let meta = Metadata {
-                        mode: Some(0o100_600),
-                        mtime: Some(rustic_core::jiff::Timestamp::now()),
-                        ..Default::default()
-                    };
-                    out.push(Ok(ReadSourceEntry {
-                        path: dest.clone(),
-                        node: Node::new_node(name, NodeType::File, meta),
-                        open: Some(PartOpen::Stream(cmd.clone(), self.failures.clone())),
-                    }));
-                }
-                Part::Bytes { dest, data } => {
-                    let name = dest.file_name().unwrap_or(OsStr::new("data"));
-                    let meta = Metadata {
-                        mode: Some(0o100_600),
-                        mtime: Some(rustic_core::jiff::Timestamp::now()),
-                        size: data.len() as u64,
-                        ..Default::default()
-                    };
-                    out.push(Ok(ReadSourceEntry {
-                        path: dest.clone(),
-                        node: Node::new_node(name, NodeType::File, meta),
-                        open: Some(PartOpen::Bytes(data.clone())),
-                    }));
-                }
-                Part::Object { dest, s3, info } => {
-                    let name = dest.file_name().unwrap_or(OsStr::new("object"));
-                    let meta = Metadata {
-                        mode: Some(0o100_600),
-                        mtime: s3::mtime(info),
-                        size: info.size,
-                        ..Default::default()
-                    };
-                    out.push(Ok(ReadSourceEntry {
-                        path: dest.clone(),
-                        node: Node::new_node(name, NodeType::File, meta),
-                        open: Some(PartOpen::Object(
-                            s3.clone(),
-                            info.clone(),
-                            self.failures.clone(),
-                        )),
-                    }));
-                }
-            }
-        }
-        out.into_iter()
-    }
-}
-
-/// Walks `src` with rustic's local source and re-roots the paths at `dest`.
-/// (Entries hold only metadata; file contents are read later by the archiver.)
-fn local_entries(src: &Path, dest: &Path, failures: &Failures, out: &mut Vec<Entry>) {
-    let record = |e: BackupError| failures.lock().expect("failures lock").push(e);
-    let source = match LocalSource::new(
-        LocalSourceSaveOptions::default(),
-        &Excludes::default(),
-        &LocalSourceFilterOptions::default(),
-        &[src],
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            record(BackupError::io(
-                "cannot read",
-                src,
-                std::io::Error::other(e.to_string()),
-            ));
-            return;
-        }
-    };
-    for entry in source.entries() {
-        match entry {
-            Ok(ReadSourceEntry { path, node, open }) => {
-                let rel = path.strip_prefix(src).unwrap_or(Path::new(""));
-                let path = if rel.as_os_str().is_empty() {
-                    dest.to_path_buf()
-                } else {
-                    dest.join(rel)
-                };
-                out.push(Ok(ReadSourceEntry {
-                    path,
-                    node,
-                    open: open.map(PartOpen::Local),
-                }));
-            }
-            Err(e) => {
-                record(BackupError::io(
-                    "cannot read",
-                    src,
-                    std::io::Error::other(e.to_string()),
-                ));
-            }
-        }
-    }
-}
+#[cfg(test)]
+mod tests;

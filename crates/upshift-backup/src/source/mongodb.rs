@@ -7,16 +7,55 @@
 
 use std::path::{Path, PathBuf};
 
-use upshift_core::manifest::Store;
+use upshift_core::manifest::{Store, StoreKind};
 
-use super::Part;
+use super::{Part, Planned, Planning, StoreSource, Stored, Tools};
 use crate::command::Cmd;
 use crate::error::{BackupError, Result};
 use crate::meta::StoreMeta;
 use crate::secret;
+use crate::verify::StoreCheck;
+
+/// `kind = "mongodb"`.
+pub(crate) struct Source;
+
+impl StoreSource for Source {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Mongodb
+    }
+
+    fn required_tools(&self) -> Tools {
+        &[&["mongodump"], &["mongorestore"]]
+    }
+
+    fn plan(&self, p: &Planning) -> Result<Planned> {
+        plan(p.name, p.store, p.base_dir)
+    }
+
+    fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
+        let StoreMeta::Mongodb { dump } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let uri = uri(s.name, s.store()?, s.base_dir)?;
+        restore_cmd(s.name, &uri, true).run_with_stdin(|w| s.dump(dump, w))?;
+        Ok(StoreCheck {
+            ok: true,
+            detail: "mongorestore --dryRun accepted the archive".into(),
+        })
+    }
+
+    fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
+        let StoreMeta::Mongodb { dump } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let uri = uri(s.name, s.store()?, s.base_dir)?;
+        restore_cmd(s.name, &uri, false).run_with_stdin(|w| s.dump(dump, w))?;
+        Ok("mongorestore --drop done".into())
+    }
+}
 
 /// The store's connection URI.
-pub(crate) fn uri(name: &str, store: &Store, base_dir: &Path) -> Result<String> {
+fn uri(name: &str, store: &Store, base_dir: &Path) -> Result<String> {
     let r = store
         .uri
         .as_ref()
@@ -25,7 +64,7 @@ pub(crate) fn uri(name: &str, store: &Store, base_dir: &Path) -> Result<String> 
 }
 
 /// `mongorestore --archive` reading stdin.
-pub(crate) fn restore_cmd(name: &str, uri: &str, dry_run: bool) -> Cmd {
+fn restore_cmd(name: &str, uri: &str, dry_run: bool) -> Cmd {
     let c = Cmd::new(name, "mongorestore")
         .arg(format!("--uri={uri}"))
         .args(["--archive", "--drop", "--quiet"]);
@@ -36,11 +75,11 @@ pub(crate) fn restore_cmd(name: &str, uri: &str, dry_run: bool) -> Cmd {
     }
 }
 
-pub(crate) fn dump_path(name: &str) -> PathBuf {
+fn dump_path(name: &str) -> PathBuf {
     Path::new("/stores").join(name).join("dump.archive")
 }
 
-pub(crate) fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<(Vec<Part>, StoreMeta)> {
+fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
     let uri = uri(name, store, base_dir)?;
     let dest = dump_path(name);
     let cmd = Cmd::new(name, "mongodump")

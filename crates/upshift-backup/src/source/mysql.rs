@@ -6,22 +6,74 @@
 
 use std::path::{Path, PathBuf};
 
-use upshift_core::manifest::Store;
+use upshift_core::manifest::{Store, StoreKind};
 
-use super::Part;
+use super::{Part, Planned, Planning, StoreSource, Stored, Tools};
 use crate::command::Cmd;
 use crate::error::{BackupError, Result};
 use crate::meta::{RowCounts, StoreMeta};
 use crate::secret;
+use crate::verify::{judge_test_restore, temp_db_name, StoreCheck};
+
+/// The dump tool, MariaDB's name first.
+const DUMP: &[&str] = &["mariadb-dump", "mysqldump"];
+/// The command-line client, MariaDB's name first.
+const CLIENT: &[&str] = &["mariadb", "mysql"];
+
+/// `kind = "mysql"`.
+pub(crate) struct Source;
+
+impl StoreSource for Source {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Mysql
+    }
+
+    fn required_tools(&self) -> Tools {
+        &[DUMP, CLIENT]
+    }
+
+    fn plan(&self, p: &Planning) -> Result<Planned> {
+        plan(p.name, p.store, p.base_dir)
+    }
+
+    /// Loads the dump into a temporary schema, dropped afterwards.
+    fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
+        let StoreMeta::Mysql { dump, tables } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let my = My::from_store(s.name, s.store()?, s.base_dir)?;
+        let temp = temp_db_name();
+        my.recreate_db(&temp)?;
+        let restored = my
+            .client(Some(&temp))
+            .run_with_stdin(|w| s.dump(dump, w))
+            .and_then(|_| my.row_counts(&temp));
+        let dropped = my.drop_db(&temp);
+        let how = "restored into a temporary schema";
+        judge_test_restore(restored, dropped, tables, how)
+    }
+
+    /// Recreates the database empty and loads the dump.
+    fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
+        let StoreMeta::Mysql { dump, .. } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let my = My::from_store(s.name, s.store()?, s.base_dir)?;
+        let db = &my.database;
+        my.recreate_db(db)?;
+        my.client(Some(db)).run_with_stdin(|w| s.dump(dump, w))?;
+        Ok(format!("database {db} recreated and loaded"))
+    }
+}
 
 /// Connection settings for one MariaDB/MySQL store.
 #[derive(Clone)]
-pub(crate) struct My {
+struct My {
     store: String,
     host: Option<String>,
     port: Option<u16>,
     user: Option<String>,
-    pub(crate) database: String,
+    database: String,
     password: Option<String>,
 }
 
@@ -37,7 +89,7 @@ fn pick(names: &[&str]) -> String {
 }
 
 impl My {
-    pub(crate) fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<My> {
+    fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<My> {
         let database = store
             .database
             .clone()
@@ -77,8 +129,8 @@ impl My {
     }
 
     /// The command-line client, in batch mode, on database `db` (if any).
-    pub(crate) fn client(&self, db: Option<&str>) -> Cmd {
-        let c = self.tool(&pick(&["mariadb", "mysql"])).args([
+    fn client(&self, db: Option<&str>) -> Cmd {
+        let c = self.tool(&pick(CLIENT)).args([
             "--batch",
             "--skip-column-names",
             "--connect-timeout=10",
@@ -94,7 +146,7 @@ impl My {
     }
 
     /// Exact row counts of every base table of schema `db`.
-    pub(crate) fn row_counts(&self, db: &str) -> Result<RowCounts> {
+    fn row_counts(&self, db: &str) -> Result<RowCounts> {
         let list = self.query(
             None,
             &format!(
@@ -127,8 +179,8 @@ impl My {
     }
 
     /// The consistent dump of the store's database, to stdout.
-    pub(crate) fn dump_cmd(&self) -> Cmd {
-        self.tool(&pick(&["mariadb-dump", "mysqldump"]))
+    fn dump_cmd(&self) -> Cmd {
+        self.tool(&pick(DUMP))
             .args([
                 "--single-transaction",
                 "--routines",
@@ -140,7 +192,7 @@ impl My {
     }
 
     /// Drops and recreates schema `db` (empty).
-    pub(crate) fn recreate_db(&self, db: &str) -> Result<()> {
+    fn recreate_db(&self, db: &str) -> Result<()> {
         self.query(
             None,
             &format!("DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`"),
@@ -148,19 +200,19 @@ impl My {
         .map(drop)
     }
 
-    pub(crate) fn drop_db(&self, db: &str) -> Result<()> {
+    fn drop_db(&self, db: &str) -> Result<()> {
         self.query(None, &format!("DROP DATABASE IF EXISTS `{db}`"))
             .map(drop)
     }
 }
 
 /// The snapshot path of a store's dump.
-pub(crate) fn dump_path(name: &str) -> PathBuf {
+fn dump_path(name: &str) -> PathBuf {
     Path::new("/stores").join(name).join("dump.sql")
 }
 
 /// Counts rows (proving the server is reachable) and plans the dump stream.
-pub(crate) fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<(Vec<Part>, StoreMeta)> {
+fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
     let my = My::from_store(name, store, base_dir)?;
     let tables = my.row_counts(&my.database)?;
     let dest = dump_path(name);

@@ -4,22 +4,72 @@
 
 use std::path::{Path, PathBuf};
 
-use upshift_core::manifest::Store;
+use upshift_core::manifest::{Store, StoreKind};
 
-use super::Part;
+use super::{Part, Planned, Planning, StoreSource, Stored, Tools};
 use crate::command::Cmd;
 use crate::error::{BackupError, Result};
 use crate::meta::{RowCounts, StoreMeta};
 use crate::secret;
+use crate::verify::{judge_test_restore, temp_db_name, StoreCheck};
+
+/// `kind = "postgres"`.
+pub(crate) struct Source;
+
+impl StoreSource for Source {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Postgres
+    }
+
+    fn required_tools(&self) -> Tools {
+        &[&["pg_dump"], &["pg_restore"]]
+    }
+
+    fn plan(&self, p: &Planning) -> Result<Planned> {
+        plan(p.name, p.store, p.base_dir)
+    }
+
+    /// Restores into a temporary database, dropped afterwards.
+    fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
+        let StoreMeta::Postgres { dump, tables } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let pg = Pg::from_store(s.name, s.store()?, s.base_dir)?;
+        let temp = temp_db_name();
+        pg.create_db(&temp)?;
+        let restored = pg
+            .restore_cmd(&temp, false)
+            .run_with_stdin(|w| s.dump(dump, w))
+            .and_then(|_| pg.row_counts(&temp));
+        let dropped = pg.drop_db(&temp);
+        let how = "restored into a temporary database";
+        judge_test_restore(restored, dropped, tables, how)
+    }
+
+    /// Empties the database (objects created since included), then restores.
+    fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
+        let StoreMeta::Postgres { dump, .. } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let pg = Pg::from_store(s.name, s.store()?, s.base_dir)?;
+        pg.empty_db(&pg.database)?;
+        pg.restore_cmd(&pg.database, false)
+            .run_with_stdin(|w| s.dump(dump, w))?;
+        Ok(format!(
+            "database {} emptied and restored with pg_restore",
+            pg.database
+        ))
+    }
+}
 
 /// Connection settings for one PostgreSQL store.
 #[derive(Clone)]
-pub(crate) struct Pg {
+struct Pg {
     store: String,
     host: Option<String>,
     port: Option<u16>,
     user: Option<String>,
-    pub(crate) database: String,
+    database: String,
     password: Option<String>,
 }
 
@@ -38,7 +88,7 @@ const EMPTY_SQL: &str = "DO $$ DECLARE s text; BEGIN \
  COMMENT ON SCHEMA public IS 'standard public schema'; GRANT USAGE ON SCHEMA public TO PUBLIC";
 
 impl Pg {
-    pub(crate) fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<Pg> {
+    fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<Pg> {
         let database = store
             .database
             .clone()
@@ -94,7 +144,7 @@ impl Pg {
     }
 
     /// Exact row counts of database `db`.
-    pub(crate) fn row_counts(&self, db: &str) -> Result<RowCounts> {
+    fn row_counts(&self, db: &str) -> Result<RowCounts> {
         let out = self.psql(db, COUNT_SQL)?;
         let mut counts = RowCounts::new();
         for line in out.lines().filter(|l| !l.is_empty()) {
@@ -109,13 +159,13 @@ impl Pg {
     /// (MVCC), so every chunk of the dump changes and nothing deduplicates
     /// either way, and the archiver then had 36× more bytes to chunk, hash
     /// and compress (pgbench -s 70: 719 MB vs 20 MB).
-    pub(crate) fn dump_cmd(&self) -> Cmd {
+    fn dump_cmd(&self) -> Cmd {
         self.tool("pg_dump", &self.database.clone())
             .args(["-Fc", "--no-password"])
     }
 
     /// `pg_restore` reading a custom-format dump from stdin into `db`.
-    pub(crate) fn restore_cmd(&self, db: &str, clean: bool) -> Cmd {
+    fn restore_cmd(&self, db: &str, clean: bool) -> Cmd {
         let c = self.tool("pg_restore", db).args([
             "--no-owner",
             "--no-acl",
@@ -131,28 +181,28 @@ impl Pg {
 
     /// Drops every user schema of `db` (objects created after the snapshot
     /// included) and recreates an empty `public`, before a restore.
-    pub(crate) fn empty_db(&self, db: &str) -> Result<()> {
+    fn empty_db(&self, db: &str) -> Result<()> {
         self.psql(db, EMPTY_SQL).map(drop)
     }
 
-    pub(crate) fn create_db(&self, db: &str) -> Result<()> {
+    fn create_db(&self, db: &str) -> Result<()> {
         self.psql(&self.database, &format!("CREATE DATABASE \"{db}\""))
             .map(drop)
     }
 
-    pub(crate) fn drop_db(&self, db: &str) -> Result<()> {
+    fn drop_db(&self, db: &str) -> Result<()> {
         self.psql(&self.database, &format!("DROP DATABASE IF EXISTS \"{db}\""))
             .map(drop)
     }
 }
 
 /// The snapshot path of a store's dump.
-pub(crate) fn dump_path(name: &str) -> PathBuf {
+fn dump_path(name: &str) -> PathBuf {
     Path::new("/stores").join(name).join("dump.pgcustom")
 }
 
 /// Counts rows (this also proves the server is reachable) and plans the dump stream.
-pub(crate) fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<(Vec<Part>, StoreMeta)> {
+fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
     let pg = Pg::from_store(name, store, base_dir)?;
     let tables = pg.row_counts(&pg.database)?;
     let dest = dump_path(name);

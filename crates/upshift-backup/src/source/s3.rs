@@ -24,18 +24,57 @@ use md5::{Digest, Md5};
 use rusty_s3::actions::ListObjectsV2;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use serde::{Deserialize, Serialize};
-use upshift_core::manifest::Store;
+use upshift_core::manifest::{Store, StoreKind};
 
-use super::Part;
+use super::{Part, Planned, Planning, StoreSource, Stored, Tools};
 use crate::command::Failures;
 use crate::error::{BackupError, Result};
 use crate::meta::StoreMeta;
-use crate::repo::Repository;
 use crate::secret;
-use crate::verify::{dump_node, StoreCheck};
+use crate::verify::StoreCheck;
 
-type Indexed = rustic_core::Repository<rustic_core::IndexedFullStatus>;
-use rustic_core::repofile::SnapshotFile;
+/// `kind = "s3"`.
+pub(crate) struct Source;
+
+impl StoreSource for Source {
+    fn kind(&self) -> StoreKind {
+        StoreKind::S3
+    }
+
+    /// None: S3 is spoken over HTTP directly.
+    fn required_tools(&self) -> Tools {
+        &[]
+    }
+
+    fn plan(&self, p: &Planning) -> Result<Planned> {
+        plan(p.name, p.store, p.base_dir)
+    }
+
+    fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
+        let StoreMeta::S3 {
+            index,
+            objects_dir,
+            objects,
+            bytes,
+            ..
+        } = meta
+        else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        verify(s, index, objects_dir, (*objects, *bytes))
+    }
+
+    fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
+        let StoreMeta::S3 {
+            index, objects_dir, ..
+        } = meta
+        else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let s3 = S3::from_store(s.name, s.store()?, s.base_dir)?;
+        restore(s, &s3, index, objects_dir)
+    }
+}
 
 /// How long a signed request stays valid.
 const SIGNED_FOR: Duration = Duration::from_secs(3600);
@@ -517,7 +556,7 @@ pub(crate) fn objects_dir(name: &str) -> PathBuf {
 
 /// Lists the bucket (this also proves it is reachable) and plans one part
 /// per object plus the index.
-pub(crate) fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<(Vec<Part>, StoreMeta)> {
+fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
     let s3 = Arc::new(S3::from_store(name, store, base_dir)?);
     let objects = s3.inventory()?;
     let index = Index {
@@ -640,11 +679,11 @@ pub(crate) fn mtime(info: &ObjectInfo) -> Option<rustic_core::jiff::Timestamp> {
 }
 
 /// Reads a store's index from the snapshot.
-fn read_index(r: &Repository, repo: &Indexed, snap: &SnapshotFile, path: &str) -> Result<Index> {
+fn read_index(s: &Stored, path: &str) -> Result<Index> {
     let mut buf = Vec::new();
-    dump_node(r, repo, snap, path, &mut buf)?;
+    s.dump(path, &mut buf)?;
     serde_json::from_slice(&buf).map_err(|e| BackupError::Repository {
-        repo: r.path.clone(),
+        repo: s.repo.path.clone(),
         message: format!("the bucket index {path} is unreadable: {e}"),
     })
 }
@@ -672,15 +711,8 @@ impl std::io::Write for Hashing {
 /// the listed size, and its content's MD5 matches its ETag (single-part
 /// uploads; multipart ETags are not an MD5 of the content, those objects
 /// are checked by size and by the repository's blob hashes).
-pub(crate) fn verify(
-    r: &Repository,
-    repo: &Indexed,
-    snap: &SnapshotFile,
-    index_path: &str,
-    objects_dir: &str,
-    want: (u64, u64),
-) -> Result<StoreCheck> {
-    let index = read_index(r, repo, snap, index_path)?;
+fn verify(s: &Stored, index_path: &str, objects_dir: &str, want: (u64, u64)) -> Result<StoreCheck> {
+    let index = read_index(s, index_path)?;
     let count = index.objects.len() as u64;
     let bytes: u64 = index.objects.iter().map(|o| o.size).sum();
     let mut problems = Vec::new();
@@ -694,7 +726,7 @@ pub(crate) fn verify(
     for o in &index.objects {
         let path = format!("{objects_dir}/{}", o.file);
         let mut h = Hashing::default();
-        if let Err(e) = dump_node(r, repo, snap, &path, &mut h) {
+        if let Err(e) = s.dump(&path, &mut h) {
             problems.push(format!("object {}: {e}", o.key));
             continue;
         }
@@ -737,15 +769,8 @@ pub(crate) fn verify(
 /// or differ (size, ETag, content type, kept headers or user metadata) are
 /// uploaded again with their metadata; objects added since are deleted;
 /// the rest is left alone. A missing bucket is created first.
-pub(crate) fn restore(
-    r: &Repository,
-    repo: &Indexed,
-    snap: &SnapshotFile,
-    s3: &S3,
-    index_path: &str,
-    objects_dir: &str,
-) -> Result<String> {
-    let index = read_index(r, repo, snap, index_path)?;
+fn restore(s: &Stored, s3: &S3, index_path: &str, objects_dir: &str) -> Result<String> {
+    let index = read_index(s, index_path)?;
     let created = if s3.bucket_exists()? {
         false
     } else {
@@ -777,7 +802,7 @@ pub(crate) fn restore(
             .truncate(true)
             .open(&tmp_path)
             .map_err(|e| BackupError::io("cannot create", &tmp_path, e))?;
-        dump_node(r, repo, snap, &format!("{objects_dir}/{}", o.file), &mut f)?;
+        s.dump(&format!("{objects_dir}/{}", o.file), &mut f)?;
         let len = std::io::Seek::seek(&mut f, std::io::SeekFrom::Current(0))
             .map_err(|e| BackupError::io("cannot read", &tmp_path, e))?;
         std::io::Seek::rewind(&mut f).map_err(|e| BackupError::io("cannot read", &tmp_path, e))?;

@@ -7,11 +7,124 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
-use upshift_core::manifest::Store;
+use upshift_core::manifest::{Store, StoreKind};
 
-use super::{files, Part};
+use super::{files, DataOnHost, Part, Planned, Planning, StoreSource, Stored, Tools, WatchedFile};
 use crate::error::{BackupError, Result};
 use crate::meta::{PathMap, RowCounts, StoreMeta};
+use crate::verify::{compare_tables, StoreCheck};
+
+/// The write-ahead log beside a database (`notes.db-wal`).
+pub const WAL: &str = "-wal";
+/// The WAL's shared-memory index: readers rewrite it too.
+pub const SHM: &str = "-shm";
+/// The rollback journal of a transaction in progress.
+pub const JOURNAL: &str = "-journal";
+/// Every file SQLite keeps beside a database, as suffixes of its path.
+pub const SIDE_FILES: [&str; 3] = [WAL, SHM, JOURNAL];
+/// The WAL and its index: they belong to one database file, so they go
+/// with it, aside or away (SQLite would replay a stale WAL over a new file).
+pub const WAL_FILES: [&str; 2] = [WAL, SHM];
+
+/// `path` with `suffix` appended (`notes.db` → `notes.db-wal`).
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// `kind = "sqlite"`.
+pub(crate) struct Source;
+
+impl StoreSource for Source {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Sqlite
+    }
+
+    fn required_tools(&self) -> Tools {
+        &[]
+    }
+
+    fn data_on_host(&self) -> DataOnHost {
+        DataOnHost::Sqlite
+    }
+
+    /// The database and the side files that change with its data (not
+    /// the index, which readers rewrite).
+    fn watched_files(&self, store: &Store) -> Option<Vec<WatchedFile>> {
+        let db = Path::new(store.path.as_ref()?);
+        let sides = SIDE_FILES.iter().filter(|s| **s != SHM);
+        let files = std::iter::once(db.to_path_buf()).chain(sides.map(|s| suffixed(db, s)));
+        Some(
+            files
+                .map(|path| WatchedFile { path, tree: false })
+                .collect(),
+        )
+    }
+
+    fn plan(&self, p: &Planning) -> Result<Planned> {
+        plan(p.name, p.store, p.base_dir, p.staging)
+    }
+
+    /// The copy in the snapshot has the recorded checksum, passes
+    /// `integrity_check` and has the recorded row counts.
+    fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
+        let StoreMeta::Sqlite {
+            paths,
+            sha256,
+            tables,
+        } = meta
+        else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let dir = tempdir()?;
+        let copy = dir.path().join("check.sqlite");
+        s.dump_to_file(&paths[0].snapshot, &copy)?;
+        let got = sha256_file(&copy)?;
+        if &got != sha256 {
+            return Ok(StoreCheck {
+                ok: false,
+                detail: format!("checksum mismatch: recorded {sha256}, restored {got}"),
+            });
+        }
+        if let Err(findings) = integrity(s.name, &copy)? {
+            return Ok(StoreCheck {
+                ok: false,
+                detail: format!("integrity_check: {findings}"),
+            });
+        }
+        let counts = row_counts(s.name, &copy)?;
+        Ok(compare_tables(tables, &counts, "integrity_check ok"))
+    }
+
+    /// Writes the snapshot's copy back through the backup API. A damaged
+    /// database cannot be written that way: it is kept aside (nothing is
+    /// deleted) and the copy restored into a new file.
+    fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
+        let StoreMeta::Sqlite { paths, .. } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let pm = &paths[0];
+        let dir = tempdir()?;
+        let copy = dir.path().join("restore.sqlite");
+        s.dump_to_file(&pm.snapshot, &copy)?;
+        let dest = Path::new(&pm.original);
+        let aside = set_aside_if_damaged(dest)?;
+        copy_db(s.name, &copy, dest)?;
+        Ok(match aside {
+            Some(a) => format!(
+                "{} was not a readable database (kept as {}); restored",
+                pm.original,
+                a.display()
+            ),
+            None => format!("{} rewritten through the SQLite backup API", pm.original),
+        })
+    }
+}
+
+fn tempdir() -> Result<tempfile::TempDir> {
+    tempfile::tempdir().map_err(|e| BackupError::io("cannot create", std::env::temp_dir(), e))
+}
 
 fn sql_err(store: &str, e: impl std::fmt::Display) -> BackupError {
     BackupError::Sqlite {
@@ -21,7 +134,7 @@ fn sql_err(store: &str, e: impl std::fmt::Display) -> BackupError {
 }
 
 /// Copies `src` into `dest` with the online backup API.
-pub(crate) fn copy_db(store: &str, src: &Path, dest: &Path) -> Result<()> {
+fn copy_db(store: &str, src: &Path, dest: &Path) -> Result<()> {
     let from = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| sql_err(store, format!("cannot open {}: {e}", src.display())))?;
     let mut to = Connection::open(dest).map_err(|e| sql_err(store, e))?;
@@ -31,9 +144,9 @@ pub(crate) fn copy_db(store: &str, src: &Path, dest: &Path) -> Result<()> {
         .map_err(|e| sql_err(store, e))
 }
 
-/// Moves `db` (and its `-wal`/`-shm`) aside when it exists but is not a
+/// Moves `db` (and its [`WAL_FILES`]) aside when it exists but is not a
 /// readable SQLite database; returns where it went.
-pub(crate) fn set_aside_if_damaged(db: &Path) -> Result<Option<PathBuf>> {
+fn set_aside_if_damaged(db: &Path) -> Result<Option<PathBuf>> {
     if !db.exists() {
         return Ok(None);
     }
@@ -43,22 +156,16 @@ pub(crate) fn set_aside_if_damaged(db: &Path) -> Result<Option<PathBuf>> {
     if readable {
         return Ok(None);
     }
-    let mut name = db.as_os_str().to_os_string();
-    name.push(".upshift-damaged");
-    let aside = PathBuf::from(name);
+    let aside = suffixed(db, ".upshift-damaged");
     std::fs::rename(db, &aside).map_err(|e| BackupError::io("cannot move aside", db, e))?;
-    for suffix in ["-wal", "-shm"] {
-        let mut side = db.as_os_str().to_os_string();
-        side.push(suffix);
-        let mut kept = aside.as_os_str().to_os_string();
-        kept.push(suffix);
-        let _ = std::fs::rename(PathBuf::from(side), PathBuf::from(kept));
+    for suffix in WAL_FILES {
+        let _ = std::fs::rename(suffixed(db, suffix), suffixed(&aside, suffix));
     }
     Ok(Some(aside))
 }
 
 /// `PRAGMA integrity_check`: `Ok(())` when it answers `ok`, else its findings.
-pub(crate) fn integrity(store: &str, db: &Path) -> Result<std::result::Result<(), String>> {
+fn integrity(store: &str, db: &Path) -> Result<std::result::Result<(), String>> {
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| sql_err(store, e))?;
     let mut stmt = conn
@@ -76,7 +183,7 @@ pub(crate) fn integrity(store: &str, db: &Path) -> Result<std::result::Result<()
 }
 
 /// Exact row counts of every user table.
-pub(crate) fn row_counts(store: &str, db: &Path) -> Result<RowCounts> {
+fn row_counts(store: &str, db: &Path) -> Result<RowCounts> {
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| sql_err(store, e))?;
     let names: Vec<String> = conn
@@ -112,7 +219,7 @@ pub(crate) fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// The database path (`path`; exactly one).
-pub(crate) fn db_path(name: &str, store: &Store, base_dir: &Path) -> Result<PathBuf> {
+fn db_path(name: &str, store: &Store, base_dir: &Path) -> Result<PathBuf> {
     let paths = files::store_paths(name, store, base_dir)?;
     match paths.as_slice() {
         [one] => Ok(one.clone()),
@@ -124,12 +231,7 @@ pub(crate) fn db_path(name: &str, store: &Store, base_dir: &Path) -> Result<Path
 }
 
 /// Copies the database into `staging`, checks and counts the copy.
-pub(crate) fn plan(
-    name: &str,
-    store: &Store,
-    base_dir: &Path,
-    staging: &Path,
-) -> Result<(Vec<Part>, StoreMeta)> {
+fn plan(name: &str, store: &Store, base_dir: &Path, staging: &Path) -> Result<Planned> {
     let src = db_path(name, store, base_dir)?;
     if !src.is_file() {
         return Err(BackupError::bad_store(

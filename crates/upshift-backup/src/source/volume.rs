@@ -4,12 +4,54 @@
 
 use std::path::{Path, PathBuf};
 
-use upshift_core::manifest::Store;
+use upshift_core::manifest::{Store, StoreKind};
 
-use super::Part;
+use super::{Part, Planned, Planning, StoreSource, Stored, Tools};
 use crate::command::Cmd;
 use crate::error::{BackupError, Result};
 use crate::meta::StoreMeta;
+use crate::verify::StoreCheck;
+
+/// `kind = "volume"`.
+pub(crate) struct Source;
+
+impl StoreSource for Source {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Volume
+    }
+
+    fn required_tools(&self) -> Tools {
+        &[&["docker"]]
+    }
+
+    fn plan(&self, p: &Planning) -> Result<Planned> {
+        plan(p.name, p.store)
+    }
+
+    /// The tar stream reads back (locally, without Docker).
+    fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
+        let StoreMeta::Volume { dump, .. } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        let cmd = Cmd::new(s.name, "tar").args(["-tf", "-"]);
+        let listing = cmd.run_with_stdin(|w| s.dump(dump, w))?;
+        Ok(StoreCheck {
+            ok: true,
+            detail: format!(
+                "tar stream reads back ({} entries)",
+                listing.lines().count()
+            ),
+        })
+    }
+
+    fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
+        let StoreMeta::Volume { dump, volume } = meta else {
+            return Err(s.other_kind(self.kind(), meta));
+        };
+        restore_cmd(s.name, s.store()?)?.run_with_stdin(|w| s.dump(dump, w))?;
+        Ok(format!("volume {volume} emptied and unpacked"))
+    }
+}
 
 /// The helper image (env `UPSHIFT_HELPER_IMAGE`, default `upshift-helper:latest`).
 pub fn helper_image() -> String {
@@ -78,7 +120,7 @@ fn helper(name: &str, volume: &str, image: &str, read_only: bool, stdin: bool) -
 }
 
 /// The command that unpacks a tar stream from stdin into the emptied volume.
-pub(crate) fn restore_cmd(name: &str, store: &Store) -> Result<Cmd> {
+fn restore_cmd(name: &str, store: &Store) -> Result<Cmd> {
     let volume = volume_name(name, store)?;
     let image = ensure_helper_image(name)?;
     Ok(helper(name, &volume, &image, false, true).args([
@@ -88,12 +130,12 @@ pub(crate) fn restore_cmd(name: &str, store: &Store) -> Result<Cmd> {
     ]))
 }
 
-pub(crate) fn dump_path(name: &str) -> PathBuf {
+fn dump_path(name: &str) -> PathBuf {
     Path::new("/stores").join(name).join("volume.tar")
 }
 
 /// Checks the volume exists and plans the tar stream.
-pub(crate) fn plan(name: &str, store: &Store) -> Result<(Vec<Part>, StoreMeta)> {
+fn plan(name: &str, store: &Store) -> Result<Planned> {
     let volume = volume_name(name, store)?;
     Cmd::new(name, "docker")
         .args(["volume", "inspect", &volume])

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use upshift_core::manifest::{Manifest, StoreKind};
+use upshift_core::manifest::Manifest;
 
 use super::runner::Runner;
 use crate::host::{q, Host, Target};
@@ -30,22 +30,8 @@ impl Runner<'_> {
 fn watched(m: &Manifest, t: &Target) -> Option<Vec<(PathBuf, bool)>> {
     let mut out = Vec::new();
     for s in m.stores.values() {
-        match s.kind.get_ref() {
-            StoreKind::Sqlite => {
-                let p = t.path(s.path.as_ref()?);
-                for suffix in ["", "-wal", "-journal"] {
-                    let mut name = p.clone().into_os_string();
-                    name.push(suffix);
-                    out.push((PathBuf::from(name), false));
-                }
-            }
-            StoreKind::Files => {
-                for p in s.path.iter().chain(s.paths.iter()) {
-                    out.push((t.path(p), true));
-                }
-            }
-            _ => return None,
-        }
+        let files = upshift_backup::watched_files(s)?;
+        out.extend(files.into_iter().map(|f| (t.path(f.path), f.tree)));
     }
     out.extend(m.config.values().map(|c| (t.path(&c.path), false)));
     Some(out)

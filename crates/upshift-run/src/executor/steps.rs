@@ -388,14 +388,7 @@ fn remote_stores(m: &upshift_core::manifest::Manifest, t: &Target) -> StepResult
 fn tools_present(kinds: impl Iterator<Item = StoreKind>) -> StepResult<()> {
     let mut missing = Vec::new();
     for k in kinds {
-        let need: &[&[&str]] = match k {
-            StoreKind::Postgres => &[&["pg_dump"], &["pg_restore"]],
-            StoreKind::Mysql => &[&["mariadb-dump", "mysqldump"], &["mariadb", "mysql"]],
-            StoreKind::Mongodb => &[&["mongodump"], &["mongorestore"]],
-            StoreKind::Volume => &[&["docker"]],
-            _ => &[],
-        };
-        for alternatives in need {
+        for alternatives in upshift_backup::required_tools(k) {
             if !alternatives.iter().any(|t| crate::proc::on_path(t)) {
                 missing.push(alternatives.join(" or "));
             }

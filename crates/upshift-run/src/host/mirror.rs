@@ -11,13 +11,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use upshift_core::manifest::{Manifest, StoreKind};
+use upshift_backup::{data_on_host, DataOnHost, SQLITE_WAL, SQLITE_WAL_FILES};
+use upshift_core::manifest::Manifest;
 
 use super::{q, Host, Target};
 use crate::error::StepResult;
-
-/// SQLite's side files, which must go with (or away with) the database.
-const SQLITE_SIDES: [&str; 2] = ["-wal", "-shm"];
 
 /// A path of the installation as the mirror names it: relative, from `/`.
 fn remote_rel(target: &Target, p: &str) -> PathBuf {
@@ -29,10 +27,10 @@ fn remote_rel(target: &Target, p: &str) -> PathBuf {
 fn backed_up(target: &Target, m: &Manifest) -> Vec<(PathBuf, bool)> {
     let mut out = Vec::new();
     for s in m.stores.values() {
-        let sqlite = match s.kind.get_ref() {
-            StoreKind::Files => false,
-            StoreKind::Sqlite => true,
-            _ => continue,
+        let sqlite = match data_on_host(*s.kind.get_ref()) {
+            DataOnHost::Files => false,
+            DataOnHost::Sqlite => true,
+            DataOnHost::Elsewhere => continue,
         };
         for p in s.path.iter().chain(&s.paths) {
             out.push((remote_rel(target, p), sqlite));
@@ -53,12 +51,6 @@ fn ssh(target: &Target) -> StepResult<&super::Ssh> {
     }
 }
 
-/// Where the stores of a remote installation named `installation` are
-/// copied, under upshift's directory `state` on this machine.
-pub fn mirror_dir(state: &Path, installation: &str) -> PathBuf {
-    state.join(".upshift/mirror").join(installation)
-}
-
 /// The manifest and base directory the snapshot repository reads and
 /// restores: the installation itself, or its mirror when it is remote.
 pub fn backup_view(target: &Target, m: &Manifest, mirror: &Path) -> (Manifest, PathBuf) {
@@ -76,7 +68,7 @@ pub fn mirrored_manifest(target: &Target, m: &Manifest, mirror: &Path) -> Manife
     let mut m = m.clone();
     let moved = |p: &str| mirror.join(remote_rel(target, p)).display().to_string();
     for s in m.stores.values_mut() {
-        if matches!(s.kind.get_ref(), StoreKind::Files | StoreKind::Sqlite) {
+        if data_on_host(*s.kind.get_ref()) != DataOnHost::Elsewhere {
             s.path = s.path.as_deref().map(moved);
             s.paths = s.paths.iter().map(|p| moved(p)).collect();
         }
@@ -120,7 +112,7 @@ pub fn pull_stores(target: &Target, m: &Manifest, mirror: &Path) -> StepResult<(
     for (p, sqlite) in &paths {
         wanted += &format!(" {}", q(p));
         if *sqlite {
-            wanted += &format!(" {}", q(super::local::suffixed(p, "-wal")));
+            wanted += &format!(" {}", q(super::local::suffixed(p, SQLITE_WAL)));
         }
     }
     // Every path that exists there (a database's WAL may not).
@@ -172,7 +164,7 @@ pub fn pull_stores(target: &Target, m: &Manifest, mirror: &Path) -> StepResult<(
 
 /// Checkpoints a copied database's WAL into it and removes the side files.
 fn fold_wal(db: &Path) -> StepResult<()> {
-    let wal = super::local::suffixed(db, "-wal");
+    let wal = super::local::suffixed(db, SQLITE_WAL);
     if !db.is_file() || !wal.exists() {
         return Ok(());
     }
@@ -182,7 +174,7 @@ fn fold_wal(db: &Path) -> StepResult<()> {
         .and_then(|_| conn.pragma_update(None, "journal_mode", "DELETE"))
         .map_err(|e| format!("cannot fold the WAL into {}: {e}", db.display()))?;
     drop(conn);
-    for side in SQLITE_SIDES {
+    for side in SQLITE_WAL_FILES {
         let _ = std::fs::remove_file(super::local::suffixed(db, side));
     }
     Ok(())
@@ -201,7 +193,7 @@ pub fn push_stores(target: &Target, m: &Manifest, mirror: &Path) -> StepResult<(
         }
         remove += &format!(" {}", q(&p));
         if sqlite {
-            for side in SQLITE_SIDES {
+            for side in SQLITE_WAL_FILES {
                 remove += &format!(" {}", q(super::local::suffixed(&p, side)));
                 let _ = std::fs::remove_file(mirror.join(super::local::suffixed(&p, side)));
             }

@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use upshift_core::manifest::{parse_host, Installation};
 
-pub use mirror::{
-    backup_view, empty_mirror, mirror_dir, mirrored_manifest, pull_stores, push_stores,
-};
+pub use mirror::{backup_view, empty_mirror, mirrored_manifest, pull_stores, push_stores};
 pub use ssh::Ssh;
 
 use crate::error::StepResult;

@@ -1,0 +1,239 @@
+//! The parts of one backup ([`Part`]: local paths, a tool's output stream,
+//! bytes, S3 objects) fed into the archiver as one rustic [`ReadSource`]
+//! ([`Combined`]).
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustic_core::repofile::{Metadata, Node, NodeType};
+use rustic_core::{
+    Excludes, LocalSource, LocalSourceFilterOptions, LocalSourceSaveOptions, ReadSource,
+    ReadSourceEntry, ReadSourceOpen, RusticError, RusticResult,
+};
+
+use super::s3;
+use crate::command::{Cmd, Failures};
+use crate::error::BackupError;
+
+/// Something to put into the snapshot.
+#[derive(Debug)]
+pub(crate) enum Part {
+    /// A local file or directory `src`, stored at snapshot path `dest`
+    /// (whose last component equals `src`'s file name).
+    Local { src: PathBuf, dest: PathBuf },
+    /// A tool's stdout, stored as the file `dest`.
+    Stream { dest: PathBuf, cmd: Cmd },
+    /// Bytes made in memory (an index), stored as the file `dest`.
+    Bytes { dest: PathBuf, data: Vec<u8> },
+    /// An S3 object, stored as the file `dest` with its size and
+    /// last-modified time (so an unchanged object is not downloaded again).
+    Object {
+        dest: PathBuf,
+        s3: Arc<s3::S3>,
+        info: s3::ObjectInfo,
+    },
+}
+
+impl Part {
+    fn dest(&self) -> &Path {
+        match self {
+            Part::Local { dest, .. }
+            | Part::Stream { dest, .. }
+            | Part::Bytes { dest, .. }
+            | Part::Object { dest, .. } => dest,
+        }
+    }
+}
+
+/// All parts of one backup, as one rustic [`ReadSource`].
+pub(crate) struct Combined {
+    parts: Vec<Part>,
+    failures: Failures,
+}
+
+impl Combined {
+    /// Sorts parts by snapshot path, as the tree builder needs.
+    pub(crate) fn new(mut parts: Vec<Part>, failures: Failures) -> Self {
+        parts.sort_by(|a, b| a.dest().cmp(b.dest()));
+        Combined { parts, failures }
+    }
+}
+
+/// How to open one entry.
+pub(crate) enum PartOpen {
+    Local(<LocalSource as ReadSource>::Open),
+    Stream(Cmd, Failures),
+    Bytes(Vec<u8>),
+    Object(Arc<s3::S3>, s3::ObjectInfo, Failures),
+}
+
+/// A failure while opening a source, recorded and returned to the archiver.
+fn open_failed(failures: &Failures, e: BackupError) -> Box<RusticError> {
+    let msg = e.to_string();
+    failures.lock().expect("failures lock").push(e);
+    RusticError::new(rustic_core::ErrorKind::ExternalCommand, "{msg}").attach_context("msg", msg)
+}
+
+/// Read buffer for tools' stdout.
+const STREAM_BUF: usize = 1 << 20;
+
+/// Fills every read buffer completely (short only at the end of the data).
+/// rustic_core's chunker reads into a 4 KiB buffer and truncates it to what
+/// each read returned, never growing it again: on a pipe, where reads are
+/// often short (`pg_dump` writes row by row), it ended up reading a few
+/// bytes per system call (a 200 MB uncompressed dump took minutes).
+struct FillReader<R>(R);
+
+impl<R: Read> Read for FillReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.0.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // The stream is failing (the tool exited non-zero): the
+                // data read so far does not matter.
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl ReadSourceOpen for PartOpen {
+    type Reader = Box<dyn Read + Send>;
+
+    fn open(self) -> RusticResult<Self::Reader> {
+        match self {
+            PartOpen::Local(o) => Ok(Box::new(o.open()?)),
+            PartOpen::Stream(cmd, failures) => match cmd.spawn_reader(failures.clone()) {
+                Ok(r) => Ok(Box::new(FillReader(std::io::BufReader::with_capacity(
+                    STREAM_BUF, r,
+                )))),
+                Err(e) => Err(open_failed(&failures, e)),
+            },
+            PartOpen::Bytes(data) => Ok(Box::new(std::io::Cursor::new(data))),
+            PartOpen::Object(s3, info, failures) => {
+                match s3::open_object(&s3, &info, failures.clone()) {
+                    Ok(r) => Ok(Box::new(FillReader(r))),
+                    Err(e) => Err(open_failed(&failures, e)),
+                }
+            }
+        }
+    }
+}
+
+type Entry = RusticResult<ReadSourceEntry<PartOpen>>;
+
+impl ReadSource for Combined {
+    type Open = PartOpen;
+    type Iter = std::vec::IntoIter<Entry>;
+
+    fn size(&self) -> RusticResult<Option<u64>> {
+        Ok(None)
+    }
+
+    fn entries(&self) -> Self::Iter {
+        let mut out: Vec<Entry> = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Local { src, dest } => local_entries(src, dest, &self.failures, &mut out),
+                Part::Stream { dest, cmd } => {
+                    let name = dest.file_name().unwrap_or(OsStr::new("dump"));
+                    let meta = Metadata {
+                        mode: Some(0o100_600),
+                        mtime: Some(rustic_core::jiff::Timestamp::now()),
+                        ..Default::default()
+                    };
+                    out.push(Ok(ReadSourceEntry {
+                        path: dest.clone(),
+                        node: Node::new_node(name, NodeType::File, meta),
+                        open: Some(PartOpen::Stream(cmd.clone(), self.failures.clone())),
+                    }));
+                }
+                Part::Bytes { dest, data } => {
+                    let name = dest.file_name().unwrap_or(OsStr::new("data"));
+                    let meta = Metadata {
+                        mode: Some(0o100_600),
+                        mtime: Some(rustic_core::jiff::Timestamp::now()),
+                        size: data.len() as u64,
+                        ..Default::default()
+                    };
+                    out.push(Ok(ReadSourceEntry {
+                        path: dest.clone(),
+                        node: Node::new_node(name, NodeType::File, meta),
+                        open: Some(PartOpen::Bytes(data.clone())),
+                    }));
+                }
+                Part::Object { dest, s3, info } => {
+                    let name = dest.file_name().unwrap_or(OsStr::new("object"));
+                    let meta = Metadata {
+                        mode: Some(0o100_600),
+                        mtime: s3::mtime(info),
+                        size: info.size,
+                        ..Default::default()
+                    };
+                    out.push(Ok(ReadSourceEntry {
+                        path: dest.clone(),
+                        node: Node::new_node(name, NodeType::File, meta),
+                        open: Some(PartOpen::Object(
+                            s3.clone(),
+                            info.clone(),
+                            self.failures.clone(),
+                        )),
+                    }));
+                }
+            }
+        }
+        out.into_iter()
+    }
+}
+
+/// Walks `src` with rustic's local source and re-roots the paths at `dest`.
+/// (Entries hold only metadata; file contents are read later by the archiver.)
+fn local_entries(src: &Path, dest: &Path, failures: &Failures, out: &mut Vec<Entry>) {
+    let record = |e: BackupError| failures.lock().expect("failures lock").push(e);
+    let source = match LocalSource::new(
+        LocalSourceSaveOptions::default(),
+        &Excludes::default(),
+        &LocalSourceFilterOptions::default(),
+        &[src],
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            record(BackupError::io(
+                "cannot read",
+                src,
+                std::io::Error::other(e.to_string()),
+            ));
+            return;
+        }
+    };
+    for entry in source.entries() {
+        match entry {
+            Ok(ReadSourceEntry { path, node, open }) => {
+                let rel = path.strip_prefix(src).unwrap_or(Path::new(""));
+                let path = if rel.as_os_str().is_empty() {
+                    dest.to_path_buf()
+                } else {
+                    dest.join(rel)
+                };
+                out.push(Ok(ReadSourceEntry {
+                    path,
+                    node,
+                    open: open.map(PartOpen::Local),
+                }));
+            }
+            Err(e) => {
+                record(BackupError::io(
+                    "cannot read",
+                    src,
+                    std::io::Error::other(e.to_string()),
+                ));
+            }
+        }
+    }
+}
