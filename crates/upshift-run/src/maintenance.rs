@@ -94,14 +94,17 @@ impl MaintenancePage {
     fn spawn(&self, listener: TcpListener, local: String, forward: Option<(Ssh, u16)>) -> Listener {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let page = self.page();
+        let page: Arc<[u8]> = self.page().into();
         let thread = std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if flag.load(Ordering::SeqCst) {
                     break;
                 }
                 if let Ok(c) = conn {
-                    answer(c, &page);
+                    // One thread per client: a slow one delays nobody, and
+                    // releasing the address never waits for it.
+                    let page = page.clone();
+                    std::thread::spawn(move || answer(c, &page));
                 }
             }
         });
@@ -185,11 +188,25 @@ fn wake_addr(addr: &str) -> String {
         .replacen("[::]:", "[::1]:", 1)
 }
 
+/// Reads the request's head (for up to 2 s), answers, then lets the client
+/// finish sending before closing: closing with unread bytes would reset
+/// the connection and the client could lose the page.
 fn answer(mut c: TcpStream, page: &[u8]) {
-    c.set_read_timeout(Some(Duration::from_millis(500))).ok();
+    c.set_read_timeout(Some(Duration::from_secs(2))).ok();
+    let mut head = Vec::new();
     let mut buf = [0u8; 2048];
-    let _ = c.read(&mut buf);
-    let _ = c.write_all(page);
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    if c.write_all(page).is_err() {
+        return;
+    }
+    let _ = c.shutdown(std::net::Shutdown::Write);
+    c.set_read_timeout(Some(Duration::from_millis(500))).ok();
+    while matches!(c.read(&mut buf), Ok(n) if n > 0) {}
 }
 
 fn html_escape(s: &str) -> String {
