@@ -42,8 +42,15 @@ pub fn check(h: &Health, t: &Target) -> StepResult<()> {
                 .map_err(|e| StepError::msg(format!("connect {addr}: {e}"))),
         }
     } else if let Some(cmd) = &h.command {
-        match t.host.sh(cmd, &t.dir, &[]) {
+        // `timeout` (coreutils) ends the command's whole process group when
+        // one attempt takes longer than the check's `timeout`.
+        let secs = timeout.as_secs_f64();
+        let bounded = format!("timeout -k 1 {secs:.2} sh -c {}", crate::host::q(cmd));
+        match t.host.sh(&bounded, &t.dir, &[]) {
             Ok(o) if o.ok => Ok(()),
+            Ok(o) if o.code == Some(124) || o.code == Some(137) => Err(StepError::msg(format!(
+                "`{cmd}` did not finish within {secs:.1}s (the check's `timeout`)"
+            ))),
             Ok(o) => Err(format!("`{cmd}` failed: {}{}", o.stdout.trim(), o.stderr.trim()).into()),
             Err(e) => Err(format!("cannot run `{cmd}`: {e}").into()),
         }
@@ -227,5 +234,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("broken"));
+        // One attempt may take `timeout` seconds, not as long as the command likes.
+        c.command = Some("sleep 40".into());
+        c.timeout = Some(0.2);
+        let e = check(&c, &Target::local(Path::new("/"))).unwrap_err();
+        assert!(e.to_string().contains("did not finish within 0.2s"), "{e}");
     }
 }
