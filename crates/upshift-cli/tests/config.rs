@@ -156,3 +156,47 @@ fn merge_mode_keeps_the_destinations_connection() {
         "{after}"
     );
 }
+
+/// A rule that moves a secret out of the file writes that secret's file
+/// (0600) with `--write`, so the rewritten config points at a file that
+/// exists and holds the secret; it is never printed.
+#[test]
+fn write_creates_the_secret_file_the_migrated_config_points_at() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("config")).unwrap();
+    write(
+        dir.path(),
+        "config/auth.toml",
+        "listen = \"127.0.0.1:7301\"\nsecret = \"s3cr3t-Value-42\"\n",
+    );
+    let r = upshift(dir.path())
+        .args([
+            "config",
+            "migrate",
+            "--product",
+            "demo",
+            "--from",
+            "1.1.0",
+            "--to",
+            "2.0.0",
+            "config/auth.toml",
+            "--write",
+        ])
+        .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("s3cr3t-Value-42") && !r.stderr.contains("s3cr3t-Value-42"));
+    let migrated = std::fs::read_to_string(dir.path().join("config/auth.toml")).unwrap();
+    assert!(
+        migrated.contains("secret_file = \"secrets/auth.secret\""),
+        "{migrated}"
+    );
+    assert!(!migrated.contains("s3cr3t-Value-42"), "{migrated}");
+    let secret = dir.path().join("secrets/auth.secret");
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap().trim(),
+        "s3cr3t-Value-42"
+    );
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

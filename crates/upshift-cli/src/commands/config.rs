@@ -64,6 +64,31 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
     std::fs::rename(&tmp, path).map_err(fail)
 }
 
+/// Writes a secret file readable by its owner only, creating its directory.
+fn write_secret(path: &Path, contents: &str) -> Result<(), CliError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |e: std::io::Error| {
+        CliError::Failed(format!(
+            "cannot write the secret file {}: {e}; the config file was not changed",
+            path.display()
+        ))
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let tmp = path.with_extension("upshift-tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(fail)?;
+    f.write_all(contents.as_bytes()).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
 fn run_migrate(settings: &Settings, a: &ConfigMigrateArgs) -> Result<i32, CliError> {
     let catalogs = settings.catalogs()?;
     let Some(c) = catalogs.get(&a.product) else {
@@ -109,11 +134,26 @@ fn run_migrate(settings: &Settings, a: &ConfigMigrateArgs) -> Result<i32, CliErr
         rules.insert(0, rule);
     }
     let m = migrate(format, &file, &text, &rules, &ctx).map_err(config_error)?;
+    // A secret moved out of the file goes to its own file first, so the
+    // rewritten config never points at a file that does not exist.
+    let base = settings.manifest_dir();
+    let mut secrets = Vec::new();
+    for f in &m.secret_files {
+        let path = base.join(&f.path);
+        if a.write {
+            write_secret(&path, &f.contents)?;
+        }
+        secrets.push(path.display().to_string());
+    }
     if a.write && m.changed {
         write_atomically(&a.file, &m.text)?;
     }
     let p = settings.printer;
-    p.json(&serde_json::json!({ "migration": &m, "written": a.write && m.changed }));
+    p.json(&serde_json::json!({
+        "migration": &m,
+        "written": a.write && m.changed,
+        "secret_files": &secrets,
+    }));
     let mut out = String::new();
     if m.diff.is_empty() {
         out += &format!("{file}: nothing to change\n");
@@ -135,6 +175,13 @@ fn run_migrate(settings: &Settings, a: &ConfigMigrateArgs) -> Result<i32, CliErr
     out += &section("rules applied", &m.applied);
     out += &section("warnings", &m.warnings);
     out += &section("run before upgrading", &m.commands);
+    for s in &secrets {
+        out += &if a.write {
+            format!("\nwrote the secret to {s} (mode 0600)\n")
+        } else {
+            format!("\nwould write the secret to {s} (mode 0600)\n")
+        };
+    }
     if a.write && m.changed {
         out += &format!("\nwrote {file}\n");
     } else if m.changed {
