@@ -184,3 +184,58 @@ fn json_errors_are_one_document_on_stdout() {
         "{doc}"
     );
 }
+
+#[test]
+fn command_keys_no_driver_reads_are_refused_with_what_to_use() {
+    let manifest = r#"
+[installation]
+name = "t"
+product = "demo"
+version = "1.0.0"
+
+[services.app]
+driver = "command"
+
+[services.app.command]
+start = "make up"
+stop = "make down"
+install = "make install"
+"#;
+    let run = plan_with(manifest);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("upshift.toml:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`install`") && run.stderr.contains("[release]"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_driver_without_its_table_names_the_table_to_add() {
+    let manifest = r#"
+[installation]
+name = "t"
+product = "demo"
+version = "1.0.0"
+
+[services.app]
+driver = "compose"
+"#;
+    let run = plan_with(manifest);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("[services.NAME.compose]") && run.stderr.contains("project"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_config_name_cannot_leave_the_state_directory() {
+    let manifest = demo_manifest().replace("[config.notes]", "[config.\"../../../../escaped\"]");
+    let run = plan_with(&manifest);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("plain name"), "{}", run.stderr);
+    assert!(run.stderr.contains("upshift.toml:"), "{}", run.stderr);
+}

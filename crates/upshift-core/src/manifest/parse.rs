@@ -65,7 +65,11 @@ pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
         ));
     }
     for (name, store) in &m.stores {
+        check_name(file, src, "stores", name)?;
         check_store(file, src, name, store)?;
+    }
+    for name in m.config.keys() {
+        check_name(file, src, "config", name)?;
     }
     if let Some(layout) = &m.release {
         check_carry(file, src, layout)?;
@@ -74,6 +78,31 @@ pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
         super::host::parse_host(h.get_ref()).map_err(|e| Diagnostic::at(file, src, h.span(), e))?;
     }
     Ok(m)
+}
+
+/// Names of stores and config files become file names under `.upshift/`
+/// (staged copies, snapshot paths): plain names only, so none can point
+/// outside it.
+fn check_name(file: &str, src: &str, table: &str, name: &str) -> Result<(), Diagnostic> {
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if plain {
+        return Ok(());
+    }
+    let shown: String = name.chars().take(80).collect();
+    let message = format!("`[{table}.{shown}]`: a name here must be a plain name");
+    let diag = match src.find(name).filter(|_| !name.is_empty()) {
+        Some(at) => Diagnostic::at(file, src, at..at + name.len(), message),
+        None => Diagnostic::file(file, message),
+    };
+    Err(diag.with_help(format!(
+        "use letters, digits, `-`, `_` and `.` (at most 64), e.g. [{table}.app]; the file's own path goes in its `path` key"
+    )))
 }
 
 /// `carry` paths must stay inside a release directory.
