@@ -106,6 +106,97 @@ fn failing_migration_rolls_back_with_data_identical() {
     assert_eq!(h[0]["outcome"], "rolled_back");
 }
 
+/// A failure after the new version serves users again (here the
+/// post_upgrade hook, after a note was written on the new version) rolls
+/// nothing back: the note stays, 1.1.0 serves, and `resume` finishes once
+/// the cause is fixed.
+#[test]
+fn a_failure_after_maintenance_off_keeps_the_new_version_and_its_writes() {
+    let demo = Demo::new();
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    let seed = "current/bin/upshift-demo seed --config config/notes.toml --count 1";
+    let failing = format!("{m}\n[hooks]\npost_upgrade = \"{seed} && exit 7\"\n");
+    std::fs::write(demo.path("upshift.toml"), &failing).unwrap();
+    let before = demo.export();
+    let run = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1.1.0 serves users again") && run.stderr.contains("upshift resume"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("restoring the snapshot"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(demo.version(), "1.1.0");
+    assert_eq!(demo.manifest_version(), "1.1.0");
+    demo.assert_healthy();
+    let written = demo.export();
+    assert_ne!(written, before, "the note written on 1.1.0 is there");
+    // The cause fixed, resume finishes the run and keeps the note.
+    let now = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    let fixed = now.replace(&format!("{seed} && exit 7"), "true");
+    assert_ne!(fixed, now);
+    std::fs::write(demo.path("upshift.toml"), fixed).unwrap();
+    let resumed = demo.upshift(&["-y", "resume"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(demo.export(), written);
+    let h = demo.upshift(&["--json", "history"]).json();
+    assert_eq!(h[0]["outcome"], "succeeded", "{h}");
+}
+
+/// A failure in the last hop of 1.0.0 → 3.0.0 leaves 2.1.0 serving (the
+/// hop is undone); `upshift rollback` then takes the run back to its start
+/// with the data of before the first hop.
+#[test]
+fn rollback_after_a_later_hop_failed_returns_to_the_runs_start() {
+    let demo = Demo::new();
+    let before = demo.export();
+    let cat = upshift_core_catalog().replace(
+        "run = \"current/bin/upshift-demo migrate --config config/notes.toml\"",
+        "run = \"exit 1\"",
+    );
+    std::fs::create_dir(demo.path("cat")).unwrap();
+    std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
+    let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "3.0.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(demo.version(), "2.1.0", "{}", run.stderr);
+    let back = demo.upshift(&["-y", "--catalog", "cat", "rollback"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!(demo.version(), "1.0.0");
+    assert_eq!(demo.manifest_version(), "1.0.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before);
+}
+
+/// The `on_failure` hook runs once the failed hop is undone, told the
+/// versions and the error.
+#[test]
+fn on_failure_hook_runs_after_the_rollback() {
+    let demo = Demo::new();
+    let cat = upshift_core_catalog().replace(
+        "version = \"3.0.0\"\nupgrade_from = \">=2.1.0\"",
+        "version = \"3.0.0\"\nupgrade_from = \">=1.0.0\"",
+    );
+    std::fs::create_dir(demo.path("cat")).unwrap();
+    std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
+    let manifest = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    let hook = "\n[hooks]\non_failure = 'echo \"$UPSHIFT_FROM $UPSHIFT_TO $UPSHIFT_ERROR\" > on_failure.txt'\n";
+    std::fs::write(demo.path("upshift.toml"), manifest + hook).unwrap();
+    let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "3.0.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let said = std::fs::read_to_string(demo.path("on_failure.txt")).expect("the hook ran");
+    assert!(
+        said.starts_with(
+            "1.0.0 3.0.0 upgrade 1.0.0 → 3.0.0 failed at step migrate.notes-schema-v3"
+        ),
+        "{said}"
+    );
+    demo.assert_healthy();
+}
+
 /// 2.0.0 without its config rules never gets healthy (it refuses the 1.x
 /// config): the failure shows the service's log, and 1.0.0 serves again.
 #[test]
@@ -334,4 +425,45 @@ fn a_run_on_a_terminal_shows_backup_progress_per_store() {
         "no per-store progress on the terminal:\n{text}"
     );
     assert_eq!(demo.version(), "1.1.0");
+}
+
+/// Staged configs (which may hold secrets) are 0600 while the run needs
+/// them and gone once it ended.
+#[test]
+fn staged_configs_are_private_and_removed_after_the_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let demo = Demo::new();
+    let run = demo.upshift_env(
+        &[("UPSHIFT_CRASH_AFTER", "1:prepare.config.notes")],
+        &["-y", "apply", "--to", "1.1.0"],
+    );
+    assert_ne!(run.code, 0, "the crash point was reached: {}", run.stderr);
+    let staged: Vec<std::path::PathBuf> = walk(&demo.path(".upshift/staged"));
+    assert!(!staged.is_empty(), "configs were staged");
+    for f in &staged {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+    }
+    let resumed = demo.upshift(&["-y", "resume"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert!(
+        walk(&demo.path(".upshift/staged")).is_empty(),
+        "staged configs removed after the run"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -49,6 +49,11 @@ pub enum RunError {
         at: String,
         cause: Box<StepError>,
     },
+    /// A step failed after the new version began serving users again
+    /// (`maintenance.off`): nothing is rolled back automatically, so no
+    /// write users made is lost; the run stays open for `resume` (exit 3).
+    #[error("{what}\n{at} serves users again and keeps what they write: nothing was rolled back. Fix the cause, then run `upshift resume` to finish the remaining steps (`upshift rollback` would first have to replace what users wrote since)")]
+    FailedWhileServing { what: String, at: String },
     /// The upgrade failed and rolling back failed too: an operator must act (exit 3).
     #[error("{what}; rolling back also failed: {rollback}. Fix the cause, then run `upshift rollback` again")]
     RollbackFailed {

@@ -324,8 +324,12 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hooks {
+    /// Runs after the online backup, before the maintenance window.
     pub pre_upgrade: Option<String>,
+    /// Runs after the post-upgrade snapshot.
     pub post_upgrade: Option<String>,
+    /// Runs after a hop failed and was undone (or could not be), with
+    /// `UPSHIFT_FROM`, `UPSHIFT_TO` and `UPSHIFT_ERROR` set.
     pub on_failure: Option<String>,
 }
 

@@ -177,7 +177,10 @@ pub fn hop_steps(hop: &HopView) -> Vec<Step> {
             format!("wait until {name} is healthy"),
         );
     }
-    s.push(StepId::MaintenanceOff, "end the maintenance window");
+    s.push(
+        StepId::MaintenanceOff,
+        "end the maintenance window: users write again, so a later failure never rolls back",
+    );
     s.push(
         StepId::BackupPost,
         format!("post-upgrade snapshot tagged {to} (backups are tied to the version)"),

@@ -81,8 +81,9 @@ impl Runner<'_> {
                 .map_err(|e| format!("cannot write the secret file {}: {e}", path.display()))?;
         }
         let staged = self.staged(h, name);
+        // The migrated text may hold secrets: readable by upshift's user only.
         Host::Local
-            .write_atomic(&staged, m.text.as_bytes(), None)
+            .write_atomic(&staged, m.text.as_bytes(), Some(0o600))
             .map_err(|e| format!("cannot write {}: {e}", staged.display()))?;
         for w in &m.warnings {
             self.setup

@@ -161,9 +161,11 @@ pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
             .next_back()
             .ok_or_else(|| RunError::NothingToDo(format!("{inst} has no runs to roll back")))?,
     };
-    if r.outcome == Outcome::RolledBack
-        || (r.outcome == Outcome::Failed && r.at_version.as_deref() == Some(r.from.as_str()))
-    {
+    // Done already only when the run's start version serves: a run whose
+    // later hop failed and was undone stands at an intermediate version,
+    // and goes back to its start from there.
+    let at_start = r.at_version.as_deref().is_none_or(|v| v == r.from);
+    if matches!(r.outcome, Outcome::RolledBack | Outcome::Failed) && at_start {
         return Err(RunError::NothingToDo(format!(
             "run {} is already rolled back: {} serves",
             r.id,

@@ -16,11 +16,20 @@ impl Runner<'_> {
     /// services this hop stopped, and end the maintenance window.
     pub(super) fn undo_hop(&mut self, h: usize) -> StepResult<()> {
         let done = self.done()?;
+        // A stop step that began may have stopped its service before it
+        // failed: start those too (starting a running service does nothing).
+        let begun: std::collections::HashSet<StepId> = self
+            .journal
+            .events(&self.run_id)?
+            .into_iter()
+            .filter(|e| e.hop == h)
+            .map(|e| e.step)
+            .collect();
         let m = &self.setup.loaded.manifest;
         let t = self.target().clone();
         for name in m.start_order() {
             let stop = StepId::Stop(name.to_string());
-            if !done.contains(&(h, stop.clone())) {
+            if !begun.contains(&stop) {
                 continue;
             }
             let svc = &m.services[name];
@@ -199,6 +208,7 @@ impl Runner<'_> {
             Ok(()) => {
                 self.journal
                     .set_outcome(&self.run_id, Outcome::RolledBack, version, None)?;
+                self.remove_staged();
                 self.summary()
             }
             Err(e) => {

@@ -133,6 +133,7 @@ impl<'a> Runner<'a> {
         }
         self.journal
             .set_outcome(&self.run_id, Outcome::Succeeded, &self.plan.to, None)?;
+        self.remove_staged();
         self.summary()
     }
 
@@ -207,7 +208,18 @@ impl<'a> Runner<'a> {
             hop.from, hop.to, f.step.id, f.error
         );
         self.setup.progress.note(&format!("error: {what}"));
+        if serving_again(&hop, &f.step.id) {
+            // Users write to the new version again: never discard that.
+            self.journal
+                .set_outcome(&self.run_id, Outcome::Running, &hop.to, Some(&what))?;
+            self.set_manifest_version(&hop.to);
+            self.on_failure(&hop.from, &hop.to, &what);
+            return Err(RunError::FailedWhileServing { what, at: hop.to });
+        }
         let result = self.undo_failed(h, f, &what);
+        if !matches!(result, Err(RunError::RollbackFailed { .. })) {
+            self.remove_staged();
+        }
         self.on_failure(&hop.from, &hop.to, &what);
         result
     }
@@ -270,6 +282,19 @@ impl<'a> Runner<'a> {
                     rollback: Box::new(e),
                 })
             }
+        }
+    }
+
+    /// Removes the run's staged configs (they may hold secrets) once the
+    /// run no longer needs them: it ended, or it was undone.
+    pub(super) fn remove_staged(&self) {
+        let dir = self.setup.state.staged_run(&self.run_id);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => self
+                .setup
+                .progress
+                .note(&format!("warning: cannot remove {}: {e}", dir.display())),
+            _ => {}
         }
     }
 
@@ -337,4 +362,11 @@ impl<'a> Runner<'a> {
             snapshots: r.snapshots,
         })
     }
+}
+
+/// Whether step `id` of `hop` comes after its `maintenance.off`: the new
+/// version serves users again from there.
+fn serving_again(hop: &upshift_core::plan::Hop, id: &StepId) -> bool {
+    let at = |x: &StepId| hop.steps.iter().position(|s| s.id == *x);
+    matches!((at(&StepId::MaintenanceOff), at(id)), (Some(off), Some(i)) if i > off)
 }
