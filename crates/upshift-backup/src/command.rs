@@ -3,6 +3,7 @@
 //! tool's standard error.
 
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -56,6 +57,8 @@ impl Cmd {
 
     fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
+        // Its own process group: Ctrl-C on the terminal reaches upshift only.
+        c.process_group(0);
         c.args(&self.args);
         for (k, v) in &self.env {
             c.env(k, v);

@@ -74,9 +74,10 @@ fn run_code(e: &upshift_run::RunError) -> i32 {
     use upshift_run::RunError as R;
     match e {
         R::Locked { .. } | R::StaleLock { .. } => code::LOCKED,
-        R::Unfinished { .. } | R::RollbackFailed { .. } | R::FailedWhileServing { .. } => {
-            code::INTERRUPTED
-        }
+        R::Unfinished { .. }
+        | R::RollbackFailed { .. }
+        | R::FailedWhileServing { .. }
+        | R::Interrupted { .. } => code::INTERRUPTED,
         _ if e.is_bad_input() => code::BAD_INPUT,
         R::NothingToDo(_)
         | R::Unchanged { .. }

@@ -54,6 +54,9 @@ pub enum RunError {
     /// write users made is lost; the run stays open for `resume` (exit 3).
     #[error("{what}\n{at} serves users again and keeps what they write: nothing was rolled back. Fix the cause, then run `upshift resume` to finish the remaining steps (`upshift rollback` would first have to replace what users wrote since)")]
     FailedWhileServing { what: String, at: String },
+    /// A signal stopped the run at a safe point; `at` serves (exit 3).
+    #[error("{what}; {at} serves. Continue with `upshift resume`, or undo the run with `upshift rollback`")]
+    Interrupted { what: String, at: String },
     /// The upgrade failed and rolling back failed too: an operator must act (exit 3).
     #[error("{what}; rolling back also failed: {rollback}. Fix the cause, then run `upshift rollback` again")]
     RollbackFailed {

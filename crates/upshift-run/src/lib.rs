@@ -25,6 +25,7 @@ pub mod journal;
 pub mod lock;
 pub mod maintenance;
 pub mod proc;
+pub mod signals;
 pub mod state;
 
 pub use error::{Result, RunError, StepError};

@@ -1,6 +1,7 @@
 //! Processes: running shell commands in the installation's directory, and
 //! telling whether a pid is alive.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -37,6 +38,46 @@ pub fn signal(pid: u32, signal: i32) {
     }
 }
 
+/// Sends `signal` to the process group `pid` leads, or to `pid` alone
+/// when it leads none.
+pub fn signal_group(pid: u32, signal: i32) {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return;
+    }
+    // SAFETY: plain kill(2) of a process group.
+    let r = unsafe { libc::kill(-(pid as i32), signal) };
+    if r != 0 {
+        self::signal(pid, signal);
+    }
+}
+
+/// Whether a live (non-zombie) process is left in the group `pid` leads,
+/// or `pid` itself lives.
+pub fn group_alive(pid: u32) -> bool {
+    if pid_alive(pid) {
+        return true;
+    }
+    if pid == 0 || pid > i32::MAX as u32 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks for existence.
+    if unsafe { libc::kill(-(pid as i32), 0) } != 0 {
+        return false;
+    }
+    // Members left: are any of them not zombies?
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .any(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|stat| {
+                let rest: Vec<&str> = stat.rsplit(") ").next().unwrap_or("").split(' ').collect();
+                rest.first() != Some(&"Z") && rest.get(2) == Some(&pid.to_string().as_str())
+            })
+        })
+}
+
 /// Asks `pid` to stop (SIGTERM).
 pub fn terminate(pid: u32) {
     if pid_alive(pid) {
@@ -56,6 +97,9 @@ pub struct Output {
 /// Runs `cmd` with `sh -c` in `dir`, with extra environment, to completion.
 pub fn sh(cmd: &str, dir: &Path, env: &[(&str, &str)]) -> std::io::Result<Output> {
     let mut c = Command::new("sh");
+    // Its own process group: Ctrl-C on the terminal reaches upshift only,
+    // which stops at a safe point (see `signals`).
+    c.process_group(0);
     c.arg("-c").arg(cmd).current_dir(dir).stdin(Stdio::null());
     for (k, v) in env {
         c.env(k, v);

@@ -127,6 +127,10 @@ pub fn stop_services(dir: &Path) {
             .ok()
             .and_then(|s| s.trim().parse::<i32>().ok())
         {
+            // The whole process group: a service runs in a session of its own.
+            let _ = Command::new("kill")
+                .args(["-9", "--", &format!("-{pid}")])
+                .status();
             let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
         }
     }

@@ -13,6 +13,7 @@
 //! changed), stop = `stop SERVICE` + `rm -f SERVICE` (named volumes stay).
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -29,6 +30,7 @@ pub fn program() -> StepResult<&'static [String]> {
         let works = |argv: &[&str]| {
             Command::new(argv[0])
                 .args(&argv[1..])
+                .process_group(0)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -120,6 +122,7 @@ pub fn compose(c: &ComposeDriver, root: &Path, ov: &Path, args: &[&str]) -> Step
     let shown = format!("{} {}", prog[0], argv.join(" "));
     let out = Command::new(&prog[0])
         .args(&argv)
+        .process_group(0)
         .current_dir(&dir)
         .stdin(Stdio::null())
         .output()
@@ -171,6 +174,7 @@ pub fn run_once(
 /// inspect` finds it, else `docker pull`. Returns what was done.
 pub fn ensure_image(image: &str) -> StepResult<String> {
     let inspect = Command::new("docker")
+        .process_group(0)
         .args(["image", "inspect", "--format", "{{.Id}}", image])
         .stdin(Stdio::null())
         .output()
@@ -180,6 +184,7 @@ pub fn ensure_image(image: &str) -> StepResult<String> {
         return Ok(format!("{image} present ({})", short(&id)));
     }
     let pull = Command::new("docker")
+        .process_group(0)
         .args(["pull", image])
         .stdin(Stdio::null())
         .output()

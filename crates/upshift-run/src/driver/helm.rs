@@ -9,6 +9,7 @@
 //! `helm` is run directly (no shell), with the installation's directory as
 //! its working directory and `KUBECONFIG` set when the manifest names one.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -129,7 +130,10 @@ fn wait(h: &HelmDriver) -> Vec<String> {
 /// Runs `helm ARGS` in `root`; a failure carries helm's stderr.
 fn helm(h: &HelmDriver, root: &Path, args: &[String]) -> StepResult<String> {
     let mut cmd = Command::new("helm");
-    cmd.args(args).current_dir(root).stdin(Stdio::null());
+    cmd.args(args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .process_group(0);
     if let Some(k) = &h.kubeconfig {
         cmd.env("KUBECONFIG", root.join(k));
     }

@@ -36,10 +36,18 @@ pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> Ste
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let workdir = conf.workdir.as_ref().map_or(t.dir.clone(), |w| t.path(w));
-    // The shell backgrounds the program and exits; the program is reaped by init.
+    // The program runs in a session of its own (setsid), so it outlives
+    // upshift, its terminal and a Ctrl-C there; its pid leads its process
+    // group, which `stop` signals whole (workers included). A plain
+    // command is exec'd, so the recorded pid is the program's own.
+    let inner = if simple(&conf.start) {
+        format!("exec {}", conf.start)
+    } else {
+        conf.start.clone()
+    };
     let cmd = format!(
-        "{} </dev/null >>\"$UPSHIFT_LOG\" 2>&1 & echo $!",
-        conf.start
+        "setsid sh -c {} </dev/null >>\"$UPSHIFT_LOG\" 2>&1 & echo $!",
+        crate::host::q(&inner)
     );
     let out = t
         .host
@@ -63,10 +71,10 @@ pub fn stop(name: &str, conf: &ProcessDriver, t: &Target) -> StepResult<()> {
         return Ok(());
     };
     let grace = Duration::from_secs(conf.stop_timeout.unwrap_or(10));
-    if t.host.pid_alive(pid) {
-        t.host.signal(pid, libc::SIGTERM);
+    if t.host.group_alive(pid) {
+        t.host.signal_group(pid, libc::SIGTERM);
         if !wait_gone(t, pid, grace) {
-            t.host.signal(pid, libc::SIGKILL);
+            t.host.signal_group(pid, libc::SIGKILL);
             if !wait_gone(t, pid, Duration::from_secs(5)) {
                 return Err(format!("{name} (pid {pid}) did not stop, even after SIGKILL").into());
             }
@@ -77,13 +85,46 @@ pub fn stop(name: &str, conf: &ProcessDriver, t: &Target) -> StepResult<()> {
         .map_err(|e| StepError::msg(format!("cannot remove {}: {e}", pidfile.display())))
 }
 
+/// Waits until no process of the group `pid` leads is left.
 fn wait_gone(t: &Target, pid: u32, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if !t.host.pid_alive(pid) {
+        if !t.host.group_alive(pid) {
             return true;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    !t.host.pid_alive(pid)
+    !t.host.group_alive(pid)
+}
+
+/// A start command the shell can `exec` as it is: one program with its
+/// arguments, no shell syntax, no `VAR=value` prefix, no builtin.
+fn simple(cmd: &str) -> bool {
+    let first = cmd.split_whitespace().next().unwrap_or("");
+    !first.is_empty()
+        && !first.contains('=')
+        && !matches!(
+            first,
+            "cd" | "exec" | "export" | "set" | "." | "source" | "ulimit" | "umask"
+        )
+        && !cmd.chars().any(|c| ";&|()<>`$\n\\'\"{}*?".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_plain_commands_are_execd() {
+        assert!(super::simple(
+            "current/bin/upshift-demo auth --config config/auth.toml"
+        ));
+        for compound in [
+            "cd app && ./run",
+            "FOO=1 ./bin",
+            "./a; ./b",
+            "./a | tee x",
+            "echo $HOME",
+        ] {
+            assert!(!super::simple(compound), "{compound}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 mod backup;
 mod config;
 mod fingerprint;
+mod interrupt;
 mod rollback;
 mod runner;
 mod steps;
@@ -85,6 +86,7 @@ fn new_run_id() -> String {
 /// Applies `plan`. Refuses while another run holds the lock (exit 4) or an
 /// earlier run is unfinished (exit 3).
 pub fn apply(setup: &Setup, plan: &Plan) -> Result<RunSummary> {
+    crate::signals::install();
     let mut journal = Journal::open(&setup.state.journal())?;
     let inst = &setup.loaded.manifest.installation.name;
     setup.target.reach()?;
@@ -120,6 +122,7 @@ pub fn apply(setup: &Setup, plan: &Plan) -> Result<RunSummary> {
 
 /// Finishes the interrupted run.
 pub fn resume(setup: &Setup) -> Result<RunSummary> {
+    crate::signals::install();
     let mut journal = Journal::open(&setup.state.journal())?;
     let inst = &setup.loaded.manifest.installation.name;
     let Some(r) = journal.unfinished(inst)? else {
@@ -145,6 +148,8 @@ pub fn resume(setup: &Setup) -> Result<RunSummary> {
 /// Rolls back the unfinished run, or else `run_id` (default: the last run),
 /// to the version it started from, with the data of the snapshot taken then.
 pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
+    // A rollback runs to its end: a signal is remembered, not obeyed.
+    crate::signals::install();
     let mut journal = Journal::open(&setup.state.journal())?;
     let inst = &setup.loaded.manifest.installation.name;
     let r = match (run_id, journal.unfinished(inst)?) {

@@ -17,6 +17,16 @@ use crate::host::Target;
 use crate::journal::{Journal, Outcome, StepState};
 use crate::maintenance::MaintenancePage;
 
+/// Why a hop stopped before its end.
+pub(super) enum HopStop {
+    Failed(StepFailure),
+    /// A signal arrived; the hop stopped before `step`.
+    Interrupted {
+        signal: &'static str,
+        step: StepId,
+    },
+}
+
 /// A step that failed, and why.
 pub(super) struct StepFailure {
     pub step: Step,
@@ -31,6 +41,8 @@ pub struct Runner<'a> {
     pub(super) plan: Plan,
     pub(super) page: MaintenancePage,
     pub(super) deployments: Vec<Box<dyn Deployment>>,
+    /// A signal arrived inside the window after the swap: finishing it.
+    pub(super) deferring: bool,
     repo: Option<Repository>,
     crash_after: Option<String>,
 }
@@ -41,6 +53,7 @@ impl<'a> Runner<'a> {
         Ok(Runner {
             page: MaintenancePage::new(m.message.as_deref(), m.retry_after),
             deployments: deploy::deployments(setup.loaded),
+            deferring: false,
             setup,
             journal,
             run_id,
@@ -92,14 +105,17 @@ impl<'a> Runner<'a> {
         crate::host::backup_view(self.target(), &self.setup.loaded.manifest, &self.mirror())
     }
 
-    /// Steps journaled done, as (hop, step id).
+    /// Steps whose last journaled state is done, as (hop, step id): a stop
+    /// undone when its hop was undone is to be done again.
     pub(super) fn done(&self) -> Result<HashSet<(usize, StepId)>> {
-        Ok(self
-            .journal
-            .events(&self.run_id)?
+        let mut last = std::collections::HashMap::new();
+        for e in self.journal.events(&self.run_id)? {
+            last.insert((e.hop, e.step), e.state);
+        }
+        Ok(last
             .into_iter()
-            .filter(|e| e.state == StepState::Done)
-            .map(|e| (e.hop, e.step))
+            .filter(|(_, state)| *state == StepState::Done)
+            .map(|(k, _)| k)
             .collect())
     }
 
@@ -122,9 +138,21 @@ impl<'a> Runner<'a> {
             // A hop whose steps are all done may still lack its bookkeeping
             // (a crash right after its last step): redo that, it is idempotent.
             if !hop.steps.iter().all(|s| done.contains(&(h, s.id.clone()))) {
+                if let Some(signal) = crate::signals::received() {
+                    let next = hop
+                        .steps
+                        .iter()
+                        .find(|s| !done.contains(&(h, s.id.clone())));
+                    let step = next.map_or(StepId::PreflightHealth, |s| s.id.clone());
+                    return self.interrupted(h, signal, &step);
+                }
                 self.restore_page(h, &done)?;
-                if let Err(f) = self.run_hop(h, &done) {
-                    return self.fail(h, f);
+                match self.run_hop(h, &done) {
+                    Ok(()) => {}
+                    Err(HopStop::Failed(f)) => return self.fail(h, f),
+                    Err(HopStop::Interrupted { signal, step }) => {
+                        return self.interrupted(h, signal, &step)
+                    }
                 }
             }
             self.journal
@@ -137,15 +165,25 @@ impl<'a> Runner<'a> {
         self.summary()
     }
 
-    fn run_hop(&mut self, h: usize, done: &HashSet<(usize, StepId)>) -> Result<(), StepFailure> {
+    fn run_hop(&mut self, h: usize, done: &HashSet<(usize, StepId)>) -> Result<(), HopStop> {
         let hop = self.plan.hops[h].clone();
         for step in &hop.steps {
             if done.contains(&(h, step.id.clone())) {
                 continue;
             }
-            let fail = |error: StepError| StepFailure {
-                step: step.clone(),
-                error: Box::new(error),
+            if let Some(signal) = crate::signals::received() {
+                if !self.defer_interrupt(h, step, signal) {
+                    return Err(HopStop::Interrupted {
+                        signal,
+                        step: step.id.clone(),
+                    });
+                }
+            }
+            let fail = |error: StepError| {
+                HopStop::Failed(StepFailure {
+                    step: step.clone(),
+                    error: Box::new(error),
+                })
             };
             self.journal
                 .record(&self.run_id, h, &step.id, StepState::Started, None)

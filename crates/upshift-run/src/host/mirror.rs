@@ -8,6 +8,7 @@
 //! `<mirror>/srv/demo/data/notes.db` here, so snapshots say which file they
 //! hold.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -129,6 +130,7 @@ pub fn pull_stores(target: &Target, m: &Manifest, mirror: &Path) -> StepResult<(
     let mut remote = remote.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
     let stream = remote.stdout.take().expect("piped");
     let untar = Command::new("tar")
+        .process_group(0)
         .args(["--numeric-owner", "-xpf", "-", "-C"])
         .arg(mirror)
         .stdin(Stdio::from(stream))
@@ -209,6 +211,7 @@ pub fn push_stores(target: &Target, m: &Manifest, mirror: &Path) -> StepResult<(
         ).into());
     }
     let mut pack = Command::new("tar");
+    pack.process_group(0);
     pack.args(["--numeric-owner", "-cf", "-", "-C"])
         .arg(mirror)
         .arg("--")

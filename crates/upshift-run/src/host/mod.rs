@@ -250,6 +250,33 @@ impl Host {
         }
     }
 
+    /// Whether any live process is left in the process group `pid` leads
+    /// (or `pid` itself, for a process that leads no group).
+    pub fn group_alive(&self, pid: u32) -> bool {
+        match self {
+            Host::Local => crate::proc::group_alive(pid),
+            Host::Ssh(s) => {
+                s.pid_alive(pid)
+                    || s.script(&format!("kill -0 -- -{pid} 2>/dev/null && echo yes"), None)
+                        .is_ok_and(|o| String::from_utf8_lossy(&o).contains("yes"))
+            }
+        }
+    }
+
+    /// Sends `signal` to the process group `pid` leads (to `pid` alone
+    /// when it leads none: a service started by an earlier upshift).
+    pub fn signal_group(&self, pid: u32, signal: i32) {
+        match self {
+            Host::Local => crate::proc::signal_group(pid, signal),
+            Host::Ssh(s) => {
+                let _ = s.script(
+                    &format!("kill -{signal} -- -{pid} 2>/dev/null || kill -{signal} {pid}"),
+                    None,
+                );
+            }
+        }
+    }
+
     /// Sends `signal` (a number, e.g. `libc::SIGTERM`) to `pid` there.
     pub fn signal(&self, pid: u32, signal: i32) {
         match self {

@@ -7,6 +7,7 @@
 //! transfer and health check of a run.
 
 use std::io::{self, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
@@ -60,6 +61,7 @@ impl Ssh {
     /// [`Ssh::command`] with more options before the destination.
     fn command_with(&self, extra: &[&str]) -> Command {
         let mut c = Command::new("ssh");
+        c.process_group(0);
         if let Some(f) = &self.config {
             c.arg("-F").arg(f);
         }

@@ -1,0 +1,158 @@
+//! Ctrl-C during a run: the terminal sends SIGINT to upshift's process
+//! group. upshift stops at a safe point (undoing the window before the
+//! swap, finishing it after), exits 3, services keep running in their own
+//! sessions, and `upshift resume` finishes the run.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::demo::Demo;
+
+/// Starts `upshift ARGS` in a process group of its own, as a shell puts a
+/// foreground job.
+fn spawn(demo: &Demo, args: &[&str]) -> Child {
+    use std::os::unix::process::CommandExt;
+    Command::new(env!("CARGO_BIN_EXE_upshift"))
+        .args(["-m", "upshift.toml"])
+        .args(args)
+        .current_dir(&demo.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (with a deadline) until `path` exists.
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ctrl-C: SIGINT to the whole foreground process group.
+fn ctrl_c(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn finish(child: Child) -> (i32, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A hook that says it runs, then waits until the test lets it go.
+fn gate(name: &str) -> String {
+    format!("touch {name}.reached; while [ ! -e {name}.go ]; do sleep 0.02; done")
+}
+
+#[test]
+fn ctrl_c_as_the_window_opens_restores_the_old_version_and_resume_finishes() {
+    let demo = Demo::new();
+    let before = demo.export();
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    let m = m.replace(
+        "retry_after = 60",
+        &format!("retry_after = 60\nannounce = \"{}\"", gate("window")),
+    );
+    std::fs::write(demo.path("upshift.toml"), m).unwrap();
+    let child = spawn(&demo, &["-y", "apply", "--to", "1.1.0"]);
+    wait_for(&demo.path("window.reached"));
+    ctrl_c(&child);
+    std::fs::write(demo.path("window.go"), "").unwrap();
+    let (code, stderr) = finish(child);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    assert!(stderr.contains("upshift resume"), "{stderr}");
+    assert_eq!(demo.version(), "1.0.0");
+    demo.assert_healthy();
+    let st = demo.upshift(&["--json", "status"]).json();
+    assert!(st["lock"].is_null(), "the lock is released: {st}");
+
+    let resumed = demo.upshift(&["-y", "resume"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(demo.version(), "1.1.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before);
+}
+
+#[test]
+fn ctrl_c_after_the_swap_finishes_the_window_and_leaves_the_new_version_serving() {
+    let demo = Demo::new();
+    let before = demo.export();
+    let cat = std::fs::read_to_string(common::repo().join("catalogs/demo.toml"))
+        .unwrap()
+        .replace(
+            "[[release]]\nversion = \"2.0.0\"",
+            &format!(
+                "[[release.data_steps]]\nid = \"gate\"\ndescription = \"wait for the test\"\nrun = \"{}\"\n\n[[release]]\nversion = \"2.0.0\"",
+                gate("migrate")
+            ),
+        );
+    assert!(cat.contains("migrate.go"));
+    std::fs::create_dir(demo.path("cat")).unwrap();
+    std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
+    let child = spawn(&demo, &["-y", "--catalog", "cat", "apply", "--to", "1.1.0"]);
+    wait_for(&demo.path("migrate.reached"));
+    ctrl_c(&child);
+    std::fs::write(demo.path("migrate.go"), "").unwrap();
+    let (code, stderr) = finish(child);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("finishing the maintenance window first"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("before step backup.post"), "{stderr}");
+    // Started by upshift, the services outlived its Ctrl-C.
+    assert_eq!(demo.version(), "1.1.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before);
+
+    let resumed = demo.upshift(&["-y", "--catalog", "cat", "resume"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let h = demo
+        .upshift(&["--json", "--catalog", "cat", "history"])
+        .json();
+    assert_eq!(h[0]["outcome"], "succeeded", "{h}");
+}
+
+/// upshift leading a terminal session (`ssh -t host upshift apply`): when
+/// it exits, the kernel hangs up that session; services it started run in
+/// sessions of their own and keep serving.
+#[test]
+fn services_started_from_a_terminal_session_outlive_it() {
+    let demo = Demo::new();
+    let exe = env!("CARGO_BIN_EXE_upshift");
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{exe} -m upshift.toml -y apply --to 1.1.0"),
+            "/dev/null",
+        ])
+        .current_dir(&demo.dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("util-linux script runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(demo.version(), "1.1.0");
+    demo.assert_healthy();
+}
