@@ -30,6 +30,11 @@ fn steps_of(hop: usize) -> Vec<String> {
 }
 
 fn crash_then(hop: usize, finish: &str) {
+    crash_then_with(hop, finish, false)
+}
+
+/// Like [`crash_then`]; with `power_loss`, the services die with upshift.
+fn crash_then_with(hop: usize, finish: &str, power_loss: bool) {
     let steps = steps_of(hop);
     assert!(steps.len() > 15, "{steps:?}");
     for step in &steps {
@@ -45,6 +50,9 @@ fn crash_then(hop: usize, finish: &str) {
             "apply should have been killed after {point}: {}",
             crashed.stderr
         );
+        if power_loss {
+            common::demo::stop_services(&demo.dir);
+        }
         // Another apply must refuse: the dead run's lock is stale (exit 4).
         let blocked = demo.upshift(&["-y", "apply", "--to", "3.0.0"]);
         assert_eq!(blocked.code, 4, "after {point}: {}", blocked.stderr);
@@ -60,6 +68,13 @@ fn crash_then(hop: usize, finish: &str) {
         demo.assert_healthy();
         assert_eq!(demo.export(), before, "notes after {finish} from {point}");
     }
+}
+
+/// Power loss: upshift and every service die at each step boundary of the
+/// middle hop; `resume` starts what the journal says runs, then finishes.
+#[test]
+fn power_loss_in_hop_2_then_resume() {
+    crash_then_with(2, "resume", true);
 }
 
 #[test]

@@ -138,10 +138,13 @@ pub fn resume(setup: &Setup) -> Result<RunSummary> {
             r.id
         ))
     })?;
-    let runner = Runner::new(setup, journal, r.id.clone(), plan)?;
+    let mut runner = Runner::new(setup, journal, r.id.clone(), plan)?;
     match r.outcome {
         Outcome::RollingBack | Outcome::RollbackFailed => runner.resume_rollback(),
-        _ => runner.run(),
+        _ => {
+            runner.reconcile()?;
+            runner.run()
+        }
     }
 }
 
