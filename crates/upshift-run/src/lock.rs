@@ -27,10 +27,13 @@ fn owner() -> String {
         .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }))
 }
 
-/// Why a holder looks dead, if it does.
+/// Why a holder looks dead, if it does. On this host only a gone process
+/// is dead: a run suspended for minutes (SIGSTOP, a laptop's lid) still
+/// holds its lock. From another host, only the heartbeat can tell.
 pub fn staleness(h: &LockHolder) -> Option<String> {
-    if h.host == hostname() && !pid_alive(h.pid) {
-        return Some(format!("process {} is not running on this host", h.pid));
+    if h.host == hostname() {
+        return (!pid_alive(h.pid))
+            .then(|| format!("process {} is not running on this host", h.pid));
     }
     let age = now_ms() - h.heartbeat_ms;
     (age > STALE_AFTER_MS).then(|| format!("its last heartbeat was {}s ago", age / 1000))
@@ -127,5 +130,31 @@ impl Drop for LockGuard {
         if let Ok(j) = Journal::open(&self.journal) {
             let _ = j.unlock(&self.installation, Some(self.pid));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(host: String, pid: u32, heartbeat_ms: i64) -> LockHolder {
+        LockHolder {
+            run_id: "r".into(),
+            owner: "o".into(),
+            host,
+            pid,
+            acquired_ms: 0,
+            heartbeat_ms,
+        }
+    }
+
+    #[test]
+    fn a_live_process_here_holds_its_lock_however_old_its_heartbeat() {
+        let me = std::process::id();
+        assert_eq!(staleness(&holder(hostname(), me, 0)), None);
+        // A pid no process has (beyond the kernel's pid_max).
+        assert!(staleness(&holder(hostname(), 0x7fff_fff0, now_ms())).is_some());
+        assert!(staleness(&holder("elsewhere".into(), me, 0)).is_some());
+        assert_eq!(staleness(&holder("elsewhere".into(), me, now_ms())), None);
     }
 }
