@@ -14,6 +14,8 @@ pub enum Phase {
     PreUpgrade,
     PostUpgrade,
     Manual,
+    /// The data a manual rollback replaces, taken just before it.
+    PreRollback,
 }
 
 impl Phase {
@@ -22,6 +24,7 @@ impl Phase {
             Phase::PreUpgrade => "pre-upgrade",
             Phase::PostUpgrade => "post-upgrade",
             Phase::Manual => "manual",
+            Phase::PreRollback => "pre-rollback",
         }
     }
 }

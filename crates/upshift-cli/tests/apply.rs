@@ -171,6 +171,43 @@ fn rollback_after_a_later_hop_failed_returns_to_the_runs_start() {
     assert_eq!(demo.export(), before);
 }
 
+/// A manual rollback replaces what users wrote on the new version, so it
+/// first keeps that in a safety snapshot, named in its output and listed.
+#[test]
+fn manual_rollback_keeps_a_safety_snapshot_of_the_current_data() {
+    let demo = Demo::new();
+    let before = demo.export();
+    assert_eq!(demo.upshift(&["-y", "apply", "--to", "1.1.0"]).code, 0);
+    let seeded = std::process::Command::new(demo.path("current/bin/upshift-demo"))
+        .args(["seed", "--config", "config/notes.toml", "--count", "1"])
+        .current_dir(&demo.dir)
+        .status()
+        .unwrap();
+    assert!(seeded.success());
+    let written = demo.export();
+    assert_ne!(written, before);
+    let back = demo.upshift(&["-y", "rollback"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert!(back.stderr.contains("safety snapshot"), "{}", back.stderr);
+    assert_eq!(
+        demo.export(),
+        before,
+        "the rollback restored the data of 1.0.0"
+    );
+    let snaps = demo.upshift(&["--json", "snapshots"]).json();
+    let list = snaps
+        .as_array()
+        .or_else(|| snaps["snapshots"].as_array())
+        .unwrap()
+        .clone();
+    let safety: Vec<_> = list
+        .iter()
+        .filter(|s| s.to_string().contains("pre-rollback"))
+        .collect();
+    assert_eq!(safety.len(), 1, "{snaps}");
+    assert!(safety[0].to_string().contains("1.1.0"), "{snaps}");
+}
+
 /// The `on_failure` hook runs once the failed hop is undone, told the
 /// versions and the error.
 #[test]

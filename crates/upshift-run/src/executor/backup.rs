@@ -103,6 +103,37 @@ impl Runner<'_> {
         }
     }
 
+    /// Before a manual rollback replaces the data: a snapshot of what
+    /// `version` holds now (tagged `pre-rollback`), so nothing users wrote
+    /// since the upgrade is lost for good. Returns its short id.
+    pub(super) fn safety_snapshot(&mut self, version: &str) -> StepResult<String> {
+        let setup = self.setup;
+        let loaded = setup.loaded;
+        let tags = Tags {
+            installation: loaded.manifest.installation.name.clone(),
+            product: loaded.catalog.product.clone(),
+            version: version.to_string(),
+            phase: Phase::PreRollback,
+            run_id: self.run_id.clone(),
+            config_fingerprint: self.config_fingerprint(),
+        };
+        setup.progress.note(&format!(
+            "rollback: taking a safety snapshot of the data {version} holds now"
+        ));
+        if self.target().is_remote() {
+            host::pull_stores(self.target(), &loaded.manifest, &self.mirror())?;
+        }
+        let (manifest, base) = self.backup_view();
+        let progress = setup.progress.backup();
+        let info = self.repo()?.backup(&manifest, &base, &tags, &*progress)?;
+        self.journal.add_snapshot(&self.run_id, &info.short_id)?;
+        setup.progress.note(&format!(
+            "rollback: safety snapshot {} holds the {} bytes the rollback replaces ({version}); `upshift snapshots` lists it, `upshift restore {}` brings it back",
+            info.short_id, info.total_bytes, info.short_id
+        ));
+        Ok(info.short_id)
+    }
+
     /// The online snapshot of hop `h` and the store fingerprint taken with it.
     pub(super) fn online_snapshot(&self, h: usize) -> StepResult<Option<(String, Option<String>)>> {
         Ok(match self.detail(h, &StepId::BackupOnline)? {

@@ -184,6 +184,19 @@ impl Runner<'_> {
         } else {
             None
         };
+        if snapshot.is_some() {
+            // What users wrote since is about to be replaced: keep it first.
+            let now = self
+                .journal
+                .run(&self.run_id)?
+                .and_then(|r| r.at_version)
+                .unwrap_or_else(|| self.plan.to.clone());
+            self.safety_snapshot(&now).map_err(|e| {
+                RunError::Step(crate::error::StepError::msg(format!(
+                    "rollback refused: the safety snapshot of the current data failed: {e}; nothing was changed"
+                )))
+            })?;
+        }
         let from = self.plan.from.clone();
         self.finish_rollback(&from, snapshot.as_deref())
     }
