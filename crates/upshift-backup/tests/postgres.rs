@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use common::{manifest, prepend_path, shim, tags};
 use upshift_backup::{BackupError, NoProgress, Repository};
@@ -155,7 +156,8 @@ fn child_verify() {
 
 /// A verify killed with SIGKILL while `pg_restore` fills its temporary
 /// database leaves that database behind; the next verify of the same
-/// installation drops it before making its own, and leaves alone the
+/// installation drops it before making its own (ending a session still on
+/// it), and leaves alone the
 /// user's databases, one of another installation, and one whose creator
 /// still runs.
 #[test]
@@ -211,8 +213,28 @@ fn a_verify_removes_what_a_killed_verify_left() {
         pg.psql("postgres", &format!("CREATE DATABASE {db}"));
     }
 
+    // The killed run's restore may still hold a session on its database,
+    // which would block the drop.
+    let mut session = std::process::Command::new("psql")
+        .args(["-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-p"])
+        .arg(pg.port.to_string())
+        .args(["-d", stale, "-c", "SELECT pg_sleep(600)"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sessions = format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{stale}'");
+    upshift_testkit::wait_until(
+        "a session on the stale database",
+        Duration::from_secs(30),
+        || pg.psql("postgres", &sessions).trim() == "1",
+    );
+
     let report = repo.verify("latest", &m, base, &NoProgress).unwrap();
     assert!(report.ok(), "{:?}", report.problems());
+    upshift_testkit::wait_until("the session to be ended", Duration::from_secs(30), || {
+        session.try_wait().unwrap().is_some()
+    });
     assert!(
         report.stores["main"].detail.contains(stale.as_str()),
         "{report:?}"
