@@ -20,6 +20,7 @@ mod repo;
 mod restore;
 mod secret;
 mod source;
+mod tempdb;
 mod verify;
 
 pub use error::{BackupError, Result};

@@ -74,6 +74,7 @@ impl Repository {
             indexed: repo,
             snap,
             name,
+            installation: &manifest.installation.name,
             store: manifest.stores.get(name),
             base_dir,
             unlisted: "is not in the manifest: cannot tell where to restore it",

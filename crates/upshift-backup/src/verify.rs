@@ -1,6 +1,7 @@
 //! `verify`: the repository check with every data blob read, then a real
 //! test restore of each store (databases into temporary databases, dropped
-//! afterwards) compared with what the snapshot recorded.
+//! afterwards; see [`crate::tempdb`] for those a killed run left behind)
+//! compared with what the snapshot recorded.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -145,21 +146,13 @@ impl Repository {
             indexed: repo,
             snap,
             name,
+            installation: &manifest.installation.name,
             store: manifest.stores.get(name),
             base_dir,
             unlisted: "is no longer in the manifest, so its dump cannot be test-restored",
         };
         source::for_kind(meta.kind()).verify(&stored, meta)
     }
-}
-
-/// A name for a temporary database of a test restore.
-pub(crate) fn temp_db_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("upshift_verify_{}_{nanos}", std::process::id())
 }
 
 /// Regular files and bytes found (`got`) against those recorded (`want`).

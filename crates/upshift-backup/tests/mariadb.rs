@@ -1,8 +1,11 @@
 //! MariaDB against a real server started by the test harness: back up,
 //! damage, restore, identical dump; verify loads the dump into a temporary
-//! schema; a dump that does not load is caught.
+//! schema; a dump that does not load is caught; a verify removes the
+//! temporary schema that a verify killed mid-load left behind.
 
 mod common;
+
+use std::collections::BTreeSet;
 
 use common::{manifest, prepend_path, shim, tags};
 use upshift_backup::{NoProgress, Repository};
@@ -82,4 +85,94 @@ fn verify_catches_a_dump_that_does_not_load() {
         "{problems}"
     );
     assert!(!db.sql(None, "SHOW DATABASES").contains("upshift_verify"));
+}
+
+fn schemas(db: &MariaDb) -> BTreeSet<String> {
+    db.sql(None, "SHOW DATABASES")
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// The child process of `a_verify_removes_what_a_killed_verify_left`.
+#[test]
+fn child_verify() {
+    common::child_verify();
+}
+
+/// A verify killed with SIGKILL while the client loads the dump leaves its
+/// temporary schema behind; the next verify of the same installation drops
+/// it, and leaves alone the user's schemas, one of another installation,
+/// and one whose creator still runs.
+#[test]
+fn a_verify_removes_what_a_killed_verify_left() {
+    let db = MariaDb::start();
+    seed(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let m = common::write_manifest(base, &my_manifest(db.port));
+    let repo = Repository::for_manifest(&m, base).unwrap();
+    repo.backup(&m, base, &tags("1.0.0"), &NoProgress).unwrap();
+    db.sql(None, "CREATE DATABASE upshift_verify_notes");
+    let shop = db.dump("shop");
+
+    // The client runs queries (`-e`) for real; loading a dump, it reads
+    // it and then stands still until killed.
+    let real = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v mariadb"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let shims = tempfile::tempdir().unwrap();
+    let blocked = shims.path().join("loading");
+    shim(
+        shims.path(),
+        "mariadb",
+        &format!(
+            "for a in \"$@\"; do [ \"$a\" = -e ] && exec '{}' \"$@\"; done\n\
+             cat >/dev/null; touch '{}'; exec sleep infinity",
+            real.trim(),
+            blocked.display()
+        ),
+    );
+    let before = schemas(&db);
+    common::kill_verify_mid_restore("child_verify", base, shims.path(), &blocked);
+    let left: Vec<String> = schemas(&db).difference(&before).cloned().collect();
+    assert_eq!(left.len(), 1, "the killed verify left its schema: {left:?}");
+    let stale = &left[0];
+    let (_, scope) = common::temp_dbs(stale)
+        .pop()
+        .unwrap_or_else(|| panic!("{stale}: the name does not say who made it"));
+
+    let runner = std::os::unix::process::parent_id();
+    let live = format!(
+        "upshift_verify_{scope}_{runner}_{}_0",
+        common::start_ticks(runner)
+    );
+    let other_scope = if scope.as_str() == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let other = format!("upshift_verify_{other_scope}_4194305_1_0");
+    for s in [&live, &other] {
+        db.sql(None, &format!("CREATE DATABASE {s}"));
+    }
+
+    let report = repo.verify("latest", &m, base, &NoProgress).unwrap();
+    assert!(report.ok(), "{:?}", report.problems());
+    assert!(
+        report.stores["shop"].detail.contains(stale.as_str()),
+        "{report:?}"
+    );
+    let now = schemas(&db);
+    assert!(!now.contains(stale), "{now:?}");
+    for kept in [&live, &other, "upshift_verify_notes", "shop"] {
+        assert!(now.contains(kept), "{kept} is gone: {now:?}");
+    }
+    assert_eq!(now.len(), before.len() + 2, "{now:?}");
+    assert_eq!(db.dump("shop"), shop);
 }

@@ -1,9 +1,13 @@
 //! PostgreSQL against a real server started by the test harness: back up,
 //! damage, restore, identical dump; verify test-restores into a temporary
 //! database; an unreachable server, a failing `pg_dump` and a dump that does
-//! not restore are all reported naming the store.
+//! not restore are all reported naming the store; a verify removes the
+//! temporary database that a verify killed mid-restore left behind.
 
 mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 use common::{manifest, prepend_path, shim, tags};
 use upshift_backup::{BackupError, NoProgress, Repository};
@@ -135,4 +139,111 @@ fn verify_catches_a_dump_that_does_not_restore() {
     assert!(!pg
         .psql("postgres", "SELECT datname FROM pg_database")
         .contains("upshift_verify"));
+}
+
+fn databases(pg: &Postgres) -> BTreeSet<String> {
+    pg.psql("postgres", "SELECT datname FROM pg_database")
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// The child process of `a_verify_removes_what_a_killed_verify_left`.
+#[test]
+fn child_verify() {
+    common::child_verify();
+}
+
+/// A verify killed with SIGKILL while `pg_restore` fills its temporary
+/// database leaves that database behind; the next verify of the same
+/// installation drops it before making its own (ending a session still on
+/// it), and leaves alone the
+/// user's databases, one of another installation, and one whose creator
+/// still runs.
+#[test]
+fn a_verify_removes_what_a_killed_verify_left() {
+    let pg = Postgres::start();
+    seed(&pg);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let m = common::write_manifest(base, &pg_manifest(pg.port));
+    let repo = Repository::for_manifest(&m, base).unwrap();
+    repo.backup(&m, base, &tags("1.0.0"), &NoProgress).unwrap();
+    pg.psql("postgres", "CREATE DATABASE upshift_verify_notes");
+    let app = pg.dump("app");
+
+    // pg_restore reads the dump, then stands still until killed.
+    let shims = tempfile::tempdir().unwrap();
+    let blocked = shims.path().join("restoring");
+    shim(
+        shims.path(),
+        "pg_restore",
+        &format!(
+            "cat >/dev/null; touch '{}'; exec sleep infinity",
+            blocked.display()
+        ),
+    );
+    let before = databases(&pg);
+    common::kill_verify_mid_restore("child_verify", base, shims.path(), &blocked);
+    let left: Vec<String> = databases(&pg).difference(&before).cloned().collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "the killed verify left its database: {left:?}"
+    );
+    let stale = &left[0];
+    let (_, scope) = common::temp_dbs(stale)
+        .pop()
+        .unwrap_or_else(|| panic!("{stale}: the name does not say who made it"));
+
+    // The runner of this test is alive: its database must stay. So must
+    // one of another installation (another scope) whose creator is gone.
+    let runner = std::os::unix::process::parent_id();
+    let live = format!(
+        "upshift_verify_{scope}_{runner}_{}_0",
+        common::start_ticks(runner)
+    );
+    let other_scope = if scope.as_str() == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let other = format!("upshift_verify_{other_scope}_4194305_1_0");
+    for db in [&live, &other] {
+        pg.psql("postgres", &format!("CREATE DATABASE {db}"));
+    }
+
+    // The killed run's restore may still hold a session on its database,
+    // which would block the drop.
+    let mut session = std::process::Command::new("psql")
+        .args(["-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-p"])
+        .arg(pg.port.to_string())
+        .args(["-d", stale, "-c", "SELECT pg_sleep(600)"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sessions = format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{stale}'");
+    upshift_testkit::wait_until(
+        "a session on the stale database",
+        Duration::from_secs(30),
+        || pg.psql("postgres", &sessions).trim() == "1",
+    );
+
+    let report = repo.verify("latest", &m, base, &NoProgress).unwrap();
+    assert!(report.ok(), "{:?}", report.problems());
+    upshift_testkit::wait_until("the session to be ended", Duration::from_secs(30), || {
+        session.try_wait().unwrap().is_some()
+    });
+    assert!(
+        report.stores["main"].detail.contains(stale.as_str()),
+        "{report:?}"
+    );
+    let now = databases(&pg);
+    assert!(!now.contains(stale), "{now:?}");
+    for kept in [&live, &other, "upshift_verify_notes", "app"] {
+        assert!(now.contains(kept), "{kept} is gone: {now:?}");
+    }
+    assert_eq!(now.len(), before.len() + 2, "{now:?}");
+    assert_eq!(pg.dump("app"), app);
 }

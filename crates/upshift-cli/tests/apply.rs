@@ -504,3 +504,24 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A files store with nothing in it yet (a fresh artifact root) is backed
+/// up, verified and restored like any other: the upgrade goes through and
+/// a rollback leaves the directory empty.
+#[test]
+fn an_empty_files_store_does_not_stop_the_upgrade() {
+    let demo = Demo::new();
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    let m = format!("{m}\n[stores.artifacts]\nkind = \"files\"\npath = \"artifacts\"\n");
+    std::fs::write(demo.path("upshift.toml"), m).unwrap();
+    std::fs::create_dir(demo.path("artifacts")).unwrap();
+    let run = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(demo.version(), "1.1.0");
+    std::fs::write(demo.path("artifacts/built-on-1.1.0"), "x").unwrap();
+    let back = demo.upshift(&["-y", "rollback"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!(demo.version(), "1.0.0");
+    let left: Vec<_> = std::fs::read_dir(demo.path("artifacts")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -13,7 +13,8 @@ use crate::command::Cmd;
 use crate::error::{BackupError, Result};
 use crate::meta::{RowCounts, StoreMeta};
 use crate::secret;
-use crate::verify::{judge_test_restore, temp_db_name, StoreCheck};
+use crate::tempdb::{TempDbs, PREFIX};
+use crate::verify::{judge_test_restore, StoreCheck};
 
 /// The dump tool, MariaDB's name first.
 const DUMP: &[&str] = &["mariadb-dump", "mysqldump"];
@@ -36,13 +37,16 @@ impl StoreSource for Source {
         plan(p.name, p.store, p.base_dir)
     }
 
-    /// Loads the dump into a temporary schema, dropped afterwards.
+    /// Loads the dump into a temporary schema, dropped afterwards; first
+    /// drops those that killed runs of this installation left behind.
     fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
         let StoreMeta::Mysql { dump, tables } = meta else {
             return Err(s.other_kind(self.kind(), meta));
         };
         let my = My::from_store(s.name, s.store()?, s.base_dir)?;
-        let temp = temp_db_name();
+        let dbs = TempDbs::new(s.installation);
+        let swept = dbs.sweep(my.temp_dbs(), |db| my.drop_db(db));
+        let temp = dbs.fresh_name();
         my.recreate_db(&temp)?;
         let restored = my
             .client(Some(&temp))
@@ -50,7 +54,7 @@ impl StoreSource for Source {
             .and_then(|_| my.row_counts(&temp));
         let dropped = my.drop_db(&temp);
         let how = "restored into a temporary schema";
-        judge_test_restore(restored, dropped, tables, how)
+        Ok(swept.noted(judge_test_restore(restored, dropped, tables, how)?))
     }
 
     /// Recreates the database empty and loads the dump.
@@ -203,6 +207,20 @@ impl My {
     fn drop_db(&self, db: &str) -> Result<()> {
         self.query(None, &format!("DROP DATABASE IF EXISTS `{db}`"))
             .map(drop)
+    }
+
+    /// Every schema whose name has the temporary databases' prefix.
+    fn temp_dbs(&self) -> Result<Vec<String>> {
+        let like = PREFIX.replace('_', "\\_");
+        let sql = format!(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '{like}%'"
+        );
+        let out = self.query(None, &sql)?;
+        Ok(out
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect())
     }
 }
 

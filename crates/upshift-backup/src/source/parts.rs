@@ -194,8 +194,22 @@ impl ReadSource for Combined {
 
 /// Walks `src` with rustic's local source and re-roots the paths at `dest`.
 /// (Entries hold only metadata; file contents are read later by the archiver.)
+///
+/// rustic's walker leaves out the directory it starts at: the archiver
+/// then makes that directory only as the parent of what lies in it, so an
+/// empty store directory (a fresh installation) would be missing from the
+/// snapshot and the snapshot would neither verify nor restore. The
+/// directory is therefore always added itself, with its own metadata.
 fn local_entries(src: &Path, dest: &Path, failures: &Failures, out: &mut Vec<Entry>) {
     let record = |e: BackupError| failures.lock().expect("failures lock").push(e);
+    match std::fs::symlink_metadata(src) {
+        Ok(md) if md.is_dir() => out.push(Ok(root_dir_entry(dest, &md))),
+        Ok(_) => {}
+        Err(e) => {
+            record(BackupError::io("cannot read", src, e));
+            return;
+        }
+    }
     let source = match LocalSource::new(
         LocalSourceSaveOptions::default(),
         &Excludes::default(),
@@ -216,6 +230,10 @@ fn local_entries(src: &Path, dest: &Path, failures: &Failures, out: &mut Vec<Ent
         match entry {
             Ok(ReadSourceEntry { path, node, open }) => {
                 let rel = path.strip_prefix(src).unwrap_or(Path::new(""));
+                if rel.as_os_str().is_empty() && node.is_dir() {
+                    // The walker's start (should it ever yield it): added above.
+                    continue;
+                }
                 let path = if rel.as_os_str().is_empty() {
                     dest.to_path_buf()
                 } else {
@@ -236,4 +254,45 @@ fn local_entries(src: &Path, dest: &Path, failures: &Failures, out: &mut Vec<Ent
             }
         }
     }
+}
+
+/// The entry for a store's directory itself, stored at `dest` with the
+/// directory's mode (in restic's encoding), times and owner.
+fn root_dir_entry(dest: &Path, md: &std::fs::Metadata) -> ReadSourceEntry<PartOpen> {
+    use std::os::unix::fs::MetadataExt;
+    let time = |secs: i64, nanos: i64| {
+        rustic_core::jiff::Timestamp::new(secs, i32::try_from(nanos).unwrap_or(0)).ok()
+    };
+    let mtime = time(md.mtime(), md.mtime_nsec());
+    let meta = Metadata {
+        mode: Some(restic_dir_mode(md.mode())),
+        mtime,
+        atime: mtime,
+        ctime: time(md.ctime(), md.ctime_nsec()),
+        uid: Some(md.uid()),
+        gid: Some(md.gid()),
+        ..Default::default()
+    };
+    let name = dest.file_name().unwrap_or(OsStr::new("root"));
+    ReadSourceEntry {
+        path: dest.to_path_buf(),
+        node: Node::new_node(name, NodeType::Dir, meta),
+        open: None,
+    }
+}
+
+/// A directory's POSIX `st_mode` as restic records it (Go's `fs.FileMode`:
+/// permission bits, the directory bit, setuid/setgid/sticky bits).
+fn restic_dir_mode(st_mode: u32) -> u32 {
+    const DIR: u32 = 1 << 31;
+    const SETUID: u32 = 1 << 23;
+    const SETGID: u32 = 1 << 22;
+    const STICKY: u32 = 1 << 20;
+    let mut mode = DIR | (st_mode & 0o777);
+    for (posix, go) in [(0o4000, SETUID), (0o2000, SETGID), (0o1000, STICKY)] {
+        if st_mode & posix != 0 {
+            mode |= go;
+        }
+    }
+    mode
 }

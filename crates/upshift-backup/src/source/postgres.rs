@@ -11,7 +11,8 @@ use crate::command::Cmd;
 use crate::error::{BackupError, Result};
 use crate::meta::{RowCounts, StoreMeta};
 use crate::secret;
-use crate::verify::{judge_test_restore, temp_db_name, StoreCheck};
+use crate::tempdb::{TempDbs, PREFIX};
+use crate::verify::{judge_test_restore, StoreCheck};
 
 /// `kind = "postgres"`.
 pub(crate) struct Source;
@@ -29,13 +30,16 @@ impl StoreSource for Source {
         plan(p.name, p.store, p.base_dir)
     }
 
-    /// Restores into a temporary database, dropped afterwards.
+    /// Restores into a temporary database, dropped afterwards; first drops
+    /// those that killed runs of this installation left behind.
     fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
         let StoreMeta::Postgres { dump, tables } = meta else {
             return Err(s.other_kind(self.kind(), meta));
         };
         let pg = Pg::from_store(s.name, s.store()?, s.base_dir)?;
-        let temp = temp_db_name();
+        let dbs = TempDbs::new(s.installation);
+        let swept = dbs.sweep(pg.temp_dbs(), |db| pg.drop_stale_db(db));
+        let temp = dbs.fresh_name();
         pg.create_db(&temp)?;
         let restored = pg
             .restore_cmd(&temp, false)
@@ -43,7 +47,7 @@ impl StoreSource for Source {
             .and_then(|_| pg.row_counts(&temp));
         let dropped = pg.drop_db(&temp);
         let how = "restored into a temporary database";
-        judge_test_restore(restored, dropped, tables, how)
+        Ok(swept.noted(judge_test_restore(restored, dropped, tables, how)?))
     }
 
     /// Empties the database (objects created since included), then restores.
@@ -193,6 +197,29 @@ impl Pg {
     fn drop_db(&self, db: &str) -> Result<()> {
         self.psql(&self.database, &format!("DROP DATABASE IF EXISTS \"{db}\""))
             .map(drop)
+    }
+
+    /// Every database whose name has the temporary databases' prefix.
+    fn temp_dbs(&self) -> Result<Vec<String>> {
+        let like = PREFIX.replace('_', "\\_");
+        let sql = format!("SELECT datname FROM pg_database WHERE datname LIKE '{like}%'");
+        let out = self.psql(&self.database, &sql)?;
+        Ok(out
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect())
+    }
+
+    /// Drops a temporary database of a dead run, ending the sessions its
+    /// orphaned `pg_restore` may still hold (they would block the drop).
+    fn drop_stale_db(&self, db: &str) -> Result<()> {
+        let end = format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+        );
+        self.psql(&self.database, &end)?;
+        self.drop_db(db)
     }
 }
 

@@ -30,6 +30,8 @@ pub(crate) struct Stored<'a> {
     pub(crate) indexed: &'a Indexed,
     pub(crate) snap: &'a SnapshotFile,
     pub(crate) name: &'a str,
+    /// The installation's name (temporary databases carry it).
+    pub(crate) installation: &'a str,
     /// The store's manifest entry, when the manifest still has it.
     pub(crate) store: Option<&'a Store>,
     pub(crate) base_dir: &'a Path,

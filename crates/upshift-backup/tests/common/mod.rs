@@ -63,3 +63,86 @@ pub fn shim(dir: &Path, name: &str, script: &str) {
     std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// The environment variable that makes a [`child_verify`] test run.
+pub const CHILD_VERIFY: &str = "UPSHIFT_TEST_CHILD_VERIFY";
+
+/// The body of a test that does nothing unless [`kill_verify_mid_restore`]
+/// started it: then it verifies the latest snapshot of the installation in
+/// the directory [`CHILD_VERIFY`] names (its manifest in `upshift.toml`).
+pub fn child_verify() {
+    let Some(base) = std::env::var_os(CHILD_VERIFY) else {
+        return;
+    };
+    let base = Path::new(&base);
+    let m = manifest(&std::fs::read_to_string(base.join("upshift.toml")).unwrap());
+    let repo = upshift_backup::Repository::for_manifest(&m, base).unwrap();
+    let _ = repo.verify("latest", &m, base, &upshift_backup::NoProgress);
+}
+
+/// Writes `body` (without `[installation]`) as `base/upshift.toml`, for
+/// [`child_verify`], and returns the parsed manifest.
+pub fn write_manifest(base: &Path, body: &str) -> Manifest {
+    std::fs::write(base.join("upshift.toml"), body).unwrap();
+    manifest(body)
+}
+
+/// Runs test `child_test` of this test binary (a [`child_verify`]) in its
+/// own process group with `shims` first on PATH, waits until the file
+/// `blocked` appears (a shim of the restore tool writes it once the dump
+/// is read, then stands still), and kills the whole group with SIGKILL:
+/// a `kill -9` of upshift and its tools in the middle of a test restore.
+pub fn kill_verify_mid_restore(child_test: &str, base: &Path, shims: &Path, blocked: &Path) {
+    use std::os::unix::process::CommandExt;
+    let old = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![shims.to_path_buf()];
+    paths.extend(std::env::split_paths(&old));
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", child_test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_VERIFY, base)
+        .env("PATH", std::env::join_paths(paths).unwrap())
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    upshift_testkit::wait_until(
+        "the test restore to start",
+        std::time::Duration::from_secs(60),
+        || {
+            let exited = child.try_wait().unwrap();
+            assert!(exited.is_none(), "the verify ended on its own: {exited:?}");
+            blocked.exists()
+        },
+    );
+    let group = format!("-{}", child.id());
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait().unwrap();
+}
+
+/// The start time of process `pid` (clock ticks after boot, field 22 of
+/// `/proc/<pid>/stat`).
+pub fn start_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = stat.rsplit_once(") ").unwrap().1;
+    rest.split_whitespace()
+        .nth(22 - 3)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The names of temporary databases among `names` that have the shape
+/// `upshift_verify_<scope>_<pid>_<start>_<n>`, as (name, scope).
+pub fn temp_dbs(names: &str) -> Vec<(String, String)> {
+    names
+        .lines()
+        .filter_map(|n| {
+            let parts: Vec<&str> = n.strip_prefix("upshift_verify_")?.split('_').collect();
+            (parts.len() == 4).then(|| (n.to_string(), parts[0].to_string()))
+        })
+        .collect()
+}
