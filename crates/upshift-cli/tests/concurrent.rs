@@ -14,8 +14,12 @@ use common::demo::Demo;
 use common::Run;
 
 fn spawn(dir: &Path, args: &[&str]) -> Child {
+    spawn_with(dir, "upshift.toml", args)
+}
+
+fn spawn_with(dir: &Path, manifest: &str, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_upshift"))
-        .args(["-m", "upshift.toml"])
+        .args(["-m", manifest])
         .args(args)
         .current_dir(dir)
         .env_remove("UPSHIFT_MANIFEST")
@@ -37,7 +41,8 @@ fn finish(child: Child) -> Run {
     }
 }
 
-/// The ids restic itself lists in the repository, opened with the key file.
+/// The ids restic itself lists in the repository, opened with the key
+/// file, sorted.
 fn restic_snapshots(demo: &Demo) -> Vec<String> {
     let out = Command::new("restic")
         .args(["--no-cache", "--json", "-r"])
@@ -53,11 +58,14 @@ fn restic_snapshots(demo: &Demo) -> Vec<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    list.as_array()
+    let mut ids: Vec<String> = list
+        .as_array()
         .unwrap()
         .iter()
         .map(|s| s["id"].as_str().unwrap().to_string())
-        .collect()
+        .collect();
+    ids.sort();
+    ids
 }
 
 /// Polls (with a deadline) until `path` exists.
@@ -65,7 +73,8 @@ fn wait_for(path: &Path, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !path.exists() {
         assert!(Instant::now() < deadline, "{what} never happened");
-        std::thread::yield_now();
+        // The polling interval, not a wait for anything in particular.
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -109,9 +118,56 @@ fn two_first_backups_at_once_leave_one_readable_repository() {
         let verify = demo.upshift(&["verify"]);
         assert_eq!(verify.code, 0, "round {round}: {}", verify.stderr);
 
-        let mut by_restic = restic_snapshots(&demo);
-        by_restic.sort();
-        assert_eq!(by_restic, made, "round {round}");
+        assert_eq!(restic_snapshots(&demo), made, "round {round}");
+    }
+}
+
+/// Two installations sharing one repository hold different locks, so their
+/// first backups really do create the repository at the same moment.
+#[test]
+fn two_installations_first_backups_into_one_repository_at_once() {
+    let demo = Demo::new();
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    let other = m.replacen("name = \"demo\"", "name = \"demo-b\"", 1);
+    assert_ne!(other, m);
+    std::fs::write(demo.path("other.toml"), other).unwrap();
+    for round in 0..5 {
+        let _ = std::fs::remove_dir_all(demo.path(".upshift/repo"));
+        let _ = std::fs::remove_file(demo.path(".upshift/repo.key"));
+        let a = spawn_with(&demo.dir, "upshift.toml", &["--json", "backup"]);
+        let b = spawn_with(&demo.dir, "other.toml", &["--json", "backup"]);
+        let (a, b) = (finish(a), finish(b));
+        assert_eq!(
+            (a.code, b.code),
+            (0, 0),
+            "round {round}:\n--- demo:\n{}\n--- demo-b:\n{}",
+            a.stderr,
+            b.stderr
+        );
+        let keys = std::fs::read_dir(demo.path(".upshift/repo/keys"))
+            .unwrap()
+            .count();
+        assert_eq!(keys, 1, "round {round}: one key in the repository");
+        for (manifest, made) in [("upshift.toml", &a), ("other.toml", &b)] {
+            let list = common::upshift(&demo.dir)
+                .args(["-m", manifest, "--json", "snapshots"])
+                .run();
+            assert_eq!(list.code, 0, "round {round}: {}", list.stderr);
+            let ids: Vec<String> = list
+                .json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(ids, [made.json()["id"].as_str().unwrap()], "round {round}");
+        }
+        let mut made = vec![
+            a.json()["id"].as_str().unwrap().to_string(),
+            b.json()["id"].as_str().unwrap().to_string(),
+        ];
+        made.sort();
+        assert_eq!(restic_snapshots(&demo), made, "round {round}");
     }
 }
 
