@@ -103,7 +103,11 @@ fn generate_key_file(path: &Path) -> Result<()> {
         .file_name()
         .unwrap_or("repo.key".as_ref())
         .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.{}.new", std::process::id(), &hex[..8]));
+    // Named by process and time, never by anything derived from the key.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = dir.join(format!(".{name}.{}.{nanos:09}.new", std::process::id()));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
