@@ -76,6 +76,7 @@ DATA_MB=$(( (DB_BYTES + FILE_BYTES) / 1048576 ))
 # upshift's installation and restic's repository.
 head -c 32 /dev/urandom | base64 > "$W/upshift.key"
 head -c 32 /dev/urandom | base64 > "$W/restic.key"
+chmod 600 "$W/upshift.key" "$W/restic.key"   # upshift refuses a key others can read
 cat > "$W/upshift.toml" <<EOF
 [installation]
 name = "bench"

@@ -13,6 +13,22 @@ pub enum BackupError {
     #[error("the repository key cannot be read: {0} (the value is not shown here)")]
     KeyUnavailable(String),
 
+    /// The key file is gone while the repository it opens exists. A new key
+    /// would not open it, so none is generated.
+    #[error("the key file {key} does not exist, but the repository at {repo} does ({snapshots}): a new key cannot open it, so none is made; put the key file back, or point `[backup] key` at where it is")]
+    KeyMissing {
+        key: PathBuf,
+        repo: PathBuf,
+        /// "1 snapshot", "3 snapshots", "no snapshots yet".
+        snapshots: String,
+    },
+
+    /// The key file can be read (or written) by group or others.
+    #[error(
+        "the key file {path} is open to group or others (mode {mode:04o}): run `chmod 600 {path}`"
+    )]
+    KeyExposed { path: PathBuf, mode: u32 },
+
     /// A store's manifest entry lacks something this kind of store needs.
     #[error("store `{store}`: {message}")]
     BadStore { store: String, message: String },
@@ -73,6 +89,8 @@ impl BackupError {
             self,
             BackupError::WrongKey { .. }
                 | BackupError::KeyUnavailable(_)
+                | BackupError::KeyMissing { .. }
+                | BackupError::KeyExposed { .. }
                 | BackupError::BadStore { .. }
                 | BackupError::NoSuchSnapshot(_)
         )

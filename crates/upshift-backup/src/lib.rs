@@ -2,7 +2,9 @@
 //! and config file of an installation, in the restic repository format
 //! (through `rustic_core`), so `restic`/`rustic` can list and restore them.
 //!
-//! - [`Repository::for_manifest`] / [`Repository::open_or_init`] open the repository (key file 0600).
+//! - [`Repository::for_manifest`] / [`Repository::open_or_init`] open the repository, creating
+//!   it (and its 0600 key file) atomically when missing; [`Repository::existing_for_manifest`]
+//!   opens it only if it exists, for commands that must not create one.
 //! - [`Repository::backup`] takes one snapshot of all stores, tagged with [`Tags`].
 //! - [`Repository::snapshots`] lists upshift's snapshots.
 //! - [`Repository::verify`] checks the repository (all data read) and test-restores every store.

@@ -75,48 +75,123 @@ impl SnapshotInfo {
 impl Repository {
     /// The repository and key a manifest names: `[backup] repository`
     /// (default `.upshift/repo` beside the manifest) and `[backup] key`
-    /// (default: generated into `.upshift/repo.key`, mode 0600).
+    /// (default: generated into `.upshift/repo.key`, mode 0600), opened,
+    /// or created when it does not exist yet.
     pub fn for_manifest(manifest: &Manifest, base_dir: &Path) -> Result<Repository> {
-        let path = base_dir.join(
-            manifest
-                .backup
-                .repository
-                .as_deref()
-                .unwrap_or(".upshift/repo"),
-        );
-        let key = match &manifest.backup.key {
-            Some(SecretRef::Env(name)) => KeySource::Env(name.clone()),
-            Some(SecretRef::File(p)) => KeySource::File(base_dir.join(p)),
-            None => KeySource::Generated(default_key_path(&path)),
-        };
+        let (path, key) = location(manifest, base_dir);
         Repository::open_or_init(&path, &key)
     }
 
+    /// Like [`Repository::for_manifest`], but `None` when there is no
+    /// repository yet: nothing is created, neither repository nor key.
+    pub fn existing_for_manifest(
+        manifest: &Manifest,
+        base_dir: &Path,
+    ) -> Result<Option<Repository>> {
+        let (path, key) = location(manifest, base_dir);
+        Repository::open_existing(&path, &key)
+    }
+
     /// Opens the repository at `path`, initialising it when it does not exist.
+    ///
+    /// Safe when several processes do this at once: the key file is created
+    /// once (the first writer's key is everyone's), and the repository is
+    /// built in a private directory beside `path` and renamed into place,
+    /// so exactly one initialisation becomes the repository and the others
+    /// discard theirs and open it.
     pub fn open_or_init(path: &Path, key: &KeySource) -> Result<Repository> {
-        let password = key.resolve()?;
-        let repo = Repository {
-            path: path.to_path_buf(),
-            backends: BackendOptions::default()
-                .repository(path.display().to_string())
-                .to_backends()
-                .map_err(|e| rerr(path, &e))?,
-            credentials: Credentials::password(password),
-        };
-        let bare = repo.bare()?;
-        let exists = bare.config_id().map_err(|e| rerr(path, &e))?.is_some();
-        if exists {
-            repo.open()?;
-        } else {
-            std::fs::create_dir_all(path).map_err(|e| BackupError::io("cannot create", path, e))?;
-            bare.init(
-                &repo.credentials,
-                &KeyOptions::default(),
-                &ConfigOptions::default(),
-            )
-            .map_err(|e| rerr(path, &e))?;
+        if let Some(repo) = Repository::open_existing(path, key)? {
+            return Ok(repo);
         }
+        let repo = Repository::with_password(path, key.resolve_for_init()?)?;
+        repo.init_in_place()?;
+        repo.open()?;
         Ok(repo)
+    }
+
+    /// Opens the repository at `path` if there is one. A key file that is
+    /// missing while the repository exists is [`BackupError::KeyMissing`].
+    pub fn open_existing(path: &Path, key: &KeySource) -> Result<Option<Repository>> {
+        if !initialised(path)? {
+            return Ok(None);
+        }
+        if let Some(file) = key.file() {
+            if !file
+                .try_exists()
+                .map_err(|e| BackupError::io("cannot check key file", file, e))?
+            {
+                return Err(BackupError::KeyMissing {
+                    key: file.to_path_buf(),
+                    repo: path.to_path_buf(),
+                    snapshots: snapshot_count(path),
+                });
+            }
+        }
+        let repo = Repository::with_password(path, key.resolve()?)?;
+        repo.open()?;
+        Ok(Some(repo))
+    }
+
+    fn with_password(path: &Path, password: String) -> Result<Repository> {
+        Ok(Repository {
+            path: path.to_path_buf(),
+            backends: backends(path)?,
+            credentials: Credentials::password(password),
+        })
+    }
+
+    /// Initialises a repository in a new directory beside `self.path` and
+    /// renames it into place. When another process's repository got there
+    /// first, this one is discarded and theirs is kept.
+    fn init_in_place(&self) -> Result<()> {
+        let path = &self.path;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| BackupError::io("cannot create", dir, e))?;
+        let name = path
+            .file_name()
+            .unwrap_or("repo".as_ref())
+            .to_string_lossy();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let tmp = dir.join(format!(".{name}.init-{}-{nanos:09}", std::process::id()));
+        std::fs::create_dir(&tmp).map_err(|e| BackupError::io("cannot create", &tmp, e))?;
+        let built = backends(&tmp).and_then(|be| {
+            bare(&tmp, &be)?
+                .init(
+                    &self.credentials,
+                    &KeyOptions::default(),
+                    &ConfigOptions::default(),
+                )
+                .map(drop)
+                .map_err(|e| rerr(path, &e))
+        });
+        if let Err(e) = built {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        // Renaming onto a directory that is not empty fails: that is how
+        // the loser of a race for the first initialisation finds out.
+        let Err(e) = std::fs::rename(&tmp, path) else {
+            crate::key::sync_dir(dir);
+            return Ok(());
+        };
+        let _ = std::fs::remove_dir_all(&tmp);
+        if initialised(path)? {
+            return Ok(());
+        }
+        if path.exists() {
+            return Err(BackupError::Repository {
+                repo: path.to_path_buf(),
+                message: format!(
+                    "the directory exists but holds no repository ({e}): move it away, or point `[backup] repository` elsewhere"
+                ),
+            });
+        }
+        Err(BackupError::io("cannot create the repository", path, e))
     }
 
     /// The repository's directory.
@@ -124,22 +199,19 @@ impl Repository {
         &self.path
     }
 
-    fn bare(&self) -> Result<rustic_core::Repository<()>> {
-        let opts = RepositoryOptions::default().no_cache(true);
-        rustic_core::Repository::new(&opts, &self.backends).map_err(|e| rerr(&self.path, &e))
-    }
-
     /// Opens with the key; a wrong key is [`BackupError::WrongKey`].
     pub(crate) fn open(&self) -> Result<Opened> {
-        self.bare()?.open(&self.credentials).map_err(|e| {
-            if e.is_incorrect_password() {
-                BackupError::WrongKey {
-                    repo: self.path.clone(),
+        bare(&self.path, &self.backends)?
+            .open(&self.credentials)
+            .map_err(|e| {
+                if e.is_incorrect_password() {
+                    BackupError::WrongKey {
+                        repo: self.path.clone(),
+                    }
+                } else {
+                    rerr(&self.path, &e)
                 }
-            } else {
-                rerr(&self.path, &e)
-            }
-        })
+            })
     }
 
     /// upshift's snapshots, oldest first.
@@ -166,6 +238,55 @@ impl Repository {
         let meta = SnapshotMeta::parse(snap.description.as_deref())
             .ok_or_else(|| BackupError::NoSuchSnapshot(id.to_string()))?;
         Ok((snap, meta))
+    }
+}
+
+fn location(manifest: &Manifest, base_dir: &Path) -> (PathBuf, KeySource) {
+    let path = base_dir.join(
+        manifest
+            .backup
+            .repository
+            .as_deref()
+            .unwrap_or(".upshift/repo"),
+    );
+    let key = match &manifest.backup.key {
+        Some(SecretRef::Env(name)) => KeySource::Env(name.clone()),
+        Some(SecretRef::File(p)) => KeySource::File(base_dir.join(p)),
+        None => KeySource::Generated(default_key_path(&path)),
+    };
+    (path, key)
+}
+
+fn backends(path: &Path) -> Result<RepositoryBackends> {
+    BackendOptions::default()
+        .repository(path.display().to_string())
+        .to_backends()
+        .map_err(|e| rerr(path, &e))
+}
+
+fn bare(path: &Path, backends: &RepositoryBackends) -> Result<rustic_core::Repository<()>> {
+    let opts = RepositoryOptions::default().no_cache(true);
+    rustic_core::Repository::new(&opts, backends).map_err(|e| rerr(path, &e))
+}
+
+/// True when `path` holds a repository (its config file exists).
+fn initialised(path: &Path) -> Result<bool> {
+    Ok(bare(path, &backends(path)?)?
+        .config_id()
+        .map_err(|e| rerr(path, &e))?
+        .is_some())
+}
+
+/// How many snapshots the repository holds, readable without the key
+/// (one file per snapshot under `snapshots/`).
+fn snapshot_count(path: &Path) -> String {
+    let n = std::fs::read_dir(path.join("snapshots"))
+        .map(|d| d.flatten().filter(|e| e.path().is_file()).count())
+        .unwrap_or(0);
+    match n {
+        0 => "no snapshots yet".into(),
+        1 => "1 snapshot".into(),
+        n => format!("{n} snapshots"),
     }
 }
 

@@ -107,14 +107,82 @@ fn backup_damage_restore_verify() {
 fn wrong_key_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let repo_dir = dir.path().join("repo");
-    std::fs::write(dir.path().join("good"), "good-key\n").unwrap();
-    std::fs::write(dir.path().join("bad"), "bad-key\n").unwrap();
+    for (name, key) in [("good", "good-key\n"), ("bad", "bad-key\n")] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, key).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     Repository::open_or_init(&repo_dir, &KeySource::File(dir.path().join("good"))).unwrap();
     let err =
         Repository::open_or_init(&repo_dir, &KeySource::File(dir.path().join("bad"))).unwrap_err();
     assert!(matches!(err, BackupError::WrongKey { .. }), "{err}");
     assert!(err.is_bad_input());
     assert!(!err.to_string().contains("bad-key"));
+}
+
+#[test]
+fn a_key_file_open_to_others_is_refused_with_the_chmod() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "some-key\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let err = Repository::open_or_init(&dir.path().join("repo"), &KeySource::File(key.clone()))
+        .unwrap_err();
+    assert!(matches!(err, BackupError::KeyExposed { .. }), "{err}");
+    assert!(err.is_bad_input());
+    assert!(
+        err.to_string()
+            .contains(&format!("chmod 600 {}", key.display())),
+        "{err}"
+    );
+    assert!(!dir.path().join("repo").exists(), "nothing is created");
+}
+
+/// Many first openings at once (threads here; processes in the CLI tests):
+/// one key file, one repository, and every caller opens it.
+#[test]
+fn concurrent_first_openings_make_one_repository_with_one_key() {
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let repo_dir = dir.path().join("repo");
+        let key = KeySource::Generated(dir.path().join("repo.key"));
+        let barrier = std::sync::Barrier::new(4);
+        std::thread::scope(|s| {
+            let opened: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        Repository::open_or_init(&repo_dir, &key).map(|_| ())
+                    })
+                })
+                .collect();
+            for t in opened {
+                t.join().unwrap().unwrap();
+            }
+        });
+        let keys = std::fs::read_dir(repo_dir.join("keys")).unwrap().count();
+        assert_eq!(keys, 1, "one key in the repository");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "temporary files remain: {leftovers:?}"
+        );
+        let mode = std::fs::metadata(dir.path().join("repo.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(Repository::open_or_init(&repo_dir, &key)
+            .unwrap()
+            .snapshots()
+            .unwrap()
+            .is_empty());
+    }
 }
 
 #[test]

@@ -116,9 +116,12 @@ Examples:
     Unlock,
 
     /// Take a snapshot of every data store and config file now.
+    ///
+    /// Like apply, takes the installation's lock (exit 4 while another run
+    /// holds it); so do restore and verify.
     Backup,
 
-    /// List the installation's snapshots.
+    /// List the installation's snapshots (no lock; creates no repository).
     Snapshots,
 
     /// Prove a snapshot restores: repository check with data read, then test restores.

@@ -86,6 +86,29 @@ impl Settings {
         self.state().journal()
     }
 
+    /// Takes the installation's lock for a command that writes (`backup`,
+    /// `restore`, `verify`), as `apply` does: while another live run holds
+    /// it, this is [`upshift_run::RunError::Locked`] (exit 4). Held until
+    /// the guard is dropped.
+    pub fn lock(
+        &self,
+        loaded: &Loaded,
+        command: &str,
+    ) -> Result<upshift_run::lock::LockGuard, CliError> {
+        let mut journal = upshift_run::Journal::open(&self.journal())?;
+        let run_id = format!(
+            "{command}-{}-{:04x}",
+            upshift_run::journal::now_ms(),
+            std::process::id() & 0xffff
+        );
+        Ok(upshift_run::lock::acquire(
+            &mut journal,
+            &loaded.manifest.installation.name,
+            &run_id,
+            false,
+        )?)
+    }
+
     /// Asks the operator to confirm `question` (yes with `-y`; no without a terminal).
     pub fn confirm(&self, question: &str) -> bool {
         use std::io::{BufRead, IsTerminal, Write};

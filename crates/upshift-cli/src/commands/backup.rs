@@ -9,6 +9,7 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let loaded = settings.load()?;
     let root = settings.manifest_dir();
+    let _lock = settings.lock(&loaded, "backup")?;
     let repo = Repository::for_manifest(&loaded.manifest, &root)?;
     let tags = Tags {
         installation: loaded.manifest.installation.name.clone(),

@@ -1,6 +1,6 @@
 //! `upshift restore ID [--force]`.
 
-use upshift_backup::Repository;
+use upshift_backup::{BackupError, Repository};
 use upshift_run::host;
 
 use crate::error::{code, CliError};
@@ -10,6 +10,7 @@ pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> 
     let loaded = settings.load()?;
     let root = settings.manifest_dir();
     let target = settings.target(&loaded)?;
+    let _lock = settings.lock(&loaded, "restore")?;
     let running: Vec<&str> = loaded
         .manifest
         .services
@@ -33,7 +34,8 @@ pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> 
     )) {
         return Err(CliError::Failed("not confirmed: nothing changed".into()));
     }
-    let repo = Repository::for_manifest(&loaded.manifest, &root)?;
+    let repo = Repository::existing_for_manifest(&loaded.manifest, &root)?
+        .ok_or_else(|| BackupError::NoSuchSnapshot(id.to_string()))?;
     let m = &loaded.manifest;
     let mirror = settings.state().mirror(&m.installation.name);
     if target.is_remote() {

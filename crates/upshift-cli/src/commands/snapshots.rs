@@ -8,12 +8,16 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let loaded = settings.load()?;
-    let repo = Repository::for_manifest(&loaded.manifest, &settings.manifest_dir())?;
-    let snaps: Vec<_> = repo
-        .snapshots()?
-        .into_iter()
-        .filter(|s| s.tags.installation == loaded.manifest.installation.name)
-        .collect();
+    // Read-only: no lock, and no repository (nor key) is created here.
+    let repo = Repository::existing_for_manifest(&loaded.manifest, &settings.manifest_dir())?;
+    let snaps: Vec<_> = match &repo {
+        Some(repo) => repo
+            .snapshots()?
+            .into_iter()
+            .filter(|s| s.tags.installation == loaded.manifest.installation.name)
+            .collect(),
+        None => Vec::new(),
+    };
     settings.printer.json(&snaps);
     let rows: Vec<Vec<String>> = snaps
         .iter()

@@ -260,7 +260,7 @@ fn render(s: &Status) -> String {
     if let Some(l) = &s.lock {
         out += &match &l.stale {
             Some(why) => format!("LOCKED by run {} ({}@{}, pid {}), which looks dead: {why}; `upshift unlock` breaks it\n", l.run_id, l.owner, l.host, l.pid),
-            None => format!("locked by run {} ({}@{}, pid {}): an upgrade is running\n", l.run_id, l.owner, l.host, l.pid),
+            None => format!("locked by run {} ({}@{}, pid {}): it is still running (an upgrade, or a backup, restore or verify)\n", l.run_id, l.owner, l.host, l.pid),
         };
     }
     if let Some(r) = &s.last_run {
