@@ -253,3 +253,22 @@ fn a_key_file_readable_by_others_exits_2_with_the_chmod() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(demo.upshift(&["snapshots"]).code, 0);
 }
+
+/// A backup killed midway leaves its lock behind; the next command takes
+/// it over (a dead backup leaves nothing to finish), while a dead apply's
+/// lock still stops it (that run must be resumed or rolled back).
+#[test]
+fn the_lock_of_a_dead_backup_is_taken_over() {
+    let demo = Demo::new();
+    assert_eq!(demo.upshift(&["backup"]).code, 0);
+    let db = rusqlite::Connection::open(demo.path(".upshift/journal.db")).unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    db.execute(
+        "INSERT INTO locks (installation, run_id, owner, host, pid, acquired_ms, heartbeat_ms) VALUES ('demo', 'backup-1-0000', 'root', ?1, 2147483600, 0, 0)",
+        [host.trim()],
+    )
+    .unwrap();
+    drop(db);
+    let again = demo.upshift(&["backup"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}

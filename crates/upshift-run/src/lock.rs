@@ -70,7 +70,7 @@ pub fn acquire(
         match journal.try_lock(installation, &me)? {
             Ok(()) => return Ok(start_heartbeat(journal, installation, pid)),
             Err(h) => match staleness(&h) {
-                Some(_) if takeover => {
+                Some(_) if takeover || left_by_a_command(journal, &h)? => {
                     journal.unlock(installation, Some(h.pid))?;
                 }
                 Some(why) => {
@@ -99,6 +99,16 @@ pub fn acquire(
     Err(RunError::Failed(format!(
         "could not take the lock of {installation}: it changed hands while trying"
     )))
+}
+
+/// Whether a dead holder was a command that leaves nothing to finish (a
+/// backup, restore or verify killed midway), not a run that `resume` or
+/// `rollback` must end: its lock can go without asking.
+fn left_by_a_command(journal: &Journal, h: &LockHolder) -> Result<bool> {
+    Ok(match journal.run(&h.run_id)? {
+        Some(r) => !r.outcome.unfinished(),
+        None => true,
+    })
 }
 
 fn start_heartbeat(journal: &Journal, installation: &str, pid: u32) -> LockGuard {
