@@ -390,6 +390,38 @@ fn hand_edited_saved_plans_are_refused_and_change_nothing() {
     assert_eq!(demo.export(), before);
 }
 
+/// A config file of the installation nested 20,000 deep used to overflow
+/// the stack while apply rendered it; now the render refuses it as bad
+/// input before the window opens and the installation is left as it was.
+#[test]
+fn apply_refuses_a_config_file_nested_too_deep_and_changes_nothing() {
+    let demo = Demo::new();
+    let before = demo.export();
+    let n = 20_000;
+    std::fs::write(
+        demo.path("config/extra.json"),
+        format!("{{\"a\": {}{}}}\n", "[".repeat(n), "]".repeat(n)),
+    )
+    .unwrap();
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    std::fs::write(
+        demo.path("upshift.toml"),
+        format!("{m}\n[config.extra]\npath = \"config/extra.json\"\nformat = \"json\"\n"),
+    )
+    .unwrap();
+    let run = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("extra.json:1:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nested deeper than 256 levels"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(demo.version(), "1.0.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before);
+}
+
 /// While services are down, their public address answers 503 with
 /// Retry-After and the manifest's message. The probe runs as a data step of
 /// 1.1.0, i.e. after the swap and before the services start again.
