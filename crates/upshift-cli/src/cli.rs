@@ -214,7 +214,7 @@ pub struct ApplyArgs {
     /// The version to reach.
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
-    /// A plan saved with `upshift plan --out`; refused if the manifest or catalog changed since.
+    /// A plan saved with `upshift plan --out`; refused if the manifest or catalog changed since, or if it was edited.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
 }

@@ -335,6 +335,130 @@ fn saved_plans_are_applied_exactly_or_refused() {
     assert_eq!(demo.version(), "1.1.0");
 }
 
+/// A hand-edited saved plan keeps the fingerprints of the manifest and the
+/// catalog, so apply plans again and refuses any difference before it acts:
+/// a target the catalog does not have, a removed backup, a cleared point of
+/// no return, a deleted hop. The installation is left as it was, and the
+/// unedited plan still applies.
+#[test]
+fn hand_edited_saved_plans_are_refused_and_change_nothing() {
+    let demo = Demo::new();
+    let made = demo.upshift(&["plan", "--to", "3.0.0", "--out", "p.json"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo.path("p.json")).unwrap()).unwrap();
+    let before = demo.export();
+    let config = std::fs::read_to_string(demo.path("config/notes.toml")).unwrap();
+    let steps = |hop: usize| saved["hops"][hop]["steps"].as_array().unwrap().clone();
+    let final_at = steps(0)
+        .iter()
+        .position(|s| s["id"] == "backup.final")
+        .unwrap();
+    let swap_at = steps(1)
+        .iter()
+        .position(|s| s["id"] == "swap.version")
+        .unwrap();
+
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<(&str, Edit, String)> = vec![
+        (
+            "to",
+            Box::new(|p| p["to"] = "9.9.9".into()),
+            "`to`: saved 9.9.9, planned 3.0.0".to_string(),
+        ),
+        (
+            "backup",
+            Box::new(|p| {
+                p["hops"][0]["steps"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|s| s["id"] != "backup.final" && s["id"] != "backup.verify")
+            }),
+            format!(
+                "hop 1 step {}: the saved plan has no `backup.final`",
+                final_at + 1
+            ),
+        ),
+        (
+            "point_of_no_return",
+            Box::new(|p| {
+                for s in p["hops"][1]["steps"].as_array_mut().unwrap() {
+                    s["point_of_no_return"] = false.into();
+                }
+            }),
+            format!(
+                "hop 2 step {} (swap.version): point_of_no_return cleared",
+                swap_at + 1
+            ),
+        ),
+        (
+            "hop",
+            Box::new(|p| {
+                p["hops"].as_array_mut().unwrap().remove(1);
+            }),
+            "hop 2: the saved plan has no hop 1.1.0 → 2.1.0 (it goes 2.1.0 → 3.0.0)".to_string(),
+        ),
+    ];
+    for (name, edit, difference) in edits {
+        let mut p = saved.clone();
+        edit(&mut p);
+        assert_ne!(p, saved, "{name}");
+        let file = format!("{name}.json");
+        std::fs::write(demo.path(&file), serde_json::to_string_pretty(&p).unwrap()).unwrap();
+        let run = demo.upshift(&["-y", "apply", "--plan", &file]);
+        assert_eq!(run.code, 2, "{name}: {}", run.stderr);
+        assert!(run.stderr.contains(&difference), "{name}: {}", run.stderr);
+        assert!(run.stderr.contains("edited"), "{name}: {}", run.stderr);
+        assert_eq!(demo.version(), "1.0.0", "{name}");
+        assert_eq!(demo.manifest_version(), "1.0.0", "{name}");
+        assert_eq!(
+            std::fs::read_to_string(demo.path("config/notes.toml")).unwrap(),
+            config,
+            "{name}"
+        );
+        let history = demo.upshift(&["--json", "history"]).json();
+        assert_eq!(history, serde_json::json!([]), "{name}: no run was started");
+        demo.assert_healthy();
+        assert_eq!(demo.export(), before, "{name}");
+    }
+    let ok = demo.upshift(&["-y", "apply", "--plan", "p.json"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(demo.version(), "3.0.0");
+    assert_eq!(demo.export(), before);
+}
+
+/// A config file of the installation nested 20,000 deep used to overflow
+/// the stack while apply rendered it; now the render refuses it as bad
+/// input before the window opens and the installation is left as it was.
+#[test]
+fn apply_refuses_a_config_file_nested_too_deep_and_changes_nothing() {
+    let demo = Demo::new();
+    let before = demo.export();
+    let n = 20_000;
+    std::fs::write(
+        demo.path("config/extra.json"),
+        format!("{{\"a\": {}{}}}\n", "[".repeat(n), "]".repeat(n)),
+    )
+    .unwrap();
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    std::fs::write(
+        demo.path("upshift.toml"),
+        format!("{m}\n[config.extra]\npath = \"config/extra.json\"\nformat = \"json\"\n"),
+    )
+    .unwrap();
+    let run = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("extra.json:1:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nested deeper than 256 levels"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(demo.version(), "1.0.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before);
+}
+
 /// While services are down, their public address answers 503 with
 /// Retry-After and the manifest's message. The probe runs as a data step of
 /// 1.1.0, i.e. after the swap and before the services start again.

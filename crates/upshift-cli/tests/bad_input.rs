@@ -239,3 +239,51 @@ fn a_config_name_cannot_leave_the_state_directory() {
     assert!(run.stderr.contains("plain name"), "{}", run.stderr);
     assert!(run.stderr.contains("upshift.toml:"), "{}", run.stderr);
 }
+
+/// A JSON file nested 20,000 deep used to overflow the stack (exit 134);
+/// it is refused as bad input naming the file, the position and the limit.
+#[test]
+fn config_migrate_refuses_a_file_nested_too_deep() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 20_000;
+    write(
+        dir.path(),
+        "deep.json",
+        &format!("{}{}\n", "[".repeat(n), "]".repeat(n)),
+    );
+    let run = upshift(dir.path())
+        .args([
+            "config",
+            "migrate",
+            "--product",
+            "demo",
+            "--from",
+            "1.0.0",
+            "--to",
+            "3.0.0",
+            "deep.json",
+        ])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("deep.json:1:257"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nested deeper than 256 levels"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Manifests nested far too deep are refused as bad input, not a crash.
+#[test]
+fn a_manifest_nested_20000_deep_is_refused() {
+    let n = 20_000;
+    let run = plan_with(&format!(
+        "{}\n[extra]\nx = {}1{}\n",
+        demo_manifest(),
+        "{a = ".repeat(n),
+        "}".repeat(n)
+    ));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("upshift.toml:"), "{}", run.stderr);
+    assert!(run.stderr.contains("recursion limit"), "{}", run.stderr);
+}

@@ -176,3 +176,75 @@ fn saved_plan_round_trips_and_goes_stale() {
     let bad = upshift_core::Plan::from_json("p.json", "{\n  \"format\": 3\n}").unwrap_err();
     assert_eq!((bad.file.as_str(), bad.line), ("p.json", 2));
 }
+
+/// A saved plan edited by hand keeps its fingerprints, so only planning
+/// again tells it apart; each edit is refused naming the first difference.
+#[test]
+fn edited_saved_plans_are_refused_naming_the_difference() {
+    use upshift_core::plan::{StalePlan, StepId};
+    let src = manifest("demo", "1.0.0");
+    let loaded = load("t.toml", &src, &CatalogSet::built_in()).unwrap();
+    let p = plan(&loaded, "3.0.0").unwrap();
+    assert_eq!(p.check_unedited(&loaded).unwrap(), p);
+    let refused = |edit: &dyn Fn(&mut upshift_core::Plan)| {
+        let mut e = p.clone();
+        edit(&mut e);
+        match e.check_unedited(&loaded) {
+            Err(StalePlan::Edited { difference, .. }) => difference,
+            other => panic!("an edited plan was not refused: {other:?}"),
+        }
+    };
+
+    let d = refused(&|e| e.to = "9.9.9".into());
+    assert_eq!(d, "`to`: saved 9.9.9, planned 3.0.0");
+
+    let final_at = p.hops[0]
+        .steps
+        .iter()
+        .position(|s| s.id == StepId::BackupFinal)
+        .unwrap();
+    let d = refused(&|e| {
+        e.hops[0].steps.retain(|s| s.id != StepId::BackupFinal);
+    });
+    assert_eq!(
+        d,
+        format!(
+            "hop 1 step {}: the saved plan has no `backup.final`",
+            final_at + 1
+        )
+    );
+
+    let d = refused(&|e| {
+        for s in &mut e.hops[1].steps {
+            s.point_of_no_return = false;
+        }
+    });
+    assert!(
+        d.starts_with("hop 2 step ") && d.ends_with("(swap.version): point_of_no_return cleared"),
+        "{d}"
+    );
+
+    let d = refused(&|e| {
+        e.hops.remove(1);
+    });
+    assert_eq!(
+        d,
+        "hop 2: the saved plan has no hop 1.1.0 → 2.1.0 (it goes 2.1.0 → 3.0.0)"
+    );
+    let d = refused(&|e| {
+        e.hops.pop();
+    });
+    assert_eq!(d, "the saved plan has no hop 3 (2.1.0 → 3.0.0)");
+    let d = refused(&|e| e.hops[2].steps[0].description = "trust me".into());
+    assert!(
+        d.starts_with("hop 3 step 1 (preflight.health): description"),
+        "{d}"
+    );
+
+    let msg = StalePlan::Edited {
+        difference: d,
+        to: "3.0.0".into(),
+    }
+    .to_string();
+    assert!(msg.contains("upshift plan --to 3.0.0"), "{msg}");
+}

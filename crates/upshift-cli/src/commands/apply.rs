@@ -13,7 +13,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
         (_, Some(file)) => {
             let plan = Plan::from_json(&file.display().to_string(), &read(file)?)?;
             plan.check_fresh(&loaded)?;
-            plan
+            plan.check_unedited(&loaded)?
         }
         (Some(to), None) => upshift_core::plan(&loaded, to)?,
         (None, None) => {

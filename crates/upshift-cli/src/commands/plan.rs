@@ -18,7 +18,7 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> Result<i32, CliError> {
     p.json(&plan);
     p.human(crate::render::plan(&plan, &loaded.catalog.name));
     if let Some(out) = &args.out {
-        p.human(format!("\nSaved to {}. Apply exactly this plan with `upshift apply --plan {}`;\nit is refused if the manifest or the catalog changes in the meantime.", out.display(), out.display()));
+        p.human(format!("\nSaved to {}. Apply exactly this plan with `upshift apply --plan {}`;\nit is refused if the manifest or the catalog changes in the meantime, or if the file is edited.", out.display(), out.display()));
     }
     Ok(code::OK)
 }

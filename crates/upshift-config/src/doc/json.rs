@@ -33,6 +33,7 @@ fn parse_err(file: &str, e: &jsonc_parser::errors::ParseError) -> ConfigError {
 impl JsonDoc {
     /// Parses `text`.
     pub fn parse(file: &str, text: &str) -> Result<Self, ConfigError> {
+        super::limits::check_json(file, text)?;
         let opts = ParseOptions::default();
         let value = jsonc_parser::parse_to_serde_value(text, &opts)
             .map_err(|e| parse_err(file, &e))?

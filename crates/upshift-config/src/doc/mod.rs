@@ -6,6 +6,7 @@
 
 mod env;
 mod json;
+pub mod limits;
 mod toml;
 mod yaml;
 mod yaml_lines;

@@ -79,6 +79,7 @@ fn to_value(y: &Yaml) -> Value {
 }
 
 fn parse_value(file: &str, text: &str) -> Result<Value, ConfigError> {
+    super::limits::check_yaml(file, text)?;
     let docs = YamlLoader::load_from_str(text).map_err(|e| ConfigError::Parse {
         file: file.to_string(),
         format: "YAML",

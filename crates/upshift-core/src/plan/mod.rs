@@ -1,5 +1,6 @@
 //! The planner: (installation, catalog, target) → plan. Pure; no I/O.
 
+mod edited;
 mod path;
 mod step_id;
 mod steps;
@@ -266,6 +267,8 @@ pub enum StalePlan {
     Catalog { product: String, to: String },
     #[error("the plan is for installation `{planned}`, but the manifest describes `{actual}`")]
     Installation { planned: String, actual: String },
+    #[error("the saved plan is not the plan upshift makes from this manifest and catalog ({difference}); it was edited: make a new plan with `upshift plan --to {to} --out FILE` and do not edit it")]
+    Edited { difference: String, to: String },
 }
 
 impl Plan {
@@ -317,6 +320,39 @@ impl Plan {
             });
         }
         Ok(())
+    }
+
+    /// Plans again from `loaded` and returns that plan when it is exactly
+    /// this saved one; any hand edit is refused, naming the first
+    /// difference. Call after [`Plan::check_fresh`].
+    pub fn check_unedited(&self, loaded: &Loaded) -> Result<Plan, StalePlan> {
+        let edited = |difference: String| StalePlan::Edited {
+            difference,
+            to: self.to.clone(),
+        };
+        // The target is the saved `to`; when that cannot be planned (an
+        // edited target), the last hop's target names the difference.
+        let planned = match plan(loaded, &self.to) {
+            Ok(p) => p,
+            Err(e) => match self.hops.last().filter(|h| h.to != self.to) {
+                Some(last) => plan(loaded, &last.to).map_err(|_| {
+                    edited(format!(
+                        "`to`: saved {}, which cannot be planned: {e}",
+                        self.to
+                    ))
+                })?,
+                None => {
+                    return Err(edited(format!(
+                        "`to`: saved {}, which cannot be planned: {e}",
+                        self.to
+                    )))
+                }
+            },
+        };
+        match edited::first_difference(self, &planned) {
+            None => Ok(planned),
+            Some(d) => Err(edited(d)),
+        }
     }
 }
 
