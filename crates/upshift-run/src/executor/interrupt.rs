@@ -119,10 +119,14 @@ impl Runner<'_> {
                 continue;
             }
             let svc = &m.services[name];
-            let answers = svc
-                .health
-                .as_ref()
-                .is_some_and(|hc| crate::health::check(hc, &t).is_ok());
+            let answers = match &svc.health {
+                Some(hc) => crate::health::check(hc, &t).is_ok(),
+                // Without a health check only a process service can be
+                // started again safely (its start does nothing while its
+                // pid lives); another kind's start command might start a
+                // second copy.
+                None => !matches!(svc.run(), upshift_core::manifest::Driver::Process(_)),
+            };
             if answers {
                 continue;
             }
