@@ -208,6 +208,43 @@ fn manual_rollback_keeps_a_safety_snapshot_of_the_current_data() {
     assert!(safety[0].to_string().contains("1.1.0"), "{snaps}");
 }
 
+/// Two releases one hop crosses (2.0.0 and 2.1.0) each have a data step
+/// with the same id: each runs its own release's command, in order.
+#[test]
+fn data_steps_with_the_same_id_in_two_releases_each_run_their_own() {
+    let demo = Demo::new();
+    let step = |v: &str| {
+        format!("[[release.data_steps]]\nid = \"mark\"\ndescription = \"mark {v}\"\nrun = \"echo {v} >> marks.txt\"\n\n")
+    };
+    let cat = upshift_core_catalog()
+        .replace(
+            "[[release]]\nversion = \"2.1.0\"",
+            &format!("{}[[release]]\nversion = \"2.1.0\"", step("2.0.0")),
+        )
+        .replace(
+            "[[release]]\nversion = \"3.0.0\"",
+            &format!("{}[[release]]\nversion = \"3.0.0\"", step("2.1.0")),
+        );
+    assert_eq!(cat.matches("id = \"mark\"").count(), 2);
+    std::fs::create_dir(demo.path("cat")).unwrap();
+    std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
+    let plan = demo
+        .upshift(&["--json", "--catalog", "cat", "plan", "--to", "2.1.0"])
+        .json();
+    let ids: Vec<String> = plan["hops"][1]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .filter(|id| id.starts_with("migrate."))
+        .collect();
+    assert_eq!(ids, ["migrate.mark@2.0.0", "migrate.mark@2.1.0"], "{plan}");
+    let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "2.1.0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let marks = std::fs::read_to_string(demo.path("marks.txt")).unwrap();
+    assert_eq!(marks, "2.0.0\n2.1.0\n");
+}
+
 /// The `on_failure` hook runs once the failed hop is undone, told the
 /// versions and the error.
 #[test]

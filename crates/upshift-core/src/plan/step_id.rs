@@ -50,6 +50,12 @@ pub enum StepId {
     WriteConfig(String),
     /// A catalog data step, by its id.
     Migrate(String),
+    /// A catalog data step whose id another release the hop crosses uses
+    /// too: by release and id (`migrate.ID@VERSION`).
+    MigrateAt {
+        id: String,
+        release: String,
+    },
     Start(String),
     Health(String),
     MaintenanceOff,
@@ -75,7 +81,7 @@ impl StepId {
             Stop(_) => StepKind::Stop,
             Swap => StepKind::Swap,
             WriteConfig(_) => StepKind::WriteConfig,
-            Migrate(_) => StepKind::DataMigration,
+            Migrate(_) | MigrateAt { .. } => StepKind::DataMigration,
             Start(_) => StepKind::Start,
             Health(_) => StepKind::HealthCheck,
             MaintenanceOff => StepKind::MaintenanceOff,
@@ -114,7 +120,7 @@ impl StepId {
             VerifyFinal => "backup.verify",
             Swap => "swap.version",
             WriteConfig(_) => "config.write.",
-            Migrate(_) => "migrate.",
+            Migrate(_) | MigrateAt { .. } => "migrate.",
             Start(_) => "start.",
             Health(_) => "health.",
             MaintenanceOff => "maintenance.off",
@@ -163,6 +169,9 @@ impl fmt::Display for StepId {
         if let Some(a) = self.arg() {
             f.write_str(a)?;
         }
+        if let StepId::MigrateAt { id, release } = self {
+            write!(f, "{id}@{release}")?;
+        }
         Ok(())
     }
 }
@@ -178,6 +187,16 @@ impl FromStr for StepId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some(id) = FIXED.iter().find(|id| id.head() == s) {
             return Ok(id.clone());
+        }
+        if let Some((id, release)) = s
+            .strip_prefix("migrate.")
+            .and_then(|rest| rest.rsplit_once('@'))
+            .filter(|(id, r)| !id.is_empty() && r.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            return Ok(StepId::MigrateAt {
+                id: id.to_string(),
+                release: release.to_string(),
+            });
         }
         PARAMETERISED
             .iter()
@@ -214,6 +233,10 @@ mod tests {
             ids.push(make("notes".into()));
             ids.push(make("a.b".into()));
         }
+        ids.push(StepId::MigrateAt {
+            id: "mark".into(),
+            release: "2.0.0".into(),
+        });
         for id in ids {
             let text = id.to_string();
             assert_eq!(text.parse::<StepId>().unwrap(), id, "{text}");

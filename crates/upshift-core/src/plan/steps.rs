@@ -161,10 +161,21 @@ pub fn hop_steps(hop: &HopView) -> Vec<Step> {
                 ),
                 _ => String::new(),
             };
-            s.push(
-                StepId::Migrate(d.id.clone()),
-                format!("{}{how}{place}", d.description),
-            );
+            // An id two crossed releases share is told apart by release.
+            let shared = crossed
+                .iter()
+                .filter(|o| o.data_steps.iter().any(|x| x.id == d.id))
+                .count()
+                > 1;
+            let id = if shared {
+                StepId::MigrateAt {
+                    id: d.id.clone(),
+                    release: r.version.to_string(),
+                }
+            } else {
+                StepId::Migrate(d.id.clone())
+            };
+            s.push(id, format!("{}{how}{place}", d.description));
         }
     }
     for name in &order {

@@ -109,7 +109,8 @@ impl Runner<'_> {
                 Ok(joined(done.into_iter().map(Some).collect()))
             }
             StepId::WriteConfig(name) => self.write_config(h, name).map(|_| None),
-            StepId::Migrate(id) => self.data_step(h, id),
+            StepId::Migrate(id) => self.data_step(h, None, id),
+            StepId::MigrateAt { id, release } => self.data_step(h, Some(release), id),
             StepId::Start(name) => {
                 if self.kept_running(h, name) {
                     return Ok(Some(Detail::KeptRunning { why: String::new() }));
@@ -200,15 +201,17 @@ impl Runner<'_> {
         Ok(None)
     }
 
-    /// Runs the data step `id` of a release hop `h` crosses: in the
+    /// Runs the data step `id` of a release hop `h` crosses (of `release`
+    /// when two crossed releases use the id): in the
     /// deployment's own runtime when one runs it (a compose service's
     /// one-off container), else its `run` command on the host.
-    fn data_step(&self, h: usize, id: &str) -> Performed {
+    fn data_step(&self, h: usize, release: Option<&str>, id: &str) -> Performed {
         let hop = &self.plan.hops[h];
         let t = self.target();
         let Some(d) = self
             .crossed(h)
             .into_iter()
+            .filter(|r| release.is_none_or(|v| r.version.to_string() == v))
             .flat_map(|r| r.data_steps.iter())
             .find(|d| d.id == id)
         else {
