@@ -48,7 +48,20 @@ impl MaintenancePage {
             return Ok(());
         }
         let listener = retry(addr, || {
-            TcpListener::bind(addr).map_err(|e| StepError::msg(e.to_string()))
+            TcpListener::bind(addr).map_err(|e| {
+                // Say who holds the address: a service left running that
+                // upshift does not track (its pidfile was never written).
+                let holder = (e.kind() == std::io::ErrorKind::AddrInUse)
+                    .then(|| addr.rsplit_once(':')?.1.parse().ok())
+                    .flatten()
+                    .and_then(crate::proc::port_holder);
+                match holder {
+                    Some(h) => StepError::msg(format!(
+                        "{e}: {h} listens there; stop it (it is not one upshift started or tracks), then resume"
+                    )),
+                    None => StepError::msg(e.to_string()),
+                }
+            })
         })?;
         let l = self.spawn(listener, addr.to_string(), None);
         self.listeners.insert(addr.to_string(), l);
@@ -213,4 +226,40 @@ fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process upshift does not track holds the service's address: the
+    /// error names it instead of only "Address already in use".
+    #[test]
+    fn a_held_address_names_its_holder() {
+        let stray = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = stray.local_addr().unwrap().to_string();
+        let mut page = MaintenancePage::new(None, None);
+        let e = page.serve(&addr).unwrap_err().to_string();
+        assert!(e.contains(&format!("pid {} (", std::process::id())), "{e}");
+        assert!(e.contains("listens there"), "{e}");
+    }
+
+    /// The page answers 503 with Retry-After, to a client that sends its
+    /// request only after connecting.
+    #[test]
+    fn the_page_answers_a_slow_client() {
+        let free = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = free.local_addr().unwrap().to_string();
+        drop(free);
+        let mut page = MaintenancePage::new(Some("soon"), Some(30));
+        page.serve(&addr).unwrap();
+        let mut c = TcpStream::connect(&addr).unwrap();
+        c.write_all(b"GET / HTTP/1.0\r\n").unwrap();
+        c.write_all(b"\r\n").unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+        assert!(out.contains("Retry-After: 30"), "{out}");
+        page.release_all();
+    }
 }
