@@ -112,6 +112,61 @@ fn simple(cmd: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Processes whose process group is `pgid`.
+    fn members(pgid: u32) -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|st| {
+                    let rest: Vec<&str> = st.rsplit(") ").next().unwrap_or("").split(' ').collect();
+                    rest.first() != Some(&"Z") && rest.get(2) == Some(&pgid.to_string().as_str())
+                })
+            })
+            .collect()
+    }
+
+    /// A server that runs its workers as children (gunicorn-style) stops
+    /// whole: the stop signals the group, not only the recorded pid.
+    #[test]
+    fn stop_ends_the_workers_a_service_forked() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Target::local(dir.path());
+        let conf = ProcessDriver {
+            start: "sleep 300 & sleep 301 & wait".into(),
+            pidfile: None,
+            workdir: None,
+            stop_timeout: Some(5),
+        };
+        let m = upshift_core::manifest::parse_manifest(
+            "upshift.toml",
+            "[installation]\nname = \"t\"\nproduct = \"demo\"\nversion = \"1.0.0\"\n[services.srv]\ndriver = \"process\"\n[services.srv.process]\nstart = \"x\"\n",
+        )
+        .unwrap();
+        let svc = m.services["srv"].clone();
+        start("srv", &conf, &svc, &t).unwrap();
+        let pid: u32 = std::fs::read_to_string(dir.path().join("run/srv.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // The shell and its two workers, in a group (and session) of their own.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while members(pid).len() < 3 {
+            assert!(
+                Instant::now() < deadline,
+                "workers never started: {:?}",
+                members(pid)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        stop("srv", &conf, &t).unwrap();
+        assert!(members(pid).is_empty(), "left running: {:?}", members(pid));
+    }
+
     #[test]
     fn only_plain_commands_are_execd() {
         assert!(super::simple(
