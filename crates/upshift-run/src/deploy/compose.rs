@@ -1,4 +1,4 @@
-//! Docker Compose projects (seed 000's deployment): before the window the
+//! Docker Compose projects (Mender's compose deployment, for one): before the window the
 //! new release's images are on the host (`prepare.artifacts`); the swap
 //! writes them into the override file upshift owns (the previous override
 //! journaled first); a rollback puts that previous override back. The start

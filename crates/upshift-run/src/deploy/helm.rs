@@ -1,4 +1,4 @@
-//! Helm releases (seed 002's deployment): Kubernetes keeps the pods
+//! Helm releases (Mender's Helm chart, for one): Kubernetes keeps the pods
 //! running, so stop and start do nothing; the swap records each release's
 //! latest revision, then runs `helm upgrade` with the migrated values; a
 //! rollback runs `helm rollback` to the recorded revision. The values are
