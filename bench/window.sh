@@ -5,7 +5,7 @@
 # are upgraded to 1.1.0 (one hop; the notes schema goes 1 -> 2 on start):
 #   A: by `upshift apply` (online backup while serving, then maintenance on,
 #      stop, final incremental backup, verify, swap, start, health);
-#   B: in the naive order of the seeds' runbooks: stop, full backup, swap, start.
+#   B: in the naive order of the vendors' upgrade guides: stop, full backup, swap, start.
 # Both windows are "first stop to healthy again". Target: A <= 10% of B.
 #
 # The naive full backup uses upshift itself (`upshift backup`) into a NEW

@@ -3,7 +3,7 @@
 use upshift_core::plan::StalePlan;
 use upshift_core::{Diagnostic, PlanError};
 
-/// Exit codes (DESIGN.md's command-line contract).
+/// Exit codes, as `upshift --help` documents them.
 pub mod code {
     pub const OK: i32 = 0;
     pub const FAILED: i32 = 1;

@@ -1,4 +1,4 @@
-//! The Helm driver (seed 002: Mender 3.7.7 → 4.0.0 with its chart) through
+//! The Helm driver (Mender 3.7.7 → 4.0.0 with its chart) through
 //! the real binary, the built-in mender catalog and real config migration.
 //!
 //! **This file holds the one mock of the project**: no Kubernetes cluster can
@@ -165,7 +165,7 @@ fn upgrade_runs_helm_upgrade_with_the_chart_version_and_migrated_values() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["at"], "4.0.0");
     insta::assert_snapshot!("helm_upgrade_calls", h.calls());
-    // helm got the migrated values (seed 002: `global.image` moves to
+    // helm got the migrated values (Mender 4.0: `global.image` moves to
     // `default.image`, the gui's port is no longer overridden).
     let used = std::fs::read_to_string(h.stub.join("values-used.yml")).unwrap();
     assert!(used.contains("moved to `default.image`"), "{used}");

@@ -1,4 +1,4 @@
-//! The tarball strategy (seed 003) end to end with the real binary: releases
+//! The tarball strategy (Mattermost's release tarballs) end to end with the real binary: releases
 //! are real `.tar.gz` files unpacked by the manifest's `install` command into
 //! `releases/<version>/`, the service is run by the `command` driver (start
 //! and stop scripts, like `sudo start mattermost`), `carry` copies the config

@@ -1,6 +1,7 @@
-//! upshift's executor: runs a plan hop by hop through the state machine of
-//! DESIGN.md, writing every transition to a crash-safe journal before acting,
-//! and rolls back (data included) when a hop fails.
+//! upshift's executor: runs a plan hop by hop (preflight, prepare while
+//! serving, the window: stop, swap, migrate, start, check), writing every
+//! transition to a crash-safe journal before acting, and rolls back (data
+//! included) when a hop fails.
 //!
 //! - [`journal`]: runs and step events in SQLite (WAL, synchronous=FULL).
 //! - [`lock`]: one run per installation, with heartbeat and stale detection.

@@ -1,4 +1,4 @@
-//! `kind = "s3"`: an S3 bucket (seed 001's artifact storage). Every object is
+//! `kind = "s3"`: an S3 bucket (Mender's artifact storage, for one). Every object is
 //! stored as one file of the snapshot, streamed from `GET` (with `If-Match`
 //! on the ETag listed, so an object rewritten mid-backup fails the backup
 //! rather than mixing versions), and an index (`index.json`) records each

@@ -42,7 +42,8 @@ pub struct ReleaseLayout {
     /// it runs while the old version still serves. `{version}` and `{dir}` are
     /// substituted; when the command names `{dir}/{version}`, that directory is
     /// created first, so `tar -xzf R-{version}.tar.gz -C {dir}/{version}
-    /// --strip-components=1` works as written (seed 003).
+    /// --strip-components=1` works as written (Mattermost's tarball instructions,
+    /// https://docs.mattermost.com/upgrade/upgrading-mattermost-server.html).
     pub install: Option<String>,
     /// Paths relative to a release directory (`config/config.json`, `data`)
     /// copied — files and whole directories, modes kept — from the old
@@ -218,7 +219,7 @@ pub struct HelmDriver {
     pub kubeconfig: Option<String>,
 }
 
-/// `driver = "command"`: any command per action (seed 004's `make up DETACH=true`).
+/// `driver = "command"`: any command per action (`make up DETACH=true`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandDriver {

@@ -1,4 +1,5 @@
-//! The steps of one hop, following the state machine in DESIGN.md.
+//! The steps of one hop: preflight, prepare while serving, the window
+//! (stop, final backup, swap, migrate, start, check), then serve again.
 
 use serde::{Deserialize, Serialize};
 

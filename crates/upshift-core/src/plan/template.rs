@@ -1,4 +1,4 @@
-//! The change of upstream's compose template over a hop (seed 000: the
+//! The change of upstream's compose template over a hop (Mender's Docker Compose installation: the
 //! operator's compose files are upstream's plus production overrides, so
 //! the operator merges what upstream changed).
 

@@ -1,5 +1,5 @@
-//! `driver = "command"`: any command per action (seed 004's `make up
-//! DETACH=true`, seed 003's `sudo stop mattermost`), and systemd units.
+//! `driver = "command"`: any command per action (`make up
+//! DETACH=true`, Mattermost's `sudo stop mattermost`), and systemd units.
 
 use upshift_core::manifest::{CommandDriver, SystemdDriver};
 

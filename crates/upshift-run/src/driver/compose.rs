@@ -1,4 +1,4 @@
-//! `driver = "compose"` (seed 000): a service of a Docker Compose project.
+//! `driver = "compose"` (Mender's Docker Compose installation, for one): a service of a Docker Compose project.
 //!
 //! Works with `docker compose` (v2 plugin) or `docker-compose` (v1),
 //! whichever is present (detected once per process, v2 first). Every command

@@ -1,4 +1,4 @@
-//! `driver = "helm"` (seed 002): a Helm release in a Kubernetes cluster.
+//! `driver = "helm"` (Mender's Helm chart, for one): a Helm release in a Kubernetes cluster.
 //!
 //! Kubernetes keeps the pods running, so start and stop do nothing; the
 //! release upgrade *is* the swap: `helm upgrade RELEASE CHART --version V
