@@ -66,27 +66,14 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
 
 /// Writes a secret file readable by its owner only, creating its directory.
 fn write_secret(path: &Path, contents: &str) -> Result<(), CliError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let fail = |e: std::io::Error| {
-        CliError::Failed(format!(
-            "cannot write the secret file {}: {e}; the config file was not changed",
-            path.display()
-        ))
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    let tmp = path.with_extension("upshift-tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(fail)?;
-    f.write_all(contents.as_bytes()).map_err(fail)?;
-    f.sync_all().map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
+    upshift_run::Host::Local
+        .write_atomic(path, contents.as_bytes(), Some(0o600))
+        .map_err(|e| {
+            CliError::Failed(format!(
+                "cannot write the secret file {}: {e}; the config file was not changed",
+                path.display()
+            ))
+        })
 }
 
 fn run_migrate(settings: &Settings, a: &ConfigMigrateArgs) -> Result<i32, CliError> {

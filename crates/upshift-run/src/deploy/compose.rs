@@ -18,6 +18,7 @@ use upshift_core::manifest::{ComposeDriver, Manifest};
 use super::{At, Cx, Deployment};
 use crate::driver::compose as cli;
 use crate::error::{StepError, StepResult};
+use crate::host::Host;
 
 /// Every compose project of the manifest.
 pub struct ComposeProjects {
@@ -229,13 +230,9 @@ impl Deployment for ComposeProjects {
     }
 }
 
+/// Writes an override file (atomically, keeping its mode).
 fn write_atomic(path: &Path, text: &str) -> StepResult<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let tmp = path.with_extension("yml.tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
+    Host::Local
+        .write_atomic(path, text.as_bytes(), None)
         .map_err(|e| StepError::msg(format!("cannot write {}: {e}", path.display())))
 }

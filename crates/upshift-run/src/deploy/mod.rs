@@ -42,7 +42,19 @@ pub struct Cx<'a> {
     pub run_id: &'a str,
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
+    /// For work outside a run (`upshift demo`, `upshift status`): no
+    /// progress to show, no run.
+    fn outside_run(loaded: &'a Loaded, target: &'a Target, state: &'a StateDir) -> Cx<'a> {
+        Cx {
+            loaded,
+            target,
+            state,
+            progress: &Silent,
+            run_id: "",
+        }
+    }
+
     /// Where config file `name`'s migrated copy for hop `h` is staged.
     pub fn staged(&self, h: usize, name: &str) -> PathBuf {
         self.state.staged(self.run_id, h, name)
@@ -259,25 +271,13 @@ pub fn start_outside_run(
     state: &StateDir,
     name: &str,
 ) -> StepResult<()> {
-    let cx = Cx {
-        loaded,
-        target,
-        state,
-        progress: &Silent,
-        run_id: "",
-    };
+    let cx = Cx::outside_run(loaded, target, state);
     owner(&deployments(loaded), name)?.start(&cx, name)
 }
 
 /// What `upshift status` shows of every deployment's services.
 pub fn status(loaded: &Loaded, target: &Target, state: &StateDir) -> Vec<ServiceStatus> {
-    let cx = Cx {
-        loaded,
-        target,
-        state,
-        progress: &Silent,
-        run_id: "",
-    };
+    let cx = Cx::outside_run(loaded, target, state);
     deployments(loaded)
         .iter()
         .flat_map(|d| d.status(&cx))
