@@ -66,6 +66,12 @@ impl Cmd {
         c
     }
 
+    /// The command line, for the record of a running child (no secrets:
+    /// those are in the environment).
+    fn shown(&self) -> String {
+        format!("{self:?}")
+    }
+
     fn missing(&self, e: std::io::Error) -> BackupError {
         BackupError::ToolMissing {
             store: self.store.clone(),
@@ -85,11 +91,15 @@ impl Cmd {
 
     /// Runs to completion and returns stdout.
     pub(crate) fn output(&self) -> Result<String> {
-        let out = self
+        let child = self
             .command()
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(|e| self.missing(e))?;
+        let _tracked = crate::children::track(child.id(), &self.shown());
+        let out = child.wait_with_output().map_err(|e| self.missing(e))?;
         if !out.status.success() {
             return Err(self.failed(out.status, &out.stderr));
         }
@@ -109,6 +119,7 @@ impl Cmd {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| self.missing(e))?;
+        let _tracked = crate::children::track(child.id(), &self.shown());
         let stdout = collect(child.stdout.take().expect("piped"), usize::MAX);
         let stderr = collect(child.stderr.take().expect("piped"), STDERR_LIMIT);
         let mut stdin = child.stdin.take().expect("piped");
@@ -134,6 +145,7 @@ impl Cmd {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| self.missing(e))?;
+        let tracked = crate::children::track(child.id(), &self.shown());
         let stdout = child.stdout.take().expect("piped");
         let stderr = collect(child.stderr.take().expect("piped"), STDERR_LIMIT);
         Ok(ChildReader {
@@ -143,6 +155,7 @@ impl Cmd {
             stderr: Some(stderr),
             failures,
             done: false,
+            _tracked: tracked,
         })
     }
 }
@@ -175,6 +188,7 @@ pub(crate) struct ChildReader {
     stderr: Option<JoinHandle<Vec<u8>>>,
     failures: Failures,
     done: bool,
+    _tracked: crate::children::Tracked,
 }
 
 impl Read for ChildReader {

@@ -9,10 +9,13 @@
 //! - [`Repository::snapshots`] lists upshift's snapshots.
 //! - [`Repository::verify`] checks the repository (all data read) and test-restores every store.
 //! - [`Repository::restore`] puts everything back, rewriting only what differs for files.
+//! - [`children`] records the programs a locked command runs, so a later one can stop
+//!   those a killed upshift left running.
 //! - [`required_tools`], [`data_on_host`] and [`watched_files`] say, per kind of
 //!   store, what a run needs installed and which files hold the data.
 
 mod backup;
+pub mod children;
 mod command;
 pub mod error;
 mod key;

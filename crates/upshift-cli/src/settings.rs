@@ -101,12 +101,16 @@ impl Settings {
             upshift_run::journal::now_ms(),
             std::process::id() & 0xffff
         );
-        Ok(upshift_run::lock::acquire(
+        let guard = upshift_run::lock::acquire(
             &mut journal,
             &loaded.manifest.installation.name,
             &run_id,
             false,
-        )?)
+        )?;
+        for line in &guard.stopped {
+            eprintln!("{line}");
+        }
+        Ok(guard)
     }
 
     /// Asks the operator to confirm `question` (yes with `-y`; no without a terminal).

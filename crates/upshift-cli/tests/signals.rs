@@ -5,39 +5,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::demo::Demo;
-
-/// Starts `upshift ARGS` in a process group of its own, as a shell puts a
-/// foreground job.
-fn spawn(demo: &Demo, args: &[&str]) -> Child {
-    use std::os::unix::process::CommandExt;
-    Command::new(env!("CARGO_BIN_EXE_upshift"))
-        .args(["-m", "upshift.toml"])
-        .args(args)
-        .current_dir(&demo.dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap()
-}
-
-/// Waits (with a deadline) until `path` exists.
-fn wait_for(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::demo::{spawn, Demo};
+use common::wait_for;
 
 /// Ctrl-C: SIGINT to the whole foreground process group.
 fn ctrl_c(child: &Child) {

@@ -13,6 +13,7 @@
 //! - [`state`]: upshift's own files beside the manifest.
 //! - [`health`]: HTTP, TCP and command checks with retries.
 //! - [`maintenance`]: the 503 page served while services are down.
+//! - [`orphans`]: programs a killed upshift left running, stopped before the next command acts.
 //! - [`executor`]: `apply`, `resume`, `rollback`.
 
 pub mod deploy;
@@ -25,6 +26,7 @@ pub mod host;
 pub mod journal;
 pub mod lock;
 pub mod maintenance;
+pub mod orphans;
 pub mod proc;
 pub mod signals;
 pub mod state;

@@ -46,6 +46,9 @@ pub struct LockGuard {
     pid: u32,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// Programs a killed upshift had left running, stopped when the lock
+    /// was taken (one line each, for the operator).
+    pub stopped: Vec<String>,
 }
 
 /// Takes the lock for `run_id`. With `takeover`, a stale lock left by a
@@ -68,7 +71,12 @@ pub fn acquire(
     };
     for _ in 0..2 {
         match journal.try_lock(installation, &me)? {
-            Ok(()) => return Ok(start_heartbeat(journal, installation, pid)),
+            Ok(()) => {
+                let mut guard = start_heartbeat(journal, installation, pid);
+                let state = crate::state::StateDir::of_journal(journal.path());
+                guard.stopped = crate::orphans::take_over(&state)?;
+                return Ok(guard);
+            }
             Err(h) => match staleness(&h) {
                 Some(_) if takeover || left_by_a_command(journal, &h)? => {
                     journal.unlock(installation, Some(h.pid))?;
@@ -128,6 +136,7 @@ fn start_heartbeat(journal: &Journal, installation: &str, pid: u32) -> LockGuard
         pid,
         stop: Some(tx),
         thread: Some(thread),
+        stopped: Vec::new(),
     }
 }
 

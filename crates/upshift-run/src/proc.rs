@@ -104,7 +104,10 @@ pub fn sh(cmd: &str, dir: &Path, env: &[(&str, &str)]) -> std::io::Result<Output
     for (k, v) in env {
         c.env(k, v);
     }
-    let out = c.output()?;
+    let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    // Recorded while it runs: a killed upshift's next command stops it.
+    let _tracked = upshift_backup::children::track(child.id(), cmd);
+    let out = child.wait_with_output()?;
     Ok(Output {
         ok: out.status.success(),
         code: out.status.code(),

@@ -20,6 +20,13 @@ impl StateDir {
         }
     }
 
+    /// The state directory that holds the journal at `journal`.
+    pub fn of_journal(journal: &Path) -> StateDir {
+        StateDir {
+            dir: journal.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.dir
     }
@@ -27,6 +34,12 @@ impl StateDir {
     /// The journal (runs, steps, the lock).
     pub fn journal(&self) -> PathBuf {
         self.dir.join("journal.db")
+    }
+
+    /// The record of the programs a locked command is running (see
+    /// `upshift_backup::children`).
+    pub fn children(&self) -> PathBuf {
+        self.dir.join("children")
     }
 
     /// Where the migrated copy of config file `name` waits for the swap
@@ -65,6 +78,8 @@ mod tests {
             s.staged("r1", 0, "app"),
             Path::new("/srv/app/.upshift/staged/r1/0/app")
         );
+        assert_eq!(s.children(), Path::new("/srv/app/.upshift/children"));
+        assert_eq!(StateDir::of_journal(&s.journal()), s);
         assert_eq!(s.mirror("prod"), Path::new("/srv/app/.upshift/mirror/prod"));
         assert_eq!(
             s.compose_override("demo"),

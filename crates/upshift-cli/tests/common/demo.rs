@@ -2,7 +2,7 @@
 //! in a temp dir (real processes on free loopback ports), stopped on drop.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use super::{upshift, Run};
 
@@ -134,4 +134,20 @@ pub fn stop_services(dir: &Path) {
             let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
         }
     }
+}
+
+/// Starts `upshift -m upshift.toml ARGS` in the installation, in a process
+/// group of its own (as a shell puts a foreground job), without waiting.
+pub fn spawn(demo: &Demo, args: &[&str]) -> Child {
+    use std::os::unix::process::CommandExt;
+    Command::new(env!("CARGO_BIN_EXE_upshift"))
+        .args(["-m", "upshift.toml"])
+        .args(args)
+        .current_dir(&demo.dir)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap()
 }

@@ -5,6 +5,7 @@ pub mod demo;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// The repository root (examples live there).
 pub fn repo() -> PathBuf {
@@ -74,4 +75,17 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// The demo example manifest's text.
 pub fn demo_manifest() -> String {
     std::fs::read_to_string(repo().join("examples/demo/upshift.toml")).unwrap()
+}
+
+/// Waits (with a deadline) until `path` exists.
+pub fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -92,7 +92,7 @@ pub fn apply(setup: &Setup, plan: &Plan) -> Result<RunSummary> {
     let inst = &setup.loaded.manifest.installation.name;
     setup.target.reach()?;
     let run_id = new_run_id();
-    let _guard = lock::acquire(&mut journal, inst, &run_id, false)?;
+    let _guard = locked(setup, &mut journal, inst, &run_id, false)?;
     if let Some(r) = journal.unfinished(inst)? {
         return Err(unfinished(&journal, &r));
     }
@@ -132,7 +132,7 @@ pub fn resume(setup: &Setup) -> Result<RunSummary> {
         )));
     };
     setup.target.reach()?;
-    let _guard = lock::acquire(&mut journal, inst, &r.id, true)?;
+    let _guard = locked(setup, &mut journal, inst, &r.id, true)?;
     let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| {
         RunError::Failed(format!(
             "run {}: the journaled plan is unreadable: {e}",
@@ -187,7 +187,7 @@ pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
         }
     }
     setup.target.reach()?;
-    let _guard = lock::acquire(&mut journal, inst, &r.id, true)?;
+    let _guard = locked(setup, &mut journal, inst, &r.id, true)?;
     let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| {
         RunError::Failed(format!(
             "run {}: the journaled plan is unreadable: {e}",
@@ -195,6 +195,22 @@ pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
         ))
     })?;
     Runner::new(setup, journal, r.id.clone(), plan)?.rollback_run()
+}
+
+/// Takes the lock, saying which programs a killed upshift had left
+/// running and that were stopped first.
+fn locked(
+    setup: &Setup,
+    journal: &mut Journal,
+    installation: &str,
+    run_id: &str,
+    takeover: bool,
+) -> Result<lock::LockGuard> {
+    let guard = lock::acquire(journal, installation, run_id, takeover)?;
+    for line in &guard.stopped {
+        setup.progress.note(line);
+    }
+    Ok(guard)
 }
 
 fn unfinished(journal: &Journal, r: &RunRecord) -> RunError {
