@@ -1,3 +1,5 @@
+//! What a killed upshift leaves behind.
+//!
 //! A program upshift started (here a hook, as a data step or `pg_restore`
 //! would be) outlives a kill -9 of upshift, because it runs in a process
 //! group of its own. The next command that takes the lock stops it before
@@ -5,6 +7,11 @@
 //! would change the data the rollback put back.
 
 mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use common::demo::{spawn, Demo};
 use common::wait_for;
@@ -64,4 +71,64 @@ fn a_killed_runs_child_is_stopped_before_rollback_restores() {
             .is_none(),
         "no record left behind"
     );
+}
+
+/// A process on a service's address that upshift did not start (a copy
+/// left by a kill before its pidfile was written, an old version): the
+/// start refuses and names it, instead of the new version failing to bind
+/// while the stray answers the health check for it.
+#[test]
+fn a_stray_on_a_services_address_is_named_and_not_taken_for_the_new_version() {
+    let demo = Demo::new();
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    // No maintenance page: nothing of upshift's own holds the address.
+    let no_page = m.replace("page = true", "page = false");
+    assert_ne!(no_page, m);
+    std::fs::write(demo.path("upshift.toml"), no_page).unwrap();
+    let crashed = demo.upshift_env(
+        &[("UPSHIFT_CRASH_AFTER", "1:swap.version")],
+        &["-y", "apply", "--to", "1.1.0"],
+    );
+    assert_eq!(crashed.code, -1, "{}", crashed.stderr);
+    // A stray that answers every request as a healthy notes would.
+    let addr = demo.public_address("notes");
+    let stray = TcpListener::bind(&addr).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let answering = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            for mut c in stray.incoming().flatten() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let mut buf = [0u8; 1024];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+            }
+        })
+    };
+    let refused = demo.upshift(&["-y", "resume"]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("is already held by pid {}", std::process::id())),
+        "the stray is named: {}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("Address already in use"),
+        "{}",
+        refused.stderr
+    );
+    // The stray gone, the rollback that could not start notes finishes.
+    stop.store(true, Ordering::SeqCst);
+    drop(std::net::TcpStream::connect(&addr));
+    answering.join().unwrap();
+    let done = demo.upshift(&["-y", "rollback"]);
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert_eq!(demo.version(), "1.0.0");
+    demo.assert_healthy();
 }

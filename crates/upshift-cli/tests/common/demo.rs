@@ -105,6 +105,20 @@ impl Demo {
             .to_string()
     }
 
+    /// The `public_address` of `service` in the manifest.
+    pub fn public_address(&self, service: &str) -> String {
+        let m = std::fs::read_to_string(self.path("upshift.toml")).unwrap();
+        let table = m
+            .split(&format!("[services.{service}]"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no [services.{service}] in the manifest"));
+        let line = table
+            .lines()
+            .find(|l| l.trim_start().starts_with("public_address"))
+            .expect("a public_address");
+        line.split('"').nth(1).unwrap().to_string()
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }

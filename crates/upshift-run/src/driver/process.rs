@@ -29,6 +29,15 @@ pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> Ste
     if read_pid(t, &pidfile).is_some_and(|p| t.host.pid_alive(p)) {
         return Ok(());
     }
+    if let Some(taken) = port_taken(svc, t) {
+        return Err(
+            StepError::msg(format!("cannot start {name}: {taken}")).hint(Some(format!(
+                "that is not the {name} upshift started ({} names no live process): \
+             stop it, then run the command again",
+                pidfile.display()
+            ))),
+        );
+    }
     let log = super::log_path(name, svc, t);
     for dir in [log.parent(), pidfile.parent()].into_iter().flatten() {
         t.host
@@ -62,6 +71,22 @@ pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> Ste
         .write_atomic(&pidfile, format!("{pid}\n").as_bytes(), None)
         .map_err(|e| format!("cannot write {}: {e}", pidfile.display()))?;
     Ok(())
+}
+
+/// The service's public address, when another process already listens
+/// there: a stray copy left by a kill before its pidfile was written, or
+/// an old version, would answer the health check for the new one. Only
+/// the public address is checked (a health check may go through a proxy
+/// that rightly listens), and only on this machine (the holder is read
+/// from /proc).
+fn port_taken(svc: &Service, t: &Target) -> Option<String> {
+    if t.is_remote() {
+        return None;
+    }
+    let addr = svc.public_address.as_deref()?;
+    let port: u16 = addr.rsplit_once(':')?.1.parse().ok()?;
+    let holder = crate::proc::port_holder(port)?;
+    Some(format!("its address {addr} is already held by {holder}"))
 }
 
 /// Stops the service: SIGTERM, then SIGKILL after the timeout (idempotent).
