@@ -686,3 +686,29 @@ fn an_empty_files_store_does_not_stop_the_upgrade() {
     let left: Vec<_> = std::fs::read_dir(demo.path("artifacts")).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A stop step that stopped its service and then failed (here the
+/// maintenance page cannot take the service's address: it is not an
+/// address of this machine) is undone by starting the service again and
+/// checking it answers, before the run says the old version serves.
+#[test]
+fn a_stop_that_fails_after_stopping_is_undone_by_starting_the_service_again() {
+    let demo = Demo::new();
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    let addr = demo.public_address("notes");
+    let port = addr.rsplit_once(':').unwrap().1;
+    // 192.0.2.1 (TEST-NET-1, RFC 5737) is no address of this machine.
+    let unbindable = m.replace(
+        &format!("public_address = \"{addr}\""),
+        &format!("public_address = \"192.0.2.1:{port}\""),
+    );
+    assert_ne!(unbindable, m);
+    std::fs::write(demo.path("upshift.toml"), unbindable).unwrap();
+    let before = demo.export();
+    let run = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("192.0.2.1"), "{}", run.stderr);
+    assert_eq!(demo.version(), "1.0.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before);
+}
