@@ -6,28 +6,7 @@
 
 mod common;
 
-use common::demo::Demo;
-
-/// Step ids of hop `hop` (1-based) of the demo's 1.0.0 → 3.0.0 plan.
-fn steps_of(hop: usize) -> Vec<String> {
-    let demo_plan = common::upshift(&common::repo())
-        .args([
-            "-m",
-            "examples/demo/upshift.toml",
-            "--json",
-            "plan",
-            "--to",
-            "3.0.0",
-        ])
-        .run()
-        .json();
-    demo_plan["hops"][hop - 1]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap().to_string())
-        .collect()
-}
+use common::demo::{steps_of, Demo};
 
 fn crash_then(hop: usize, finish: &str) {
     crash_then_with(hop, finish, false)

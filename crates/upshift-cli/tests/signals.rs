@@ -7,7 +7,7 @@ mod common;
 
 use std::process::{Child, Command, Stdio};
 
-use common::demo::{spawn, Demo};
+use common::demo::{spawn, steps_of, Demo};
 use common::wait_for;
 
 /// Ctrl-C: SIGINT to the whole foreground process group.
@@ -126,4 +126,44 @@ fn services_started_from_a_terminal_session_outlive_it() {
     );
     assert_eq!(demo.version(), "1.1.0");
     demo.assert_healthy();
+}
+
+/// SIGINT right after each step of the middle hop of a 1.0.0 → 3.0.0 run
+/// (sent by upshift to itself at that point, test-only): the run stops at
+/// the next safe point with exit 3, every service answers, the lock is
+/// free, and `resume` finishes at 3.0.0 with every note.
+#[test]
+fn sigint_after_every_step_of_a_hop_stops_safely_and_resume_finishes() {
+    let steps = steps_of(2);
+    assert!(steps.len() > 15, "{steps:?}");
+    for step in &steps {
+        let demo = Demo::new();
+        let before = demo.export();
+        let point = format!("2:{step}");
+        let stopped = demo.upshift_env(
+            &[("UPSHIFT_SIGINT_AFTER", &point)],
+            &["-y", "apply", "--to", "3.0.0"],
+        );
+        assert_eq!(stopped.code, 3, "SIGINT after {point}: {}", stopped.stderr);
+        assert!(
+            stopped.stderr.contains("upshift resume"),
+            "after {point}: {}",
+            stopped.stderr
+        );
+        assert!(
+            ["1.1.0", "2.1.0"].contains(&demo.version().as_str()),
+            "after {point}: {}",
+            demo.version()
+        );
+        demo.assert_healthy();
+        // The lock is free: another apply is told to resume (3), not that
+        // a run holds the lock (4).
+        let again = demo.upshift(&["-y", "apply", "--to", "3.0.0"]);
+        assert_eq!(again.code, 3, "after {point}: {}", again.stderr);
+        let done = demo.upshift(&["-y", "resume"]);
+        assert_eq!(done.code, 0, "resume after {point}: {}", done.stderr);
+        assert_eq!(demo.version(), "3.0.0", "after {point}");
+        demo.assert_healthy();
+        assert_eq!(demo.export(), before, "notes after {point}");
+    }
 }

@@ -165,3 +165,24 @@ pub fn spawn(demo: &Demo, args: &[&str]) -> Child {
         .spawn()
         .unwrap()
 }
+
+/// Step ids of hop `hop` (1-based) of the demo's 1.0.0 → 3.0.0 plan.
+pub fn steps_of(hop: usize) -> Vec<String> {
+    let demo_plan = upshift(&super::repo())
+        .args([
+            "-m",
+            "examples/demo/upshift.toml",
+            "--json",
+            "plan",
+            "--to",
+            "3.0.0",
+        ])
+        .run()
+        .json();
+    demo_plan["hops"][hop - 1]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}

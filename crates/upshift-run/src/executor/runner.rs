@@ -44,7 +44,8 @@ pub struct Runner<'a> {
     /// A signal arrived inside the window after the swap: finishing it.
     pub(super) deferring: bool,
     repo: Option<Repository>,
-    crash_after: Option<String>,
+    /// A test-only fault point: the step after which to send `signal`.
+    crash_after: Option<(String, i32)>,
 }
 
 impl<'a> Runner<'a> {
@@ -59,9 +60,16 @@ impl<'a> Runner<'a> {
             run_id,
             plan,
             repo: None,
-            // Test-only crash point: `UPSHIFT_CRASH_AFTER=<hop>:<step id>` kills
-            // this process with SIGKILL right after that step is journaled done.
-            crash_after: std::env::var("UPSHIFT_CRASH_AFTER").ok(),
+            // Test-only fault points, right after a step is journaled done:
+            // `UPSHIFT_CRASH_AFTER=<hop>:<step id>` kills this process with
+            // SIGKILL; `UPSHIFT_SIGINT_AFTER=<hop>:<step id>` sends it SIGINT,
+            // as Ctrl-C on its terminal would.
+            crash_after: [
+                ("UPSHIFT_CRASH_AFTER", libc::SIGKILL),
+                ("UPSHIFT_SIGINT_AFTER", libc::SIGINT),
+            ]
+            .into_iter()
+            .find_map(|(var, sig)| Some((std::env::var(var).ok()?, sig))),
         })
     }
 
@@ -215,10 +223,12 @@ impl<'a> Runner<'a> {
     }
 
     fn maybe_crash(&self, h: usize, step: &StepId) {
-        if self.crash_after.as_deref() == Some(&format!("{}:{step}", h + 1)) {
-            // SAFETY: kill(2) on ourselves; simulates power loss for tests.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
+        if let Some((point, sig)) = &self.crash_after {
+            if *point == format!("{}:{step}", h + 1) {
+                // SAFETY: kill(2) on ourselves: a crash or a Ctrl-C, for tests.
+                unsafe {
+                    libc::kill(libc::getpid(), *sig);
+                }
             }
         }
     }
