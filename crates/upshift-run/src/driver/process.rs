@@ -47,30 +47,61 @@ pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> Ste
     let workdir = conf.workdir.as_ref().map_or(t.dir.clone(), |w| t.path(w));
     // The program runs in a session of its own (setsid), so it outlives
     // upshift, its terminal and a Ctrl-C there; its pid leads its process
-    // group, which `stop` signals whole (workers included). A plain
-    // command is exec'd, so the recorded pid is the program's own.
+    // group, which `stop` signals whole (workers included). The session's
+    // shell writes its own pid to the pidfile before it runs the program
+    // (a plain command is exec'd, so that pid is the program's own): a
+    // kill of upshift at any moment never leaves an untracked copy.
     let inner = if simple(&conf.start) {
         format!("exec {}", conf.start)
     } else {
         conf.start.clone()
     };
+    let tmp = pidfile.with_extension("pid.new");
+    use crate::host::q;
+    let recorded = format!(
+        "echo $$ > {} && mv -f {} {} && {inner}",
+        q(&tmp),
+        q(&tmp),
+        q(&pidfile)
+    );
     let cmd = format!(
         "setsid sh -c {} </dev/null >>\"$UPSHIFT_LOG\" 2>&1 & echo $!",
-        crate::host::q(&inner)
+        q(&recorded)
     );
+    // A pidfile naming a dead process is stale: the new one replaces it.
+    t.host
+        .remove_file(&pidfile)
+        .map_err(|e| format!("cannot remove {}: {e}", pidfile.display()))?;
     let out = t
         .host
         .sh(&cmd, &workdir, &[("UPSHIFT_LOG", &log.to_string_lossy())])
         .map_err(|e| format!("cannot start {name}: {e}"))?;
-    let pid: u32 = out
-        .stdout
-        .trim()
-        .parse()
-        .map_err(|_| format!("cannot start {name}: {}", out.stderr.trim()))?;
-    t.host
-        .write_atomic(&pidfile, format!("{pid}\n").as_bytes(), None)
-        .map_err(|e| format!("cannot write {}: {e}", pidfile.display()))?;
-    Ok(())
+    if !out.ok {
+        return Err(format!("cannot start {name}: {}", out.stderr.trim()).into());
+    }
+    match wait_for_pid(t, &pidfile, Duration::from_secs(10)) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "cannot start {name}: its session never wrote {} (see {})",
+            pidfile.display(),
+            log.display()
+        )
+        .into()),
+    }
+}
+
+/// Waits (with a deadline) until `pidfile` names a pid.
+fn wait_for_pid(t: &Target, pidfile: &std::path::Path, within: Duration) -> Option<u32> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(pid) = read_pid(t, pidfile) {
+            return Some(pid);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The service's public address, when another process already listens
@@ -156,6 +187,43 @@ mod tests {
 
     /// A server that runs its workers as children (gunicorn-style) stops
     /// whole: the stop signals the group, not only the recorded pid.
+    /// The pidfile exists before the program runs (its session's shell
+    /// writes it first): a kill of upshift right after the launch can
+    /// never leave a copy that nothing tracks.
+    #[test]
+    fn the_pidfile_is_written_before_the_program_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Target::local(dir.path());
+        let conf = ProcessDriver {
+            start: "cp run/srv.pid seen.pid; exec sleep 300".into(),
+            pidfile: None,
+            workdir: None,
+            stop_timeout: Some(5),
+        };
+        let m = upshift_core::manifest::parse_manifest(
+            "upshift.toml",
+            "[installation]\nname = \"t\"\nproduct = \"demo\"\nversion = \"1.0.0\"\n[services.srv]\ndriver = \"process\"\n[services.srv.process]\nstart = \"x\"\n",
+        )
+        .unwrap();
+        let svc = m.services["srv"].clone();
+        // A stale pidfile from an earlier, dead copy is replaced.
+        std::fs::create_dir_all(dir.path().join("run")).unwrap();
+        std::fs::write(dir.path().join("run/srv.pid"), "999999999\n").unwrap();
+        start("srv", &conf, &svc, &t).unwrap();
+        let recorded = std::fs::read_to_string(dir.path().join("run/srv.pid")).unwrap();
+        let seen = dir.path().join("seen.pid");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !seen.exists() {
+            assert!(Instant::now() < deadline, "the program never ran");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(std::fs::read_to_string(&seen).unwrap(), recorded);
+        let pid: u32 = recorded.trim().parse().unwrap();
+        assert!(crate::proc::pid_alive(pid));
+        stop("srv", &conf, &t).unwrap();
+        assert!(!crate::proc::group_alive(pid));
+    }
+
     #[test]
     fn stop_ends_the_workers_a_service_forked() {
         let dir = tempfile::tempdir().unwrap();
