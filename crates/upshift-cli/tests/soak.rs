@@ -164,6 +164,40 @@ fn safety_snapshot_databases(demo: &Demo) -> Vec<Vec<u8>> {
     dbs
 }
 
+/// Reads the run's stderr on a thread and waits (with a deadline) until
+/// its first step is reported done; the text read so far is returned.
+fn first_step_done(apply: &mut std::process::Child) -> Arc<Mutex<String>> {
+    use std::io::BufRead;
+    let text = Arc::new(Mutex::new(String::new()));
+    let stderr = apply.stderr.take().expect("piped");
+    {
+        let text = text.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut t = text.lock().unwrap();
+                t.push_str(&line);
+                t.push('\n');
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !text.lock().unwrap().contains("] ok ") {
+        assert!(
+            Instant::now() < deadline,
+            "no step done in 60 s: {}",
+            text.lock().unwrap()
+        );
+        if apply.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    text
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -175,6 +209,9 @@ fn one_run(run: usize, rng: &mut Rng, kill_within_ms: u64, power_loss: bool) -> 
     writer.wait_for_more(3);
     let delay = rng.below(kill_within_ms);
     let mut apply = spawn(&demo, &["-y", "apply", "--to", "3.0.0"]);
+    // The random time counts from the run's first step (the run is in the
+    // journal by then): a kill before it leaves nothing to resume.
+    let begun = first_step_done(&mut apply);
     let deadline = Instant::now() + Duration::from_millis(delay);
     let finished_first = loop {
         if let Some(status) = apply.try_wait().unwrap() {
@@ -186,7 +223,12 @@ fn one_run(run: usize, rng: &mut Rng, kill_within_ms: u64, power_loss: bool) -> 
         std::thread::sleep(Duration::from_millis(5));
     };
     match finished_first {
-        Some(status) => assert_eq!(status.code(), Some(0), "run {run}: apply failed"),
+        Some(status) => assert_eq!(
+            status.code(),
+            Some(0),
+            "run {run}: apply failed: {}",
+            begun.lock().unwrap()
+        ),
         None => {
             apply.kill().unwrap();
             apply.wait().unwrap();
