@@ -76,6 +76,12 @@ pub enum BackupError {
     #[error("snapshot {snapshot} holds no store `{store}`")]
     StoreNotInSnapshot { snapshot: String, store: String },
 
+    /// The repository's files are damaged: its data fails the MAC check
+    /// with a key that opened it, or `rustic_core` panicked reading it.
+    /// `detail` is one line of what it reported.
+    #[error("the snapshot repository at {repo} is damaged ({detail}): run `upshift verify` to see which snapshots are affected, and restore the repository directory from another copy (or move it aside and take a new backup)")]
+    Damaged { repo: PathBuf, detail: String },
+
     /// The repository itself reported an error.
     #[error("repository {repo}: {message}")]
     Repository { repo: PathBuf, message: String },

@@ -15,6 +15,7 @@
 mod backup;
 mod command;
 pub mod error;
+mod guard;
 mod key;
 pub mod meta;
 mod progress;
