@@ -72,6 +72,15 @@ pub enum BackupError {
     #[error("no upshift snapshot matches `{0}` (run `upshift snapshots` to list them)")]
     NoSuchSnapshot(String),
 
+    /// A store's directory (or SQLite database) is now a symbolic link: a
+    /// restore would write and delete in whatever it points at.
+    #[error("store `{store}`: {path} is a symbolic link (to {target}), not the directory the snapshot was taken of; nothing was restored, as restoring would write and delete through it. If the data moved there, point the store's `path` at {target}; otherwise remove the link (`rm {path}`) and restore again")]
+    RootIsLink {
+        store: String,
+        path: PathBuf,
+        target: PathBuf,
+    },
+
     /// The snapshot has no data for a store named in the manifest.
     #[error("snapshot {snapshot} holds no store `{store}`")]
     StoreNotInSnapshot { snapshot: String, store: String },

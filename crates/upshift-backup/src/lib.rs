@@ -17,6 +17,7 @@ mod command;
 pub mod error;
 mod guard;
 mod key;
+mod links;
 pub mod meta;
 mod progress;
 mod repo;

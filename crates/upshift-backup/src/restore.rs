@@ -54,6 +54,7 @@ impl Repository {
     ) -> Result<RestoreReport> {
         let repo = self.open()?;
         let (snap, meta) = self.find(&repo, id)?;
+        crate::links::refuse_replaced_roots(&meta)?;
         let repo = repo.to_indexed().map_err(|e| rerr(&self.path, &e))?;
         let mut report = RestoreReport {
             snapshot: snap.id.to_hex().as_str().chars().take(8).collect(),
