@@ -9,6 +9,7 @@ use upshift_core::manifest::Manifest;
 
 use crate::command::Failures;
 use crate::error::{BackupError, Result};
+use crate::guard;
 use crate::meta::{PathMap, SnapshotMeta, Tags};
 use crate::progress::Progress;
 use crate::repo::{rerr, Repository, SnapshotInfo};
@@ -22,6 +23,18 @@ impl Repository {
     /// if a dump tool fails mid-stream, the snapshot is deleted again and the
     /// error names the store and shows the tool's stderr.
     pub fn backup(
+        &self,
+        manifest: &Manifest,
+        base_dir: &Path,
+        tags: &Tags,
+        progress: &dyn Progress,
+    ) -> Result<SnapshotInfo> {
+        guard::contained(&self.path, || {
+            self.backup_unguarded(manifest, base_dir, tags, progress)
+        })
+    }
+
+    fn backup_unguarded(
         &self,
         manifest: &Manifest,
         base_dir: &Path,

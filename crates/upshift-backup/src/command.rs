@@ -1,12 +1,15 @@
 //! Running external tools (`pg_dump`, `mariadb`, `docker` …): secrets go in
-//! the environment, never in arguments; failures name the store and carry the
-//! tool's standard error.
+//! the environment or in a private file, never in arguments (which `ps`
+//! shows every user); failures name the store and carry the tool's standard
+//! error.
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use tempfile::TempPath;
 
 use crate::error::{BackupError, Result};
 
@@ -20,6 +23,9 @@ pub(crate) struct Cmd {
     program: String,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// Files holding secrets for the tool, removed when the last clone of
+    /// the command is dropped.
+    files: Vec<Arc<TempPath>>,
 }
 
 impl std::fmt::Debug for Cmd {
@@ -36,6 +42,7 @@ impl Cmd {
             program: program.to_string(),
             args: Vec::new(),
             env: Vec::new(),
+            files: Vec::new(),
         }
     }
 
@@ -53,6 +60,32 @@ impl Cmd {
     pub(crate) fn env(mut self, k: &str, v: impl Into<String>) -> Self {
         self.env.push((k.to_string(), v.into()));
         self
+    }
+
+    /// Writes `contents` (a secret) to a file only the current user can
+    /// read and passes it as `{flag}=PATH`. The file is removed when the
+    /// command (and every clone of it) is dropped.
+    pub(crate) fn secret_file(mut self, flag: &str, contents: &str) -> Result<Self> {
+        let dir = std::env::temp_dir();
+        let cannot =
+            |e: std::io::Error| BackupError::io("cannot write a credentials file in", &dir, e);
+        let mut f = tempfile::Builder::new()
+            .prefix("upshift-credentials-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .tempfile_in(&dir)
+            .map_err(cannot)?;
+        f.write_all(contents.as_bytes()).map_err(cannot)?;
+        f.as_file().sync_all().map_err(cannot)?;
+        let path = f.into_temp_path();
+        self.args.push(format!("{flag}={}", path.display()));
+        self.files.push(Arc::new(path));
+        Ok(self)
+    }
+
+    /// The arguments the tool is started with (what `ps` would show).
+    #[cfg(test)]
+    pub(crate) fn argv(&self) -> &[String] {
+        &self.args
     }
 
     fn command(&self) -> Command {

@@ -72,9 +72,24 @@ pub enum BackupError {
     #[error("no upshift snapshot matches `{0}` (run `upshift snapshots` to list them)")]
     NoSuchSnapshot(String),
 
+    /// A store's directory (or SQLite database) is now a symbolic link: a
+    /// restore would write and delete in whatever it points at.
+    #[error("store `{store}`: {path} is a symbolic link (to {target}), not the directory the snapshot was taken of; nothing was restored, as restoring would write and delete through it. If the data moved there, point the store's `path` at {target}; otherwise remove the link (`rm {path}`) and restore again")]
+    RootIsLink {
+        store: String,
+        path: PathBuf,
+        target: PathBuf,
+    },
+
     /// The snapshot has no data for a store named in the manifest.
     #[error("snapshot {snapshot} holds no store `{store}`")]
     StoreNotInSnapshot { snapshot: String, store: String },
+
+    /// The repository's files are damaged: its data fails the MAC check
+    /// with a key that opened it, or `rustic_core` panicked reading it.
+    /// `detail` is one line of what it reported.
+    #[error("the snapshot repository at {repo} is damaged ({detail}): run `upshift verify` to see which snapshots are affected, and restore the repository directory from another copy (or move it aside and take a new backup)")]
+    Damaged { repo: PathBuf, detail: String },
 
     /// The repository itself reported an error.
     #[error("repository {repo}: {message}")]

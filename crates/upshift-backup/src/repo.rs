@@ -13,6 +13,7 @@ use serde::Serialize;
 use upshift_core::manifest::{Manifest, SecretRef};
 
 use crate::error::{BackupError, Result};
+use crate::guard;
 use crate::key::KeySource;
 use crate::meta::{SnapshotMeta, Tags};
 
@@ -100,6 +101,10 @@ impl Repository {
     /// so exactly one initialisation becomes the repository and the others
     /// discard theirs and open it.
     pub fn open_or_init(path: &Path, key: &KeySource) -> Result<Repository> {
+        guard::contained(path, || Self::open_or_init_unguarded(path, key))
+    }
+
+    fn open_or_init_unguarded(path: &Path, key: &KeySource) -> Result<Repository> {
         if let Some(repo) = Repository::open_existing(path, key)? {
             return Ok(repo);
         }
@@ -112,6 +117,10 @@ impl Repository {
     /// Opens the repository at `path` if there is one. A key file that is
     /// missing while the repository exists is [`BackupError::KeyMissing`].
     pub fn open_existing(path: &Path, key: &KeySource) -> Result<Option<Repository>> {
+        guard::contained(path, || Self::open_existing_unguarded(path, key))
+    }
+
+    fn open_existing_unguarded(path: &Path, key: &KeySource) -> Result<Option<Repository>> {
         if !initialised(path)? {
             return Ok(None);
         }
@@ -216,6 +225,10 @@ impl Repository {
 
     /// upshift's snapshots, oldest first.
     pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
+        guard::contained(&self.path, || self.snapshots_unguarded())
+    }
+
+    fn snapshots_unguarded(&self) -> Result<Vec<SnapshotInfo>> {
         let repo = self.open()?;
         let mut snaps = repo.get_all_snapshots().map_err(|e| rerr(&self.path, &e))?;
         snaps.sort_by(|a, b| a.time.cmp(&b.time));
@@ -297,10 +310,18 @@ pub fn default_key_path(repo: &Path) -> PathBuf {
     repo.with_file_name(name)
 }
 
-/// A rustic error as a repository error (rustic errors never hold the password).
+/// A rustic error as a repository error (rustic errors never hold the
+/// password); data that fails its MAC check is [`BackupError::Damaged`].
 pub(crate) fn rerr(path: &Path, e: &RusticError) -> BackupError {
+    let message = guard::concise(e);
+    if guard::says_damaged(e) {
+        return BackupError::Damaged {
+            repo: path.to_path_buf(),
+            detail: message,
+        };
+    }
     BackupError::Repository {
         repo: path.to_path_buf(),
-        message: e.display_log(),
+        message,
     }
 }

@@ -15,6 +15,7 @@ use serde::Serialize;
 use upshift_core::manifest::Manifest;
 
 use crate::error::{BackupError, Result};
+use crate::guard;
 use crate::meta::{PathMap, StoreMeta};
 use crate::progress::Progress;
 use crate::repo::{rerr, Repository};
@@ -39,8 +40,21 @@ impl Repository {
         base_dir: &Path,
         progress: &dyn Progress,
     ) -> Result<RestoreReport> {
+        guard::contained(&self.path, || {
+            self.restore_unguarded(id, manifest, base_dir, progress)
+        })
+    }
+
+    fn restore_unguarded(
+        &self,
+        id: &str,
+        manifest: &Manifest,
+        base_dir: &Path,
+        progress: &dyn Progress,
+    ) -> Result<RestoreReport> {
         let repo = self.open()?;
         let (snap, meta) = self.find(&repo, id)?;
+        crate::links::refuse_replaced_roots(&meta)?;
         let repo = repo.to_indexed().map_err(|e| rerr(&self.path, &e))?;
         let mut report = RestoreReport {
             snapshot: snap.id.to_hex().as_str().chars().take(8).collect(),
@@ -178,7 +192,7 @@ impl Repository {
                 })
                 .collect();
             for w in workers {
-                if let Err(e) = w.join().expect("restore worker panicked") {
+                if let Err(e) = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
                     // Stop the other workers early.
                     next.store(files.len(), Ordering::Relaxed);
                     return Err(e);

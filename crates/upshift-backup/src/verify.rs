@@ -12,6 +12,7 @@ use serde::Serialize;
 use upshift_core::manifest::Manifest;
 
 use crate::error::Result;
+use crate::guard;
 use crate::meta::{RowCounts, StoreMeta};
 use crate::progress::Progress;
 use crate::repo::Repository;
@@ -70,6 +71,18 @@ impl Repository {
         base_dir: &Path,
         progress: &dyn Progress,
     ) -> Result<VerifyReport> {
+        guard::contained(&self.path, || {
+            self.verify_unguarded(id, manifest, base_dir, progress)
+        })
+    }
+
+    fn verify_unguarded(
+        &self,
+        id: &str,
+        manifest: &Manifest,
+        base_dir: &Path,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport> {
         let repo = self.open()?;
         let (snap, meta) = self.find(&repo, id)?;
         let mut report = VerifyReport {
@@ -80,17 +93,17 @@ impl Repository {
         progress.phase("checking repository");
         // rustic_core 0.13 can panic inside `check` on badly damaged trees
         // ("index still in use"); that is damage too, not a crash of upshift.
-        let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let checked = guard::quietly(|| {
             repo.check_with_trees(CheckOptions::default().read_data(true), vec![snap.tree])
-        }));
+        });
         let checked = match checked {
             Ok(r) => r,
-            Err(_) => {
+            Err(detail) => {
                 let mut damaged = damaged_packs(&self.path);
                 if damaged.is_empty() {
-                    damaged.push(
-                        "the repository check aborted on damaged data (see the log above)".into(),
-                    );
+                    damaged.push(format!(
+                        "the repository check aborted on damaged data ({detail})"
+                    ));
                 }
                 report.repository.extend(damaged);
                 return Ok(report);
@@ -101,11 +114,11 @@ impl Repository {
                 for (level, err) in results.0 {
                     // `CheckErrorLevel` is not exported: compare by its Debug name.
                     if format!("{level:?}") == "Error" {
-                        report.repository.push(err.to_string());
+                        report.repository.push(guard::concise(&err));
                     }
                 }
             }
-            Err(e) => report.repository.push(e.display_log()),
+            Err(e) => report.repository.push(guard::concise(&*e)),
         }
         progress.phase("test-restoring");
         let repo = match repo.to_indexed() {
@@ -113,7 +126,7 @@ impl Repository {
             Err(e) => {
                 report
                     .repository
-                    .push(format!("cannot read the index: {}", e.display_log()));
+                    .push(format!("cannot read the index: {}", guard::concise(&*e)));
                 return Ok(report);
             }
         };

@@ -287,3 +287,34 @@ fn a_manifest_nested_20000_deep_is_refused() {
     assert!(run.stderr.contains("upshift.toml:"), "{}", run.stderr);
     assert!(run.stderr.contains("recursion limit"), "{}", run.stderr);
 }
+
+/// A restore deletes what appeared under a store's directory since the
+/// snapshot, so a store path must name the store, not climb out of the
+/// installation or name all of it.
+#[test]
+fn a_store_path_cannot_leave_the_installation() {
+    for (path, why) in [
+        ("../../x", "climbs out with `..`"),
+        (".", "is the whole installation"),
+        (".upshift/repo", "inside `.upshift/`"),
+        ("/", "root of the file system"),
+    ] {
+        let manifest = format!(
+            "{}\n[stores.uploads]\nkind = \"files\"\npath = \"{path}\"\n",
+            demo_manifest()
+        );
+        let run = plan_with(&manifest);
+        assert_eq!(run.code, 2, "{path}: {}", run.stderr);
+        assert!(run.stderr.contains(why), "{path}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("upshift.toml:"),
+            "{path}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("absolute if it lives elsewhere"),
+            "{}",
+            run.stderr
+        );
+    }
+}

@@ -11,6 +11,7 @@
 pub mod catalog;
 pub mod diff;
 pub mod doc;
+mod encoded;
 pub mod error;
 pub mod format;
 pub mod fuzzing;

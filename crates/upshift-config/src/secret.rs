@@ -5,6 +5,8 @@ use regex::Regex;
 use serde_json::Value;
 use std::sync::OnceLock;
 
+use crate::encoded;
+
 /// What a key holding a secret looks like (`password`, `SMTPPassword`,
 /// `DataSource`, `AWS_SECRET_ACCESS_KEY`, `certs.key`, ...).
 fn secret_key() -> &'static Regex {
@@ -94,12 +96,25 @@ impl Masker {
         Masker { needles }
     }
 
-    /// `text` with every secret replaced by `***`.
+    /// `text` with every secret replaced by `***`, whether the text holds
+    /// it as is or spelled with string escapes (`"tok\"en"`, `\u0065`).
     pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for n in &self.needles {
-            if out.contains(n.as_str()) {
-                out = out.replace(n.as_str(), "***");
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        while let Some(c) = text[at..].chars().next() {
+            match self
+                .needles
+                .iter()
+                .find_map(|n| encoded::match_at(text, at, n))
+            {
+                Some(end) => {
+                    out.push_str("***");
+                    at = end;
+                }
+                None => {
+                    out.push(c);
+                    at += c.len_utf8();
+                }
             }
         }
         out

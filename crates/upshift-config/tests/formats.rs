@@ -257,3 +257,21 @@ fn every_rule_describes_itself_in_one_line() {
         }
     }
 }
+
+#[test]
+fn json_values_and_keys_with_backslashes_and_control_characters_round_trip() {
+    for value in [
+        "C:\\new\\table",
+        "quote \" and \\\" both",
+        "tab\tline\nend\u{1}",
+    ] {
+        let mut d = open(Format::Json, "f.json", "{\"a\": {\"b\": 1}}").unwrap();
+        d.set(&p("a.b"), &json!(value)).unwrap();
+        d.set(&p("a.c"), &json!({ value: value })).unwrap();
+        d.set(&p("z"), &json!(value)).unwrap();
+        let reread: serde_json::Value = serde_json::from_str(&d.text()).unwrap();
+        assert_eq!(reread["a"]["b"], json!(value), "{}", d.text());
+        assert_eq!(reread["a"]["c"][value], json!(value), "{}", d.text());
+        assert_eq!(reread["z"], json!(value), "{}", d.text());
+    }
+}

@@ -95,16 +95,24 @@ fn replace_node(n: CstNode, v: CstInputValue) {
     }
 }
 
+/// `s` as the CST wants it: `jsonc-parser` escapes only the quotes of a
+/// string it writes, so backslashes and control characters are escaped
+/// here (a value `C:\new` would otherwise be written as a line break).
+fn cst_text(s: &str) -> String {
+    let quoted = Value::from(s).to_string();
+    quoted[1..quoted.len() - 1].replace("\\\"", "\"")
+}
+
 /// Converts a value view into the CST's input type.
 fn input(v: &Value) -> CstInputValue {
     match v {
         Value::Null => CstInputValue::Null,
         Value::Bool(b) => CstInputValue::Bool(*b),
         Value::Number(n) => CstInputValue::Number(n.to_string()),
-        Value::String(s) => CstInputValue::String(s.clone()),
+        Value::String(s) => CstInputValue::String(cst_text(s)),
         Value::Array(a) => CstInputValue::Array(a.iter().map(input).collect()),
         Value::Object(m) => {
-            CstInputValue::Object(m.iter().map(|(k, v)| (k.clone(), input(v))).collect())
+            CstInputValue::Object(m.iter().map(|(k, v)| (cst_text(k), input(v))).collect())
         }
     }
 }
@@ -203,7 +211,7 @@ impl Document for JsonDoc {
             ));
         };
         let inner = nest(&segs[depth + 1..], value)?;
-        obj.append(k, input(&inner));
+        obj.append(&cst_text(k), input(&inner));
         self.refresh()
     }
 

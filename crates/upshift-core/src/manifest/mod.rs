@@ -5,6 +5,7 @@ mod model;
 mod parse;
 mod raw;
 mod secret;
+mod store_path;
 
 pub use host::{parse_host, RemoteHost};
 pub use model::*;

@@ -67,6 +67,7 @@ pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
     for (name, store) in &m.stores {
         check_name(file, src, "stores", name)?;
         check_store(file, src, name, store)?;
+        super::store_path::check(file, src, name, store)?;
     }
     for name in m.config.keys() {
         check_name(file, src, "config", name)?;
