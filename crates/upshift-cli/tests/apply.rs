@@ -712,3 +712,65 @@ fn a_stop_that_fails_after_stopping_is_undone_by_starting_the_service_again() {
     demo.assert_healthy();
     assert_eq!(demo.export(), before);
 }
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, r)| !r.starts_with('Z'))
+    })
+}
+
+/// A hook that runs past `[hooks] timeout` is stopped, its workers too,
+/// and the hop fails before anything changed.
+#[test]
+fn a_hook_past_its_timeout_is_stopped_with_its_workers() {
+    let demo = Demo::new();
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    let hook = "sleep 300 & echo $! > worker.pid; wait";
+    std::fs::write(
+        demo.path("upshift.toml"),
+        format!("{m}\n[hooks]\ntimeout = 1\npre_upgrade = '{hook}'\n"),
+    )
+    .unwrap();
+    let run = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did not finish within 1 s"),
+        "{}",
+        run.stderr
+    );
+    let worker: u32 = std::fs::read_to_string(demo.path("worker.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!alive(worker), "the hook's worker was stopped with it");
+    assert_eq!(demo.version(), "1.0.0");
+    demo.assert_healthy();
+}
+
+/// A data step that runs past its `timeout` fails the hop, which rolls
+/// back with the data as before.
+#[test]
+fn a_data_step_past_its_timeout_fails_and_rolls_back() {
+    let demo = Demo::new();
+    let step = "[[release.data_steps]]\nid = \"slow\"\ndescription = \"a slow migration\"\nrun = \"sleep 300\"\ntimeout = 1\n\n";
+    let cat = upshift_core_catalog().replace(
+        "[[release]]\nversion = \"2.0.0\"",
+        &format!("{step}[[release]]\nversion = \"2.0.0\""),
+    );
+    assert!(cat.contains("id = \"slow\""));
+    std::fs::create_dir(demo.path("cat")).unwrap();
+    std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
+    let before = demo.export();
+    let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "1.1.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did not finish within 1 s"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(demo.version(), "1.0.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before);
+}

@@ -100,6 +100,20 @@ pub struct DataStep {
     /// Whether the step can be undone without restoring the snapshot.
     #[serde(default)]
     pub reversible: bool,
+    /// Seconds `run` may take before it (its whole process group) is
+    /// stopped and the step fails (default [`DataStep::DEFAULT_TIMEOUT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+}
+
+impl DataStep {
+    /// A day: long schema migrations of big databases take hours.
+    pub const DEFAULT_TIMEOUT: u64 = 24 * 3600;
+
+    /// How long `run` may take.
+    pub fn time_limit(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout.unwrap_or(Self::DEFAULT_TIMEOUT))
+    }
 }
 
 /// A command run in a one-off container of one of the product's services.

@@ -332,6 +332,21 @@ pub struct Hooks {
     /// Runs after a hop failed and was undone (or could not be), with
     /// `UPSHIFT_FROM`, `UPSHIFT_TO` and `UPSHIFT_ERROR` set.
     pub on_failure: Option<String>,
+    /// Seconds each hook (and each `maintenance` command) may take before
+    /// it, its whole process group, is stopped and the step fails
+    /// (default [`Hooks::DEFAULT_TIMEOUT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+}
+
+impl Hooks {
+    /// An hour.
+    pub const DEFAULT_TIMEOUT: u64 = 3600;
+
+    /// How long one hook may take.
+    pub fn time_limit(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout.unwrap_or(Self::DEFAULT_TIMEOUT))
+    }
 }
 
 /// The maintenance window: what users see while services are down.

@@ -48,7 +48,13 @@ impl Runner<'_> {
         if done.contains(&(h, StepId::MaintenanceOn)) {
             if let Some(off) = &m.maintenance.off {
                 t.host
-                    .sh_checked("hook maintenance.off", off, &t.dir, &[])
+                    .sh_within(
+                        "hook maintenance.off",
+                        off,
+                        &t.dir,
+                        &[],
+                        m.hooks.time_limit(),
+                    )
                     .map(|_| ())?;
             }
         }
@@ -121,8 +127,13 @@ impl Runner<'_> {
         }
         self.page.release_all();
         if let Some(off) = &m.maintenance.off {
-            t.host
-                .sh_checked("hook maintenance.off", off, &t.dir, &[])?;
+            t.host.sh_within(
+                "hook maintenance.off",
+                off,
+                &t.dir,
+                &[],
+                m.hooks.time_limit(),
+            )?;
         }
         self.journal.record(
             &self.run_id,

@@ -360,7 +360,11 @@ impl<'a> Runner<'a> {
             ("UPSHIFT_TO", to),
             ("UPSHIFT_ERROR", what),
         ];
-        if let Err(e) = t.host.sh_checked("hook on_failure", cmd, &t.dir, &env) {
+        let limit = self.setup.loaded.manifest.hooks.time_limit();
+        if let Err(e) = t
+            .host
+            .sh_within("hook on_failure", cmd, &t.dir, &env, limit)
+        {
             self.setup.progress.note(&format!("warning: {e}"));
         }
     }

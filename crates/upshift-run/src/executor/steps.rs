@@ -92,14 +92,22 @@ impl Runner<'_> {
                     HookPoint::PreUpgrade => m.hooks.pre_upgrade.clone(),
                     HookPoint::PostUpgrade => m.hooks.post_upgrade.clone(),
                 };
-                run_hook(point.as_str(), cmd.as_deref(), &t, &hop.from, &hop.to).map(|_| None)
+                run_hook(
+                    point.as_str(),
+                    cmd.as_deref(),
+                    &t,
+                    &m.hooks,
+                    &hop.from,
+                    &hop.to,
+                )
+                .map(|_| None)
             }
             StepId::MaintenanceOn => {
                 for (name, cmd) in [
                     ("maintenance.on", &m.maintenance.on),
                     ("maintenance.announce", &m.maintenance.announce),
                 ] {
-                    run_hook(name, cmd.as_deref(), &t, &hop.from, &hop.to)?;
+                    run_hook(name, cmd.as_deref(), &t, &m.hooks, &hop.from, &hop.to)?;
                 }
                 Ok(Some(Detail::WindowOpened { at_ms: now_ms() }))
             }
@@ -140,6 +148,7 @@ impl Runner<'_> {
                     "maintenance.off",
                     m.maintenance.off.as_deref(),
                     &t,
+                    &m.hooks,
                     &hop.from,
                     &hop.to,
                 )?;
@@ -227,7 +236,10 @@ impl Runner<'_> {
             .find_map(|dep| dep.data_step(&cx, d, &env));
         let out = match (inside, &d.run, &d.container) {
             (Some(out), _, _) => out?,
-            (None, Some(run), _) => t.host.sh_checked(&d.description, run, &t.dir, &env)?,
+            (None, Some(run), _) => {
+                t.host
+                    .sh_within(&d.description, run, &t.dir, &env, d.time_limit())?
+            }
             (None, None, Some(c)) => {
                 return Err(StepError::msg(format!(
                     "data step {id} runs only in a container of the compose service `{}`, which this manifest does not have; run `{}` in it by hand, then resume",
@@ -335,17 +347,19 @@ pub(super) fn run_hook(
     name: &str,
     cmd: Option<&str>,
     t: &Target,
+    hooks: &upshift_core::manifest::Hooks,
     from: &str,
     to: &str,
 ) -> StepResult<()> {
     match cmd {
         Some(c) => t
             .host
-            .sh_checked(
+            .sh_within(
                 &format!("hook {name}"),
                 c,
                 &t.dir,
                 &[("UPSHIFT_FROM", from), ("UPSHIFT_TO", to)],
+                hooks.time_limit(),
             )
             .map(|_| ()),
         None => Ok(()),

@@ -16,7 +16,7 @@ use upshift_core::manifest::{parse_host, Installation};
 pub use mirror::{backup_view, empty_mirror, mirrored_manifest, pull_stores, push_stores};
 pub use ssh::Ssh;
 
-use crate::error::StepResult;
+use crate::error::{StepError, StepResult};
 use crate::proc::Output;
 
 /// A machine an installation runs on.
@@ -127,6 +127,31 @@ impl Host {
         env: &[(&str, &str)],
     ) -> StepResult<String> {
         crate::proc::checked(what, cmd, self.sh(cmd, dir, env))
+    }
+
+    /// Like [`Host::sh_checked`], but the command, its whole process
+    /// group, is stopped after `limit` (by coreutils `timeout`, exec'd so
+    /// that it leads the group upshift records and stops after a crash).
+    pub fn sh_within(
+        &self,
+        what: &str,
+        cmd: &str,
+        dir: &Path,
+        env: &[(&str, &str)],
+        limit: std::time::Duration,
+    ) -> StepResult<String> {
+        let secs = limit.as_secs().max(1);
+        let bounded = format!("exec timeout -k 10 {secs} sh -c {}", q(cmd));
+        match self.sh(&bounded, dir, env) {
+            Ok(o) if matches!(o.code, Some(124) | Some(137)) => Err(StepError::msg(format!(
+                "{what}: `{cmd}` did not finish within {secs} s and was stopped"
+            ))
+            .hint(Some(
+                "raise its `timeout` (seconds) if it needs longer, then run the command again"
+                    .into(),
+            ))),
+            out => crate::proc::checked(what, cmd, out),
+        }
     }
 
     pub fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
