@@ -18,7 +18,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
     let dir = prepare_dir(&args.dir)?;
     let bin = demo_binary()?;
-    let (auth_port, notes_port) = (free_port()?, free_port()?);
+    let (auth_port, notes_port) = two_free_ports()?;
     let fail = |what: &str, e: String| CliError::Failed(format!("demo: {what}: {e}"));
     eprintln!(
         "setting up the demo installation (auth + notes 1.0.0) in {}",
@@ -221,9 +221,18 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, CliError> {
     Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
 }
 
-fn free_port() -> Result<u16, CliError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| CliError::Failed(format!("no free port on 127.0.0.1: {e}")))
+/// Two distinct free ports on 127.0.0.1 (both held while choosing, so
+/// the second cannot be the first again).
+fn two_free_ports() -> Result<(u16, u16), CliError> {
+    let bind = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| CliError::Failed(format!("no free port on 127.0.0.1: {e}")))
+    };
+    let (a, b) = (bind()?, bind()?);
+    let port = |l: &std::net::TcpListener| {
+        l.local_addr()
+            .map(|a| a.port())
+            .map_err(|e| CliError::Failed(format!("no free port on 127.0.0.1: {e}")))
+    };
+    Ok((port(&a)?, port(&b)?))
 }

@@ -31,21 +31,28 @@ pub struct Demo {
 impl Demo {
     /// A demo installation at 1.0.0, running, with three notes.
     pub fn new() -> Demo {
+        Demo::try_new().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Demo::new`], with the setup's failure as an error.
+    pub fn try_new() -> Result<Demo, String> {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("demo");
         let run = upshift(tmp.path())
             .env("UPSHIFT_DEMO_BIN", demo_bin().to_str().unwrap())
             .args(["demo", "--dir", "demo", "--no-upgrade"])
             .run();
-        assert_eq!(
-            run.code, 0,
-            "demo setup failed: {}\n{}",
-            run.stdout, run.stderr
-        );
-        Demo {
+        if run.code != 0 {
+            stop_services(&dir);
+            return Err(format!(
+                "demo setup failed ({}): {}\n{}",
+                run.code, run.stdout, run.stderr
+            ));
+        }
+        Ok(Demo {
             dir: dir.canonicalize().unwrap(),
             _tmp: tmp,
-        }
+        })
     }
 
     /// Runs `upshift -m <manifest> ARGS` in the installation.
