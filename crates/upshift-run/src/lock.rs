@@ -32,11 +32,39 @@ fn owner() -> String {
 /// holds its lock. From another host, only the heartbeat can tell.
 pub fn staleness(h: &LockHolder) -> Option<String> {
     if h.host == hostname() {
-        return (!pid_alive(h.pid))
-            .then(|| format!("process {} is not running on this host", h.pid));
+        if !pid_alive(h.pid) {
+            return Some(format!("process {} is not running on this host", h.pid));
+        }
+        return started_after(h.pid, h.acquired_ms).then(|| {
+            format!(
+                "pid {} now belongs to a program started after the lock was taken",
+                h.pid
+            )
+        });
     }
     let age = now_ms() - h.heartbeat_ms;
     (age > STALE_AFTER_MS).then(|| format!("its last heartbeat was {}s ago", age / 1000))
+}
+
+/// Whether process `pid` started after `ms` (Unix time, milliseconds): a
+/// pid that holds a lock must have started before taking it, so a later
+/// start means the pid was reused. The boot time is known to the second
+/// only, hence the two seconds of slack.
+fn started_after(pid: u32, ms: i64) -> bool {
+    let Some(ticks) = upshift_backup::children::start_time(pid) else {
+        return false;
+    };
+    let boot_s = std::fs::read_to_string("/proc/stat").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("btime ")?.trim().parse::<i64>().ok())
+    });
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let (Some(boot_s), true) = (boot_s, hz > 0) else {
+        return false;
+    };
+    let started_ms = boot_s * 1000 + (ticks as i64) * 1000 / hz as i64;
+    started_ms > ms + 2000
 }
 
 /// Holds the lock until dropped, refreshing its heartbeat.
@@ -170,10 +198,23 @@ mod tests {
     #[test]
     fn a_live_process_here_holds_its_lock_however_old_its_heartbeat() {
         let me = std::process::id();
-        assert_eq!(staleness(&holder(hostname(), me, 0)), None);
+        let mut mine = holder(hostname(), me, 0);
+        mine.acquired_ms = now_ms();
+        assert_eq!(staleness(&mine), None);
         // A pid no process has (beyond the kernel's pid_max).
         assert!(staleness(&holder(hostname(), 0x7fff_fff0, now_ms())).is_some());
         assert!(staleness(&holder("elsewhere".into(), me, 0)).is_some());
         assert_eq!(staleness(&holder("elsewhere".into(), me, now_ms())), None);
+    }
+
+    /// A lock taken (by its record) long before the process with that pid
+    /// started: the pid was reused, the lock is stale.
+    #[test]
+    fn a_reused_pid_does_not_hold_the_lock() {
+        let me = std::process::id();
+        let mut old = holder(hostname(), me, now_ms());
+        old.acquired_ms = now_ms() - 3_600_000;
+        let why = staleness(&old).expect("stale");
+        assert!(why.contains("started after the lock was taken"), "{why}");
     }
 }
