@@ -4,6 +4,7 @@ mod backup;
 mod config;
 mod fingerprint;
 mod interrupt;
+mod journaling;
 mod reconcile;
 mod rollback;
 mod runner;
