@@ -85,10 +85,12 @@ pub enum RunError {
     /// The run ended as `outcome` says, but the journal could not record
     /// it (a full disk): the run stays open there, and so does the lock
     /// (exit 3).
-    #[error("{outcome}\nthe journal could not record this: {journal}\nthe run stays unfinished in the journal, and its lock stays held: free space (or fix what fails), then run `upshift resume` to go on or `upshift rollback` to end the run at its start version")]
+    #[error("{outcome}\nthe journal could not record this: {journal}\nnow: {state}\nthe run stays unfinished in the journal, and its lock stays held: free space (or fix what fails), then run `upshift resume` to go on or `upshift rollback` to end the run at its start version")]
     NotRecorded {
         /// What happened (the error the run ends with, or its success).
         outcome: String,
+        /// What answers now, probed.
+        state: String,
         journal: Box<RunError>,
     },
     /// The journal holds something no version of upshift writes (exit 1).

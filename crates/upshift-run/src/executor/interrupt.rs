@@ -92,6 +92,6 @@ impl Runner<'_> {
             what,
             at: serving.clone(),
         });
-        super::journaling::recorded(rec, stopped, String::new)
+        self.recorded(rec, stopped, String::new)
     }
 }

@@ -21,27 +21,47 @@ use super::RunSummary;
 use crate::error::{LostJournal, Result, RunError};
 use crate::journal::{Journal, Outcome, StepState, Whereabouts};
 
-/// `result`, unless the journal could not record it (`rec` failed): then
-/// [`RunError::NotRecorded`] with what happened (`ok_text` for a success).
-pub(super) fn recorded<T>(
-    rec: Result<()>,
-    result: Result<T>,
-    ok_text: impl FnOnce() -> String,
-) -> Result<T> {
-    let Err(journal) = rec else {
-        return result;
-    };
-    let outcome = match result {
-        Ok(_) => ok_text(),
-        Err(e) => e.to_string(),
-    };
-    Err(RunError::NotRecorded {
-        outcome,
-        journal: Box::new(journal),
-    })
-}
-
 impl Runner<'_> {
+    /// `result`, unless the journal could not record it (`rec` failed):
+    /// then [`RunError::NotRecorded`] with what happened (`ok_text` for a
+    /// success) and what answers now.
+    pub(super) fn recorded<T>(
+        &self,
+        rec: Result<()>,
+        result: Result<T>,
+        ok_text: impl FnOnce() -> String,
+    ) -> Result<T> {
+        let Err(journal) = rec else {
+            return result;
+        };
+        let outcome = match result {
+            Ok(_) => ok_text(),
+            Err(e) => e.to_string(),
+        };
+        Err(RunError::NotRecorded {
+            outcome,
+            state: self.standing(),
+            journal: Box::new(journal),
+        })
+    }
+
+    /// What answers now, probed once per service: the journal cannot say.
+    fn standing(&self) -> String {
+        let m = &self.setup.loaded.manifest;
+        let parts: Vec<String> = m
+            .start_order()
+            .into_iter()
+            .map(|name| match &m.services[name].health {
+                Some(hc) => match crate::health::check(hc, self.target()) {
+                    Ok(()) => format!("{name} answers its health check"),
+                    Err(_) => format!("{name} does not answer"),
+                },
+                None => format!("{name} has no health check"),
+            })
+            .collect();
+        parts.join(", ")
+    }
+
     /// Before `step`: the journal at its path is the one this run writes.
     pub(super) fn journal_in_place(&self, step: &StepId) -> Result<(), HopStop> {
         match self.journal.whereabouts(&self.run_id) {

@@ -8,6 +8,7 @@ mod journaling;
 mod reconcile;
 mod rollback;
 mod runner;
+mod space;
 mod steps;
 
 use std::path::PathBuf;

@@ -9,7 +9,6 @@ use upshift_core::manifest::Manifest;
 use upshift_core::plan::{Step, StepId, StepKind};
 use upshift_core::Plan;
 
-use super::journaling::recorded;
 use super::{RunSummary, Setup};
 use crate::deploy::{self, Cx, Deployment};
 use crate::detail::Detail;
@@ -169,14 +168,14 @@ impl<'a> Runner<'a> {
                 .set_outcome(&self.run_id, Outcome::Running, &hop.to, None);
             self.set_manifest_version(&hop.to);
             let done = format!("hop {} → {} is done: {} serves", hop.from, hop.to, hop.to);
-            recorded(rec, Ok(()), || done)?;
+            self.recorded(rec, Ok(()), || done)?;
         }
         let rec = self
             .journal
             .set_outcome(&self.run_id, Outcome::Succeeded, &self.plan.to, None);
         self.remove_staged();
         let done = format!("upgraded to {}", self.plan.to);
-        recorded(rec, Ok(()), || done)?;
+        self.recorded(rec, Ok(()), || done)?;
         self.summary()
     }
 
@@ -270,10 +269,14 @@ impl<'a> Runner<'a> {
             self.set_manifest_version(&hop.to);
             self.on_failure(&hop.from, &hop.to, &what);
             let failed = Err(RunError::FailedWhileServing { what, at: hop.to });
-            return recorded(rec, failed, String::new);
+            return self.recorded(rec, failed, String::new);
         }
         let result = self.undo_failed(h, f, &what);
-        if !matches!(result, Err(RunError::RollbackFailed { .. })) {
+        // Kept while the run still has to be finished.
+        if matches!(
+            result,
+            Err(RunError::RolledBack { .. } | RunError::Unchanged { .. })
+        ) {
             self.remove_staged();
         }
         self.on_failure(&hop.from, &hop.to, &what);
@@ -292,7 +295,7 @@ impl<'a> Runner<'a> {
                 at: hop.from,
                 cause: f.error,
             });
-            return recorded(rec, unchanged, String::new);
+            return self.recorded(rec, unchanged, String::new);
         }
         let undone = if f.step.point_of_no_return {
             self.setup.progress.note(&format!(
@@ -328,7 +331,7 @@ impl<'a> Runner<'a> {
                     at: hop.from,
                     cause: f.error,
                 });
-                recorded(rec, rolled_back, String::new)
+                self.recorded(rec, rolled_back, String::new)
             }
             Err(e) => {
                 let rec = self.journal.set_outcome(
@@ -341,7 +344,7 @@ impl<'a> Runner<'a> {
                     what: what.to_string(),
                     rollback: Box::new(e),
                 });
-                recorded(rec, failed, String::new)
+                self.recorded(rec, failed, String::new)
             }
         }
     }

@@ -41,6 +41,7 @@ impl Runner<'_> {
             index: h,
             hop: &hop,
         };
+        self.room_for(h, &step.id)?;
         let m = &self.setup.loaded.manifest;
         let t = self.target().clone();
         match &step.id {
@@ -57,7 +58,11 @@ impl Runner<'_> {
                 }
                 Ok(None)
             }
-            StepId::PreflightDisk => disk_free(&t).map(note),
+            StepId::PreflightDisk => {
+                // The online backup's room, before anything is installed.
+                self.room_for(h, &StepId::BackupOnline)?;
+                disk_free(&t).map(note)
+            }
             StepId::PreflightTools => {
                 if t.is_remote() {
                     remote_stores(m, &t)?;
@@ -65,6 +70,8 @@ impl Runner<'_> {
                 for d in &self.deployments {
                     d.preflight(&self.cx())?;
                 }
+                let (manifest, base) = self.backup_view();
+                upshift_backup::check_privileges(&manifest, &base)?;
                 tools_present(m.stores.values().map(|s| *s.kind.get_ref())).map(|_| None)
             }
             StepId::PreCheck(id) => self.pre_check(h, id),
