@@ -33,6 +33,15 @@ pub enum BackupError {
     #[error("store `{store}`: {message}")]
     BadStore { store: String, message: String },
 
+    /// The store's account lacks a privilege backup, verify or restore
+    /// needs; `fix` is the statement an administrator runs.
+    #[error("store `{store}`: {message}; as an administrator of the server, run: {fix}")]
+    Privilege {
+        store: String,
+        message: String,
+        fix: String,
+    },
+
     /// A dump/restore tool failed; `stderr` is its standard error.
     #[error("store `{store}`: `{tool}` failed ({status}): {stderr}")]
     Tool {

@@ -26,6 +26,7 @@ mod progress;
 mod repo;
 mod restore;
 mod secret;
+mod size;
 mod source;
 mod tempdb;
 mod verify;
@@ -36,9 +37,12 @@ pub use meta::{Phase, SnapshotMeta, StoreMeta, Tags};
 pub use progress::{NoProgress, Progress};
 pub use repo::{default_key_path, Repository, SnapshotInfo};
 pub use restore::RestoreReport;
+pub use size::{backup_size, repository_path, BackupSize, REPOSITORY_SLACK};
 pub use source::sqlite::{
     SIDE_FILES as SQLITE_SIDE_FILES, WAL as SQLITE_WAL, WAL_FILES as SQLITE_WAL_FILES,
 };
 pub use source::volume::{ensure_helper_image, helper_image};
-pub use source::{data_on_host, required_tools, watched_files, DataOnHost, Tools, WatchedFile};
+pub use source::{
+    check_privileges, data_on_host, required_tools, watched_files, DataOnHost, Tools, WatchedFile,
+};
 pub use verify::{StoreCheck, VerifyReport};

@@ -254,7 +254,7 @@ impl Repository {
     }
 }
 
-fn location(manifest: &Manifest, base_dir: &Path) -> (PathBuf, KeySource) {
+pub(crate) fn location(manifest: &Manifest, base_dir: &Path) -> (PathBuf, KeySource) {
     let path = base_dir.join(
         manifest
             .backup

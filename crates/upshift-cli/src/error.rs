@@ -77,7 +77,10 @@ fn run_code(e: &upshift_run::RunError) -> i32 {
         R::Unfinished { .. }
         | R::RollbackFailed { .. }
         | R::FailedWhileServing { .. }
-        | R::Interrupted { .. } => code::INTERRUPTED,
+        | R::Interrupted { .. }
+        | R::JournalDamaged { .. }
+        | R::JournalLost(_)
+        | R::NotRecorded { .. } => code::INTERRUPTED,
         _ if e.is_bad_input() => code::BAD_INPUT,
         R::NothingToDo(_)
         | R::Unchanged { .. }

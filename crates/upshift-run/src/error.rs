@@ -74,6 +74,25 @@ pub enum RunError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    /// The journal file is damaged: what it holds cannot be trusted, so
+    /// nothing reads it as "no runs" (exit 3: an operator must look).
+    #[error("journal {path} is damaged: {what}\nupshift cannot tell from it whether a run is unfinished, so it does nothing. Keep a copy of {path} and its -wal file, check what serves, then move both aside (`mv {path} {path}.damaged`) so the next command starts a new journal; an unfinished run must then be finished by hand")]
+    JournalDamaged { path: PathBuf, what: String },
+    /// The journal was deleted or replaced during the run: it stopped at
+    /// the next step boundary (exit 3).
+    #[error(transparent)]
+    JournalLost(Box<LostJournal>),
+    /// The run ended as `outcome` says, but the journal could not record
+    /// it (a full disk): the run stays open there, and so does the lock
+    /// (exit 3).
+    #[error("{outcome}\nthe journal could not record this: {journal}\nnow: {state}\nthe run stays unfinished in the journal, and its lock stays held: free space (or fix what fails), then run `upshift resume` to go on or `upshift rollback` to end the run at its start version")]
+    NotRecorded {
+        /// What happened (the error the run ends with, or its success).
+        outcome: String,
+        /// What answers now, probed.
+        state: String,
+        journal: Box<RunError>,
+    },
     /// The journal holds something no version of upshift writes (exit 1).
     #[error("journal {path} is damaged: {what}; keep a copy of it and see `upshift history`")]
     Damaged { path: PathBuf, what: String },
@@ -82,6 +101,21 @@ pub enum RunError {
     /// A step's error outside a hop (reaching the host, reading the plan).
     #[error(transparent)]
     Step(#[from] StepError),
+}
+
+/// A run's journal deleted or replaced while it ran.
+#[derive(Debug, thiserror::Error)]
+#[error("the journal {path} {how} during run {run_id}: upshift stopped before step {step} of hop {hop}, as it does not act without a journal that survives a crash. {state}. {copy}. Find out what removed it, then finish the run with `upshift resume` or undo it with `upshift rollback`")]
+pub struct LostJournal {
+    pub path: PathBuf,
+    pub how: &'static str,
+    pub run_id: String,
+    pub hop: usize,
+    pub step: String,
+    /// What serves and what is stopped.
+    pub state: String,
+    /// Where the copy the run still held went.
+    pub copy: String,
 }
 
 impl RunError {

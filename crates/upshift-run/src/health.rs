@@ -1,5 +1,11 @@
 //! Health checks: HTTP (status and optional body pattern), TCP, or a command;
 //! retried at an interval until they pass or the retries run out.
+//!
+//! Healthy means the version expected answers: `{version}` in a body
+//! pattern stands for the version that should serve (any version where
+//! none is expected), and [`version_answers`] asks the installation's
+//! `version_command`. A process of the old version still holding the port
+//! would otherwise pass for the new one.
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -11,6 +17,11 @@ use crate::host::{Host, Target};
 
 /// Checks once, from the installation's host (through ssh when it is remote).
 pub fn check(h: &Health, t: &Target) -> StepResult<()> {
+    check_at(h, t, None)
+}
+
+/// [`check`], with `{version}` in a body pattern standing for `version`.
+pub fn check_at(h: &Health, t: &Target, version: Option<&str>) -> StepResult<()> {
     let timeout = Duration::from_secs_f64(h.timeout.unwrap_or(5.0).max(0.05));
     if let Some(url) = &h.http {
         let (status, body) = http_via(&t.host, "GET", url, None, None, timeout)?;
@@ -23,6 +34,8 @@ pub fn check(h: &Health, t: &Target) -> StepResult<()> {
             .into());
         }
         if let Some(pat) = &h.body {
+            let any = r"[^\s]+".to_string();
+            let pat = &pat.replace("{version}", &version.map_or(any, regex::escape));
             let re = regex::Regex::new(pat).map_err(|e| {
                 format!("health body pattern `{pat}` is not a regular expression: {e}")
             })?;
@@ -64,6 +77,11 @@ pub fn check(h: &Health, t: &Target) -> StepResult<()> {
 /// come quickly (10 ms, doubling) and settle at the configured interval: the
 /// maintenance window does not wait a whole interval for nothing.
 pub fn wait(h: &Health, t: &Target) -> StepResult<()> {
+    wait_at(h, t, None)
+}
+
+/// [`wait`], expecting `version` to answer (see [`check_at`]).
+pub fn wait_at(h: &Health, t: &Target, version: Option<&str>) -> StepResult<()> {
     let interval = Duration::from_secs_f64(h.interval.unwrap_or(1.0).max(0.01));
     let retries = h.retries.unwrap_or(30).max(1);
     let deadline = Instant::now() + interval * retries;
@@ -72,7 +90,7 @@ pub fn wait(h: &Health, t: &Target) -> StepResult<()> {
     loop {
         let started = Instant::now();
         attempts += 1;
-        let last = match check(h, t) {
+        let last = match check_at(h, t, version) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
@@ -86,6 +104,37 @@ pub fn wait(h: &Health, t: &Target) -> StepResult<()> {
         // The check's own time counts towards the pause.
         std::thread::sleep(pause.saturating_sub(started.elapsed()));
         pause = (pause * 2).min(interval);
+    }
+}
+
+/// Runs the installation's `version_command` and checks the first word of
+/// its output that `parse` reads as a version is `want`.
+pub fn version_answers(
+    cmd: &str,
+    t: &Target,
+    want: &str,
+    parse: impl Fn(&str) -> Option<String>,
+) -> StepResult<()> {
+    let out = t
+        .host
+        .sh(cmd, &t.dir, &[])
+        .map_err(|e| format!("version_command `{cmd}` cannot run: {e}"))?;
+    if !out.ok {
+        return Err(format!("version_command `{cmd}` failed: {}", out.stderr.trim()).into());
+    }
+    let words = out
+        .stdout
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ':');
+    let found = words
+        .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
+        .find_map(parse);
+    match found {
+        Some(v) if v == want => Ok(()),
+        Some(v) => Err(StepError::Failed {
+            message: format!("version_command `{cmd}` says {v} answers, not {want}"),
+            hint: Some(format!("a process of {v} may still hold the service's address: stop it, then run the command again")),
+        }),
+        None => Err(format!("version_command `{cmd}` printed no version: {}", out.stdout.trim()).into()),
     }
 }
 

@@ -31,7 +31,7 @@ pub mod proc;
 pub mod signals;
 pub mod state;
 
-pub use error::{Result, RunError, StepError};
+pub use error::{LostJournal, Result, RunError, StepError};
 pub use executor::{apply, resume, rollback, Progress, RunSummary, Setup, StepProgress};
 pub use host::{Host, Target};
 pub use journal::{Journal, Outcome, RunRecord};

@@ -174,7 +174,8 @@ impl Drop for LockGuard {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        if let Ok(j) = Journal::open(&self.journal) {
+        // A journal deleted meanwhile is not created anew just to unlock.
+        if let Ok(Some(j)) = Journal::open_existing(&self.journal) {
             let _ = j.unlock(&self.installation, Some(self.pid));
         }
     }

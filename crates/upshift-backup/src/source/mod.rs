@@ -15,10 +15,12 @@ pub(crate) mod sqlite;
 mod stored;
 pub(crate) mod volume;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use upshift_core::manifest::{Store, StoreKind};
+use upshift_core::manifest::{Manifest, Store, StoreKind};
 
+#[cfg(doc)]
+use crate::error::BackupError;
 use crate::error::Result;
 use crate::meta::StoreMeta;
 use crate::verify::StoreCheck;
@@ -74,6 +76,20 @@ pub(crate) trait StoreSource: Sync {
         None
     }
 
+    /// The bytes a dump of the store holds at most, as its server reports
+    /// them; `None` when that cannot be told. Stores on files are measured
+    /// from [`StoreSource::watched_files`] instead.
+    fn size(&self, _name: &str, _store: &Store, _base_dir: &Path) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    /// Checks that the store's account may do what backup, verify and
+    /// restore need (a test restore creates a temporary database), before
+    /// a run changes anything; [`BackupError::Privilege`] names the grant.
+    fn privileges(&self, _name: &str, _store: &Store, _base_dir: &Path) -> Result<()> {
+        Ok(())
+    }
+
     /// Checks the store (reachable, present) and says what to back up.
     fn plan(&self, p: &Planning) -> Result<Planned>;
 
@@ -95,6 +111,15 @@ pub(crate) fn for_kind(kind: StoreKind) -> &'static dyn StoreSource {
         StoreKind::Volume => &volume::Source,
         StoreKind::S3 => &s3::Source,
     }
+}
+
+/// Checks that every store's account may do what backup, verify and
+/// restore need: [`BackupError::Privilege`] names the grant to run.
+pub fn check_privileges(manifest: &Manifest, base_dir: &Path) -> Result<()> {
+    for (name, store) in &manifest.stores {
+        for_store(store).privileges(name, store, base_dir)?;
+    }
+    Ok(())
 }
 
 /// The source of a manifest store.

@@ -37,6 +37,37 @@ impl StoreSource for Source {
         plan(p.name, p.store, p.base_dir)
     }
 
+    fn size(&self, name: &str, store: &Store, base_dir: &Path) -> Result<Option<u64>> {
+        let my = My::from_store(name, store, base_dir)?;
+        let sql = "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = DATABASE()";
+        let out = my.query(Some(&my.database), sql)?;
+        Ok(out.trim().parse().ok())
+    }
+
+    /// The test restore loads the dump into a temporary schema. A grant
+    /// can come globally, by a name pattern or through a role, so the one
+    /// sure check is to use it: an empty schema named like the temporary
+    /// schemas is created and dropped at once.
+    fn privileges(&self, name: &str, store: &Store, base_dir: &Path) -> Result<()> {
+        let my = My::from_store(name, store, base_dir)?;
+        let probe = TempDbs::new(name).fresh_name();
+        match my.recreate_db(&probe) {
+            Ok(()) => my.drop_db(&probe),
+            Err(BackupError::Tool { stderr, .. }) if stderr.contains("denied") => {
+                let user = my.query(None, "SELECT CURRENT_USER()")?;
+                let (user, host) = user.trim().rsplit_once('@').unwrap_or((user.trim(), "%"));
+                Err(BackupError::Privilege {
+                    store: name.to_string(),
+                    message: format!(
+                        "user `{user}` may not create schemas named {PREFIX}…, which the test restore of every backup needs (into a temporary schema, dropped after)"
+                    ),
+                    fix: format!("GRANT ALL PRIVILEGES ON `{}%`.* TO '{user}'@'{host}';", PREFIX.replace('_', "\\_")),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Loads the dump into a temporary schema, dropped afterwards; first
     /// drops those that killed runs of this installation left behind.
     fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {

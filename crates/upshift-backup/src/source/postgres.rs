@@ -30,6 +30,39 @@ impl StoreSource for Source {
         plan(p.name, p.store, p.base_dir)
     }
 
+    fn size(&self, name: &str, store: &Store, base_dir: &Path) -> Result<Option<u64>> {
+        let pg = Pg::from_store(name, store, base_dir)?;
+        let out = pg.psql(&pg.database, "SELECT pg_database_size(current_database())")?;
+        Ok(out.trim().parse().ok())
+    }
+
+    /// The dump reads every table: the role needs SELECT on each; the test
+    /// restore creates a database: the role needs CREATEDB (or superuser),
+    /// <https://www.postgresql.org/docs/current/sql-createdatabase.html>.
+    fn privileges(&self, name: &str, store: &Store, base_dir: &Path) -> Result<()> {
+        let pg = Pg::from_store(name, store, base_dir)?;
+        let refused = |message: String, fix: String| BackupError::Privilege {
+            store: name.to_string(),
+            message,
+            fix,
+        };
+        let out = pg.psql(&pg.database, UNREADABLE_SQL)?;
+        if let [user, tables, fix] = out.trim().split('\t').collect::<Vec<_>>()[..] {
+            return Err(refused(
+                format!("role `{user}` may not read tables {tables}, which the backup dumps"),
+                fix.to_string(),
+            ));
+        }
+        let out = pg.psql(&pg.database, CREATEDB_SQL)?;
+        match out.trim().split('\t').collect::<Vec<_>>()[..] {
+            [user, fix, "f"] => Err(refused(
+                format!("role `{user}` may not create databases, which the test restore of every backup needs (into a temporary database, dropped after)"),
+                fix.to_string(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Restores into a temporary database, dropped afterwards; first drops
     /// those that killed runs of this installation left behind.
     fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
@@ -82,6 +115,18 @@ const COUNT_SQL: &str = "SELECT table_schema || '.' || table_name, \
  (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text \
  FROM information_schema.tables WHERE table_type = 'BASE TABLE' \
  AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1";
+
+/// The current role, the statement that lets it create databases (the
+/// name quoted by the server), and whether it may already.
+const CREATEDB_SQL: &str = "SELECT current_user, format('ALTER ROLE %I CREATEDB;', current_user), \
+ (rolcreatedb OR rolsuper) FROM pg_roles WHERE rolname = current_user";
+
+/// The tables the current role may not read, and the grants that let it
+/// (one per schema); no row when it may read them all.
+const UNREADABLE_SQL: &str = "SELECT current_user, string_agg(format('%I.%I', schemaname, tablename), ', '), \
+ string_agg(DISTINCT format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I;', schemaname, current_user), ' ') \
+ FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') \
+ AND NOT has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT') HAVING count(*) > 0";
 
 /// Empties a database: every non-system schema dropped, `public` recreated
 /// as `initdb` makes it on PostgreSQL 15+ (`pg_database_owner`, usage for all).

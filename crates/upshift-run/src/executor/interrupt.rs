@@ -84,12 +84,14 @@ impl Runner<'_> {
             hop.from,
             hop.to
         );
-        self.journal
-            .set_outcome(&self.run_id, Outcome::Running, serving, Some(&what))?;
+        let rec = self
+            .journal
+            .set_outcome(&self.run_id, Outcome::Running, serving, Some(&what));
         self.set_manifest_version(serving);
-        Err(RunError::Interrupted {
+        let stopped = Err(RunError::Interrupted {
             what,
             at: serving.clone(),
-        })
+        });
+        self.recorded(rec, stopped, String::new)
     }
 }

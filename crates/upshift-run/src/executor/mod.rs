@@ -4,9 +4,11 @@ mod backup;
 mod config;
 mod fingerprint;
 mod interrupt;
+mod journaling;
 mod reconcile;
 mod rollback;
 mod runner;
+mod space;
 mod steps;
 
 use std::path::PathBuf;

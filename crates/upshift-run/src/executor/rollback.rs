@@ -38,7 +38,9 @@ impl Runner<'_> {
             }
             deploy::owner(&self.deployments, name)?.start(&self.cx(), name)?;
             if let Some(hc) = &svc.health {
-                health::wait(hc, &t).map_err(|e| self.diagnose(h, name, &e.to_string()))?;
+                let from = Some(self.plan.hops[h].from.as_str());
+                health::wait_at(hc, &t, from)
+                    .map_err(|e| self.diagnose(h, name, &e.to_string()))?;
             }
             let _ = self
                 .journal
@@ -122,7 +124,8 @@ impl Runner<'_> {
                 .note(&format!("rollback: starting {name} ({version})"));
             deploy::owner(&self.deployments, name)?.start(&self.cx(), name)?;
             if let Some(hc) = &svc.health {
-                health::wait(hc, &t).map_err(|e| self.diagnose(h, name, &e.to_string()))?;
+                health::wait_at(hc, &t, Some(version))
+                    .map_err(|e| self.diagnose(h, name, &e.to_string()))?;
             }
         }
         self.page.release_all();

@@ -14,7 +14,7 @@ use crate::deploy::{self, Cx, Deployment};
 use crate::detail::Detail;
 use crate::error::{Result, RunError, StepError};
 use crate::host::Target;
-use crate::journal::{Journal, Outcome, StepState};
+use crate::journal::{Journal, Outcome, StepState, Whereabouts};
 use crate::maintenance::MaintenancePage;
 
 /// Why a hop stopped before its end.
@@ -23,6 +23,11 @@ pub(super) enum HopStop {
     /// A signal arrived; the hop stopped before `step`.
     Interrupted {
         signal: &'static str,
+        step: StepId,
+    },
+    /// The journal was deleted or replaced; the hop stopped before `step`.
+    JournalLost {
+        how: Whereabouts,
         step: StepId,
     },
 }
@@ -161,15 +166,24 @@ impl<'a> Runner<'a> {
                     Err(HopStop::Interrupted { signal, step }) => {
                         return self.interrupted(h, signal, &step)
                     }
+                    Err(HopStop::JournalLost { how, step }) => {
+                        return self.journal_lost(h, how, &step)
+                    }
                 }
             }
-            self.journal
-                .set_outcome(&self.run_id, Outcome::Running, &hop.to, None)?;
+            let rec = self
+                .journal
+                .set_outcome(&self.run_id, Outcome::Running, &hop.to, None);
             self.set_manifest_version(&hop.to);
+            let done = format!("hop {} → {} is done: {} serves", hop.from, hop.to, hop.to);
+            self.recorded(rec, Ok(()), || done)?;
         }
-        self.journal
-            .set_outcome(&self.run_id, Outcome::Succeeded, &self.plan.to, None)?;
+        let rec = self
+            .journal
+            .set_outcome(&self.run_id, Outcome::Succeeded, &self.plan.to, None);
         self.remove_staged();
+        let done = format!("upgraded to {}", self.plan.to);
+        self.recorded(rec, Ok(()), || done)?;
         self.summary()
     }
 
@@ -179,6 +193,7 @@ impl<'a> Runner<'a> {
             if done.contains(&(h, step.id.clone())) {
                 continue;
             }
+            self.journal_in_place(&step.id)?;
             if let Some(signal) = crate::signals::received() {
                 if !self.defer_interrupt(h, step, signal) {
                     return Err(HopStop::Interrupted {
@@ -195,13 +210,13 @@ impl<'a> Runner<'a> {
             };
             self.journal
                 .record(&self.run_id, h, &step.id, StepState::Started, None)
-                .map_err(|e| fail(e.into()))?;
+                .map_err(|e| self.lost_or(&step.id, fail(e.into())))?;
             self.progress(h, step, "started");
             match self.perform(h, step) {
                 Ok(detail) => {
                     self.journal
                         .record(&self.run_id, h, &step.id, StepState::Done, detail.as_ref())
-                        .map_err(|e| fail(e.into()))?;
+                        .map_err(|e| self.lost_or(&step.id, fail(e.into())))?;
                     self.progress(h, step, "done");
                     self.maybe_crash(h, &step.id);
                 }
@@ -258,14 +273,20 @@ impl<'a> Runner<'a> {
         self.setup.progress.note(&format!("error: {what}"));
         if serving_again(&hop, &f.step.id) {
             // Users write to the new version again: never discard that.
-            self.journal
-                .set_outcome(&self.run_id, Outcome::Running, &hop.to, Some(&what))?;
+            let rec =
+                self.journal
+                    .set_outcome(&self.run_id, Outcome::Running, &hop.to, Some(&what));
             self.set_manifest_version(&hop.to);
             self.on_failure(&hop.from, &hop.to, &what);
-            return Err(RunError::FailedWhileServing { what, at: hop.to });
+            let failed = Err(RunError::FailedWhileServing { what, at: hop.to });
+            return self.recorded(rec, failed, String::new);
         }
         let result = self.undo_failed(h, f, &what);
-        if !matches!(result, Err(RunError::RollbackFailed { .. })) {
+        // Kept while the run still has to be finished.
+        if matches!(
+            result,
+            Err(RunError::RolledBack { .. } | RunError::Unchanged { .. })
+        ) {
             self.remove_staged();
         }
         self.on_failure(&hop.from, &hop.to, &what);
@@ -276,13 +297,15 @@ impl<'a> Runner<'a> {
         let hop = self.plan.hops[h].clone();
         if matches!(f.step.kind, StepKind::Preflight | StepKind::PreCheck) {
             // Nothing has changed yet: the checks only looked.
-            self.journal
-                .set_outcome(&self.run_id, Outcome::Failed, &hop.from, Some(what))?;
-            return Err(RunError::Unchanged {
+            let rec =
+                self.journal
+                    .set_outcome(&self.run_id, Outcome::Failed, &hop.from, Some(what));
+            let unchanged = Err(RunError::Unchanged {
                 what: what.to_string(),
                 at: hop.from,
                 cause: f.error,
             });
+            return self.recorded(rec, unchanged, String::new);
         }
         let undone = if f.step.point_of_no_return {
             self.setup.progress.note(&format!(
@@ -309,26 +332,29 @@ impl<'a> Runner<'a> {
                 } else {
                     Outcome::Failed
                 };
-                self.journal
-                    .set_outcome(&self.run_id, outcome, &hop.from, Some(what))?;
+                let rec = self
+                    .journal
+                    .set_outcome(&self.run_id, outcome, &hop.from, Some(what));
                 self.set_manifest_version(&hop.from);
-                Err(RunError::RolledBack {
+                let rolled_back = Err(RunError::RolledBack {
                     what: what.to_string(),
                     at: hop.from,
                     cause: f.error,
-                })
+                });
+                self.recorded(rec, rolled_back, String::new)
             }
             Err(e) => {
-                self.journal.set_outcome(
+                let rec = self.journal.set_outcome(
                     &self.run_id,
                     Outcome::RollbackFailed,
                     &hop.from,
                     Some(what),
-                )?;
-                Err(RunError::RollbackFailed {
+                );
+                let failed = Err(RunError::RollbackFailed {
                     what: what.to_string(),
                     rollback: Box::new(e),
-                })
+                });
+                self.recorded(rec, failed, String::new)
             }
         }
     }

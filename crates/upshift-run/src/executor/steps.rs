@@ -41,13 +41,14 @@ impl Runner<'_> {
             index: h,
             hop: &hop,
         };
+        self.room_for(h, &step.id)?;
         let m = &self.setup.loaded.manifest;
         let t = self.target().clone();
         match &step.id {
             StepId::PreflightHealth => {
                 for name in m.start_order() {
                     if let Some(hc) = &m.services[name].health {
-                        health::wait(hc, &t).map_err(|e| {
+                        health::wait_at(hc, &t, Some(&hop.from)).map_err(|e| {
                             format!(
                                 "{name} ({}) is not healthy, fix it before upgrading: {e}",
                                 hop.from
@@ -57,7 +58,11 @@ impl Runner<'_> {
                 }
                 Ok(None)
             }
-            StepId::PreflightDisk => disk_free(&t).map(note),
+            StepId::PreflightDisk => {
+                // The online backup's room, before anything is installed.
+                self.room_for(h, &StepId::BackupOnline)?;
+                disk_free(&t).map(note)
+            }
             StepId::PreflightTools => {
                 if t.is_remote() {
                     remote_stores(m, &t)?;
@@ -65,6 +70,8 @@ impl Runner<'_> {
                 for d in &self.deployments {
                     d.preflight(&self.cx())?;
                 }
+                let (manifest, base) = self.backup_view();
+                upshift_backup::check_privileges(&manifest, &base)?;
                 tools_present(m.stores.values().map(|s| *s.kind.get_ref())).map(|_| None)
             }
             StepId::PreCheck(id) => self.pre_check(h, id),
@@ -135,12 +142,14 @@ impl Runner<'_> {
                     .services
                     .get(name)
                     .ok_or_else(|| format!("the manifest has no service `{name}`"))?;
-                match &svc.health {
-                    Some(hc) => health::wait(hc, &t)
+                let healthy = match &svc.health {
+                    Some(hc) => health::wait_at(hc, &t, Some(&hop.to))
                         .map(|_| None)
-                        .map_err(|e| self.diagnose(h, name, &e.to_string()).into()),
+                        .map_err(|e| StepError::msg(self.diagnose(h, name, &e.to_string()))),
                     None => Ok(Some(Detail::note("no health check configured"))),
-                }
+                }?;
+                self.installed_version_answers(h, name)?;
+                Ok(healthy)
             }
             StepId::MaintenanceOff => {
                 self.page.release_all();
@@ -171,6 +180,19 @@ impl Runner<'_> {
                 "`rollback` is not a step of a plan: the saved plan was edited",
             )),
         }
+    }
+
+    /// After the last service of hop `h` is healthy: the installation's
+    /// `version_command`, if it has one, says the new version answers.
+    fn installed_version_answers(&self, h: usize, name: &str) -> StepResult<()> {
+        let m = &self.setup.loaded.manifest;
+        let last = m.start_order().last().is_some_and(|l| *l == name);
+        let (Some(cmd), true) = (&m.installation.version_command, last) else {
+            return Ok(());
+        };
+        let cat = &self.setup.loaded.catalog;
+        let parse = |w: &str| cat.parse_version(w).ok().map(|v| v.to_string());
+        health::version_answers(cmd, self.target(), &self.plan.hops[h].to, parse)
     }
 
     /// A catalog pre-check of a release the hop crosses.

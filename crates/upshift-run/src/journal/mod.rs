@@ -1,6 +1,13 @@
 //! The journal: a durable record of every run and every step transition,
 //! written before the step acts. SQLite in WAL mode with `synchronous=FULL`,
-//! so a power loss after a write returns leaves the write on disk.
+//! so a power loss after a write returns leaves the write on disk. It is
+//! checked when opened ([`integrity`]); a run checks at every step that the
+//! journal it writes is still the one at its path ([`Journal::whereabouts`]).
+
+mod integrity;
+mod presence;
+
+pub use presence::Whereabouts;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -130,6 +137,22 @@ pub struct LockHolder {
     pub heartbeat_ms: i64,
 }
 
+/// A SQLite error of the journal at `path`: damage when SQLite says the
+/// file is damaged or not a database, else the error itself.
+fn classify(path: &Path, source: rusqlite::Error) -> RunError {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match source.sqlite_error_code() {
+        Some(DatabaseCorrupt | NotADatabase) => RunError::JournalDamaged {
+            path: path.to_path_buf(),
+            what: source.to_string(),
+        },
+        _ => RunError::Journal {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
 const LOCK_SELECT: &str =
     "SELECT run_id, owner, host, pid, acquired_ms, heartbeat_ms FROM locks WHERE installation = ?1";
 
@@ -148,6 +171,8 @@ fn lock_row(r: &rusqlite::Row) -> rusqlite::Result<LockHolder> {
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
+    /// The file this handle opened (device and inode).
+    file: Option<presence::FileId>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -174,27 +199,55 @@ CREATE TABLE IF NOT EXISTS locks (
 ";
 
 impl Journal {
-    /// Opens (creating if needed) the journal at `path`.
+    /// Opens (creating if needed) the journal at `path`, after checking it:
+    /// a damaged one is [`RunError::JournalDamaged`].
     pub fn open(path: &Path) -> Result<Journal> {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let err = |source| RunError::Journal {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
-        Ok(Journal {
+        let conn = Connection::open(path).map_err(|e| classify(path, e))?;
+        let j = Journal {
             conn,
             path: path.to_path_buf(),
-        })
+            file: presence::FileId::of(path),
+        };
+        j.prepare()?;
+        Ok(j)
+    }
+
+    /// Opens the journal at `path` only if it exists.
+    pub fn open_existing(path: &Path) -> Result<Option<Journal>> {
+        match path.exists() {
+            true => Journal::open(path).map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// Settings, the check, then the schema. A damaged journal is left
+    /// exactly as found: no checkpoint when this connection closes, which
+    /// would drop the log frames SQLite could not read.
+    fn prepare(&self) -> Result<()> {
+        use rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE as NO_CKPT;
+        let err = |e| classify(&self.path, e);
+        let c = &self.conn;
+        c.set_db_config(NO_CKPT, true).map_err(err)?;
+        c.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
+        c.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        c.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        let wal = presence::side_file(&self.path, "-wal");
+        if let Some(what) = integrity::damage(c, &wal).map_err(err)? {
+            return Err(self.damaged_file(what));
+        }
+        c.set_db_config(NO_CKPT, false).map_err(err)?;
+        c.execute_batch(SCHEMA).map_err(err)
+    }
+
+    fn damaged_file(&self, what: String) -> RunError {
+        RunError::JournalDamaged {
+            path: self.path.clone(),
+            what,
+        }
     }
 
     /// The journal's file.
@@ -203,10 +256,7 @@ impl Journal {
     }
 
     fn err(&self, source: rusqlite::Error) -> RunError {
-        RunError::Journal {
-            path: self.path.clone(),
-            source,
-        }
+        classify(&self.path, source)
     }
 
     /// Records a new run as running.
@@ -408,10 +458,7 @@ impl Journal {
         holder: &LockHolder,
     ) -> Result<Result<(), LockHolder>> {
         let path = self.path.clone();
-        let err = |source| RunError::Journal {
-            path: path.clone(),
-            source,
-        };
+        let err = |source| classify(&path, source);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
