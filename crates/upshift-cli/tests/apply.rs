@@ -189,6 +189,10 @@ fn manual_rollback_keeps_a_safety_snapshot_of_the_current_data() {
     let back = demo.upshift(&["-y", "rollback"]);
     assert_eq!(back.code, 0, "{}", back.stderr);
     assert!(back.stderr.contains("safety snapshot"), "{}", back.stderr);
+    // Taken with the services stopped: no write lands between it and the stop.
+    let stopped = back.stderr.find("rollback: stopping notes").unwrap();
+    let safety = back.stderr.find("taking a safety snapshot").unwrap();
+    assert!(stopped < safety, "{}", back.stderr);
     assert_eq!(
         demo.export(),
         before,

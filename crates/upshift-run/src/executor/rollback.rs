@@ -63,6 +63,45 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// Stops every service, in reverse dependency order, the maintenance
+    /// page taking over their addresses (idempotent).
+    fn stop_all(&mut self) -> StepResult<()> {
+        let m = self.setup.loaded.manifest.clone();
+        let host = self.target().host.clone();
+        for name in m.start_order().iter().rev() {
+            self.setup
+                .progress
+                .note(&format!("rollback: stopping {name}"));
+            let d = deploy::owner(&self.deployments, name)?;
+            d.stop(&self.cx(), name)?;
+            if m.maintenance.page && !d.serves_while_stopped(name) {
+                if let Some(addr) = &m.services[*name].public_address {
+                    self.page.serve_on(&host, addr)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts every service again at `version` (the one serving before a
+    /// refused rollback), checking each answers, and ends the page.
+    fn start_all(&mut self, version: &str) -> StepResult<()> {
+        let m = self.setup.loaded.manifest.clone();
+        let t = self.target().clone();
+        for name in m.start_order() {
+            let svc = &m.services[name];
+            if let Some(addr) = &svc.public_address {
+                self.page.release(addr);
+            }
+            deploy::owner(&self.deployments, name)?.start(&self.cx(), name)?;
+            if let Some(hc) = &svc.health {
+                health::wait_at(hc, &t, Some(version))?;
+            }
+        }
+        self.page.release_all();
+        Ok(())
+    }
+
     /// Stops everything, restores `snapshot` (data and config), puts every
     /// deployment back to `version`, starts everything and checks health.
     /// Journaled first, so a crash here is finished by `resume`.
@@ -88,18 +127,7 @@ impl Runner<'_> {
         let m = self.setup.loaded.manifest.clone();
         let t = self.target().clone();
         let order = m.start_order();
-        for name in order.iter().rev() {
-            self.setup
-                .progress
-                .note(&format!("rollback: stopping {name}"));
-            let d = deploy::owner(&self.deployments, name)?;
-            d.stop(&self.cx(), name)?;
-            if m.maintenance.page && !d.serves_while_stopped(name) {
-                if let Some(addr) = &m.services[*name].public_address {
-                    self.page.serve_on(&t.host, addr)?;
-                }
-            }
-        }
+        self.stop_all()?;
         if let Some(id) = snapshot {
             self.restore_snapshot(id)?;
         }
@@ -199,17 +227,26 @@ impl Runner<'_> {
             None
         };
         if snapshot.is_some() {
-            // What users wrote since is about to be replaced: keep it first.
+            // What users wrote since is about to be replaced: keep it first,
+            // with the services stopped, so that no write acknowledged
+            // before the stop is missing from it.
             let now = self
                 .journal
                 .run(&self.run_id)?
                 .and_then(|r| r.at_version)
                 .unwrap_or_else(|| self.plan.to.clone());
-            self.safety_snapshot(&now).map_err(|e| {
-                RunError::Step(crate::error::StepError::msg(format!(
-                    "rollback refused: the safety snapshot of the current data failed: {e}; nothing was changed"
-                )))
-            })?;
+            let safety = self.stop_all().and_then(|()| self.safety_snapshot(&now));
+            if let Err(e) = safety {
+                let restarted = self.start_all(&now);
+                return Err(RunError::Step(crate::error::StepError::msg(match restarted {
+                    Ok(()) => format!(
+                        "rollback refused: the safety snapshot of the current data failed: {e}; nothing was changed ({now} serves again)"
+                    ),
+                    Err(r) => format!(
+                        "rollback refused: the safety snapshot of the current data failed: {e}; starting {now} again failed too: {r}"
+                    ),
+                })));
+            }
         }
         let from = self.plan.from.clone();
         self.finish_rollback(&from, snapshot.as_deref())
