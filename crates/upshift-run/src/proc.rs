@@ -7,6 +7,10 @@ use std::process::{Command, Stdio};
 
 use crate::error::{StepError, StepResult};
 
+/// How long a command without a `timeout` of its own (a release's
+/// install, a `command` service's start or stop) may run: an hour.
+pub const COMMAND_LIMIT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Whether `pid` is a live (non-zombie) process on this host.
 pub fn pid_alive(pid: u32) -> bool {
     if pid == 0 || pid > i32::MAX as u32 {

@@ -77,7 +77,7 @@ impl Deployment for Releases {
                         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
                 }
                 let cmd = substitute(cmd, layout, &hop.to);
-                t.host.sh_checked(
+                t.host.sh_within(
                     &format!("install {}", hop.to),
                     &cmd,
                     &t.dir,
@@ -85,6 +85,7 @@ impl Deployment for Releases {
                         ("UPSHIFT_VERSION", &hop.to),
                         ("UPSHIFT_RELEASE_DIR", &layout.dir),
                     ],
+                    crate::proc::COMMAND_LIMIT,
                 )?;
             }
             None => detail = Some("no install command in the manifest".to_string()),

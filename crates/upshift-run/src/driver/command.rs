@@ -11,7 +11,13 @@ pub fn run(name: &str, c: &CommandDriver, t: &Target, action: &str) -> StepResul
     let cmd = if action == "start" { &c.start } else { &c.stop };
     let dir = c.workdir.as_ref().map_or(t.dir.clone(), |w| t.path(w));
     t.host
-        .sh_checked(&format!("{action} {name}"), cmd, &dir, &[])
+        .sh_within(
+            &format!("{action} {name}"),
+            cmd,
+            &dir,
+            &[],
+            crate::proc::COMMAND_LIMIT,
+        )
         .map(|_| ())
 }
 
