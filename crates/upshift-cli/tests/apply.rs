@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::alive;
+
 use common::demo::Demo;
 
 #[test]
@@ -715,13 +717,6 @@ fn a_stop_that_fails_after_stopping_is_undone_by_starting_the_service_again() {
     assert_eq!(demo.version(), "1.0.0");
     demo.assert_healthy();
     assert_eq!(demo.export(), before);
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(") ")
-            .is_some_and(|(_, r)| !r.starts_with('Z'))
-    })
 }
 
 /// A hook that runs past `[hooks] timeout` is stopped, its workers too,

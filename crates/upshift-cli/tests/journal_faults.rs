@@ -6,10 +6,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::demo::Demo;
+use common::demo::{finish, spawn, Demo};
+use common::wait_for;
 
 const PAGE: usize = 4096;
 
@@ -90,36 +89,6 @@ fn a_damaged_journal_file_stops_history_and_apply() {
     assert_refused_as_damaged(&demo, &["-y", "rollback"], "");
 }
 
-/// Starts `upshift ARGS` in the installation, output captured.
-fn spawn(demo: &Demo, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_upshift"))
-        .args(["-m", "upshift.toml"])
-        .args(args)
-        .current_dir(&demo.dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Waits (with a deadline) until `path` exists.
-fn wait_for(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A command that says it runs, then waits until the test lets it go.
-fn gate(name: &str) -> String {
-    format!("touch {name}.reached; while [ ! -e {name}.go ]; do sleep 0.02; done")
-}
-
 /// Deletes the journal and its side files, as `rm .upshift/journal.db*` does.
 fn delete_journal(demo: &Demo) {
     for suffix in ["", "-wal", "-shm"] {
@@ -129,24 +98,11 @@ fn delete_journal(demo: &Demo) {
     assert!(!journal(demo).exists());
 }
 
-fn finish(child: Child) -> (i32, String) {
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn a_journal_deleted_in_the_window_stops_the_run_with_the_old_version_serving() {
     let demo = Demo::new();
     let before = demo.export();
-    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
-    let m = m.replace(
-        "retry_after = 60",
-        &format!("retry_after = 60\nannounce = \"{}\"", gate("window")),
-    );
-    std::fs::write(demo.path("upshift.toml"), m).unwrap();
+    demo.gate_the_window();
     let child = spawn(&demo, &["-y", "apply", "--to", "1.1.0"]);
     wait_for(&demo.path("window.reached"));
     delete_journal(&demo);
@@ -178,18 +134,7 @@ fn a_journal_deleted_in_the_window_stops_the_run_with_the_old_version_serving() 
 fn a_journal_deleted_after_the_swap_stops_the_run_where_it_is_and_resume_finishes() {
     let demo = Demo::new();
     let before = demo.export();
-    let cat = std::fs::read_to_string(common::repo().join("catalogs/demo.toml"))
-        .unwrap()
-        .replace(
-            "[[release]]\nversion = \"2.0.0\"",
-            &format!(
-                "[[release.data_steps]]\nid = \"gate\"\ndescription = \"wait for the test\"\nrun = \"{}\"\n\n[[release]]\nversion = \"2.0.0\"",
-                gate("migrate")
-            ),
-        );
-    assert!(cat.contains("migrate.go"));
-    std::fs::create_dir(demo.path("cat")).unwrap();
-    std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
+    demo.gate_a_data_step();
     let child = spawn(&demo, &["-y", "--catalog", "cat", "apply", "--to", "1.1.0"]);
     wait_for(&demo.path("migrate.reached"));
     delete_journal(&demo);

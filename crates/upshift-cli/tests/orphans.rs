@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::alive;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,13 +17,6 @@ use std::sync::Arc;
 
 use common::demo::{spawn, Demo};
 use common::wait_for;
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(") ")
-            .is_some_and(|(_, r)| !r.starts_with('Z'))
-    })
-}
 
 #[test]
 fn a_killed_runs_child_is_stopped_before_rollback_restores() {

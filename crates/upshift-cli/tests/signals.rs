@@ -7,7 +7,7 @@ mod common;
 
 use std::process::{Child, Command, Stdio};
 
-use common::demo::{spawn, steps_of, Demo};
+use common::demo::{finish, spawn, steps_of, Demo};
 use common::wait_for;
 
 /// Ctrl-C: SIGINT to the whole foreground process group.
@@ -19,29 +19,11 @@ fn ctrl_c(child: &Child) {
     assert!(ok.success());
 }
 
-fn finish(child: Child) -> (i32, String) {
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A hook that says it runs, then waits until the test lets it go.
-fn gate(name: &str) -> String {
-    format!("touch {name}.reached; while [ ! -e {name}.go ]; do sleep 0.02; done")
-}
-
 #[test]
 fn ctrl_c_as_the_window_opens_restores_the_old_version_and_resume_finishes() {
     let demo = Demo::new();
     let before = demo.export();
-    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
-    let m = m.replace(
-        "retry_after = 60",
-        &format!("retry_after = 60\nannounce = \"{}\"", gate("window")),
-    );
-    std::fs::write(demo.path("upshift.toml"), m).unwrap();
+    demo.gate_the_window();
     let child = spawn(&demo, &["-y", "apply", "--to", "1.1.0"]);
     wait_for(&demo.path("window.reached"));
     ctrl_c(&child);
@@ -66,18 +48,7 @@ fn ctrl_c_as_the_window_opens_restores_the_old_version_and_resume_finishes() {
 fn ctrl_c_after_the_swap_finishes_the_window_and_leaves_the_new_version_serving() {
     let demo = Demo::new();
     let before = demo.export();
-    let cat = std::fs::read_to_string(common::repo().join("catalogs/demo.toml"))
-        .unwrap()
-        .replace(
-            "[[release]]\nversion = \"2.0.0\"",
-            &format!(
-                "[[release.data_steps]]\nid = \"gate\"\ndescription = \"wait for the test\"\nrun = \"{}\"\n\n[[release]]\nversion = \"2.0.0\"",
-                gate("migrate")
-            ),
-        );
-    assert!(cat.contains("migrate.go"));
-    std::fs::create_dir(demo.path("cat")).unwrap();
-    std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
+    demo.gate_a_data_step();
     let child = spawn(&demo, &["-y", "--catalog", "cat", "apply", "--to", "1.1.0"]);
     wait_for(&demo.path("migrate.reached"));
     ctrl_c(&child);

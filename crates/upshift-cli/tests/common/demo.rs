@@ -193,3 +193,49 @@ pub fn steps_of(hop: usize) -> Vec<String> {
         .map(|s| s["id"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// A shell command that says it runs (`NAME.reached`), then waits until the
+/// test lets it go (`NAME.go`).
+pub fn gate(name: &str) -> String {
+    format!("touch {name}.reached; while [ ! -e {name}.go ]; do sleep 0.02; done")
+}
+
+/// Waits for a spawned upshift: its exit code and stderr.
+pub fn finish(child: Child) -> (i32, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+impl Demo {
+    /// The window's `announce` command becomes the gate `window`: a run
+    /// stops there, inside the window, before any service is stopped.
+    pub fn gate_the_window(&self) {
+        let m = std::fs::read_to_string(self.path("upshift.toml")).unwrap();
+        let gated = m.replace(
+            "retry_after = 60",
+            &format!("retry_after = 60\nannounce = \"{}\"", gate("window")),
+        );
+        assert_ne!(gated, m);
+        std::fs::write(self.path("upshift.toml"), gated).unwrap();
+    }
+
+    /// A catalog in `cat/` whose 1.1.0 has a data step that is the gate
+    /// `migrate`: a run stops there, after the swap (pass `--catalog cat`).
+    pub fn gate_a_data_step(&self) {
+        let cat = std::fs::read_to_string(super::repo().join("catalogs/demo.toml"))
+            .unwrap()
+            .replace(
+                "[[release]]\nversion = \"2.0.0\"",
+                &format!(
+                    "[[release.data_steps]]\nid = \"gate\"\ndescription = \"wait for the test\"\nrun = \"{}\"\n\n[[release]]\nversion = \"2.0.0\"",
+                    gate("migrate")
+                ),
+            );
+        assert!(cat.contains("migrate.go"));
+        std::fs::create_dir(self.path("cat")).unwrap();
+        std::fs::write(self.path("cat/demo.toml"), cat).unwrap();
+    }
+}

@@ -187,6 +187,16 @@ mod tests {
 
     /// A server that runs its workers as children (gunicorn-style) stops
     /// whole: the stop signals the group, not only the recorded pid.
+    /// A process service `srv` with no address or health check.
+    fn plain_service() -> Service {
+        let m = upshift_core::manifest::parse_manifest(
+            "upshift.toml",
+            "[installation]\nname = \"t\"\nproduct = \"demo\"\nversion = \"1.0.0\"\n[services.srv]\ndriver = \"process\"\n[services.srv.process]\nstart = \"x\"\n",
+        )
+        .unwrap();
+        m.services["srv"].clone()
+    }
+
     /// The pidfile exists before the program runs (its session's shell
     /// writes it first): a kill of upshift right after the launch can
     /// never leave a copy that nothing tracks.
@@ -200,12 +210,7 @@ mod tests {
             workdir: None,
             stop_timeout: Some(5),
         };
-        let m = upshift_core::manifest::parse_manifest(
-            "upshift.toml",
-            "[installation]\nname = \"t\"\nproduct = \"demo\"\nversion = \"1.0.0\"\n[services.srv]\ndriver = \"process\"\n[services.srv.process]\nstart = \"x\"\n",
-        )
-        .unwrap();
-        let svc = m.services["srv"].clone();
+        let svc = plain_service();
         // A stale pidfile from an earlier, dead copy is replaced.
         std::fs::create_dir_all(dir.path().join("run")).unwrap();
         std::fs::write(dir.path().join("run/srv.pid"), "999999999\n").unwrap();
@@ -234,12 +239,7 @@ mod tests {
             workdir: None,
             stop_timeout: Some(5),
         };
-        let m = upshift_core::manifest::parse_manifest(
-            "upshift.toml",
-            "[installation]\nname = \"t\"\nproduct = \"demo\"\nversion = \"1.0.0\"\n[services.srv]\ndriver = \"process\"\n[services.srv.process]\nstart = \"x\"\n",
-        )
-        .unwrap();
-        let svc = m.services["srv"].clone();
+        let svc = plain_service();
         start("srv", &conf, &svc, &t).unwrap();
         let pid: u32 = std::fs::read_to_string(dir.path().join("run/srv.pid"))
             .unwrap()
