@@ -39,3 +39,14 @@ impl Printer {
         }
     }
 }
+
+/// `eprintln!` that never panics: once the terminal is gone (SIGHUP, a
+/// dropped ssh connection) writes fail, and `eprintln!` would kill the run
+/// where it stands instead of letting it stop at a safe point.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+pub(crate) use note;

@@ -108,7 +108,7 @@ impl Settings {
             false,
         )?;
         for line in &guard.stopped {
-            eprintln!("{line}");
+            crate::printer::note!("{line}");
         }
         Ok(guard)
     }
@@ -120,7 +120,9 @@ impl Settings {
             return true;
         }
         if !std::io::stdin().is_terminal() {
-            eprintln!("{question} — not confirmed: pass -y to confirm without a terminal");
+            crate::printer::note!(
+                "{question} — not confirmed: pass -y to confirm without a terminal"
+            );
             return false;
         }
         eprint!("{question} [y/N] ");

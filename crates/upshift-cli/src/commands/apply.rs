@@ -34,7 +34,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
     let path: Vec<&str> = std::iter::once(plan.from.as_str())
         .chain(plan.hops.iter().map(|h| h.to.as_str()))
         .collect();
-    eprintln!("upgrading {}: {}", plan.installation, path.join(" → "));
+    crate::printer::note!("upgrading {}: {}", plan.installation, path.join(" → "));
     if !settings.confirm(&format!(
         "Upgrade {} from {} to {} ({} hops)?",
         plan.installation,

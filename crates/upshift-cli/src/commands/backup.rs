@@ -20,7 +20,7 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         config_fingerprint: upshift_core::plan::Fingerprint::of(&loaded.source, "").manifest[..16]
             .to_string(),
     };
-    eprintln!(
+    crate::printer::note!(
         "backing up {} ({} stores and {} config files) to {}",
         tags.installation,
         loaded.manifest.stores.len(),
@@ -30,7 +30,7 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let target = settings.target(&loaded)?;
     let mirror = settings.state().mirror(&tags.installation);
     if target.is_remote() {
-        eprintln!("copying the stores from {}", target.label());
+        crate::printer::note!("copying the stores from {}", target.label());
         host::pull_stores(&target, &loaded.manifest, &mirror)?;
     }
     let (view, base) = host::backup_view(&target, &loaded.manifest, &mirror);

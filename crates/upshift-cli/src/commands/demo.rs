@@ -20,7 +20,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
     let bin = demo_binary()?;
     let (auth_port, notes_port) = two_free_ports()?;
     let fail = |what: &str, e: String| CliError::Failed(format!("demo: {what}: {e}"));
-    eprintln!(
+    crate::printer::note!(
         "setting up the demo installation (auth + notes 1.0.0) in {}",
         dir.display()
     );

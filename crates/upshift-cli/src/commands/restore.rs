@@ -49,7 +49,7 @@ pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> 
         &crate::progress::StoreSpinner::new(settings.printer.json),
     )?;
     if target.is_remote() {
-        eprintln!("writing the restored files to {}", target.label());
+        crate::printer::note!("writing the restored files to {}", target.label());
         host::push_stores(&target, m, &mirror)?;
     }
     settings.printer.json(&report);
