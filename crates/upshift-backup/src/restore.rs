@@ -41,15 +41,21 @@ impl Repository {
         progress: &dyn Progress,
     ) -> Result<RestoreReport> {
         guard::contained(&self.path, || {
-            self.restore_unguarded(id, manifest, base_dir, progress)
+            self.restore_unguarded(id, Some((manifest, base_dir)), progress)
         })
     }
 
+    /// Restores only the config files of snapshot `id`, leaving every
+    /// store as it is (a rollback to a release that runs on today's data).
+    pub fn restore_config(&self, id: &str, progress: &dyn Progress) -> Result<RestoreReport> {
+        guard::contained(&self.path, || self.restore_unguarded(id, None, progress))
+    }
+
+    /// With `stores` (the manifest and its directory), the stores too.
     fn restore_unguarded(
         &self,
         id: &str,
-        manifest: &Manifest,
-        base_dir: &Path,
+        stores: Option<(&Manifest, &Path)>,
         progress: &dyn Progress,
     ) -> Result<RestoreReport> {
         let repo = self.open()?;
@@ -61,11 +67,13 @@ impl Repository {
             ..Default::default()
         };
         progress.phase("restoring");
-        for (name, smeta) in &meta.stores {
-            progress.store_started(name);
-            let r = self.restore_store(&repo, &snap, name, smeta, manifest, base_dir);
-            progress.store_finished(name, r.is_ok());
-            report.stores.insert(name.clone(), r?);
+        if let Some((manifest, base_dir)) = stores {
+            for (name, smeta) in &meta.stores {
+                progress.store_started(name);
+                let r = self.restore_store(&repo, &snap, name, smeta, manifest, base_dir);
+                progress.store_finished(name, r.is_ok());
+                report.stores.insert(name.clone(), r?);
+            }
         }
         for (name, pm) in &meta.config {
             let r = self.restore_path(&repo, &snap, pm)?;

@@ -773,3 +773,48 @@ fn a_data_step_past_its_timeout_fails_and_rolls_back() {
     demo.assert_healthy();
     assert_eq!(demo.export(), before);
 }
+
+/// The catalog says 1.1.0 runs on 2.1.0's data (same schema): a rollback
+/// from 2.1.0 to 1.1.0 keeps a note written on 2.1.0, puts the software
+/// and config back, and says so before and while it does. (The rollback
+/// from 1.1.0 to 1.0.0, which the catalog does not declare, restores the
+/// old data: `manual_rollback_keeps_a_safety_snapshot_of_the_current_data`.)
+#[test]
+fn a_rollback_within_the_declared_compatibility_keeps_writes_made_on_the_new_version() {
+    let demo = Demo::new();
+    assert_eq!(demo.upshift(&["-y", "apply", "--to", "1.1.0"]).code, 0);
+    let config_before = std::fs::read_to_string(demo.path("config/auth.toml")).unwrap();
+    let run = demo.upshift(&["-y", "apply", "--to", "2.1.0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_ne!(
+        std::fs::read_to_string(demo.path("config/auth.toml")).unwrap(),
+        config_before,
+        "2.x rewrote the config"
+    );
+    let seeded = std::process::Command::new(demo.path("current/bin/upshift-demo"))
+        .args(["seed", "--config", "config/notes.toml", "--count", "1"])
+        .current_dir(&demo.dir)
+        .status()
+        .unwrap();
+    assert!(seeded.success());
+    let written = demo.export();
+    // Without a terminal and without -y the question is printed, then refused.
+    let asked = demo.upshift(&["rollback"]);
+    assert_eq!(asked.code, 1, "{}", asked.stderr);
+    assert!(
+        asked.stderr.contains("from 2.1.0 to 1.1.0") && asked.stderr.contains("the data is kept"),
+        "{}",
+        asked.stderr
+    );
+    let back = demo.upshift(&["-y", "rollback"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert!(back.stderr.contains("keeping the data"), "{}", back.stderr);
+    assert_eq!(demo.version(), "1.1.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), written, "the note written on 2.1.0 is kept");
+    assert_eq!(
+        std::fs::read_to_string(demo.path("config/auth.toml")).unwrap(),
+        config_before,
+        "the config is 1.1.0's again"
+    );
+}

@@ -36,6 +36,10 @@ pub enum Detail {
     RollbackTarget {
         version: String,
         snapshot: Option<String>,
+        /// Only the snapshot's config files are put back: `version` runs on
+        /// the data as it is (the catalog says so).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        keeps_data: bool,
     },
     /// What a step did or why it failed, for the operator to read.
     Note { text: String },
@@ -74,13 +78,22 @@ impl std::fmt::Display for Detail {
             Detail::SwapRecord { records } => {
                 f.write_str(&serde_json::to_string(records).expect("values serialise"))
             }
-            Detail::RollbackTarget { version, snapshot } => write!(
+            Detail::RollbackTarget {
+                version,
+                snapshot,
+                keeps_data,
+            } => write!(
                 f,
-                "back to {version}{}",
+                "back to {version}{}{}",
                 snapshot
                     .as_ref()
                     .map(|s| format!(" with snapshot {s}"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                if *keeps_data {
+                    " (its config only: the data is kept)"
+                } else {
+                    ""
+                }
             ),
             Detail::Note { text } => f.write_str(text),
         }
@@ -127,6 +140,7 @@ fn legacy_json(step: &StepId, map: serde_json::Map<String, Value>) -> Option<Det
         StepId::Rollback => Some(Detail::RollbackTarget {
             version: map.get("version")?.as_str()?.to_string(),
             snapshot: map.get("snapshot")?.as_str().map(str::to_string),
+            keeps_data: false,
         }),
         _ => None,
     }
@@ -245,7 +259,8 @@ mod tests {
             .unwrap(),
             Detail::RollbackTarget {
                 version: "1.0.0".into(),
-                snapshot: None
+                snapshot: None,
+                keeps_data: false,
             }
         );
     }
@@ -267,6 +282,7 @@ mod tests {
             Detail::RollbackTarget {
                 version: "1.0.0".into(),
                 snapshot: Some("s".into()),
+                keeps_data: true,
             },
             Detail::note("hello"),
         ];

@@ -32,7 +32,9 @@ pub mod signals;
 pub mod state;
 
 pub use error::{LostJournal, Result, RunError, StepError};
-pub use executor::{apply, resume, rollback, Progress, RunSummary, Setup, StepProgress};
+pub use executor::{
+    apply, resume, rollback, rollback_preview, Progress, RunSummary, Setup, StepProgress,
+};
 pub use host::{Host, Target};
 pub use journal::{Journal, Outcome, RunRecord};
 pub use state::StateDir;

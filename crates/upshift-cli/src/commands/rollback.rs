@@ -7,13 +7,14 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings, run_id: Option<&str>) -> Result<i32, CliError> {
     let loaded = settings.load()?;
     let name = &loaded.manifest.installation.name;
-    if !settings.confirm(&format!(
-        "Roll {name} back to the version the run started from? Data written since its snapshot is replaced by the snapshot"
-    )) {
-        return Err(CliError::Failed("not confirmed: nothing changed".into()));
-    }
     let progress = StepLines::new();
     let setup = super::setup(settings, &loaded, &progress)?;
+    // Refused before asking when it cannot be done; the question says the
+    // versions and what happens to the data.
+    let question = upshift_run::rollback_preview(&setup, run_id)?;
+    if !settings.confirm(&question) {
+        return Err(CliError::Failed("not confirmed: nothing changed".into()));
+    }
     let summary = upshift_run::rollback(&setup, run_id)?;
     settings.printer.json(&summary);
     settings.printer.human(format!(

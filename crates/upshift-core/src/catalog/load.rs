@@ -28,6 +28,7 @@ struct RawCatalog {
 struct RawRelease {
     version: Spanned<String>,
     upgrade_from: Option<Spanned<String>>,
+    rollback_keeps_data: Option<Spanned<String>>,
     #[serde(default)]
     notes: Vec<String>,
     window: Option<String>,
@@ -100,11 +101,20 @@ pub fn parse_catalog_with(file: &str, src: &str, read: ReadFile) -> Result<Catal
             Some(s) => parse_range(s.get_ref())
                 .map_err(|e| Diagnostic::at(file, src, s.span(), e.to_string()))?,
         };
+        let rollback_keeps_data = match &r.rollback_keeps_data {
+            None => None,
+            Some(s) => Some(parse_range(s.get_ref()).map_err(|e| {
+                Diagnostic::at(file, src, s.span(), e.to_string()).with_help(
+                    "a range of the older releases that run on this release's data, like `>=1.1.0`",
+                )
+            })?),
+        };
         releases.push((
             r.version.span(),
             Release {
                 version,
                 upgrade_from,
+                rollback_keeps_data,
                 notes: r.notes,
                 window: r.window,
                 config_rules: r.config_rules,

@@ -41,6 +41,15 @@ pub struct Release {
     /// Versions this release accepts as a starting point.
     #[serde(serialize_with = "ser_display")]
     pub upgrade_from: Range,
+    /// The older releases that run on this release's data (its schema),
+    /// as the product documents: a rollback from this release to one of
+    /// them keeps the data (writes made since survive) and puts back only
+    /// the software and config; to any other, the data is restored.
+    #[serde(
+        serialize_with = "ser_opt_display",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rollback_keeps_data: Option<Range>,
     /// Compatibility notes the operator must review.
     pub notes: Vec<String>,
     /// Estimated maintenance window, as written (`15m`).
@@ -152,7 +161,25 @@ fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Resul
     s.collect_str(v)
 }
 
+fn ser_opt_display<T: std::fmt::Display, S: serde::Serializer>(
+    v: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
 impl Catalog {
+    /// Whether a rollback from `from` (the release serving now) to `to`
+    /// keeps the data: `from` declares that `to` runs on its data.
+    pub fn rollback_keeps_data(&self, from: &Version, to: &Version) -> bool {
+        self.release(from)
+            .and_then(|r| r.rollback_keeps_data.as_ref())
+            .is_some_and(|range| range.contains(to))
+    }
+
     /// The release with exactly this version.
     pub fn release(&self, v: &Version) -> Option<&Release> {
         self.releases

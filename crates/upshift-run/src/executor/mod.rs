@@ -135,12 +135,7 @@ pub fn resume(setup: &Setup) -> Result<RunSummary> {
     };
     setup.target.reach()?;
     let _guard = locked(setup, &mut journal, inst, &r.id, true)?;
-    let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| {
-        RunError::Failed(format!(
-            "run {}: the journaled plan is unreadable: {e}",
-            r.id
-        ))
-    })?;
+    let plan = journaled_plan(&r)?;
     let mut runner = Runner::new(setup, journal, r.id.clone(), plan)?;
     match r.outcome {
         Outcome::RollingBack | Outcome::RollbackFailed => runner.resume_rollback(),
@@ -158,6 +153,46 @@ pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
     crate::signals::install();
     let mut journal = Journal::open(&setup.state.journal())?;
     let inst = &setup.loaded.manifest.installation.name;
+    let r = run_to_roll_back(&journal, inst, run_id)?;
+    setup.target.reach()?;
+    let _guard = locked(setup, &mut journal, inst, &r.id, true)?;
+    let plan = journaled_plan(&r)?;
+    Runner::new(setup, journal, r.id.clone(), plan)?.rollback_run()
+}
+
+/// What `rollback` would do, for the question asked before it: the run,
+/// the versions, and whether the data is kept or replaced. Refuses what
+/// `rollback` would refuse, before anything is asked.
+pub fn rollback_preview(setup: &Setup, run_id: Option<&str>) -> Result<String> {
+    let journal = Journal::open(&setup.state.journal())?;
+    let inst = &setup.loaded.manifest.installation.name;
+    let r = run_to_roll_back(&journal, inst, run_id)?;
+    let plan = journaled_plan(&r)?;
+    let now = r.at_version.clone().unwrap_or_else(|| r.to.clone());
+    let head = format!("Roll {inst} back from {now} to {} (run {})?", r.from, r.id);
+    if !rollback::ponr_crossed(&journal.events(&r.id)?, &plan) {
+        return Ok(format!("{head} Its data was not changed: it is kept."));
+    }
+    let catalog = &setup.loaded.catalog;
+    let keeps = match (catalog.parse_version(&now), catalog.parse_version(&r.from)) {
+        (Ok(n), Ok(f)) => !setup.target.is_remote() && catalog.rollback_keeps_data(&n, &f),
+        _ => false,
+    };
+    Ok(if keeps {
+        format!(
+            "{head} {} runs on the data as it is (the catalog says so): the data is kept, the software and config go back; a safety snapshot is taken first.",
+            r.from
+        )
+    } else {
+        format!(
+            "{head} Data written since the run's snapshot is replaced by it; a safety snapshot of the data as it is now is taken first."
+        )
+    })
+}
+
+/// The run `rollback` acts on: `run_id`, else the unfinished run, else
+/// the last one; refused when it is already back at its start.
+fn run_to_roll_back(journal: &Journal, inst: &str, run_id: Option<&str>) -> Result<RunRecord> {
     let r = match (run_id, journal.unfinished(inst)?) {
         (Some(id), _) => journal.run(id)?.ok_or_else(|| {
             RunError::NothingToDo(format!(
@@ -185,18 +220,19 @@ pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
     }
     if let Some(u) = journal.unfinished(inst)? {
         if u.id != r.id {
-            return Err(unfinished(&journal, &u));
+            return Err(unfinished(journal, &u));
         }
     }
-    setup.target.reach()?;
-    let _guard = locked(setup, &mut journal, inst, &r.id, true)?;
-    let plan: Plan = serde_json::from_str(&r.plan_json).map_err(|e| {
+    Ok(r)
+}
+
+fn journaled_plan(r: &RunRecord) -> Result<Plan> {
+    serde_json::from_str(&r.plan_json).map_err(|e| {
         RunError::Failed(format!(
             "run {}: the journaled plan is unreadable: {e}",
             r.id
         ))
-    })?;
-    Runner::new(setup, journal, r.id.clone(), plan)?.rollback_run()
+    })
 }
 
 /// Takes the lock, saying which programs a killed upshift had left

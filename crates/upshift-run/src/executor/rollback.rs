@@ -105,15 +105,18 @@ impl Runner<'_> {
     /// Stops everything, restores `snapshot` (data and config), puts every
     /// deployment back to `version`, starts everything and checks health.
     /// Journaled first, so a crash here is finished by `resume`.
+    /// With `keeps_data`, only the snapshot's config files are put back.
     pub(super) fn restore_to(
         &mut self,
         h: usize,
         version: &str,
         snapshot: Option<&str>,
+        keeps_data: bool,
     ) -> StepResult<()> {
         let target = Detail::RollbackTarget {
             version: version.to_string(),
             snapshot: snapshot.map(str::to_string),
+            keeps_data,
         };
         self.journal.record(
             &self.run_id,
@@ -128,8 +131,10 @@ impl Runner<'_> {
         let t = self.target().clone();
         let order = m.start_order();
         self.stop_all()?;
-        if let Some(id) = snapshot {
-            self.restore_snapshot(id)?;
+        match snapshot {
+            Some(id) if keeps_data => self.restore_config(id, version)?,
+            Some(id) => self.restore_snapshot(id)?,
+            None => {}
         }
         self.setup
             .progress
@@ -203,21 +208,39 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// Puts back only the config files of snapshot `id`: `version` runs on
+    /// the data as it is.
+    fn restore_config(&mut self, id: &str, version: &str) -> StepResult<()> {
+        self.setup.progress.note(&format!(
+            "rollback: keeping the data ({version} runs on it, the catalog says); restoring the config files of snapshot {}",
+            &id[..id.len().min(8)]
+        ));
+        let setup = self.setup;
+        let progress = setup.progress.backup();
+        self.repo()?.restore_config(id, &*progress)?;
+        Ok(())
+    }
+
+    /// Whether rolling back from the version serving now to `to` keeps the
+    /// data: the catalog says `to` runs on the serving release's data. Not
+    /// yet for an installation on another host (its config files would
+    /// have to be written there too).
+    pub(super) fn rollback_keeps_data(&self, now: &str, to: &str) -> bool {
+        let catalog = &self.setup.loaded.catalog;
+        match (catalog.parse_version(now), catalog.parse_version(to)) {
+            (Ok(now), Ok(to)) => {
+                !self.target().is_remote() && catalog.rollback_keeps_data(&now, &to)
+            }
+            _ => false,
+        }
+    }
+
     /// `upshift rollback`: back to the version the run started from. If the
     /// run passed a point of no return, the first hop's verified snapshot
     /// (taken with services stopped, just before the first swap) is restored.
     pub fn rollback_run(mut self) -> Result<RunSummary> {
         let events = self.journal.events(&self.run_id)?;
-        let ponr_crossed = events.iter().any(|e| {
-            e.state != StepState::Undone
-                && self
-                    .plan
-                    .hops
-                    .get(e.hop)
-                    .and_then(|hop| hop.steps.iter().find(|s| s.id == e.step))
-                    .is_some_and(|s| s.point_of_no_return)
-        });
-        let snapshot = if ponr_crossed {
+        let snapshot = if ponr_crossed(&events, &self.plan) {
             Some(self.final_snapshot(0)?.ok_or_else(|| {
                 RunError::Failed(
                     "the run passed the point of no return but no snapshot is recorded".into(),
@@ -226,30 +249,39 @@ impl Runner<'_> {
         } else {
             None
         };
-        if snapshot.is_some() {
-            // What users wrote since is about to be replaced: keep it first,
-            // with the services stopped, so that no write acknowledged
-            // before the stop is missing from it.
-            let now = self
-                .journal
-                .run(&self.run_id)?
-                .and_then(|r| r.at_version)
-                .unwrap_or_else(|| self.plan.to.clone());
-            let safety = self.stop_all().and_then(|()| self.safety_snapshot(&now));
-            if let Err(e) = safety {
-                let restarted = self.start_all(&now);
-                return Err(RunError::Step(crate::error::StepError::msg(match restarted {
-                    Ok(()) => format!(
-                        "rollback refused: the safety snapshot of the current data failed: {e}; nothing was changed ({now} serves again)"
-                    ),
-                    Err(r) => format!(
-                        "rollback refused: the safety snapshot of the current data failed: {e}; starting {now} again failed too: {r}"
-                    ),
-                })));
-            }
-        }
         let from = self.plan.from.clone();
-        self.finish_rollback(&from, snapshot.as_deref())
+        let now = self
+            .journal
+            .run(&self.run_id)?
+            .and_then(|r| r.at_version)
+            .unwrap_or_else(|| self.plan.to.clone());
+        if snapshot.is_some() {
+            // What users wrote since is about to be replaced (or, when the
+            // data is kept, the config they run with): keep it first, with
+            // the services stopped, so that no write acknowledged before
+            // the stop is missing from it.
+            self.safety_snapshot_stopped(&now)?;
+        }
+        let keeps_data = snapshot.is_some() && self.rollback_keeps_data(&now, &from);
+        self.finish_rollback(&from, snapshot.as_deref(), keeps_data)
+    }
+
+    /// Stops every service and takes the safety snapshot of the data
+    /// `now` holds; when that fails, starts `now` again and says nothing
+    /// changed.
+    fn safety_snapshot_stopped(&mut self, now: &str) -> Result<()> {
+        let Err(e) = self.stop_all().and_then(|()| self.safety_snapshot(now)) else {
+            return Ok(());
+        };
+        let restarted = self.start_all(now);
+        Err(RunError::Step(crate::error::StepError::msg(match restarted {
+            Ok(()) => format!(
+                "rollback refused: the safety snapshot of the current data failed: {e}; nothing was changed ({now} serves again)"
+            ),
+            Err(r) => format!(
+                "rollback refused: the safety snapshot of the current data failed: {e}; starting {now} again failed too: {r}"
+            ),
+        })))
     }
 
     /// `resume` of a run whose rollback was interrupted: redo it (idempotent).
@@ -259,16 +291,25 @@ impl Runner<'_> {
             .into_iter()
             .rev()
             .find(|e| e.step == StepId::Rollback && e.state == StepState::Started);
-        let (version, snapshot) = match last.and_then(|e| e.detail) {
-            Some(Detail::RollbackTarget { version, snapshot }) => (version, snapshot),
-            _ => (self.plan.from.clone(), None),
+        let (version, snapshot, keeps_data) = match last.and_then(|e| e.detail) {
+            Some(Detail::RollbackTarget {
+                version,
+                snapshot,
+                keeps_data,
+            }) => (version, snapshot, keeps_data),
+            _ => (self.plan.from.clone(), None, false),
         };
-        self.finish_rollback(&version, snapshot.as_deref())
+        self.finish_rollback(&version, snapshot.as_deref(), keeps_data)
     }
 
-    fn finish_rollback(&mut self, version: &str, snapshot: Option<&str>) -> Result<RunSummary> {
+    fn finish_rollback(
+        &mut self,
+        version: &str,
+        snapshot: Option<&str>,
+        keeps_data: bool,
+    ) -> Result<RunSummary> {
         let h = self.plan.hops.len().saturating_sub(1);
-        match self.restore_to(h, version, snapshot) {
+        match self.restore_to(h, version, snapshot, keeps_data) {
             Ok(()) => {
                 self.journal
                     .set_outcome(&self.run_id, Outcome::RolledBack, version, None)?;
@@ -289,4 +330,20 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+/// Whether a run (its journaled events) passed a point of no return that
+/// was not undone: its data must then come back from a snapshot.
+pub(super) fn ponr_crossed(
+    events: &[crate::journal::StepEvent],
+    plan: &upshift_core::Plan,
+) -> bool {
+    events.iter().any(|e| {
+        e.state != StepState::Undone
+            && plan
+                .hops
+                .get(e.hop)
+                .and_then(|hop| hop.steps.iter().find(|s| s.id == e.step))
+                .is_some_and(|s| s.point_of_no_return)
+    })
 }

@@ -313,7 +313,7 @@ impl<'a> Runner<'a> {
                 hop.from
             ));
             match self.final_snapshot(h)? {
-                Some(id) => self.restore_to(h, &hop.from, Some(&id)),
+                Some(id) => self.restore_to(h, &hop.from, Some(&id), false),
                 None => Err(StepError::msg(
                     "no verified snapshot of this hop was recorded",
                 )),
