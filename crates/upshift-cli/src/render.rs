@@ -31,7 +31,27 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// The human form of a plan: hops, why each exists, what to review, the steps.
-pub fn plan(plan: &Plan, product_name: &str) -> String {
+/// What `upshift rollback` after the run would do with the data.
+fn rollback_line(plan: &Plan, catalog: &upshift_core::Catalog) -> String {
+    let keeps = match (
+        catalog.parse_version(&plan.to),
+        catalog.parse_version(&plan.from),
+    ) {
+        (Ok(to), Ok(from)) => catalog.rollback_keeps_data(&to, &from),
+        _ => false,
+    };
+    if keeps {
+        format!(
+            "rollback: `upshift rollback` after it keeps the data ({} runs on {}'s data, the catalog says) and puts back software and config\n",
+            plan.from, plan.to
+        )
+    } else {
+        "rollback: `upshift rollback` after it restores the data of the snapshot taken before the first swap (keeping a safety snapshot of the data it replaces)\n".into()
+    }
+}
+
+pub fn plan(plan: &Plan, catalog: &upshift_core::Catalog) -> String {
+    let product_name = &catalog.name;
     let mut out = String::new();
     let n = plan.hops.len();
     if n == 0 {
@@ -51,6 +71,7 @@ pub fn plan(plan: &Plan, product_name: &str) -> String {
             .chain(plan.hops.iter().map(|h| h.to.as_str()))
             .collect();
         out += &format!("path: {}\n", path.join(" → "));
+        out += &rollback_line(plan, catalog);
     }
     for (i, hop) in plan.hops.iter().enumerate() {
         out += &format!("\nHop {} of {n}: {} → {}", i + 1, hop.from, hop.to);

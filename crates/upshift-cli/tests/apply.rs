@@ -784,6 +784,12 @@ fn a_rollback_within_the_declared_compatibility_keeps_writes_made_on_the_new_ver
     let demo = Demo::new();
     assert_eq!(demo.upshift(&["-y", "apply", "--to", "1.1.0"]).code, 0);
     let config_before = std::fs::read_to_string(demo.path("config/auth.toml")).unwrap();
+    let plan = demo.upshift(&["plan", "--to", "2.1.0"]);
+    assert!(
+        plan.stdout.contains("`upshift rollback` after it keeps the data"),
+        "{}",
+        plan.stdout
+    );
     let run = demo.upshift(&["-y", "apply", "--to", "2.1.0"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_ne!(

@@ -99,7 +99,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
         return Ok(code::OK);
     }
     let plan = upshift_core::plan(&loaded, "3.0.0")?;
-    p.human(crate::render::plan(&plan, &loaded.catalog.name));
+    p.human(crate::render::plan(&plan, &loaded.catalog));
     p.human("\nUpgrading (progress on stderr)...");
     let progress = StepLines::new();
     let setup = super::setup(&demo, &loaded, &progress)?;

@@ -16,7 +16,7 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> Result<i32, CliError> {
     }
     let p = settings.printer;
     p.json(&plan);
-    p.human(crate::render::plan(&plan, &loaded.catalog.name));
+    p.human(crate::render::plan(&plan, &loaded.catalog));
     if let Some(out) = &args.out {
         p.human(format!("\nSaved to {}. Apply exactly this plan with `upshift apply --plan {}`;\nit is refused if the manifest or the catalog changes in the meantime, or if the file is edited.", out.display(), out.display()));
     }
