@@ -786,7 +786,8 @@ fn a_rollback_within_the_declared_compatibility_keeps_writes_made_on_the_new_ver
     let config_before = std::fs::read_to_string(demo.path("config/auth.toml")).unwrap();
     let plan = demo.upshift(&["plan", "--to", "2.1.0"]);
     assert!(
-        plan.stdout.contains("`upshift rollback` after it keeps the data"),
+        plan.stdout
+            .contains("`upshift rollback` after it keeps the data"),
         "{}",
         plan.stdout
     );
@@ -823,4 +824,64 @@ fn a_rollback_within_the_declared_compatibility_keeps_writes_made_on_the_new_ver
         config_before,
         "the config is 1.1.0's again"
     );
+}
+
+/// A client writes a note every few milliseconds through the whole run:
+/// the online backup verifies, the upgrade to 3.0.0 succeeds, and every
+/// note the service acknowledged is there afterwards.
+#[test]
+fn an_upgrade_under_a_writing_client_keeps_every_acknowledged_note() {
+    let demo = Demo::new();
+    let writer = common::writer::Writer::start(&demo, "w".into());
+    writer.wait_for_more(3);
+    let run = demo.upshift(&["-y", "apply", "--to", "3.0.0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    writer.wait_for_more(3);
+    let acked = writer.finish();
+    let present: std::collections::HashSet<String> =
+        common::writer::titles(&demo).into_iter().collect();
+    let lost: Vec<&String> = acked.iter().filter(|t| !present.contains(*t)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} lost: {lost:?}",
+        lost.len(),
+        acked.len()
+    );
+    assert_eq!(demo.version(), "3.0.0");
+}
+
+/// The same client through a run whose migration fails past the point of
+/// no return: the snapshot taken after the stop is restored, so every
+/// note acknowledged before the stop (and after the old version came
+/// back) is there.
+#[test]
+fn a_failed_migration_under_a_writing_client_keeps_every_acknowledged_note() {
+    let demo = Demo::new();
+    let cat = upshift_core_catalog().replace(
+        "version = \"3.0.0\"\nupgrade_from = \">=2.1.0\"",
+        "version = \"3.0.0\"\nupgrade_from = \">=1.0.0\"",
+    );
+    std::fs::create_dir(demo.path("cat")).unwrap();
+    std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
+    let writer = common::writer::Writer::start(&demo, "w".into());
+    writer.wait_for_more(3);
+    let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "3.0.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1.0.0 is serving again"),
+        "{}",
+        run.stderr
+    );
+    writer.wait_for_more(3);
+    let acked = writer.finish();
+    let present: std::collections::HashSet<String> =
+        common::writer::titles(&demo).into_iter().collect();
+    let lost: Vec<&String> = acked.iter().filter(|t| !present.contains(*t)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} lost: {lost:?}",
+        lost.len(),
+        acked.len()
+    );
+    assert_eq!(demo.version(), "1.0.0");
 }
