@@ -98,15 +98,24 @@ serves, data as before); 3 interrupted: run `upshift resume` or `upshift rollbac
     /// Finish the run that was interrupted (crash, power loss, kill -9).
     Resume,
 
-    /// Return to the version a run started from, with the data of its snapshot.
+    /// Return to the version a run started from (or, with --to, one it
+    /// passed through), with the data of the snapshot taken there.
     #[command(after_help = "Without RUN: the interrupted run, or else the last one.
+The data comes back from the snapshot taken just before the hop that left
+the version, unless the catalog says that version runs on today's data
+(then only software and config go back). A safety snapshot of the data as
+it is now is taken first either way.
 
 Examples:
   upshift rollback
+  upshift rollback --to 2.1.0        # one or more hops back, not to the start
   upshift rollback r1732300000000-1a2b")]
     Rollback {
         /// The run to roll back (see `upshift history`).
         run: Option<String>,
+        /// A version the run passed through (default: the one it started from).
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
     },
 
     /// Every run: versions, duration, maintenance window, outcome, snapshots.

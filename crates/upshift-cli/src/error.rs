@@ -83,6 +83,7 @@ fn run_code(e: &upshift_run::RunError) -> i32 {
         | R::NotRecorded { .. } => code::INTERRUPTED,
         _ if e.is_bad_input() => code::BAD_INPUT,
         R::NothingToDo(_)
+        | R::BadTarget(_)
         | R::Unchanged { .. }
         | R::RolledBack { .. }
         | R::Failed(_)

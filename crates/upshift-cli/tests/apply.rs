@@ -885,3 +885,42 @@ fn a_failed_migration_under_a_writing_client_keeps_every_acknowledged_note() {
     );
     assert_eq!(demo.version(), "1.0.0");
 }
+
+/// `rollback --to` a version the run passed through: from 3.0.0 to 2.1.0
+/// with the data of the snapshot taken before the hop that left 2.1.0;
+/// then a plain `rollback` goes on to the run's start. A version the run
+/// did not pass through is refused (exit 2) with the ones it did.
+#[test]
+fn rollback_to_an_intermediate_version_lands_there_with_that_hops_data() {
+    let demo = Demo::new();
+    let before = demo.export();
+    assert_eq!(demo.upshift(&["-y", "apply", "--to", "3.0.0"]).code, 0);
+    let seeded = std::process::Command::new(demo.path("current/bin/upshift-demo"))
+        .args(["seed", "--config", "config/notes.toml", "--count", "1"])
+        .current_dir(&demo.dir)
+        .status()
+        .unwrap();
+    assert!(seeded.success());
+    assert_ne!(demo.export(), before);
+
+    let refused = demo.upshift(&["-y", "rollback", "--to", "2.0.0"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("1.0.0, 1.1.0, 2.1.0"),
+        "{}",
+        refused.stderr
+    );
+
+    let back = demo.upshift(&["-y", "rollback", "--to", "2.1.0"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!(demo.version(), "2.1.0");
+    assert_eq!(demo.manifest_version(), "2.1.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before, "the data as it was at 2.1.0");
+
+    let start = demo.upshift(&["-y", "rollback"]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    assert_eq!(demo.version(), "1.0.0");
+    demo.assert_healthy();
+    assert_eq!(demo.export(), before);
+}

@@ -66,6 +66,9 @@ pub enum RunError {
     /// Nothing to resume or roll back (exit 2).
     #[error("{0}")]
     NothingToDo(String),
+    /// `rollback --to` names a version the run cannot go back to (exit 2).
+    #[error("{0}")]
+    BadTarget(String),
     /// A step failed before anything changed (exit 1).
     #[error("{0}")]
     Failed(String),
@@ -122,7 +125,7 @@ impl RunError {
     /// Whether the run stopped because of the operator's input (exit 2).
     pub fn is_bad_input(&self) -> bool {
         match self {
-            RunError::NothingToDo(_) => true,
+            RunError::NothingToDo(_) | RunError::BadTarget(_) => true,
             RunError::Backup(b) => b.is_bad_input(),
             RunError::Unchanged { cause, .. } | RunError::RolledBack { cause, .. } => {
                 cause.is_bad_input()

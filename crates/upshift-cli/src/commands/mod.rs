@@ -30,7 +30,7 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
         Command::Config(c) => config::run(settings, &c),
         Command::Apply(args) => apply::run(settings, &args),
         Command::Resume => resume::run(settings),
-        Command::Rollback { run } => rollback::run(settings, run.as_deref()),
+        Command::Rollback { run, to } => rollback::run(settings, run.as_deref(), to.as_deref()),
         Command::History => history::run(settings),
         Command::Unlock => unlock::run(settings),
         Command::Backup => backup::run(settings),

@@ -21,6 +21,31 @@ fn substitute(cmd: &str, layout: &ReleaseLayout, version: &str) -> String {
         .replace("{version}", version)
 }
 
+/// Runs `[release] install` for `version`; `false` when there is none.
+fn install(cx: &Cx, layout: &ReleaseLayout, version: &str) -> StepResult<bool> {
+    let Some(cmd) = &layout.install else {
+        return Ok(false);
+    };
+    let t = cx.target;
+    if cmd.contains("{dir}/{version}") {
+        let dir = t.path(&layout.dir).join(version);
+        t.host
+            .create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    t.host.sh_within(
+        &format!("install {version}"),
+        &substitute(cmd, layout, version),
+        &t.dir,
+        &[
+            ("UPSHIFT_VERSION", version),
+            ("UPSHIFT_RELEASE_DIR", &layout.dir),
+        ],
+        crate::proc::COMMAND_LIMIT,
+    )?;
+    Ok(true)
+}
+
 impl Releases {
     pub fn of(m: &Manifest) -> Releases {
         Releases {
@@ -35,9 +60,17 @@ impl Releases {
         };
         let t = cx.target;
         let target = Path::new(&layout.dir).join(version);
+        // A release pruned since the run passed through it (a rollback to
+        // an intermediate version) is installed again.
+        if !t.host.is_dir(&t.path(&target)) && !install(cx, layout, version)? {
+            return Err(StepError::msg(format!(
+                "release {version} is not installed at {} and [release] has no install command",
+                t.path(&target).display()
+            )));
+        }
         if !t.host.is_dir(&t.path(&target)) {
             return Err(StepError::msg(format!(
-                "release {version} is not installed at {}",
+                "release {version} is not installed at {}: check the install command in [release]",
                 t.path(&target).display()
             )));
         }
@@ -67,29 +100,8 @@ impl Deployment for Releases {
             return Ok(Some("no [release] layout in the manifest".into()));
         };
         let t = cx.target;
-        let mut detail = None;
-        match &layout.install {
-            Some(cmd) => {
-                if cmd.contains("{dir}/{version}") {
-                    let dir = t.path(&layout.dir).join(&hop.to);
-                    t.host
-                        .create_dir_all(&dir)
-                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-                }
-                let cmd = substitute(cmd, layout, &hop.to);
-                t.host.sh_within(
-                    &format!("install {}", hop.to),
-                    &cmd,
-                    &t.dir,
-                    &[
-                        ("UPSHIFT_VERSION", &hop.to),
-                        ("UPSHIFT_RELEASE_DIR", &layout.dir),
-                    ],
-                    crate::proc::COMMAND_LIMIT,
-                )?;
-            }
-            None => detail = Some("no install command in the manifest".to_string()),
-        }
+        let detail = (!install(cx, layout, &hop.to)?)
+            .then(|| "no install command in the manifest".to_string());
         let old = t.path(&layout.dir).join(&hop.from);
         for c in &layout.carry {
             let src = old.join(c.get_ref());

@@ -148,44 +148,79 @@ pub fn resume(setup: &Setup) -> Result<RunSummary> {
 
 /// Rolls back the unfinished run, or else `run_id` (default: the last run),
 /// to the version it started from, with the data of the snapshot taken then.
-pub fn rollback(setup: &Setup, run_id: Option<&str>) -> Result<RunSummary> {
+/// With `to`, to that version instead, one the run passed through (with
+/// the data of the snapshot taken just before the hop that left it).
+pub fn rollback(setup: &Setup, run_id: Option<&str>, to: Option<&str>) -> Result<RunSummary> {
     // A rollback runs to its end: a signal is remembered, not obeyed.
     crate::signals::install();
     let mut journal = Journal::open(&setup.state.journal())?;
     let inst = &setup.loaded.manifest.installation.name;
     let r = run_to_roll_back(&journal, inst, run_id)?;
+    let plan = journaled_plan(&r)?;
+    let back_to = rollback_target(&r, &plan, to)?;
     setup.target.reach()?;
     let _guard = locked(setup, &mut journal, inst, &r.id, true)?;
-    let plan = journaled_plan(&r)?;
-    Runner::new(setup, journal, r.id.clone(), plan)?.rollback_run()
+    Runner::new(setup, journal, r.id.clone(), plan)?.rollback_run(back_to)
+}
+
+/// Where a rollback of run `r` goes: `to`, or the run's start; as the
+/// index of the hop that left that version. Only versions the run passed
+/// through, older than the one serving, are accepted.
+fn rollback_target(r: &RunRecord, plan: &Plan, to: Option<&str>) -> Result<usize> {
+    let Some(to) = to else { return Ok(0) };
+    let now = r.at_version.clone().unwrap_or_else(|| r.to.clone());
+    let here = plan
+        .hops
+        .iter()
+        .position(|h| h.to == now)
+        .map_or(plan.hops.len(), |h| h + 1);
+    match plan.hops.iter().position(|h| h.from == to) {
+        Some(k) if k < here => Ok(k),
+        _ => {
+            let passed: Vec<&str> = plan.hops[..here.min(plan.hops.len())]
+                .iter()
+                .map(|h| h.from.as_str())
+                .collect();
+            let passed = if passed.is_empty() {
+                "none".to_string()
+            } else {
+                passed.join(", ")
+            };
+            Err(RunError::BadTarget(format!(
+                "run {} cannot go back to {to} from {now}: `--to` takes a version it passed through before {now} ({passed})",
+                r.id
+            )))
+        }
+    }
 }
 
 /// What `rollback` would do, for the question asked before it: the run,
 /// the versions, and whether the data is kept or replaced. Refuses what
 /// `rollback` would refuse, before anything is asked.
-pub fn rollback_preview(setup: &Setup, run_id: Option<&str>) -> Result<String> {
+pub fn rollback_preview(setup: &Setup, run_id: Option<&str>, to: Option<&str>) -> Result<String> {
     let journal = Journal::open(&setup.state.journal())?;
     let inst = &setup.loaded.manifest.installation.name;
     let r = run_to_roll_back(&journal, inst, run_id)?;
     let plan = journaled_plan(&r)?;
+    let k = rollback_target(&r, &plan, to)?;
+    let back_to = plan.hops.get(k).map_or(r.from.clone(), |h| h.from.clone());
     let now = r.at_version.clone().unwrap_or_else(|| r.to.clone());
-    let head = format!("Roll {inst} back from {now} to {} (run {})?", r.from, r.id);
-    if !rollback::ponr_crossed(&journal.events(&r.id)?, &plan) {
+    let head = format!("Roll {inst} back from {now} to {back_to} (run {})?", r.id);
+    if !rollback::ponr_crossed(&journal.events(&r.id)?, &plan, k) {
         return Ok(format!("{head} Its data was not changed: it is kept."));
     }
     let catalog = &setup.loaded.catalog;
-    let keeps = match (catalog.parse_version(&now), catalog.parse_version(&r.from)) {
+    let keeps = match (catalog.parse_version(&now), catalog.parse_version(&back_to)) {
         (Ok(n), Ok(f)) => !setup.target.is_remote() && catalog.rollback_keeps_data(&n, &f),
         _ => false,
     };
     Ok(if keeps {
         format!(
-            "{head} {} runs on the data as it is (the catalog says so): the data is kept, the software and config go back; a safety snapshot is taken first.",
-            r.from
+            "{head} {back_to} runs on the data as it is (the catalog says so): the data is kept, the software and config go back; a safety snapshot is taken first."
         )
     } else {
         format!(
-            "{head} Data written since the run's snapshot is replaced by it; a safety snapshot of the data as it is now is taken first."
+            "{head} Data written since the snapshot taken before {back_to} was left is replaced by it; a safety snapshot of the data as it is now is taken first."
         )
     })
 }

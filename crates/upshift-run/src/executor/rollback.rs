@@ -238,10 +238,10 @@ impl Runner<'_> {
     /// `upshift rollback`: back to the version the run started from. If the
     /// run passed a point of no return, the first hop's verified snapshot
     /// (taken with services stopped, just before the first swap) is restored.
-    pub fn rollback_run(mut self) -> Result<RunSummary> {
+    pub fn rollback_run(mut self, back_to: usize) -> Result<RunSummary> {
         let events = self.journal.events(&self.run_id)?;
-        let snapshot = if ponr_crossed(&events, &self.plan) {
-            Some(self.final_snapshot(0)?.ok_or_else(|| {
+        let snapshot = if ponr_crossed(&events, &self.plan, back_to) {
+            Some(self.final_snapshot(back_to)?.ok_or_else(|| {
                 RunError::Failed(
                     "the run passed the point of no return but no snapshot is recorded".into(),
                 )
@@ -249,7 +249,11 @@ impl Runner<'_> {
         } else {
             None
         };
-        let from = self.plan.from.clone();
+        let from = self
+            .plan
+            .hops
+            .get(back_to)
+            .map_or(self.plan.from.clone(), |h| h.from.clone());
         let now = self
             .journal
             .run(&self.run_id)?
@@ -334,12 +338,15 @@ impl Runner<'_> {
 
 /// Whether a run (its journaled events) passed a point of no return that
 /// was not undone: its data must then come back from a snapshot.
+/// Only hops from `from_hop` on count.
 pub(super) fn ponr_crossed(
     events: &[crate::journal::StepEvent],
     plan: &upshift_core::Plan,
+    from_hop: usize,
 ) -> bool {
     events.iter().any(|e| {
-        e.state != StepState::Undone
+        e.hop >= from_hop
+            && e.state != StepState::Undone
             && plan
                 .hops
                 .get(e.hop)
