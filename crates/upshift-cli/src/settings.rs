@@ -54,7 +54,13 @@ impl Settings {
                 Err(e) => Err(format!("{}: {e}", p.display())),
             }
         };
-        Ok(set.with_files_in(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())), read)?)
+        // Every config rule is checked as its catalog loads, so a mistake
+        // names its line before anything runs.
+        Ok(set.with_files_checked(
+            texts.iter().map(|(f, t)| (f.as_str(), t.as_str())),
+            read,
+            &upshift_config::catalog::check_rule,
+        )?)
     }
 
     /// The directory the manifest's paths are relative to.

@@ -168,6 +168,59 @@ fn broken_catalog_is_located() {
     );
 }
 
+/// The demo catalog in `cat/` beside the demo manifest, its text changed by `edit`.
+fn with_demo_catalog(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "upshift.toml", &demo_manifest());
+    std::fs::create_dir(dir.path().join("cat")).unwrap();
+    let src = include_str!("../../../catalogs/demo.toml");
+    let edited = edit(src);
+    assert_ne!(edited, src, "the edit changed nothing");
+    write(&dir.path().join("cat"), "demo.toml", &edited);
+    dir
+}
+
+#[test]
+fn an_unknown_rule_op_is_refused_when_the_catalog_loads() {
+    let dir = with_demo_catalog(|s| s.replacen("op = \"move\"", "op = \"mv\"", 1));
+    // Neither `catalog show` nor `plan` gets as far as an apply would.
+    for args in [
+        &["--catalog", "cat", "catalog", "show", "demo"][..],
+        &["--catalog", "cat", "plan", "--to", "3.0.0"][..],
+    ] {
+        let run = upshift(dir.path()).args(args.iter().copied()).run();
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("release 2.0.0: config rule #1: unknown rule op `mv`"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("cat/demo.toml:41:6"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("did you mean `move`?"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn an_unknown_key_of_a_rule_names_its_line_and_the_right_key() {
+    let dir = with_demo_catalog(|s| s.replacen("from = \"listen\"", "frm = \"listen\"", 1));
+    let run = upshift(dir.path())
+        .args(["--catalog", "cat", "plan", "--to", "3.0.0"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("unknown field `frm`"), "{}", run.stderr);
+    assert!(run.stderr.contains("cat/demo.toml:42:7"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `from`?"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn json_errors_are_one_document_on_stdout() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,10 +1,11 @@
 //! Collecting a product's rules for a hop from its catalog.
 
 use semver::Version;
-use upshift_core::catalog::Catalog;
+use upshift_core::catalog::{Catalog, RuleProblem};
+use upshift_core::diag::did_you_mean;
 
 use crate::error::ConfigError;
-use crate::rule::{Op, Rule};
+use crate::rule::{Op, Rule, OPS};
 
 /// The rules of every release `from < r <= to` crosses, oldest release
 /// first, each release's rules in catalog order. `merge_from` rules are left
@@ -67,4 +68,58 @@ pub fn check_catalog(catalog: &Catalog) -> Result<usize, ConfigError> {
         }
     }
     Ok(n)
+}
+
+/// Checks one catalog rule table as a catalog loads
+/// ([`upshift_core::catalog::parse_catalog_checked`]): an unknown `op` or
+/// key is named with the nearest known one.
+pub fn check_rule(t: &toml::Table) -> Result<(), RuleProblem> {
+    let problem = |key: Option<&str>, message: String, help: Option<String>| RuleProblem {
+        key: key.map(str::to_string),
+        message,
+        help,
+    };
+    match t.get("op") {
+        None => {
+            return Err(problem(
+                None,
+                "the rule has no `op`".into(),
+                Some(format!("add `op = \"...\"`, one of: {}", OPS.join(", "))),
+            ))
+        }
+        Some(toml::Value::String(op)) if !OPS.contains(&op.as_str()) => {
+            let help = match did_you_mean(op, OPS.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`? (ops: {})", OPS.join(", ")),
+                None => format!("use one of: {}", OPS.join(", ")),
+            };
+            return Err(problem(
+                Some("op"),
+                format!("unknown rule op `{op}`"),
+                Some(help),
+            ));
+        }
+        Some(toml::Value::String(_)) => {}
+        Some(_) => {
+            return Err(problem(
+                Some("op"),
+                "`op` must be a string".into(),
+                Some(format!("write `op = \"...\"`, one of: {}", OPS.join(", "))),
+            ))
+        }
+    }
+    Rule::from_table(t).map(|_| ()).map_err(|message| {
+        // serde names the key at fault in backticks: `unknown field `frm`,
+        // expected one of `from`, `to`, ...` or `missing field `to``.
+        let mut quoted = message.split('`').skip(1).step_by(2);
+        let first = quoted.next();
+        let key = first.filter(|k| t.contains_key(*k));
+        let help = match (message.starts_with("unknown field"), first) {
+            (true, Some(k)) => {
+                let expected: Vec<&str> = quoted.collect();
+                did_you_mean(k, expected.iter().copied()).map(|s| format!("did you mean `{s}`?"))
+            }
+            _ => None,
+        };
+        problem(key, message.clone(), help)
+    })
 }

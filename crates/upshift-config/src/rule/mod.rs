@@ -38,6 +38,24 @@ pub enum Leave {
     CommentOut,
 }
 
+/// Every `op` a rule may name, as [`Op`] spells them in catalogs (a test
+/// checks this list against serde's own list of [`Op`]'s variants).
+pub const OPS: &[&str] = &[
+    "move",
+    "rename",
+    "set",
+    "transform",
+    "remove",
+    "comment_out",
+    "default_if_absent",
+    "pin_changed_default",
+    "to_secret_ref",
+    "secret_to_file",
+    "merge_from",
+    "require",
+    "warn",
+];
+
 /// The operation of a rule.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
@@ -154,7 +172,7 @@ impl Rule {
             None => None,
         };
         if !t.contains_key("op") {
-            return Err("missing `op` (one of move, rename, set, transform, remove, comment_out, default_if_absent, pin_changed_default, to_secret_ref, secret_to_file, merge_from, require, warn)".into());
+            return Err(format!("missing `op` (one of {})", OPS.join(", ")));
         }
         let op: Op = toml::Value::Table(t)
             .try_into()
@@ -250,5 +268,29 @@ impl Rule {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod ops_tests {
+    use super::*;
+
+    /// serde's error for an unknown variant lists every variant it accepts:
+    /// that list and [`OPS`] must be the same.
+    #[test]
+    fn ops_are_the_variants_serde_accepts() {
+        let mut t = toml::Table::new();
+        t.insert("op".into(), toml::Value::String("no-such-op".into()));
+        let e = toml::Value::Table(t)
+            .try_into::<Op>()
+            .unwrap_err()
+            .to_string();
+        let listed = e
+            .split("expected one of")
+            .nth(1)
+            .and_then(|l| l.lines().next())
+            .unwrap_or_else(|| panic!("{e}"));
+        let names: Vec<&str> = listed.split('`').skip(1).step_by(2).collect();
+        assert_eq!(names, OPS, "{e}");
     }
 }

@@ -32,8 +32,10 @@ struct RawRelease {
     #[serde(default)]
     notes: Vec<String>,
     window: Option<String>,
+    /// Each rule's keys with the spans of their values, so a rule refused
+    /// by the check names its line.
     #[serde(default)]
-    config_rules: Vec<toml::Table>,
+    config_rules: Vec<BTreeMap<String, Spanned<toml::Value>>>,
     #[serde(default)]
     data_steps: Vec<DataStep>,
     #[serde(default)]
@@ -50,6 +52,20 @@ struct RawRelease {
 /// catalog's directory); `Err` says why it cannot.
 pub type ReadFile<'a> = &'a dyn Fn(&str) -> Result<String, String>;
 
+/// Why a config rule is refused, as a rule check reports it: the rule's key
+/// at fault (`op`, `from`; `None` for the rule as a whole), what is wrong
+/// and what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleProblem {
+    pub key: Option<String>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// Checks one `[[release.config_rules]]` table. The rules are interpreted
+/// outside this crate (upshift-config), which hands its check in.
+pub type CheckRule<'a> = &'a dyn Fn(&toml::Table) -> Result<(), RuleProblem>;
+
 /// Parses one catalog file whose referred files are built in (a copy of a
 /// built-in catalog). `file` names it in errors.
 pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
@@ -59,6 +75,17 @@ pub fn parse_catalog(file: &str, src: &str) -> Result<Catalog, Diagnostic> {
 /// Parses one catalog file, reading the files it refers to (compose
 /// templates) with `read`. `file` names it in errors.
 pub fn parse_catalog_with(file: &str, src: &str, read: ReadFile) -> Result<Catalog, Diagnostic> {
+    parse_catalog_checked(file, src, read, &|_| Ok(()))
+}
+
+/// Like [`parse_catalog_with`], checking every config rule with `check`;
+/// a refused rule is a diagnostic at the line of the key at fault.
+pub fn parse_catalog_checked(
+    file: &str,
+    src: &str,
+    read: ReadFile,
+    check: CheckRule,
+) -> Result<Catalog, Diagnostic> {
     let raw: RawCatalog = toml::from_str(src).map_err(|e| from_toml_error(file, src, &e))?;
     let product = raw.product.get_ref().trim().to_string();
     if product.is_empty()
@@ -109,6 +136,38 @@ pub fn parse_catalog_with(file: &str, src: &str, read: ReadFile) -> Result<Catal
                 )
             })?),
         };
+        let mut config_rules = Vec::with_capacity(r.config_rules.len());
+        for (i, spanned) in r.config_rules.iter().enumerate() {
+            let table: toml::Table = spanned
+                .iter()
+                .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+                .collect();
+            if let Err(p) = check(&table) {
+                let span = p
+                    .key
+                    .as_deref()
+                    .and_then(|k| spanned.get(k))
+                    .or_else(|| spanned.get("op"))
+                    .or_else(|| spanned.values().next())
+                    .map_or_else(|| r.version.span(), |v| v.span());
+                let d = Diagnostic::at(
+                    file,
+                    src,
+                    span,
+                    format!(
+                        "release {}: config rule #{}: {}",
+                        r.version.get_ref(),
+                        i + 1,
+                        p.message
+                    ),
+                );
+                return Err(match p.help {
+                    Some(h) => d.with_help(h),
+                    None => d,
+                });
+            }
+            config_rules.push(table);
+        }
         releases.push((
             r.version.span(),
             Release {
@@ -117,7 +176,7 @@ pub fn parse_catalog_with(file: &str, src: &str, read: ReadFile) -> Result<Catal
                 rollback_keeps_data,
                 notes: r.notes,
                 window: r.window,
-                config_rules: r.config_rules,
+                config_rules,
                 data_steps: r.data_steps,
                 pre_checks: r.pre_checks,
                 known_issues: r.known_issues,

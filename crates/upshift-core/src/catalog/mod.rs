@@ -4,7 +4,9 @@
 mod load;
 mod model;
 
-pub use load::{parse_catalog, parse_catalog_with};
+pub use load::{
+    parse_catalog, parse_catalog_checked, parse_catalog_with, CheckRule, ReadFile, RuleProblem,
+};
 pub use model::{Catalog, ContainerCommand, DataStep, KnownIssue, PreCheck, Release, Template};
 
 use crate::diag::Diagnostic;
@@ -111,6 +113,25 @@ impl CatalogSet {
     ) -> Result<Self, Diagnostic> {
         for (file, src) in files {
             self.insert(parse_catalog_with(file, src, &|path| read(file, path))?);
+        }
+        Ok(self)
+    }
+
+    /// Like [`CatalogSet::with_files_in`], checking every config rule with
+    /// `check` as the catalog loads (see [`parse_catalog_checked`]).
+    pub fn with_files_checked<'a>(
+        mut self,
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+        read: impl Fn(&str, &str) -> Result<String, String>,
+        check: CheckRule,
+    ) -> Result<Self, Diagnostic> {
+        for (file, src) in files {
+            self.insert(parse_catalog_checked(
+                file,
+                src,
+                &|path| read(file, path),
+                check,
+            )?);
         }
         Ok(self)
     }
