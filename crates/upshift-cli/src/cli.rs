@@ -53,6 +53,18 @@ pub struct Cli {
     #[arg(long, global = true, env = "UPSHIFT_CATALOG", value_name = "DIR")]
     pub catalog: Option<PathBuf>,
 
+    /// Colour on stderr: `auto` (on a terminal, unless `NO_COLOR` is set), `always` or `never`.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: clap::ColorChoice,
+
+    /// Print only errors and the result.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print each step as it starts, and the details of backups, verifies and restores.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
