@@ -21,6 +21,10 @@ want mariadbd mariadb-server             # upshift-testkit: MariaDB server
 want mariadb-dump mariadb-client
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)  # upshift-testkit: another machine over ssh
 want unshare util-linux
+want zsh zsh                             # upshift-cli: the generated zsh completions load
+want fish fish                           # upshift-cli: the generated fish completions parse
+want man man-db                          # upshift-cli: the man page renders with `man -l`
+want groff groff-base
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)  # static busybox for the volume helper image
 
 if ((${#need_apt[@]})); then

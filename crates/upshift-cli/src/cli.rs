@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 const ABOUT: &str = "Upgrade and migrate self-hosted servers safely.
 
@@ -52,6 +52,18 @@ pub struct Cli {
     /// A directory of extra catalogs (`*.toml`); a catalog there replaces the built-in one of the same product.
     #[arg(long, global = true, env = "UPSHIFT_CATALOG", value_name = "DIR")]
     pub catalog: Option<PathBuf>,
+
+    /// Colour on stderr: `auto` (on a terminal, unless `NO_COLOR` is set), `always` or `never`.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: clap::ColorChoice,
+
+    /// Print only errors and the result.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print each step as it starts, and the details of backups, verifies and restores.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -164,6 +176,23 @@ Examples:\n  upshift restore 3f2a9c1e"
     /// Migrate a configuration file (YAML, JSON, TOML, .env) between versions, keeping comments.
     #[command(subcommand)]
     Config(ConfigCommand),
+
+    /// Print the shell completion script for SHELL on stdout.
+    #[command(after_help = "Examples:
+  source <(upshift completions bash)                                    # this shell
+  upshift completions bash > ~/.local/share/bash-completion/completions/upshift
+  upshift completions zsh > ~/.zfunc/_upshift                           # with fpath+=~/.zfunc
+  upshift completions fish > ~/.config/fish/completions/upshift.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff) on stdout.
+    #[command(after_help = "Examples:
+  upshift man | man -l -
+  upshift man > ~/.local/share/man/man1/upshift.1")]
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,4 +279,19 @@ pub enum CatalogCommand {
         /// The product (`demo`, `mender`, `mattermost`, or one from `--catalog DIR`).
         product: String,
     },
+}
+
+impl Cli {
+    /// The clap definition of the whole command line, for completions and
+    /// the man page.
+    pub fn definition() -> clap::Command {
+        Cli::command()
+    }
+
+    /// The definition as the man page shows it: the first line of the
+    /// description as NAME, all of it under DESCRIPTION.
+    pub fn man_definition() -> clap::Command {
+        let summary = ABOUT.lines().next().unwrap_or(ABOUT).trim_end_matches('.');
+        Cli::command().about(summary).long_about(ABOUT)
+    }
 }

@@ -11,7 +11,7 @@ mod settings;
 use clap::Parser;
 
 use crate::cli::Cli;
-use crate::printer::Printer;
+use crate::printer::{Level, Printer};
 use crate::settings::Settings;
 
 fn main() {
@@ -20,7 +20,11 @@ fn main() {
         manifest: cli.manifest.clone(),
         catalog_dir: cli.catalog.clone(),
         yes: cli.yes,
-        printer: Printer { json: cli.json },
+        printer: Printer::new(
+            cli.json,
+            cli.color,
+            Level::from_flags(cli.quiet, cli.verbose),
+        ),
     };
     let code = match commands::run(&settings, cli.command) {
         Ok(code) => code,

@@ -114,7 +114,7 @@ impl Settings {
             false,
         )?;
         for line in &guard.stopped {
-            crate::printer::note!("{line}");
+            crate::printer::note!(self.printer, "{line}");
         }
         Ok(guard)
     }
@@ -126,9 +126,9 @@ impl Settings {
             return true;
         }
         if !std::io::stdin().is_terminal() {
-            crate::printer::note!(
+            self.printer.always(&format!(
                 "{question} — not confirmed: pass -y to confirm without a terminal"
-            );
+            ));
             return false;
         }
         eprint!("{question} [y/N] ");

@@ -371,3 +371,31 @@ fn a_store_path_cannot_leave_the_installation() {
         );
     }
 }
+
+#[test]
+fn a_duration_without_a_known_unit_names_the_line_and_the_forms() {
+    let run = plan_with(&demo_manifest().replacen("interval = 0.2", "interval = \"2 weeks\"", 1));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("upshift.toml:31:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid duration \"2 weeks\""),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("\"200ms\", \"15s\", \"15m\", \"1h\""),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn durations_take_units_or_numbers_of_seconds() {
+    let manifest = demo_manifest()
+        .replacen("interval = 0.2", "interval = \"200ms\"", 1)
+        .replace("stop_timeout = 10 ", "stop_timeout = \"15s\"")
+        .replace("retry_after = 60", "retry_after = \"1m\"");
+    assert!(manifest.contains("\"15s\"") && manifest.contains("\"1m\""));
+    let run = plan_with(&format!("{manifest}\n[hooks]\ntimeout = \"1h\"\n"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}

@@ -22,7 +22,10 @@ pub fn check(h: &Health, t: &Target) -> StepResult<()> {
 
 /// [`check`], with `{version}` in a body pattern standing for `version`.
 pub fn check_at(h: &Health, t: &Target, version: Option<&str>) -> StepResult<()> {
-    let timeout = Duration::from_secs_f64(h.timeout.unwrap_or(5.0).max(0.05));
+    let timeout = h
+        .timeout
+        .map_or(Duration::from_secs(5), |t| t.duration())
+        .max(Duration::from_millis(50));
     if let Some(url) = &h.http {
         let (status, body) = http_via(&t.host, "GET", url, None, None, timeout)?;
         let want = h.status.unwrap_or(200);
@@ -82,7 +85,10 @@ pub fn wait(h: &Health, t: &Target) -> StepResult<()> {
 
 /// [`wait`], expecting `version` to answer (see [`check_at`]).
 pub fn wait_at(h: &Health, t: &Target, version: Option<&str>) -> StepResult<()> {
-    let interval = Duration::from_secs_f64(h.interval.unwrap_or(1.0).max(0.01));
+    let interval = h
+        .interval
+        .map_or(Duration::from_secs(1), |t| t.duration())
+        .max(Duration::from_millis(10));
     let retries = h.retries.unwrap_or(30).max(1);
     let deadline = Instant::now() + interval * retries;
     let mut pause = Duration::from_millis(10).min(interval);
@@ -223,8 +229,8 @@ mod tests {
             body: None,
             tcp: None,
             command: None,
-            interval: Some(0.05),
-            timeout: Some(1.0),
+            interval: Some(upshift_core::manifest::Seconds::from_millis(50)),
+            timeout: Some(upshift_core::manifest::Seconds::from_secs(1)),
             retries: Some(3),
         }
     }
@@ -285,7 +291,7 @@ mod tests {
             .contains("broken"));
         // One attempt may take `timeout` seconds, not as long as the command likes.
         c.command = Some("sleep 40".into());
-        c.timeout = Some(0.2);
+        c.timeout = Some(upshift_core::manifest::Seconds::from_millis(200));
         let e = check(&c, &Target::local(Path::new("/"))).unwrap_err();
         assert!(e.to_string().contains("did not finish within 0.2s"), "{e}");
     }

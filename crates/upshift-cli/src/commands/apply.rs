@@ -34,7 +34,12 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
     let path: Vec<&str> = std::iter::once(plan.from.as_str())
         .chain(plan.hops.iter().map(|h| h.to.as_str()))
         .collect();
-    crate::printer::note!("upgrading {}: {}", plan.installation, path.join(" → "));
+    crate::printer::note!(
+        settings.printer,
+        "upgrading {}: {}",
+        plan.installation,
+        path.join(" → ")
+    );
     if !settings.confirm(&format!(
         "Upgrade {} from {} to {} ({} hops)?",
         plan.installation,
@@ -44,7 +49,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
     )) {
         return Err(CliError::Failed("not confirmed: nothing changed".into()));
     }
-    let progress = StepLines::new();
+    let progress = StepLines::new(settings.printer);
     let setup = super::setup(settings, &loaded, &progress)?;
     let summary = upshift_run::apply(&setup, &plan)?;
     p.json(&summary);

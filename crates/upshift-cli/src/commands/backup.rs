@@ -21,6 +21,7 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
             .to_string(),
     };
     crate::printer::note!(
+        settings.printer,
         "backing up {} ({} stores and {} config files) to {}",
         tags.installation,
         loaded.manifest.stores.len(),
@@ -30,7 +31,11 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let target = settings.target(&loaded)?;
     let mirror = settings.state().mirror(&tags.installation);
     if target.is_remote() {
-        crate::printer::note!("copying the stores from {}", target.label());
+        crate::printer::note!(
+            settings.printer,
+            "copying the stores from {}",
+            target.label()
+        );
         host::pull_stores(&target, &loaded.manifest, &mirror)?;
     }
     let (view, base) = host::backup_view(&target, &loaded.manifest, &mirror);
@@ -38,7 +43,7 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         &view,
         &base,
         &tags,
-        &crate::progress::StoreSpinner::new(settings.printer.json),
+        &crate::progress::StoreSpinner::new(settings.printer),
     )?;
     settings.printer.json(&info);
     settings.printer.human(format!(

@@ -21,6 +21,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
     let (auth_port, notes_port) = two_free_ports()?;
     let fail = |what: &str, e: String| CliError::Failed(format!("demo: {what}: {e}"));
     crate::printer::note!(
+        settings.printer,
         "setting up the demo installation (auth + notes 1.0.0) in {}",
         dir.display()
     );
@@ -101,7 +102,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
     let plan = upshift_core::plan(&loaded, "3.0.0")?;
     p.human(crate::render::plan(&plan, &loaded.catalog));
     p.human("\nUpgrading (progress on stderr)...");
-    let progress = StepLines::new();
+    let progress = StepLines::new(settings.printer);
     let setup = super::setup(&demo, &loaded, &progress)?;
     let summary = upshift_run::apply(&setup, &plan)?;
     let token = get_token(&auth).map_err(|e| fail("auth after the upgrade", e))?;

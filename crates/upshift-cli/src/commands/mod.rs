@@ -4,6 +4,7 @@
 mod apply;
 mod backup;
 mod catalog;
+mod completions;
 mod config;
 mod demo;
 mod history;
@@ -37,6 +38,8 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
         Command::Snapshots => snapshots::run(settings),
         Command::Verify { id } => verify::run(settings, id.as_deref()),
         Command::Restore { id, force } => restore::run(settings, &id, force),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man => completions::man(),
     }
 }
 

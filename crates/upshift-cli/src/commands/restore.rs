@@ -46,10 +46,14 @@ pub fn run(settings: &Settings, id: &str, force: bool) -> Result<i32, CliError> 
         id,
         &view,
         &base,
-        &crate::progress::StoreSpinner::new(settings.printer.json),
+        &crate::progress::StoreSpinner::new(settings.printer),
     )?;
     if target.is_remote() {
-        crate::printer::note!("writing the restored files to {}", target.label());
+        crate::printer::note!(
+            settings.printer,
+            "writing the restored files to {}",
+            target.label()
+        );
         host::push_stores(&target, m, &mirror)?;
     }
     settings.printer.json(&report);

@@ -6,7 +6,7 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let loaded = settings.load()?;
-    let progress = StepLines::new();
+    let progress = StepLines::new(settings.printer);
     let setup = super::setup(settings, &loaded, &progress)?;
     let summary = upshift_run::resume(&setup)?;
     settings.printer.json(&summary);

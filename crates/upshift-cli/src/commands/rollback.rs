@@ -7,7 +7,7 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings, run_id: Option<&str>, to: Option<&str>) -> Result<i32, CliError> {
     let loaded = settings.load()?;
     let name = &loaded.manifest.installation.name;
-    let progress = StepLines::new();
+    let progress = StepLines::new(settings.printer);
     let setup = super::setup(settings, &loaded, &progress)?;
     // Refused before asking when it cannot be done; the question says the
     // versions and what happens to the data.

@@ -20,7 +20,7 @@ pub fn run(settings: &Settings, id: Option<&str>) -> Result<i32, CliError> {
         id,
         &view,
         &base,
-        &crate::progress::StoreSpinner::new(settings.printer.json),
+        &crate::progress::StoreSpinner::new(settings.printer),
     )?;
     settings.printer.json(&report);
     if report.ok() {

@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use super::duration::Seconds;
 use super::secret::SecretRef;
 
 /// A parsed, validated manifest.
@@ -181,8 +182,8 @@ pub struct ProcessDriver {
     pub start: String,
     pub pidfile: Option<String>,
     pub workdir: Option<String>,
-    /// Seconds between SIGTERM and SIGKILL.
-    pub stop_timeout: Option<u64>,
+    /// Time between SIGTERM and SIGKILL (default 10 s).
+    pub stop_timeout: Option<Seconds>,
 }
 
 /// `driver = "systemd"`.
@@ -239,10 +240,10 @@ pub struct Health {
     pub body: Option<String>,
     pub tcp: Option<String>,
     pub command: Option<String>,
-    /// Seconds between attempts (default 1).
-    pub interval: Option<f64>,
-    /// Seconds one attempt may take (default 5).
-    pub timeout: Option<f64>,
+    /// Time between attempts (default 1 s).
+    pub interval: Option<Seconds>,
+    /// Time one attempt may take (default 5 s).
+    pub timeout: Option<Seconds>,
     /// Attempts before giving up (default 30).
     pub retries: Option<u32>,
 }
@@ -332,20 +333,20 @@ pub struct Hooks {
     /// Runs after a hop failed and was undone (or could not be), with
     /// `UPSHIFT_FROM`, `UPSHIFT_TO` and `UPSHIFT_ERROR` set.
     pub on_failure: Option<String>,
-    /// Seconds each hook (and each `maintenance` command) may take before
+    /// Time each hook (and each `maintenance` command) may take before
     /// it, its whole process group, is stopped and the step fails
     /// (default [`Hooks::DEFAULT_TIMEOUT`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<u64>,
+    pub timeout: Option<Seconds>,
 }
 
 impl Hooks {
     /// An hour.
-    pub const DEFAULT_TIMEOUT: u64 = 3600;
+    pub const DEFAULT_TIMEOUT: Seconds = Seconds::from_secs(3600);
 
     /// How long one hook may take.
     pub fn time_limit(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.timeout.unwrap_or(Self::DEFAULT_TIMEOUT))
+        self.timeout.unwrap_or(Self::DEFAULT_TIMEOUT).duration()
     }
 }
 
@@ -357,8 +358,9 @@ pub struct Maintenance {
     #[serde(default = "yes")]
     pub page: bool,
     pub message: Option<String>,
-    /// Seconds for the `Retry-After` header.
-    pub retry_after: Option<u32>,
+    /// When users should try again, for the `Retry-After` header (whole
+    /// seconds, rounded up).
+    pub retry_after: Option<Seconds>,
     /// Commands that switch the product's own maintenance mode, or announce it.
     pub on: Option<String>,
     pub off: Option<String>,

@@ -126,7 +126,9 @@ pub fn stop(name: &str, conf: &ProcessDriver, t: &Target) -> StepResult<()> {
     let Some(pid) = read_pid(t, &pidfile) else {
         return Ok(());
     };
-    let grace = Duration::from_secs(conf.stop_timeout.unwrap_or(10));
+    let grace = conf
+        .stop_timeout
+        .map_or(Duration::from_secs(10), |t| t.duration());
     if t.host.group_alive(pid) {
         t.host.signal_group(pid, libc::SIGTERM);
         if !wait_gone(t, pid, grace) {
@@ -208,7 +210,7 @@ mod tests {
             start: "cp run/srv.pid seen.pid; exec sleep 300".into(),
             pidfile: None,
             workdir: None,
-            stop_timeout: Some(5),
+            stop_timeout: Some(upshift_core::manifest::Seconds::from_secs(5)),
         };
         let svc = plain_service();
         // A stale pidfile from an earlier, dead copy is replaced.
@@ -237,7 +239,7 @@ mod tests {
             start: "sleep 300 & sleep 301 & wait".into(),
             pidfile: None,
             workdir: None,
-            stop_timeout: Some(5),
+            stop_timeout: Some(upshift_core::manifest::Seconds::from_secs(5)),
         };
         let svc = plain_service();
         start("srv", &conf, &svc, &t).unwrap();

@@ -57,7 +57,11 @@ impl<'a> Runner<'a> {
     pub fn new(setup: &'a Setup<'a>, journal: Journal, run_id: String, plan: Plan) -> Result<Self> {
         let m = &setup.loaded.manifest.maintenance;
         Ok(Runner {
-            page: MaintenancePage::new(m.message.as_deref(), m.retry_after),
+            page: MaintenancePage::new(
+                m.message.as_deref(),
+                m.retry_after
+                    .map(|s| u32::try_from(s.whole_secs_ceil()).unwrap_or(u32::MAX)),
+            ),
             deployments: deploy::deployments(setup.loaded),
             deferring: false,
             setup,
