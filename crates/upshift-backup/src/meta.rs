@@ -85,7 +85,7 @@ pub enum StoreMeta {
         sha256: String,
         tables: RowCounts,
     },
-    /// PostgreSQL: `pg_dump -Fc` at `dump`, and row counts taken when it started.
+    /// PostgreSQL: `pg_dump -Fc` at `dump`, and row counts taken in the snapshot it dumped.
     Postgres { dump: String, tables: RowCounts },
     /// MariaDB/MySQL: the SQL dump at `dump`, and row counts.
     Mysql { dump: String, tables: RowCounts },

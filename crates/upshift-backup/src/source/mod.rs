@@ -9,6 +9,7 @@ pub(crate) mod files;
 pub(crate) mod mongodb;
 pub(crate) mod mysql;
 mod parts;
+mod pg_session;
 pub(crate) mod postgres;
 pub(crate) mod s3;
 pub(crate) mod sqlite;
