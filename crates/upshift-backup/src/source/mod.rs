@@ -5,6 +5,7 @@
 //! one place that tells the kinds apart. [`Combined`] feeds every part of
 //! every store into one snapshot.
 
+mod checked;
 pub(crate) mod files;
 pub(crate) mod mongodb;
 pub(crate) mod mysql;

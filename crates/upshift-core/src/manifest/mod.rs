@@ -1,5 +1,6 @@
 //! The installation manifest, `upshift.toml`.
 
+mod exclude;
 mod host;
 mod model;
 mod parse;
@@ -7,6 +8,7 @@ mod raw;
 mod secret;
 mod store_path;
 
+pub use exclude::{exclude_set, ExcludeError};
 pub use host::{parse_host, RemoteHost};
 pub use model::*;
 pub use parse::{known_version, load, parse_manifest, Loaded};
