@@ -87,8 +87,16 @@ pub enum StoreMeta {
     },
     /// PostgreSQL: `pg_dump -Fc` at `dump`, and row counts taken in the snapshot it dumped.
     Postgres { dump: String, tables: RowCounts },
-    /// MariaDB/MySQL: the SQL dump at `dump`, and row counts.
-    Mysql { dump: String, tables: RowCounts },
+    /// MariaDB/MySQL: the SQL dump at `dump`. With `rows_in_dump`, the rows
+    /// to expect are counted in the dump itself when it is verified, and
+    /// `tables` is empty; snapshots of earlier versions recorded `tables`
+    /// with a query of their own.
+    Mysql {
+        dump: String,
+        tables: RowCounts,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        rows_in_dump: bool,
+    },
     /// MongoDB: `mongodump --archive` at `dump`.
     Mongodb { dump: String },
     /// Docker named volume: a tar stream at `dump`.

@@ -6,6 +6,7 @@
 //! every store into one snapshot.
 
 mod checked;
+mod dump_rows;
 pub(crate) mod files;
 pub(crate) mod mongodb;
 pub(crate) mod mysql;

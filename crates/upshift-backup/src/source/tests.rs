@@ -119,6 +119,7 @@ fn recorded_metadata_names_its_kind() {
         StoreMeta::Mysql {
             dump: dump(),
             tables: Default::default(),
+            rows_in_dump: true,
         },
         StoreMeta::Mongodb { dump: dump() },
         StoreMeta::Volume {
