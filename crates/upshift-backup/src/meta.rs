@@ -78,6 +78,10 @@ pub enum StoreMeta {
         paths: Vec<PathMap>,
         files: u64,
         bytes: u64,
+        /// The store's `exclude` globs when it was taken: a restore leaves
+        /// what they match alone.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        exclude: Vec<String>,
     },
     /// SQLite: the online copy's SHA-256 and its tables' row counts.
     Sqlite {

@@ -325,7 +325,8 @@ fn a_file_appended_to_during_the_backup_verifies() {
 }
 
 /// `exclude` globs leave matching files and directories (with all they
-/// hold) out of the snapshot; what they leave in verifies and restores.
+/// hold) out of the snapshot; what they leave in verifies and restores,
+/// and a restore leaves what they match as it is.
 #[test]
 fn exclude_globs_keep_matching_files_out_of_the_snapshot() {
     let dir = tempfile::tempdir().unwrap();
@@ -353,8 +354,28 @@ fn exclude_globs_keep_matching_files_out_of_the_snapshot() {
         "{report:?}"
     );
 
-    std::fs::remove_dir_all(base.join("data")).unwrap();
+    let snapshot = repo.snapshots().unwrap();
+    assert_eq!(snapshot[0].total_bytes, 5 + 4 + 8, "{snapshot:?}");
+
+    std::fs::write(base.join("data/a.txt"), "changed").unwrap();
+    std::fs::write(base.join("data/new.txt"), "appeared").unwrap();
+    std::fs::create_dir(base.join("data/newdir")).unwrap();
+    std::fs::write(base.join("data/x.log"), "log, longer now").unwrap();
     repo.restore(&snap.id, &m, base, &NoProgress).unwrap();
-    let got: Vec<String> = tree(&base.join("data")).into_keys().collect();
-    assert_eq!(got, ["a.txt", "cached.txt", "sub/keep.txt"]);
+    let got = tree(&base.join("data"));
+    let names: Vec<&str> = got.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "a.txt",
+            "cache/big.bin",
+            "cached.txt",
+            "sub/keep.txt",
+            "sub/y.log",
+            "x.log"
+        ]
+    );
+    assert_eq!(got["a.txt"], b"alpha");
+    assert_eq!(got["x.log"], b"log, longer now");
+    assert!(!base.join("data/newdir").exists());
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use upshift_core::manifest::{exclude_set, Store, StoreKind};
+use upshift_core::manifest::{exclude_set, glob_set, Store, StoreKind};
 
 use super::parts::Walk;
 use super::{DataOnHost, Part, Planned, Planning, StoreSource, Stored, Tools, WatchedFile};
@@ -49,6 +49,7 @@ impl StoreSource for Source {
             paths,
             files,
             bytes,
+            ..
         } = meta
         else {
             return Err(s.other_kind(self.kind(), meta));
@@ -63,11 +64,14 @@ impl StoreSource for Source {
         Ok(compare_counts(&what, (f, b), (*files, *bytes)))
     }
 
+    /// Leaves alone what the snapshot's `exclude` globs match.
     fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
-        let StoreMeta::Files { paths, .. } = meta else {
+        let StoreMeta::Files { paths, exclude, .. } = meta else {
             return Err(s.other_kind(self.kind(), meta));
         };
-        let done: Result<Vec<String>> = paths.iter().map(|pm| s.restore_path(pm)).collect();
+        let keep = glob_set(exclude.iter().map(String::as_str))
+            .map_err(|e| BackupError::bad_store(s.name, e.to_string()))?;
+        let done: Result<Vec<String>> = paths.iter().map(|pm| s.restore_path(pm, &keep)).collect();
         Ok(done?.join("; "))
     }
 }
@@ -128,6 +132,7 @@ fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
             paths: maps,
             files,
             bytes,
+            exclude: store.exclude.iter().map(|g| g.get_ref().clone()).collect(),
         },
     ))
 }

@@ -15,6 +15,8 @@ use rustic_core::{
     ReadSourceEntry, ReadSourceOpen, RusticError, RusticResult,
 };
 
+use upshift_core::manifest::is_excluded;
+
 use super::checked::{Checked, Seen};
 use super::s3;
 use crate::command::{Cmd, Failures};
@@ -295,7 +297,7 @@ fn local_entries(
             // The walker's start (should it ever yield it): added above.
             continue;
         }
-        if excluded(rel, exclude) {
+        if is_excluded(exclude, rel) {
             continue;
         }
         let seen = Seen {
@@ -314,15 +316,6 @@ fn local_entries(
         });
     }
     Ok(())
-}
-
-/// True when `rel` or a directory it lies in matches `exclude`.
-fn excluded(rel: &Path, exclude: &GlobSet) -> bool {
-    !exclude.is_empty()
-        && !rel.as_os_str().is_empty()
-        && rel
-            .ancestors()
-            .any(|a| !a.as_os_str().is_empty() && exclude.is_match(a))
 }
 
 /// The entry for a store's directory itself, stored at `dest` with the

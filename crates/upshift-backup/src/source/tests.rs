@@ -106,6 +106,7 @@ fn recorded_metadata_names_its_kind() {
             paths: vec![],
             files: 0,
             bytes: 0,
+            exclude: Vec::new(),
         },
         StoreMeta::Sqlite {
             paths: vec![],

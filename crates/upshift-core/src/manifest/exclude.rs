@@ -19,14 +19,29 @@ pub struct ExcludeError {
 
 /// The store's `exclude` globs as one set (empty when it has none).
 pub fn exclude_set(store: &Store) -> Result<GlobSet, ExcludeError> {
+    glob_set(store.exclude.iter().map(|g| g.get_ref().as_str()))
+}
+
+/// Globs as one set.
+pub fn glob_set<'a>(globs: impl IntoIterator<Item = &'a str>) -> Result<GlobSet, ExcludeError> {
     let mut set = GlobSetBuilder::new();
-    for g in &store.exclude {
-        set.add(glob(g.get_ref())?);
+    for g in globs {
+        set.add(glob(g)?);
     }
     set.build().map_err(|e| ExcludeError {
         glob: String::new(),
         reason: e.to_string(),
     })
+}
+
+/// True when `rel` (relative to a store path) or a directory it lies in
+/// matches `set`.
+pub fn is_excluded(set: &GlobSet, rel: &std::path::Path) -> bool {
+    !set.is_empty()
+        && !rel.as_os_str().is_empty()
+        && rel
+            .ancestors()
+            .any(|a| !a.as_os_str().is_empty() && set.is_match(a))
 }
 
 fn glob(text: &str) -> Result<Glob, ExcludeError> {

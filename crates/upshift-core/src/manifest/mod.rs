@@ -8,7 +8,7 @@ mod raw;
 mod secret;
 mod store_path;
 
-pub use exclude::{exclude_set, ExcludeError};
+pub use exclude::{exclude_set, glob_set, is_excluded, ExcludeError};
 pub use host::{parse_host, RemoteHost};
 pub use model::*;
 pub use parse::{known_version, load, parse_manifest, Loaded};
