@@ -304,6 +304,7 @@ fn local_entries(
             path: path.clone(),
             size: node.meta.size,
             mtime: node.meta.mtime,
+            inode: node.meta.inode,
         };
         out.push(Walked {
             path: if rel.as_os_str().is_empty() {
