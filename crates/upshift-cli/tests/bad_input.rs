@@ -318,3 +318,26 @@ fn a_store_path_cannot_leave_the_installation() {
         );
     }
 }
+
+#[test]
+fn a_bad_exclude_glob_exits_2_at_its_line_with_an_example() {
+    let manifest = r#"
+[installation]
+name = "t"
+product = "demo"
+version = "1.0.0"
+
+[stores.uploads]
+kind = "files"
+path = "data"
+exclude = ["*.log", "cache/[x"]
+"#;
+    let run = plan_with(manifest);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("upshift.toml:10:21"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`cache/[x`") && run.stderr.contains("`*.log` or `cache/**`"),
+        "{}",
+        run.stderr
+    );
+}
