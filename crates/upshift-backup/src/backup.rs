@@ -157,3 +157,35 @@ impl Repository {
         Ok(SnapshotInfo::from_parts(&snap, &meta))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::first_failure;
+    use crate::error::BackupError;
+
+    fn changed(p: &str) -> BackupError {
+        BackupError::ChangedWhileCopied {
+            paths: vec![PathBuf::from(p)],
+        }
+    }
+
+    #[test]
+    fn files_changed_while_copied_are_named_together() {
+        let e = first_failure(vec![changed("/d/a"), changed("/d/b")]);
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("/d/a, /d/b changed while being copied"),
+            "{msg}"
+        );
+        assert!(msg.contains("`exclude`"), "{msg}");
+    }
+
+    #[test]
+    fn another_failure_comes_first_and_is_not_retried() {
+        let tool = BackupError::bad_store("db", "gone");
+        let e = first_failure(vec![changed("/d/a"), tool]);
+        assert!(matches!(e, BackupError::BadStore { .. }), "{e}");
+    }
+}
