@@ -15,6 +15,22 @@ use crate::progress::Progress;
 use crate::repo::{rerr, Repository, SnapshotInfo};
 use crate::source::{self, files, Combined, Part, Planning};
 
+/// How many times a backup is tried when files change while copied.
+const ATTEMPTS: usize = 3;
+
+/// The error a failed backup reports: its first failure other than a file
+/// that changed while copied, or else every such file, named together.
+fn first_failure(failed: Vec<BackupError>) -> BackupError {
+    let mut changed = Vec::new();
+    for e in failed {
+        match e {
+            BackupError::ChangedWhileCopied { paths } => changed.extend(paths),
+            other => return other,
+        }
+    }
+    BackupError::ChangedWhileCopied { paths: changed }
+}
+
 impl Repository {
     /// Backs up every store and config file of `manifest` (paths relative to
     /// `base_dir`) into one snapshot tagged with `tags`.
@@ -34,7 +50,27 @@ impl Repository {
         })
     }
 
+    /// A file rewritten while it was copied ([`BackupError::ChangedWhileCopied`])
+    /// makes the whole backup start over, up to [`ATTEMPTS`] times in all: the
+    /// writes of a live server come and go, and the parts already stored
+    /// are deduplicated, so another attempt costs reading, not storing.
     fn backup_unguarded(
+        &self,
+        manifest: &Manifest,
+        base_dir: &Path,
+        tags: &Tags,
+        progress: &dyn Progress,
+    ) -> Result<SnapshotInfo> {
+        let mut attempt = 1;
+        loop {
+            match self.backup_once(manifest, base_dir, tags, progress) {
+                Err(BackupError::ChangedWhileCopied { .. }) if attempt < ATTEMPTS => attempt += 1,
+                done => return done,
+            }
+        }
+    }
+
+    fn backup_once(
         &self,
         manifest: &Manifest,
         base_dir: &Path,
@@ -82,7 +118,7 @@ impl Repository {
                     is_dir: false,
                 },
             );
-            parts.push(Part::Local { src, dest });
+            parts.push(Part::local(&src, &dest, &globset::GlobSet::empty())?);
         }
         let meta = SnapshotMeta {
             upshift: SnapshotMeta::FORMAT,
@@ -111,13 +147,45 @@ impl Repository {
         let snap = repo
             .archive(&BackupOptions::default(), &src, snap, &paths)
             .map_err(|e| rerr(&self.path, &e))?;
-        let mut failed = std::mem::take(&mut *failures.lock().expect("failures lock"));
+        let failed = std::mem::take(&mut *failures.lock().expect("failures lock"));
         if !failed.is_empty() {
             // The archiver only logs unreadable sources: do not leave a half snapshot.
             repo.delete_snapshots(&[snap.id])
                 .map_err(|e| rerr(&self.path, &e))?;
-            return Err(failed.remove(0));
+            return Err(first_failure(failed));
         }
         Ok(SnapshotInfo::from_parts(&snap, &meta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::first_failure;
+    use crate::error::BackupError;
+
+    fn changed(p: &str) -> BackupError {
+        BackupError::ChangedWhileCopied {
+            paths: vec![PathBuf::from(p)],
+        }
+    }
+
+    #[test]
+    fn files_changed_while_copied_are_named_together() {
+        let e = first_failure(vec![changed("/d/a"), changed("/d/b")]);
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("/d/a, /d/b changed while being copied"),
+            "{msg}"
+        );
+        assert!(msg.contains("`exclude`"), "{msg}");
+    }
+
+    #[test]
+    fn another_failure_comes_first_and_is_not_retried() {
+        let tool = BackupError::bad_store("db", "gone");
+        let e = first_failure(vec![changed("/d/a"), tool]);
+        assert!(matches!(e, BackupError::BadStore { .. }), "{e}");
     }
 }

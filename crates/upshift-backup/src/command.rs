@@ -26,6 +26,9 @@ pub(crate) struct Cmd {
     /// Files holding secrets for the tool, removed when the last clone of
     /// the command is dropped.
     files: Vec<Arc<TempPath>>,
+    /// What must stay alive while the tool runs (a transaction whose
+    /// snapshot the tool reads), released with the last clone.
+    holds: Vec<Arc<dyn Send + Sync>>,
 }
 
 impl std::fmt::Debug for Cmd {
@@ -43,7 +46,14 @@ impl Cmd {
             args: Vec::new(),
             env: Vec::new(),
             files: Vec::new(),
+            holds: Vec::new(),
         }
+    }
+
+    /// Keeps `held` alive as long as this command (or a clone) exists.
+    pub(crate) fn holding(mut self, held: Arc<dyn Send + Sync>) -> Self {
+        self.holds.push(held);
+        self
     }
 
     pub(crate) fn arg(mut self, a: impl Into<String>) -> Self {
@@ -139,6 +149,20 @@ impl Cmd {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Starts the tool with every standard stream piped, for a caller that
+    /// talks to it; it is recorded as a running child until `Tracked` drops.
+    pub(crate) fn spawn_piped(&self) -> Result<(Child, crate::children::Tracked)> {
+        let child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.missing(e))?;
+        let tracked = crate::children::track(child.id(), &self.shown());
+        Ok((child, tracked))
+    }
+
     /// Runs with `feed` writing the tool's stdin; returns stdout.
     /// When the tool fails, its stderr is reported rather than a broken pipe.
     pub(crate) fn run_with_stdin(
@@ -191,6 +215,11 @@ impl Cmd {
             _tracked: tracked,
         })
     }
+}
+
+/// Reads a tool's stderr to the end on a thread, keeping its beginning.
+pub(crate) fn collect_stderr(r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    collect(r, STDERR_LIMIT)
 }
 
 /// Reads a pipe to the end on a thread, keeping at most `limit` bytes.

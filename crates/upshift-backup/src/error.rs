@@ -77,6 +77,11 @@ pub enum BackupError {
     #[error("store `{store}`: S3: {message}")]
     S3 { store: String, message: String },
 
+    /// Files that changed while the archiver copied them, other than by
+    /// growing: the stored copies could be torn, so no snapshot is kept.
+    #[error("{} changed while being copied (not only appended to), so the snapshot would hold a torn copy and none was kept: leave such files out with the store's `exclude` (e.g. `exclude = [\"*.tmp\"]`), or stop what writes them while backing up", shown(paths))]
+    ChangedWhileCopied { paths: Vec<PathBuf> },
+
     /// No snapshot matches the given id.
     #[error("no upshift snapshot matches `{0}` (run `upshift snapshots` to list them)")]
     NoSuchSnapshot(String),
@@ -134,6 +139,12 @@ impl BackupError {
             message: message.into(),
         }
     }
+}
+
+/// Paths, comma-separated, for a message.
+fn shown(paths: &[PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    names.join(", ")
 }
 
 /// Short for `Result<T, BackupError>`.

@@ -78,6 +78,10 @@ pub enum StoreMeta {
         paths: Vec<PathMap>,
         files: u64,
         bytes: u64,
+        /// The store's `exclude` globs when it was taken: a restore leaves
+        /// what they match alone.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        exclude: Vec<String>,
     },
     /// SQLite: the online copy's SHA-256 and its tables' row counts.
     Sqlite {
@@ -85,10 +89,18 @@ pub enum StoreMeta {
         sha256: String,
         tables: RowCounts,
     },
-    /// PostgreSQL: `pg_dump -Fc` at `dump`, and row counts taken when it started.
+    /// PostgreSQL: `pg_dump -Fc` at `dump`, and row counts taken in the snapshot it dumped.
     Postgres { dump: String, tables: RowCounts },
-    /// MariaDB/MySQL: the SQL dump at `dump`, and row counts.
-    Mysql { dump: String, tables: RowCounts },
+    /// MariaDB/MySQL: the SQL dump at `dump`. With `rows_in_dump`, the rows
+    /// to expect are counted in the dump itself when it is verified, and
+    /// `tables` is empty; snapshots of earlier versions recorded `tables`
+    /// with a query of their own.
+    Mysql {
+        dump: String,
+        tables: RowCounts,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        rows_in_dump: bool,
+    },
     /// MongoDB: `mongodump --archive` at `dump`.
     Mongodb { dump: String },
     /// Docker named volume: a tar stream at `dump`.

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::SystemTime;
 
+use globset::GlobSet;
 use rustic_core::repofile::{Node, SnapshotFile};
 use rustic_core::{IndexedFullStatus, LocalDestination, LsOptions, RestoreOptions};
 use serde::Serialize;
-use upshift_core::manifest::Manifest;
+use upshift_core::manifest::{is_excluded, Manifest};
 
 use crate::error::{BackupError, Result};
 use crate::guard;
@@ -76,7 +77,7 @@ impl Repository {
             }
         }
         for (name, pm) in &meta.config {
-            let r = self.restore_path(&repo, &snap, pm)?;
+            let r = self.restore_path(&repo, &snap, pm, &GlobSet::empty())?;
             report.config.insert(name.clone(), r);
         }
         Ok(report)
@@ -115,11 +116,17 @@ impl Repository {
     /// snapshot's size and mtime, so it reads no contents. (rustic_core's own
     /// content restore reads up to 40 MiB pack ranges on 20 threads and queues
     /// decoded blobs for writing: ~1 GB peak on a cold restore of 1 GB.)
+    ///
+    /// What `keep` matches (a files store's `exclude`) was never in the
+    /// snapshot and is left as it is: the removal of what appeared since
+    /// is then done here ([`remove_unlisted`]) rather than by rustic_core,
+    /// which would remove it too.
     pub(crate) fn restore_path(
         &self,
         repo: &Indexed,
         snap: &SnapshotFile,
         pm: &PathMap,
+        keep: &GlobSet,
     ) -> Result<String> {
         let node = repo
             .node_from_snapshot_and_path(snap, &pm.snapshot)
@@ -146,15 +153,24 @@ impl Repository {
                 files.push((target, n));
             }
         }
-        let opts = RestoreOptions::default().delete(true);
+        let own_removal = !keep.is_empty() && pm.is_dir;
+        let opts = RestoreOptions::default().delete(!own_removal);
+        let mut removed = 0;
+        if own_removal {
+            let listed = listed_entries(ls.clone()).map_err(|e| rerr(&self.path, &e))?;
+            removed = remove_unlisted(Path::new(&pm.original), Path::new(""), &listed, keep)?;
+        }
         // First pass: directories created, entries that appeared since (or
         // whose type changed) removed; the plan itself is not executed.
-        let removed = repo
+        let additional = repo
             .prepare_restore(&opts, ls.clone(), &dest, false)
             .map_err(|e| rerr(&self.path, &e))?
             .stats
             .files
             .additional;
+        if !own_removal {
+            removed = additional;
+        }
         let (written, kept) = self.write_files(repo, &files)?;
         let plan = repo
             .prepare_restore(&opts, ls.clone(), &dest, false)
@@ -166,7 +182,7 @@ impl Repository {
             written + s.restore + s.modify,
             // Files written above count as unchanged for rustic_core.
             kept + (s.unchanged + s.verified).saturating_sub(kept + written),
-            removed + s.additional
+            removed + if own_removal { 0 } else { s.additional }
         );
         repo.restore(plan, &opts, ls, &dest)
             .map_err(|e| rerr(&self.path, &e))?;
@@ -266,4 +282,59 @@ impl Repository {
         }
         Ok(true)
     }
+}
+
+/// Every path of a snapshot listing (relative to the restored node) and
+/// whether it is a directory.
+fn listed_entries<E>(
+    ls: impl Iterator<Item = std::result::Result<(PathBuf, Node), E>>,
+) -> std::result::Result<BTreeMap<PathBuf, bool>, E> {
+    ls.map(|item| item.map(|(p, n)| (p, n.is_dir()))).collect()
+}
+
+/// Removes what lies under `root`/`rel` that the snapshot does not list
+/// (or lists as another type), leaving alone what `keep` matches; returns
+/// how many entries were removed.
+fn remove_unlisted(
+    root: &Path,
+    rel: &Path,
+    listed: &BTreeMap<PathBuf, bool>,
+    keep: &GlobSet,
+) -> Result<u64> {
+    let dir = root.join(rel);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(BackupError::io("cannot list", &dir, e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| BackupError::io("cannot list", &dir, e))?;
+        let sub = rel.join(entry.file_name());
+        if is_excluded(keep, &sub) {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = entry
+            .file_type()
+            .map_err(|e| BackupError::io("cannot read", &path, e))?
+            .is_dir();
+        match listed.get(&sub) {
+            Some(&d) if d == is_dir => {
+                if is_dir {
+                    removed += remove_unlisted(root, &sub, listed, keep)?;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let gone = if is_dir {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        gone.map_err(|e| BackupError::io("cannot remove", &path, e))?;
+        removed += 1;
+    }
+    Ok(removed)
 }

@@ -275,3 +275,107 @@ fn restic_lists_upshift_snapshots_and_tags() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "port: 8080\n");
 }
+
+/// A log in a files store is appended to, line by line, through the whole
+/// backup and verify: the snapshot records what it stored, so the verify
+/// passes, and the restored log is the log as it was, a prefix of what it
+/// became.
+#[test]
+fn a_file_appended_to_during_the_backup_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().to_path_buf();
+    std::fs::create_dir_all(base.join("data/logs")).unwrap();
+    std::fs::write(base.join("data/a.txt"), "alpha\n").unwrap();
+    std::fs::write(base.join("data/b.bin"), vec![3u8; 200_000]).unwrap();
+    let log = base.join("data/logs/app.log");
+    std::fs::write(&log, "").unwrap();
+    let appended = log.clone();
+    let writer = common::Writer::start(move |n| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&appended)
+            .unwrap();
+        f.write_all(format!("request {n} served\n").as_bytes())
+            .unwrap();
+    });
+    writer.wait_for(100);
+    let m = manifest("[stores.data]\nkind = \"files\"\npath = \"data\"\n");
+    let repo = Repository::for_manifest(&m, &base).unwrap();
+    let before = writer.acked();
+    let snap = repo.backup(&m, &base, &tags("1.0.0"), &NoProgress).unwrap();
+    let report = repo.verify(&snap.id, &m, &base, &NoProgress).unwrap();
+    let during = writer.stop();
+    assert!(report.ok(), "{:?}", report.problems());
+    assert!(during > before, "the log did not grow during the backup");
+
+    let grown = std::fs::read(&log).unwrap();
+    std::fs::remove_dir_all(base.join("data")).unwrap();
+    repo.restore(&snap.id, &m, &base, &NoProgress).unwrap();
+    let restored = std::fs::read(&log).unwrap();
+    assert!(
+        grown.starts_with(&restored),
+        "the restored log is not the log as it was"
+    );
+    let lines = restored.iter().filter(|b| **b == b'\n').count() as u64;
+    assert!(
+        lines >= before,
+        "{lines} lines restored, {before} written before the backup"
+    );
+}
+
+/// `exclude` globs leave matching files and directories (with all they
+/// hold) out of the snapshot; what they leave in verifies and restores,
+/// and a restore leaves what they match as it is.
+#[test]
+fn exclude_globs_keep_matching_files_out_of_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    for (p, text) in [
+        ("data/a.txt", "alpha"),
+        ("data/x.log", "log"),
+        ("data/sub/y.log", "log"),
+        ("data/sub/keep.txt", "kept"),
+        ("data/cache/big.bin", "cached"),
+        ("data/cached.txt", "kept too"),
+    ] {
+        std::fs::create_dir_all(base.join(p).parent().unwrap()).unwrap();
+        std::fs::write(base.join(p), text).unwrap();
+    }
+    let m = manifest(
+        "[stores.data]\nkind = \"files\"\npath = \"data\"\nexclude = [\"*.log\", \"cache\"]\n",
+    );
+    let repo = Repository::for_manifest(&m, base).unwrap();
+    let snap = repo.backup(&m, base, &tags("1.0.0"), &NoProgress).unwrap();
+    let report = repo.verify(&snap.id, &m, base, &NoProgress).unwrap();
+    assert!(report.ok(), "{:?}", report.problems());
+    assert!(
+        report.stores["data"].detail.contains("3 files"),
+        "{report:?}"
+    );
+
+    let snapshot = repo.snapshots().unwrap();
+    assert_eq!(snapshot[0].total_bytes, 5 + 4 + 8, "{snapshot:?}");
+
+    std::fs::write(base.join("data/a.txt"), "changed").unwrap();
+    std::fs::write(base.join("data/new.txt"), "appeared").unwrap();
+    std::fs::create_dir(base.join("data/newdir")).unwrap();
+    std::fs::write(base.join("data/x.log"), "log, longer now").unwrap();
+    repo.restore(&snap.id, &m, base, &NoProgress).unwrap();
+    let got = tree(&base.join("data"));
+    let names: Vec<&str> = got.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "a.txt",
+            "cache/big.bin",
+            "cached.txt",
+            "sub/keep.txt",
+            "sub/y.log",
+            "x.log"
+        ]
+    );
+    assert_eq!(got["a.txt"], b"alpha");
+    assert_eq!(got["x.log"], b"log, longer now");
+    assert!(!base.join("data/newdir").exists());
+}

@@ -291,7 +291,10 @@ fn release_that_never_gets_healthy_rolls_back() {
         "version = \"2.0.0\"\nupgrade_from = \">=1.1.0\"",
         "version = \"2.0.0\"\nupgrade_from = \">=1.0.0\"\nknown_issues = [{ pattern = \"moved to `server.listen`\", hint = \"the 2.0.0 config rules did not run\" }]",
     );
-    assert!(cat.contains("known_issues = [{ pattern = \"moved to"), "the edit took");
+    assert!(
+        cat.contains("known_issues = [{ pattern = \"moved to"),
+        "the edit took"
+    );
     std::fs::create_dir(demo.path("cat")).unwrap();
     std::fs::write(demo.path("cat/demo.toml"), cat).unwrap();
     let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "2.0.0"]);

@@ -12,6 +12,7 @@ fn backup_damage_restore_gives_the_same_notes() {
     let b = demo.upshift(&["--json", "backup"]);
     assert_eq!(b.code, 0, "{}", b.stderr);
     let id = b.json()["short_id"].as_str().unwrap().to_string();
+    assert_eq!(b.json()["verified"], true);
 
     let list = demo.upshift(&["--json", "snapshots"]).json();
     let snaps = list.as_array().unwrap();
@@ -74,4 +75,44 @@ fn verify_without_snapshots_and_a_wrong_key_are_clear() {
     );
     std::fs::write(&key, original).unwrap();
     assert_eq!(demo.upshift(&["snapshots"]).code, 0);
+}
+
+/// A backup whose snapshot does not verify (here `pg_dump` writes something
+/// that is not a dump) is no success: `upshift backup` says which store
+/// fails and exits 1; the snapshot stays listed, to look into.
+#[test]
+fn backup_that_does_not_verify_exits_1() {
+    let pg = upshift_testkit::Postgres::start();
+    pg.psql("postgres", "CREATE DATABASE app");
+    pg.psql("app", "CREATE TABLE t(x int); INSERT INTO t VALUES (1)");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let manifest = format!(
+        "[installation]\nname = \"pg\"\nproduct = \"demo\"\nversion = \"1.0.0\"\n\n\
+         [stores.main]\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         user = \"postgres\"\ndatabase = \"app\"\n",
+        pg.port
+    );
+    common::write(dir, "upshift.toml", &manifest);
+    let shims = dir.join("shims");
+    std::fs::create_dir(&shims).unwrap();
+    let shim = common::write(&shims, "pg_dump", "#!/bin/sh\necho 'not a dump'\n");
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", shims.display(), std::env::var("PATH").unwrap());
+    let run = |args: &[&str]| {
+        common::upshift(dir)
+            .args(["-m", "upshift.toml"])
+            .args(args)
+            .env("PATH", &path)
+            .run()
+    };
+    let b = run(&["backup"]);
+    assert_eq!(b.code, 1, "{}", b.stderr);
+    assert!(
+        b.stderr.contains("does not verify") && b.stderr.contains("store `main`"),
+        "{}",
+        b.stderr
+    );
+    let listed = run(&["--json", "snapshots"]).json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
 }

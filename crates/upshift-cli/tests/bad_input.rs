@@ -390,6 +390,29 @@ fn a_duration_without_a_known_unit_names_the_line_and_the_forms() {
 }
 
 #[test]
+fn a_bad_exclude_glob_exits_2_at_its_line_with_an_example() {
+    let manifest = r#"
+[installation]
+name = "t"
+product = "demo"
+version = "1.0.0"
+
+[stores.uploads]
+kind = "files"
+path = "data"
+exclude = ["*.log", "cache/[x"]
+"#;
+    let run = plan_with(manifest);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("upshift.toml:10:21"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`cache/[x`") && run.stderr.contains("`*.log` or `cache/**`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn durations_take_units_or_numbers_of_seconds() {
     let manifest = demo_manifest()
         .replacen("interval = 0.2", "interval = \"200ms\"", 1)

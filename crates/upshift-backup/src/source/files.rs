@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use upshift_core::manifest::{Store, StoreKind};
+use upshift_core::manifest::{exclude_set, glob_set, Store, StoreKind};
 
+use super::parts::Walk;
 use super::{DataOnHost, Part, Planned, Planning, StoreSource, Stored, Tools, WatchedFile};
 use crate::error::{BackupError, Result};
 use crate::meta::{PathMap, StoreMeta};
@@ -48,6 +49,7 @@ impl StoreSource for Source {
             paths,
             files,
             bytes,
+            ..
         } = meta
         else {
             return Err(s.other_kind(self.kind(), meta));
@@ -62,11 +64,14 @@ impl StoreSource for Source {
         Ok(compare_counts(&what, (f, b), (*files, *bytes)))
     }
 
+    /// Leaves alone what the snapshot's `exclude` globs match.
     fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
-        let StoreMeta::Files { paths, .. } = meta else {
+        let StoreMeta::Files { paths, exclude, .. } = meta else {
             return Err(s.other_kind(self.kind(), meta));
         };
-        let done: Result<Vec<String>> = paths.iter().map(|pm| s.restore_path(pm)).collect();
+        let keep = glob_set(exclude.iter().map(String::as_str))
+            .map_err(|e| BackupError::bad_store(s.name, e.to_string()))?;
+        let done: Result<Vec<String>> = paths.iter().map(|pm| s.restore_path(pm, &keep)).collect();
         Ok(done?.join("; "))
     }
 }
@@ -99,15 +104,19 @@ pub(crate) fn snapshot_path(root: &str, name: &str, index: usize, src: &Path) ->
         .join(base)
 }
 
-/// Plans a files store: every path must exist.
+/// Plans a files store: every path must exist. Each is walked now, and
+/// what the walk found (less what `exclude` leaves out) is both what the
+/// snapshot records and exactly what the archiver stores.
 fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
+    let exclude = exclude_set(store).map_err(|e| BackupError::bad_store(name, e.to_string()))?;
     let mut parts = Vec::new();
     let mut maps = Vec::new();
     let (mut files, mut bytes) = (0, 0);
     for (i, src) in store_paths(name, store, base_dir)?.into_iter().enumerate() {
         let md = std::fs::metadata(&src).map_err(|e| BackupError::io("cannot read", &src, e))?;
         let dest = snapshot_path("stores", name, i, &src);
-        let (f, b) = count(&src)?;
+        let walk = Walk::new(&src, &dest, &exclude)?;
+        let (f, b) = walk.counts();
         files += f;
         bytes += b;
         maps.push(PathMap {
@@ -115,7 +124,7 @@ fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
             snapshot: dest.display().to_string(),
             is_dir: md.is_dir(),
         });
-        parts.push(Part::Local { src, dest });
+        parts.push(Part::Local(walk));
     }
     Ok((
         parts,
@@ -123,27 +132,7 @@ fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
             paths: maps,
             files,
             bytes,
+            exclude: store.exclude.iter().map(|g| g.get_ref().clone()).collect(),
         },
     ))
-}
-
-/// Counts regular files and their bytes under `path` (symlinks not followed).
-fn count(path: &Path) -> Result<(u64, u64)> {
-    let md =
-        std::fs::symlink_metadata(path).map_err(|e| BackupError::io("cannot read", path, e))?;
-    if md.is_file() {
-        return Ok((1, md.len()));
-    }
-    if !md.is_dir() {
-        return Ok((0, 0));
-    }
-    let (mut files, mut bytes) = (0, 0);
-    let rd = std::fs::read_dir(path).map_err(|e| BackupError::io("cannot list", path, e))?;
-    for entry in rd {
-        let entry = entry.map_err(|e| BackupError::io("cannot list", path, e))?;
-        let (f, b) = count(&entry.path())?;
-        files += f;
-        bytes += b;
-    }
-    Ok((files, bytes))
 }

@@ -5,10 +5,13 @@
 //! one place that tells the kinds apart. [`Combined`] feeds every part of
 //! every store into one snapshot.
 
+mod checked;
+mod dump_rows;
 pub(crate) mod files;
 pub(crate) mod mongodb;
 pub(crate) mod mysql;
 mod parts;
+mod pg_session;
 pub(crate) mod postgres;
 pub(crate) mod s3;
 pub(crate) mod sqlite;

@@ -1,13 +1,15 @@
 //! `kind = "mysql"` (MariaDB or MySQL): `mariadb-dump --single-transaction
-//! --routines --events --triggers` streamed into the repository; row counts
-//! recorded; verify loads the dump into a temporary schema and compares;
-//! restore recreates the database and loads the dump.
+//! --routines --events --triggers` streamed into the repository; verify
+//! loads the dump into a temporary schema, counting the rows of each table
+//! in the dump as it passes ([`dump_rows`](super::dump_rows)), and compares
+//! them with the schema's; restore recreates the database and loads the dump.
 //! A `host` starting with `/` is a Unix socket path.
 
 use std::path::{Path, PathBuf};
 
 use upshift_core::manifest::{Store, StoreKind};
 
+use super::dump_rows::DumpRows;
 use super::{Part, Planned, Planning, StoreSource, Stored, Tools};
 use crate::command::Cmd;
 use crate::error::{BackupError, Result};
@@ -71,7 +73,12 @@ impl StoreSource for Source {
     /// Loads the dump into a temporary schema, dropped afterwards; first
     /// drops those that killed runs of this installation left behind.
     fn verify(&self, s: &Stored, meta: &StoreMeta) -> Result<StoreCheck> {
-        let StoreMeta::Mysql { dump, tables } = meta else {
+        let StoreMeta::Mysql {
+            dump,
+            tables,
+            rows_in_dump,
+        } = meta
+        else {
             return Err(s.other_kind(self.kind(), meta));
         };
         let my = My::from_store(s.name, s.store()?, s.base_dir)?;
@@ -79,13 +86,20 @@ impl StoreSource for Source {
         let swept = dbs.sweep(my.temp_dbs(), |db| my.drop_db(db));
         let temp = dbs.fresh_name();
         my.recreate_db(&temp)?;
+        let mut in_dump = RowCounts::new();
         let restored = my
             .client(Some(&temp))
-            .run_with_stdin(|w| s.dump(dump, w))
+            .run_with_stdin(|w| {
+                let mut counting = DumpRows::new(w);
+                let fed = s.dump(dump, &mut counting);
+                in_dump = counting.counts();
+                fed
+            })
             .and_then(|_| my.row_counts(&temp));
         let dropped = my.drop_db(&temp);
+        let want = if *rows_in_dump { &in_dump } else { tables };
         let how = "restored into a temporary schema";
-        Ok(swept.noted(judge_test_restore(restored, dropped, tables, how)?))
+        Ok(swept.noted(judge_test_restore(restored, dropped, want, how)?))
     }
 
     /// Recreates the database empty and loads the dump.
@@ -260,14 +274,19 @@ fn dump_path(name: &str) -> PathBuf {
     Path::new("/stores").join(name).join("dump.sql")
 }
 
-/// Counts rows (proving the server is reachable) and plans the dump stream.
+/// Checks that the database can be reached and plans the dump stream.
+/// No rows are counted here: `--single-transaction` dumps in a transaction
+/// of its own, which no other session can share, so counts taken beside it
+/// would describe another moment. The dump's own rows are counted when it
+/// is verified.
 fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
     let my = My::from_store(name, store, base_dir)?;
-    let tables = my.row_counts(&my.database)?;
+    my.query(Some(&my.database), "SELECT 1")?;
     let dest = dump_path(name);
     let meta = StoreMeta::Mysql {
         dump: dest.display().to_string(),
-        tables,
+        tables: RowCounts::new(),
+        rows_in_dump: true,
     };
     Ok((
         vec![Part::Stream {

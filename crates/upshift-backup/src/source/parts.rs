@@ -5,7 +5,9 @@
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use globset::GlobSet;
 
 use rustic_core::repofile::{Metadata, Node, NodeType};
 use rustic_core::{
@@ -13,6 +15,9 @@ use rustic_core::{
     ReadSourceEntry, ReadSourceOpen, RusticError, RusticResult,
 };
 
+use upshift_core::manifest::is_excluded;
+
+use super::checked::{Checked, Seen};
 use super::s3;
 use crate::command::{Cmd, Failures};
 use crate::error::BackupError;
@@ -20,9 +25,9 @@ use crate::error::BackupError;
 /// Something to put into the snapshot.
 #[derive(Debug)]
 pub(crate) enum Part {
-    /// A local file or directory `src`, stored at snapshot path `dest`
-    /// (whose last component equals `src`'s file name).
-    Local { src: PathBuf, dest: PathBuf },
+    /// A local file or directory, walked when planned ([`Part::local`]):
+    /// the archiver stores exactly the walked entries.
+    Local(Walk),
     /// A tool's stdout, stored as the file `dest`.
     Stream { dest: PathBuf, cmd: Cmd },
     /// Bytes made in memory (an index), stored as the file `dest`.
@@ -39,13 +44,63 @@ pub(crate) enum Part {
 impl Part {
     fn dest(&self) -> &Path {
         match self {
-            Part::Local { dest, .. }
+            Part::Local(Walk { dest, .. })
             | Part::Stream { dest, .. }
             | Part::Bytes { dest, .. }
             | Part::Object { dest, .. } => dest,
         }
     }
 }
+
+impl Part {
+    /// The part of [`Walk::new`]`(src, dest, exclude)`.
+    pub(crate) fn local(src: &Path, dest: &Path, exclude: &GlobSet) -> Result<Part, BackupError> {
+        Walk::new(src, dest, exclude).map(Part::Local)
+    }
+}
+
+/// The entries of a walked file or directory, taken by the archiver.
+pub(crate) struct Walk {
+    dest: PathBuf,
+    entries: Mutex<Vec<Walked>>,
+}
+
+impl std::fmt::Debug for Walk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "walk of {}", self.dest.display())
+    }
+}
+
+impl Walk {
+    /// Walks `src` (a file or directory), leaving out what `exclude`
+    /// matches, for storing at snapshot path `dest` (whose last component
+    /// equals `src`'s file name).
+    pub(crate) fn new(src: &Path, dest: &Path, exclude: &GlobSet) -> Result<Walk, BackupError> {
+        let mut entries = Vec::new();
+        local_entries(src, dest, exclude, &mut entries)?;
+        Ok(Walk {
+            dest: dest.to_path_buf(),
+            entries: Mutex::new(entries),
+        })
+    }
+
+    /// Regular files and their bytes, as walked (and as they are stored).
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        let entries = self.entries.lock().expect("walk lock");
+        let files = entries.iter().filter(|e| e.node.is_file());
+        files.fold((0, 0), |(n, b), e| (n + 1, b + e.node.meta.size))
+    }
+}
+
+/// One walked entry: its snapshot path, its node and, for a file, how to
+/// open it and what the walk saw of it.
+struct Walked {
+    path: PathBuf,
+    node: Node,
+    open: Option<(LocalOpen, Seen)>,
+}
+
+type LocalOpen = <LocalSource as ReadSource>::Open;
 
 /// All parts of one backup, as one rustic [`ReadSource`].
 pub(crate) struct Combined {
@@ -63,7 +118,7 @@ impl Combined {
 
 /// How to open one entry.
 pub(crate) enum PartOpen {
-    Local(<LocalSource as ReadSource>::Open),
+    Local(LocalOpen, Seen, Failures),
     Stream(Cmd, Failures),
     Bytes(Vec<u8>),
     Object(Arc<s3::S3>, s3::ObjectInfo, Failures),
@@ -108,7 +163,9 @@ impl ReadSourceOpen for PartOpen {
 
     fn open(self) -> RusticResult<Self::Reader> {
         match self {
-            PartOpen::Local(o) => Ok(Box::new(o.open()?)),
+            PartOpen::Local(o, seen, failures) => {
+                Ok(Box::new(Checked::new(o.open()?, seen, failures)))
+            }
             PartOpen::Stream(cmd, failures) => match cmd.spawn_reader(failures.clone()) {
                 Ok(r) => Ok(Box::new(FillReader(std::io::BufReader::with_capacity(
                     STREAM_BUF, r,
@@ -140,7 +197,18 @@ impl ReadSource for Combined {
         let mut out: Vec<Entry> = Vec::new();
         for part in &self.parts {
             match part {
-                Part::Local { src, dest } => local_entries(src, dest, &self.failures, &mut out),
+                Part::Local(walk) => {
+                    let walked = std::mem::take(&mut *walk.entries.lock().expect("walk lock"));
+                    out.extend(walked.into_iter().map(|w| {
+                        Ok(ReadSourceEntry {
+                            path: w.path,
+                            node: w.node,
+                            open: w
+                                .open
+                                .map(|(o, seen)| PartOpen::Local(o, seen, self.failures.clone())),
+                        })
+                    }));
+                }
                 Part::Stream { dest, cmd } => {
                     let name = dest.file_name().unwrap_or(OsStr::new("dump"));
                     let meta = Metadata {
@@ -192,73 +260,68 @@ impl ReadSource for Combined {
     }
 }
 
-/// Walks `src` with rustic's local source and re-roots the paths at `dest`.
-/// (Entries hold only metadata; file contents are read later by the archiver.)
+/// Walks `src` with rustic's local source and re-roots the paths at
+/// `dest`, leaving out entries that `exclude` matches (relative to `src`)
+/// and everything under them. (Entries hold only metadata; file contents
+/// are read later by the archiver.)
 ///
 /// rustic's walker leaves out the directory it starts at: the archiver
 /// then makes that directory only as the parent of what lies in it, so an
 /// empty store directory (a fresh installation) would be missing from the
 /// snapshot and the snapshot would neither verify nor restore. The
 /// directory is therefore always added itself, with its own metadata.
-fn local_entries(src: &Path, dest: &Path, failures: &Failures, out: &mut Vec<Entry>) {
-    let record = |e: BackupError| failures.lock().expect("failures lock").push(e);
-    match std::fs::symlink_metadata(src) {
-        Ok(md) if md.is_dir() => out.push(Ok(root_dir_entry(dest, &md))),
-        Ok(_) => {}
-        Err(e) => {
-            record(BackupError::io("cannot read", src, e));
-            return;
-        }
+fn local_entries(
+    src: &Path,
+    dest: &Path,
+    exclude: &GlobSet,
+    out: &mut Vec<Walked>,
+) -> Result<(), BackupError> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        BackupError::io("cannot read", src, std::io::Error::other(e.to_string()))
+    };
+    let md = std::fs::symlink_metadata(src).map_err(|e| BackupError::io("cannot read", src, e))?;
+    if md.is_dir() {
+        out.push(root_dir_entry(dest, &md));
     }
-    let source = match LocalSource::new(
+    let source = LocalSource::new(
         LocalSourceSaveOptions::default(),
         &Excludes::default(),
         &LocalSourceFilterOptions::default(),
         &[src],
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            record(BackupError::io(
-                "cannot read",
-                src,
-                std::io::Error::other(e.to_string()),
-            ));
-            return;
-        }
-    };
+    )
+    .map_err(|e| unreadable(&e))?;
     for entry in source.entries() {
-        match entry {
-            Ok(ReadSourceEntry { path, node, open }) => {
-                let rel = path.strip_prefix(src).unwrap_or(Path::new(""));
-                if rel.as_os_str().is_empty() && node.is_dir() {
-                    // The walker's start (should it ever yield it): added above.
-                    continue;
-                }
-                let path = if rel.as_os_str().is_empty() {
-                    dest.to_path_buf()
-                } else {
-                    dest.join(rel)
-                };
-                out.push(Ok(ReadSourceEntry {
-                    path,
-                    node,
-                    open: open.map(PartOpen::Local),
-                }));
-            }
-            Err(e) => {
-                record(BackupError::io(
-                    "cannot read",
-                    src,
-                    std::io::Error::other(e.to_string()),
-                ));
-            }
+        let ReadSourceEntry { path, node, open } = entry.map_err(|e| unreadable(&e))?;
+        let rel = path.strip_prefix(src).unwrap_or(Path::new(""));
+        if rel.as_os_str().is_empty() && node.is_dir() {
+            // The walker's start (should it ever yield it): added above.
+            continue;
         }
+        if is_excluded(exclude, rel) {
+            continue;
+        }
+        let seen = Seen {
+            path: path.clone(),
+            size: node.meta.size,
+            mtime: node.meta.mtime,
+            inode: node.meta.inode,
+        };
+        out.push(Walked {
+            path: if rel.as_os_str().is_empty() {
+                dest.to_path_buf()
+            } else {
+                dest.join(rel)
+            },
+            node,
+            open: open.map(|o| (o, seen)),
+        });
     }
+    Ok(())
 }
 
 /// The entry for a store's directory itself, stored at `dest` with the
 /// directory's mode (in restic's encoding), times and owner.
-fn root_dir_entry(dest: &Path, md: &std::fs::Metadata) -> ReadSourceEntry<PartOpen> {
+fn root_dir_entry(dest: &Path, md: &std::fs::Metadata) -> Walked {
     use std::os::unix::fs::MetadataExt;
     let time = |secs: i64, nanos: i64| {
         rustic_core::jiff::Timestamp::new(secs, i32::try_from(nanos).unwrap_or(0)).ok()
@@ -274,7 +337,7 @@ fn root_dir_entry(dest: &Path, md: &std::fs::Metadata) -> ReadSourceEntry<PartOp
         ..Default::default()
     };
     let name = dest.file_name().unwrap_or(OsStr::new("root"));
-    ReadSourceEntry {
+    Walked {
         path: dest.to_path_buf(),
         node: Node::new_node(name, NodeType::Dir, meta),
         open: None,

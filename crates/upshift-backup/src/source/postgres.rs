@@ -1,11 +1,14 @@
 //! `kind = "postgres"`: `pg_dump -Fc` streamed straight into the repository;
-//! row counts of every table recorded; verify restores into a temporary
+//! row counts of every table recorded, taken in the very snapshot the dump
+//! reads ([`pg_session`](super::pg_session)); verify restores into a temporary
 //! database with `pg_restore` and compares; restore uses `pg_restore --clean`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use upshift_core::manifest::{Store, StoreKind};
 
+use super::pg_session::Session;
 use super::{Part, Planned, Planning, StoreSource, Stored, Tools};
 use crate::command::Cmd;
 use crate::error::{BackupError, Result};
@@ -175,32 +178,26 @@ impl Pg {
         c.arg("-d").arg(db).env("PGCONNECT_TIMEOUT", "10")
     }
 
-    fn psql(&self, db: &str, sql: &str) -> Result<String> {
+    /// `psql` on `db`: unaligned tab-separated tuples, stopping at the first error.
+    fn psql_cmd(&self, db: &str) -> Cmd {
         self.tool("psql", db)
-            .args([
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-F",
-                "\t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ])
-            .output()
+            .args(["-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1"])
+    }
+
+    fn psql(&self, db: &str, sql: &str) -> Result<String> {
+        self.psql_cmd(db).arg("-c").arg(sql).output()
     }
 
     /// Exact row counts of database `db`.
     fn row_counts(&self, db: &str) -> Result<RowCounts> {
-        let out = self.psql(db, COUNT_SQL)?;
-        let mut counts = RowCounts::new();
-        for line in out.lines().filter(|l| !l.is_empty()) {
-            let (table, n) = line.split_once('\t').unwrap_or((line, "0"));
-            counts.insert(table.to_string(), n.trim().parse().unwrap_or(0));
-        }
-        Ok(counts)
+        Ok(parse_counts(self.psql(db, COUNT_SQL)?.lines()))
+    }
+
+    /// A transaction on the store's database whose snapshot is exported,
+    /// and the row counts seen in it.
+    fn snapshot_session(&self) -> Result<(Session, RowCounts)> {
+        let (session, lines) = Session::open(&self.psql_cmd(&self.database), COUNT_SQL)?;
+        Ok((session, parse_counts(lines.iter().map(String::as_str))))
     }
 
     /// `pg_dump -Fc` of the store's database, to stdout. Compressed (zlib):
@@ -268,25 +265,36 @@ impl Pg {
     }
 }
 
+/// `schema.table<TAB>count` lines as row counts.
+fn parse_counts<'a>(lines: impl Iterator<Item = &'a str>) -> RowCounts {
+    let mut counts = RowCounts::new();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let (table, n) = line.split_once('\t').unwrap_or((line, "0"));
+        counts.insert(table.to_string(), n.trim().parse().unwrap_or(0));
+    }
+    counts
+}
+
 /// The snapshot path of a store's dump.
 fn dump_path(name: &str) -> PathBuf {
     Path::new("/stores").join(name).join("dump.pgcustom")
 }
 
-/// Counts rows (this also proves the server is reachable) and plans the dump stream.
+/// Opens a transaction, counts rows in its snapshot (this also proves the
+/// server is reachable) and plans the dump of that same snapshot. The
+/// transaction stays open as long as the dump command exists, so that
+/// `pg_dump` can import the snapshot whenever the archiver starts it.
 fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
     let pg = Pg::from_store(name, store, base_dir)?;
-    let tables = pg.row_counts(&pg.database)?;
+    let (session, tables) = pg.snapshot_session()?;
     let dest = dump_path(name);
     let meta = StoreMeta::Postgres {
         dump: dest.display().to_string(),
         tables,
     };
-    Ok((
-        vec![Part::Stream {
-            dest,
-            cmd: pg.dump_cmd(),
-        }],
-        meta,
-    ))
+    let cmd = pg
+        .dump_cmd()
+        .arg(format!("--snapshot={}", session.snapshot))
+        .holding(Arc::new(session));
+    Ok((vec![Part::Stream { dest, cmd }], meta))
 }

@@ -258,7 +258,7 @@ fn plan(name: &str, store: &Store, base_dir: &Path, staging: &Path) -> Result<Pl
         is_dir: false,
     }];
     Ok((
-        vec![Part::Local { src: copy, dest }],
+        vec![Part::local(&copy, &dest, &globset::GlobSet::empty())?],
         StoreMeta::Sqlite {
             paths,
             sha256,

@@ -99,7 +99,8 @@ impl<'a> Stored<'a> {
     }
 
     /// Restores one file or directory, rewriting only what differs.
-    pub(crate) fn restore_path(&self, pm: &PathMap) -> Result<String> {
-        self.repo.restore_path(self.indexed, self.snap, pm)
+    /// What `keep` matches is left alone.
+    pub(crate) fn restore_path(&self, pm: &PathMap, keep: &globset::GlobSet) -> Result<String> {
+        self.repo.restore_path(self.indexed, self.snap, pm, keep)
     }
 }

@@ -106,6 +106,7 @@ fn recorded_metadata_names_its_kind() {
             paths: vec![],
             files: 0,
             bytes: 0,
+            exclude: Vec::new(),
         },
         StoreMeta::Sqlite {
             paths: vec![],
@@ -119,6 +120,7 @@ fn recorded_metadata_names_its_kind() {
         StoreMeta::Mysql {
             dump: dump(),
             tables: Default::default(),
+            rows_in_dump: true,
         },
         StoreMeta::Mongodb { dump: dump() },
         StoreMeta::Volume {

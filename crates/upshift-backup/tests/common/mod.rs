@@ -146,3 +146,57 @@ pub fn temp_dbs(names: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A client writing continuously on its own thread: it calls `write(n)`
+/// for n = 1, 2, … until stopped, counting the writes that returned
+/// (each one acknowledged by the server).
+pub struct Writer {
+    acked: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    pub fn start(write: impl Fn(u64) + Send + 'static) -> Writer {
+        use std::sync::atomic::Ordering::SeqCst;
+        let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (a, s) = (acked.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut n = 0;
+            while !s.load(SeqCst) {
+                n += 1;
+                write(n);
+                a.store(n, SeqCst);
+            }
+        });
+        Writer {
+            acked,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// How many writes the server has acknowledged so far.
+    pub fn acked(&self) -> u64 {
+        self.acked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until at least `n` writes were acknowledged.
+    pub fn wait_for(&self, n: u64) {
+        upshift_testkit::wait_until(
+            "the client's writes",
+            std::time::Duration::from_secs(60),
+            || self.acked() >= n,
+        );
+    }
+
+    /// Stops the client; returns how many writes were acknowledged.
+    pub fn stop(mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().expect("the client panicked");
+        }
+        self.acked()
+    }
+}

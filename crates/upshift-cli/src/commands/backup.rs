@@ -1,6 +1,10 @@
-//! `upshift backup`: a manual snapshot of every store and config file.
+//! `upshift backup`: a manual snapshot of every store and config file,
+//! verified by test restore before the command reports success. A snapshot
+//! that does not verify is kept (to look into) but is no restore point:
+//! the command says so and exits 1.
 
-use upshift_backup::{Phase, Repository, Tags};
+use serde::Serialize;
+use upshift_backup::{Phase, Repository, SnapshotInfo, Tags};
 use upshift_run::host;
 
 use crate::error::{code, CliError};
@@ -39,16 +43,36 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         host::pull_stores(&target, &loaded.manifest, &mirror)?;
     }
     let (view, base) = host::backup_view(&target, &loaded.manifest, &mirror);
-    let info = repo.backup(
-        &view,
-        &base,
-        &tags,
-        &crate::progress::StoreSpinner::new(settings.printer),
-    )?;
-    settings.printer.json(&info);
+    let progress = crate::progress::StoreSpinner::new(settings.printer);
+    let info = repo.backup(&view, &base, &tags, &progress)?;
+    settings.printer.note(&format!(
+        "verifying snapshot {} by test restore",
+        info.short_id
+    ));
+    let report = repo.verify(&info.id, &view, &base, &progress)?;
+    if !report.ok() {
+        return Err(CliError::Failed(format!(
+            "snapshot {} was written but does not verify, so it is no restore point:\n  {}\n\
+             (it stays in the repository to look into; do not restore from it)",
+            info.short_id,
+            report.problems().join("\n  ")
+        )));
+    }
+    settings.printer.json(&Verified {
+        info: &info,
+        verified: true,
+    });
     settings.printer.human(format!(
-        "snapshot {} of {} at {} ({} bytes processed, {} added)",
+        "snapshot {} of {} at {} ({} bytes processed, {} added), verified: every store restores",
         info.short_id, tags.installation, tags.version, info.total_bytes, info.data_added
     ));
     Ok(code::OK)
+}
+
+/// The JSON document of a backup: the snapshot and that it verified.
+#[derive(Serialize)]
+struct Verified<'a> {
+    #[serde(flatten)]
+    info: &'a SnapshotInfo,
+    verified: bool,
 }

@@ -1,6 +1,7 @@
 //! The installation manifest, `upshift.toml`.
 
 mod duration;
+mod exclude;
 mod host;
 mod model;
 mod parse;
@@ -9,6 +10,7 @@ mod secret;
 mod store_path;
 
 pub use duration::{BadDuration, Seconds, DURATION_FORMS};
+pub use exclude::{exclude_set, glob_set, is_excluded, ExcludeError};
 pub use host::{parse_host, RemoteHost};
 pub use model::*;
 pub use parse::{known_version, load, parse_manifest, Loaded};

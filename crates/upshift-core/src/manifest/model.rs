@@ -284,6 +284,11 @@ pub struct Store {
     pub path: Option<String>,
     #[serde(default)]
     pub paths: Vec<String>,
+    /// files: globs of what the backup leaves out (logs, caches), matched
+    /// against each file's path relative to the store path it lies under;
+    /// a directory that matches is left out with everything in it.
+    #[serde(default)]
+    pub exclude: Vec<Spanned<String>>,
     /// postgres, mysql, mongodb: host, port, user, database.
     pub host: Option<String>,
     pub port: Option<u16>,

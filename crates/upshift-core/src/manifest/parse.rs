@@ -68,6 +68,7 @@ pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
         check_name(file, src, "stores", name)?;
         check_store(file, src, name, store)?;
         super::store_path::check(file, src, name, store)?;
+        super::exclude::check(file, src, name, store)?;
     }
     for name in m.config.keys() {
         check_name(file, src, "config", name)?;
