@@ -35,7 +35,11 @@ pub fn staleness(h: &LockHolder) -> Option<String> {
         if !pid_alive(h.pid) {
             return Some(format!("process {} is not running on this host", h.pid));
         }
-        return started_after(h.pid, h.acquired_ms).then(|| {
+        // A live holder refreshes its heartbeat every second: only a silent
+        // pid can have been reused (a wall clock stepped forward would
+        // otherwise make a live holder's start look later than its lock).
+        let silent = now_ms() - h.heartbeat_ms > STALE_AFTER_MS;
+        return (silent && started_after(h.pid, h.acquired_ms)).then(|| {
             format!(
                 "pid {} now belongs to a program started after the lock was taken",
                 h.pid
@@ -213,9 +217,13 @@ mod tests {
     #[test]
     fn a_reused_pid_does_not_hold_the_lock() {
         let me = std::process::id();
-        let mut old = holder(hostname(), me, now_ms());
+        let mut old = holder(hostname(), me, now_ms() - 3_600_000);
         old.acquired_ms = now_ms() - 3_600_000;
         let why = staleness(&old).expect("stale");
         assert!(why.contains("started after the lock was taken"), "{why}");
+        // Its heartbeat fresh, the holder is the live process, whatever the
+        // clocks say.
+        old.heartbeat_ms = now_ms();
+        assert_eq!(staleness(&old), None);
     }
 }
