@@ -71,3 +71,30 @@ fn version_command_fails_a_start_the_old_version_answers() {
     let run = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// A manifest that says 1.1.0 while 1.0.0 runs would plan the wrong hops:
+/// with a `version_command`, preflight refuses before anything changes,
+/// and says how to fix the manifest.
+#[test]
+fn a_manifest_that_names_the_wrong_version_is_refused_at_preflight() {
+    let demo = Demo::new();
+    edit(
+        &demo,
+        "# version_command = \"current/bin/upshift-demo --version\"",
+        "version_command = \"current/bin/upshift-demo --version\"",
+    );
+    edit(&demo, "version = \"1.0.0\"", "version = \"1.1.0\"");
+    let before = demo.export();
+    let run = demo.upshift(&["-y", "apply", "--to", "2.1.0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("failed at step preflight.health")
+            && run.stderr.contains("does not run 1.1.0")
+            && run.stderr.contains("set `installation.version`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(demo.version(), "1.0.0");
+    assert_eq!(demo.export(), before);
+    demo.assert_healthy();
+}

@@ -56,6 +56,7 @@ impl Runner<'_> {
                         })?;
                     }
                 }
+                self.runs_the_version_it_should(h)?;
                 Ok(None)
             }
             StepId::PreflightDisk => {
@@ -193,6 +194,24 @@ impl Runner<'_> {
         let cat = &self.setup.loaded.catalog;
         let parse = |w: &str| cat.parse_version(w).ok().map(|v| v.to_string());
         health::version_answers(cmd, self.target(), &self.plan.hops[h].to, parse)
+    }
+
+    /// Before hop `h`: the installation's `version_command`, if it has one,
+    /// says the hop's start version runs (a manifest whose
+    /// `installation.version` is wrong would plan the wrong hops).
+    fn runs_the_version_it_should(&self, h: usize) -> StepResult<()> {
+        let m = &self.setup.loaded.manifest;
+        let Some(cmd) = &m.installation.version_command else {
+            return Ok(());
+        };
+        let cat = &self.setup.loaded.catalog;
+        let parse = |w: &str| cat.parse_version(w).ok().map(|v| v.to_string());
+        let from = &self.plan.hops[h].from;
+        health::version_answers(cmd, self.target(), from, parse).map_err(|e| {
+            StepError::msg(format!("the installation does not run {from}: {e}")).hint(Some(
+                "if the manifest is wrong, set `installation.version` to the version that runs and plan again; nothing was changed".into(),
+            ))
+        })
     }
 
     /// A catalog pre-check of a release the hop crosses.
