@@ -134,14 +134,7 @@ impl Cmd {
 
     /// Runs to completion and returns stdout.
     pub(crate) fn output(&self) -> Result<String> {
-        let child = self
-            .command()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| self.missing(e))?;
-        let _tracked = crate::children::track(child.id(), &self.shown());
+        let (child, _tracked) = self.spawn_tracked(Stdio::null())?;
         let out = child.wait_with_output().map_err(|e| self.missing(e))?;
         if !out.status.success() {
             return Err(self.failed(out.status, &out.stderr));
@@ -152,9 +145,15 @@ impl Cmd {
     /// Starts the tool with every standard stream piped, for a caller that
     /// talks to it; it is recorded as a running child until `Tracked` drops.
     pub(crate) fn spawn_piped(&self) -> Result<(Child, crate::children::Tracked)> {
+        self.spawn_tracked(Stdio::piped())
+    }
+
+    /// Starts the tool (stdout and stderr piped, `stdin` as given) and
+    /// records it as a running child until the returned `Tracked` drops.
+    fn spawn_tracked(&self, stdin: Stdio) -> Result<(Child, crate::children::Tracked)> {
         let child = self
             .command()
-            .stdin(Stdio::piped())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -169,14 +168,7 @@ impl Cmd {
         &self,
         feed: impl FnOnce(&mut dyn Write) -> Result<()>,
     ) -> Result<String> {
-        let mut child = self
-            .command()
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| self.missing(e))?;
-        let _tracked = crate::children::track(child.id(), &self.shown());
+        let (mut child, _tracked) = self.spawn_tracked(Stdio::piped())?;
         let stdout = collect(child.stdout.take().expect("piped"), usize::MAX);
         let stderr = collect(child.stderr.take().expect("piped"), STDERR_LIMIT);
         let mut stdin = child.stdin.take().expect("piped");
@@ -195,14 +187,7 @@ impl Cmd {
     /// Starts the tool and returns a reader over its stdout that fails at the
     /// end when the tool exits unsuccessfully, recording the failure.
     pub(crate) fn spawn_reader(&self, failures: Failures) -> Result<ChildReader> {
-        let mut child = self
-            .command()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| self.missing(e))?;
-        let tracked = crate::children::track(child.id(), &self.shown());
+        let (mut child, tracked) = self.spawn_tracked(Stdio::null())?;
         let stdout = child.stdout.take().expect("piped");
         let stderr = collect(child.stderr.take().expect("piped"), STDERR_LIMIT);
         Ok(ChildReader {

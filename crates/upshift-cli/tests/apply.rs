@@ -69,9 +69,7 @@ fn upgrade_to_3_keeps_every_note_and_rollback_restores_1() {
 
     let back = demo.upshift(&["-y", "rollback"]);
     assert_eq!(back.code, 0, "{}", back.stderr);
-    assert_eq!(demo.version(), "1.0.0");
-    demo.assert_healthy();
-    assert_eq!(demo.export(), before);
+    demo.assert_serves("1.0.0", &before);
 }
 
 /// A catalog in which 3.0.0 accepts 1.0.0 directly: the plan skips the
@@ -310,9 +308,7 @@ fn release_that_never_gets_healthy_rolls_back() {
         "the log tail is shown: {}",
         run.stderr
     );
-    assert_eq!(demo.version(), "1.0.0");
-    demo.assert_healthy();
-    assert_eq!(demo.export(), before);
+    demo.assert_serves("1.0.0", &before);
 }
 
 #[test]
@@ -501,9 +497,7 @@ fn apply_refuses_a_config_file_nested_too_deep_and_changes_nothing() {
         "{}",
         run.stderr
     );
-    assert_eq!(demo.version(), "1.0.0");
-    demo.assert_healthy();
-    assert_eq!(demo.export(), before);
+    demo.assert_serves("1.0.0", &before);
 }
 
 /// While services are down, their public address answers 503 with
@@ -718,9 +712,7 @@ fn a_stop_that_fails_after_stopping_is_undone_by_starting_the_service_again() {
     let run = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("192.0.2.1"), "{}", run.stderr);
-    assert_eq!(demo.version(), "1.0.0");
-    demo.assert_healthy();
-    assert_eq!(demo.export(), before);
+    demo.assert_serves("1.0.0", &before);
 }
 
 /// A hook that runs past `[hooks] timeout` is stopped, its workers too,
@@ -773,9 +765,7 @@ fn a_data_step_past_its_timeout_fails_and_rolls_back() {
         "{}",
         run.stderr
     );
-    assert_eq!(demo.version(), "1.0.0");
-    demo.assert_healthy();
-    assert_eq!(demo.export(), before);
+    demo.assert_serves("1.0.0", &before);
 }
 
 /// The catalog says 1.1.0 runs on 2.1.0's data (same schema): a rollback
@@ -918,7 +908,5 @@ fn rollback_to_an_intermediate_version_lands_there_with_that_hops_data() {
 
     let start = demo.upshift(&["-y", "rollback"]);
     assert_eq!(start.code, 0, "{}", start.stderr);
-    assert_eq!(demo.version(), "1.0.0");
-    demo.assert_healthy();
-    assert_eq!(demo.export(), before);
+    demo.assert_serves("1.0.0", &before);
 }

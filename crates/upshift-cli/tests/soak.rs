@@ -6,8 +6,10 @@
 //! acknowledged note present: in the installation, or, after a manual
 //! rollback, in the safety snapshot it took of what it replaced.
 //!
-//! Not in the default suite (about 10 minutes for 50 runs on 2 cores): `scripts/soak [RUNS]`
-//! runs it (`SOAK_RUNS` runs per test, `SOAK_SEED` to repeat a sequence).
+//! Ignored by plain `cargo nextest run`: `scripts/test` (and so CI) runs it
+//! short, two runs of each kind; `scripts/soak [RUNS]` runs it long (about
+//! 5 minutes for 50 runs on 2 cores). `SOAK_RUNS` is runs per test,
+//! `SOAK_SEED` repeats a sequence.
 
 mod common;
 

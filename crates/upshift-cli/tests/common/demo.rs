@@ -104,6 +104,14 @@ impl Demo {
         }
     }
 
+    /// Asserts the installation serves `version`, healthy, with exactly
+    /// the notes `notes` (an earlier [`Demo::export`]).
+    pub fn assert_serves(&self, version: &str, notes: &str) {
+        assert_eq!(self.version(), version);
+        self.assert_healthy();
+        assert_eq!(self.export(), notes, "the notes at {version}");
+    }
+
     /// The manifest's `installation.version`.
     pub fn manifest_version(&self) -> String {
         self.upshift(&["--json", "status"]).json()["version"]
