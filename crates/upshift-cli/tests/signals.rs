@@ -138,3 +138,17 @@ fn sigint_after_every_step_of_a_hop_stops_safely_and_resume_finishes() {
         assert_eq!(demo.export(), before, "notes after {point}");
     }
 }
+
+/// Once its terminal is gone (here: stderr is a pipe nobody reads any
+/// more), upshift's writes fail; the run must go on to its end rather than
+/// die of a panic where it stands.
+#[test]
+fn a_run_whose_stderr_is_gone_still_finishes() {
+    let demo = Demo::new();
+    let mut child = spawn(&demo, &["-y", "apply", "--to", "1.1.0"]);
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(demo.version(), "1.1.0");
+    demo.assert_healthy();
+}
