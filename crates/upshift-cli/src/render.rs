@@ -33,14 +33,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// The human form of a plan: hops, why each exists, what to review, the steps.
 /// What `upshift rollback` after the run would do with the data.
 fn rollback_line(plan: &Plan, catalog: &upshift_core::Catalog) -> String {
-    let keeps = match (
-        catalog.parse_version(&plan.to),
-        catalog.parse_version(&plan.from),
-    ) {
-        (Ok(to), Ok(from)) => catalog.rollback_keeps_data(&to, &from),
-        _ => false,
-    };
-    if keeps {
+    if catalog.rollback_keeps_data(&plan.to, &plan.from) {
         format!(
             "rollback: `upshift rollback` after it keeps the data ({} runs on {}'s data, the catalog says) and puts back software and config\n",
             plan.from, plan.to

@@ -173,11 +173,16 @@ fn ser_opt_display<T: std::fmt::Display, S: serde::Serializer>(
 
 impl Catalog {
     /// Whether a rollback from `from` (the release serving now) to `to`
-    /// keeps the data: `from` declares that `to` runs on its data.
-    pub fn rollback_keeps_data(&self, from: &Version, to: &Version) -> bool {
-        self.release(from)
+    /// keeps the data: `from` declares that `to` runs on its data. Versions
+    /// as written (tag prefixes allowed); one that does not parse keeps
+    /// nothing.
+    pub fn rollback_keeps_data(&self, from: &str, to: &str) -> bool {
+        let (Ok(from), Ok(to)) = (self.parse_version(from), self.parse_version(to)) else {
+            return false;
+        };
+        self.release(&from)
             .and_then(|r| r.rollback_keeps_data.as_ref())
-            .is_some_and(|range| range.contains(to))
+            .is_some_and(|range| range.contains(&to))
     }
 
     /// The release with exactly this version.

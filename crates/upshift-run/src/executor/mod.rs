@@ -209,12 +209,7 @@ pub fn rollback_preview(setup: &Setup, run_id: Option<&str>, to: Option<&str>) -
     if !rollback::ponr_crossed(&journal.events(&r.id)?, &plan, k) {
         return Ok(format!("{head} Its data was not changed: it is kept."));
     }
-    let catalog = &setup.loaded.catalog;
-    let keeps = match (catalog.parse_version(&now), catalog.parse_version(&back_to)) {
-        (Ok(n), Ok(f)) => !setup.target.is_remote() && catalog.rollback_keeps_data(&n, &f),
-        _ => false,
-    };
-    Ok(if keeps {
+    Ok(if rollback::keeps_data(setup, &now, &back_to) {
         format!(
             "{head} {back_to} runs on the data as it is (the catalog says so): the data is kept, the software and config go back; a safety snapshot is taken first."
         )

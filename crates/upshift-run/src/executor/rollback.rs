@@ -221,20 +221,6 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Whether rolling back from the version serving now to `to` keeps the
-    /// data: the catalog says `to` runs on the serving release's data. Not
-    /// yet for an installation on another host (its config files would
-    /// have to be written there too).
-    pub(super) fn rollback_keeps_data(&self, now: &str, to: &str) -> bool {
-        let catalog = &self.setup.loaded.catalog;
-        match (catalog.parse_version(now), catalog.parse_version(to)) {
-            (Ok(now), Ok(to)) => {
-                !self.target().is_remote() && catalog.rollback_keeps_data(&now, &to)
-            }
-            _ => false,
-        }
-    }
-
     /// `upshift rollback`: back to the version the run started from. If the
     /// run passed a point of no return, the first hop's verified snapshot
     /// (taken with services stopped, just before the first swap) is restored.
@@ -266,7 +252,7 @@ impl Runner<'_> {
             // the stop is missing from it.
             self.safety_snapshot_stopped(&now)?;
         }
-        let keeps_data = snapshot.is_some() && self.rollback_keeps_data(&now, &from);
+        let keeps_data = snapshot.is_some() && keeps_data(self.setup, &now, &from);
         self.finish_rollback(&from, snapshot.as_deref(), keeps_data)
     }
 
@@ -353,4 +339,11 @@ pub(super) fn ponr_crossed(
                 .and_then(|hop| hop.steps.iter().find(|s| s.id == e.step))
                 .is_some_and(|s| s.point_of_no_return)
     })
+}
+
+/// Whether a rollback from `now` to `to` keeps the data: the catalog says
+/// `to` runs on `now`'s data. Not yet for an installation on another host
+/// (its config files would have to be written there too).
+pub(super) fn keeps_data(setup: &super::Setup, now: &str, to: &str) -> bool {
+    !setup.target.is_remote() && setup.loaded.catalog.rollback_keeps_data(now, to)
 }
