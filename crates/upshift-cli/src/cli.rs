@@ -49,7 +49,7 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub yes: bool,
 
-    /// A directory of extra catalogs (`*.toml`); a catalog there replaces the built-in one of the same product.
+    /// A directory of extra catalogs (`*.toml`); a catalog there replaces the built-in one of the same product. Wins over the manifest's `[installation] catalog`.
     #[arg(long, global = true, env = "UPSHIFT_CATALOG", value_name = "DIR")]
     pub catalog: Option<PathBuf>,
 

@@ -1,5 +1,6 @@
 //! `upshift`: a thin command line over the upshift libraries.
 
+mod catalogs;
 mod cli;
 mod commands;
 mod error;

@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use upshift_core::manifest::Loaded;
+use upshift_core::catalog::RecordedCatalog;
 use upshift_core::{CatalogSet, Diagnostic};
+
+use crate::catalogs::Catalogs;
 
 use crate::error::CliError;
 use crate::printer::Printer;
@@ -21,46 +24,11 @@ pub struct Settings {
 impl Settings {
     /// Built-in catalogs plus those in `--catalog DIR`.
     pub fn catalogs(&self) -> Result<CatalogSet, CliError> {
-        let set = CatalogSet::built_in();
-        let Some(dir) = &self.catalog_dir else {
-            return Ok(set);
-        };
-        let entries = std::fs::read_dir(dir).map_err(|e| {
-            CliError::BadInput(format!("cannot read the catalog directory {}: {e}; pass an existing directory to --catalog", dir.display()))
-        })?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
-        let mut texts = Vec::new();
-        for f in &files {
-            texts.push((f.display().to_string(), read(f)?));
-        }
-        // Files a catalog refers to are relative to the catalog's directory;
-        // a copy of a built-in catalog may leave them out (the built-in ones).
-        let read = |_catalog: &str, path: &str| {
-            let p = dir.join(path);
-            match std::fs::read_to_string(&p) {
-                Ok(text) => Ok(text),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    upshift_core::catalog::built_in_file(path).map_err(|_| {
-                        format!(
-                            "{}: not found, nor among the built-in catalog files",
-                            p.display()
-                        )
-                    })
-                }
-                Err(e) => Err(format!("{}: {e}", p.display())),
-            }
-        };
-        // Every config rule is checked as its catalog loads, so a mistake
-        // names its line before anything runs.
-        Ok(set.with_files_checked(
-            texts.iter().map(|(f, t)| (f.as_str(), t.as_str())),
-            read,
-            &upshift_config::catalog::check_rule,
-        )?)
+        let built_in = Catalogs::built_in();
+        Ok(match &self.catalog_dir {
+            Some(dir) => built_in.with_dir(dir)?.set,
+            None => built_in.set,
+        })
     }
 
     /// The directory the manifest's paths are relative to.
@@ -140,13 +108,55 @@ impl Settings {
 
     /// Reads and validates the manifest against the catalogs.
     pub fn load(&self) -> Result<Loaded, CliError> {
-        let catalogs = self.catalogs()?;
+        Ok(self.load_recording()?.0)
+    }
+
+    /// Like [`Settings::load`], with the record of the product's catalog
+    /// as read, for a run to keep (see [`Settings::record_catalog`]).
+    ///
+    /// The catalogs: the built-in ones, then `--catalog DIR` or else the
+    /// manifest's `[installation] catalog`; when that directory is gone or
+    /// lacks the product, the catalog the installation's last run recorded.
+    pub fn load_recording(&self) -> Result<(Loaded, Option<RecordedCatalog>), CliError> {
         let src = read_manifest(&self.manifest)?;
-        Ok(upshift_core::load(
-            &self.manifest.display().to_string(),
-            &src,
-            &catalogs,
-        )?)
+        let file = self.manifest.display().to_string();
+        let manifest = upshift_core::manifest::parse_manifest(&file, &src)?;
+        let product = manifest.installation.product.get_ref().as_str();
+        let recorded = self.state().recorded_catalog(product);
+        let mut catalogs = Catalogs::built_in();
+        if let Some(dir) = &self.catalog_dir {
+            catalogs = catalogs.with_dir(dir)?;
+        } else if let Some(key) = &manifest.installation.catalog {
+            let dir = self.manifest_dir().join(key.get_ref());
+            if dir.is_dir() {
+                catalogs = catalogs.with_dir(&dir)?;
+            } else if !recorded.exists() {
+                return Err(Diagnostic::at(
+                    &file,
+                    &src,
+                    key.span(),
+                    format!("the catalog directory {} is not there", dir.display()),
+                )
+                .with_help("write the path of a directory of catalogs (`*.toml`), relative to the manifest")
+                .into());
+            }
+        }
+        if catalogs.with_recorded(product, &recorded)? {
+            crate::printer::note!(
+                self.printer,
+                "the catalogs at hand have no `{product}`: using the one the last run recorded ({})",
+                recorded.display()
+            );
+        }
+        let loaded = upshift_core::load(&file, &src, &catalogs.set)?;
+        let record = catalogs.record(product).cloned();
+        Ok((loaded, record))
+    }
+
+    /// Keeps `record` beside the journal, so the run's `resume`,
+    /// `rollback` and `history` work without the catalog directory.
+    pub fn record_catalog(&self, product: &str, record: &RecordedCatalog) -> Result<(), CliError> {
+        crate::catalogs::save_record(&self.state().recorded_catalog(product), record)
     }
 }
 

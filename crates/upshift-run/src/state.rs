@@ -58,6 +58,15 @@ impl StateDir {
         self.dir.join("mirror").join(installation)
     }
 
+    /// The catalog of `product` as the last run read it.
+    pub fn recorded_catalog(&self, product: &str) -> PathBuf {
+        let name: String = product
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .collect();
+        self.dir.join("catalogs").join(format!("{name}.json"))
+    }
+
     /// The compose override file of `project`.
     pub fn compose_override(&self, project: &str) -> PathBuf {
         self.dir

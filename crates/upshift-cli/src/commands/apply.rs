@@ -8,7 +8,7 @@ use crate::progress::StepLines;
 use crate::settings::{read, Settings};
 
 pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
-    let loaded = settings.load()?;
+    let (loaded, record) = settings.load_recording()?;
     let plan = match (&args.to, &args.plan) {
         (_, Some(file)) => {
             let plan = Plan::from_json(&file.display().to_string(), &read(file)?)?;
@@ -48,6 +48,9 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
         plan.hops.len()
     )) {
         return Err(CliError::Failed("not confirmed: nothing changed".into()));
+    }
+    if let Some(record) = &record {
+        settings.record_catalog(&plan.product, record)?;
     }
     let progress = StepLines::new(settings.printer);
     let setup = super::setup(settings, &loaded, &progress)?;

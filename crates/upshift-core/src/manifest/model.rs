@@ -82,6 +82,9 @@ pub struct Installation {
     /// Facts catalog rules can test (`enterprise`, `external-mongodb`).
     #[serde(default)]
     pub facts: Vec<String>,
+    /// A directory of catalogs (`*.toml`) for this installation, relative
+    /// to the manifest; `--catalog DIR` wins over it.
+    pub catalog: Option<Spanned<String>>,
 }
 
 /// How a service is run.
