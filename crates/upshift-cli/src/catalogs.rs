@@ -88,7 +88,8 @@ impl Catalogs {
             };
             let product = c.product.clone();
             let files = referred.remove(&file).unwrap_or_default();
-            self.records.insert(product, RecordedCatalog { file, text, files });
+            self.records
+                .insert(product, RecordedCatalog { file, text, files });
         }
         Ok(self)
     }
@@ -146,7 +147,9 @@ pub fn save_record(path: &Path, record: &RecordedCatalog) -> Result<(), CliError
     std::fs::create_dir_all(dir).map_err(fail)?;
     let tmp = dir.join(format!(
         ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("catalog")
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("catalog")
     ));
     std::fs::write(&tmp, record.to_json()).map_err(fail)?;
     std::fs::rename(&tmp, path).map_err(fail)

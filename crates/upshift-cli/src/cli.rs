@@ -96,6 +96,22 @@ Examples:
     )]
     Plan(PlanArgs),
 
+    /// Show a plan saved with `plan --out`, and whether `apply --plan` still takes it.
+    #[command(
+        after_help = "The plan names the manifest it was made from (and the --catalog DIR), so
+this works from any directory; -m and --catalog override them. Exit 0 when
+the plan can still be applied, 1 when the manifest or catalog changed since
+or the file was edited (the reason is printed).
+
+Examples:
+  upshift plan --to 3.0.0 --out p.json && upshift show p.json
+  upshift --json show /srv/app/p.json | jq .applicable"
+    )]
+    Show {
+        /// The saved plan (JSON).
+        plan: PathBuf,
+    },
+
     /// Upgrade the installation: run a plan through the journal, rolling back on failure.
     #[command(after_help = "Examples:
   upshift apply --to 3.0.0

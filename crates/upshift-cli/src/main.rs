@@ -9,16 +9,20 @@ mod progress;
 mod render;
 mod settings;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
 use crate::printer::{Level, Printer};
 use crate::settings::Settings;
 
 fn main() {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let manifest_given =
+        matches.value_source("manifest") != Some(clap::parser::ValueSource::DefaultValue);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let settings = Settings {
         manifest: cli.manifest.clone(),
+        manifest_given,
         catalog_dir: cli.catalog.clone(),
         yes: cli.yes,
         printer: Printer::new(

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use upshift_core::manifest::Loaded;
 use upshift_core::catalog::RecordedCatalog;
+use upshift_core::manifest::Loaded;
 use upshift_core::{CatalogSet, Diagnostic};
 
 use crate::catalogs::Catalogs;
@@ -15,6 +15,8 @@ use crate::printer::Printer;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub manifest: PathBuf,
+    /// `-m` or `UPSHIFT_MANIFEST` was given (not the default).
+    pub manifest_given: bool,
     pub catalog_dir: Option<PathBuf>,
     /// Answer yes to confirmations.
     pub yes: bool,
@@ -29,6 +31,36 @@ impl Settings {
             Some(dir) => built_in.with_dir(dir)?.set,
             None => built_in.set,
         })
+    }
+
+    /// The settings for a saved plan: its manifest and catalog directory
+    /// where `-m` and `--catalog` were not given.
+    pub fn for_plan(&self, plan: &upshift_core::Plan) -> Settings {
+        let mut s = self.clone();
+        let Some(from) = &plan.made_from else {
+            return s;
+        };
+        if !self.manifest_given {
+            s.manifest = PathBuf::from(&from.manifest);
+        }
+        if s.catalog_dir.is_none() {
+            s.catalog_dir = from.catalog.as_ref().map(PathBuf::from);
+        }
+        s
+    }
+
+    /// Where a plan made now comes from, for saving it.
+    pub fn made_from(&self) -> upshift_core::plan::MadeFrom {
+        let absolute = |p: &Path| {
+            p.canonicalize()
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        };
+        upshift_core::plan::MadeFrom {
+            manifest: absolute(&self.manifest),
+            catalog: self.catalog_dir.as_deref().map(absolute),
+        }
     }
 
     /// The directory the manifest's paths are relative to.

@@ -84,7 +84,13 @@ fn saved_plan_has_a_fingerprint_and_the_same_hops() {
         .args(["plan", "--to", "2.1", "--out", "p.json"])
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("upshift apply --plan p.json"));
+    let saved_at = dir.path().canonicalize().unwrap().join("p.json");
+    assert!(
+        run.stdout
+            .contains(&format!("upshift apply --plan {}", saved_at.display())),
+        "the hint works from any directory: {}",
+        run.stdout
+    );
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.json")).unwrap()).unwrap();
     assert_eq!(saved["format"], "upshift-plan/1");

@@ -98,3 +98,25 @@ fn a_manifest_that_names_the_wrong_version_is_refused_at_preflight() {
     assert_eq!(demo.export(), before);
     demo.assert_healthy();
 }
+
+/// The same wrong manifest stops `plan` too, with the version that runs
+/// and the line to change.
+#[test]
+fn a_manifest_that_names_the_wrong_version_is_not_planned() {
+    let demo = Demo::new();
+    edit(
+        &demo,
+        "# version_command = \"current/bin/upshift-demo --version\"",
+        "version_command = \"current/bin/upshift-demo --version\"",
+    );
+    edit(&demo, "version = \"1.0.0\"", "version = \"1.1.0\"");
+    let run = demo.upshift(&["plan", "--to", "3.0.0"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("reports 1.0.0 running")
+            && run.stderr.contains("set `version = \"1.0.0\"`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "no plan is printed: {}", run.stdout);
+}

@@ -62,7 +62,13 @@ impl StateDir {
     pub fn recorded_catalog(&self, product: &str) -> PathBuf {
         let name: String = product
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.dir.join("catalogs").join(format!("{name}.json"))
     }

@@ -8,10 +8,17 @@ use crate::progress::StepLines;
 use crate::settings::{read, Settings};
 
 pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
+    let saved = match &args.plan {
+        Some(file) => Some(Plan::from_json(&file.display().to_string(), &read(file)?)?),
+        None => None,
+    };
+    let settings = &match &saved {
+        Some(plan) => settings.for_plan(plan),
+        None => settings.clone(),
+    };
     let (loaded, record) = settings.load_recording()?;
-    let plan = match (&args.to, &args.plan) {
-        (_, Some(file)) => {
-            let plan = Plan::from_json(&file.display().to_string(), &read(file)?)?;
+    let plan = match (&args.to, saved) {
+        (_, Some(plan)) => {
             plan.check_fresh(&loaded)?;
             plan.check_unedited(&loaded)?
         }

@@ -12,6 +12,7 @@ mod plan;
 mod restore;
 mod resume;
 mod rollback;
+mod show;
 mod snapshots;
 mod status;
 mod unlock;
@@ -32,6 +33,7 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
         Command::Apply(args) => apply::run(settings, &args),
         Command::Resume => resume::run(settings),
         Command::Rollback { run, to } => rollback::run(settings, run.as_deref(), to.as_deref()),
+        Command::Show { plan } => show::run(settings, &plan),
         Command::History => history::run(settings),
         Command::Unlock => unlock::run(settings),
         Command::Backup => backup::run(settings),

@@ -10,7 +10,9 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &PlanArgs) -> Result<i32, CliError> {
     let loaded = settings.load()?;
-    let plan = upshift_core::plan(&loaded, &args.to)?;
+    runs_the_manifests_version(settings, &loaded)?;
+    let mut plan = upshift_core::plan(&loaded, &args.to)?;
+    plan.made_from = Some(settings.made_from());
     if let Some(out) = &args.out {
         save(out, &plan)?;
     }
@@ -18,9 +20,44 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> Result<i32, CliError> {
     p.json(&plan);
     p.human(crate::render::plan(&plan, &loaded.catalog));
     if let Some(out) = &args.out {
-        p.human(format!("\nSaved to {}. Apply exactly this plan with `upshift apply --plan {}`;\nit is refused if the manifest or the catalog changes in the meantime, or if the file is edited.", out.display(), out.display()));
+        let shown = out
+            .canonicalize()
+            .unwrap_or_else(|_| out.to_path_buf())
+            .display()
+            .to_string();
+        p.human(format!("\nSaved to {shown}. Review it with `upshift show {shown}`; apply exactly this plan,\nfrom any directory, with `upshift apply --plan {shown}` (it names the manifest it was made from).\nIt is refused if the manifest or the catalog changes in the meantime, or if the file is edited."));
     }
     Ok(code::OK)
+}
+
+/// A manifest whose version is not the one running would plan the wrong
+/// hops: when `version_command` reports another version, stop with the
+/// fix. When it cannot tell, say so and plan from the manifest.
+fn runs_the_manifests_version(
+    settings: &Settings,
+    loaded: &upshift_core::Loaded,
+) -> Result<(), CliError> {
+    let Some(cmd) = &loaded.manifest.installation.version_command else {
+        return Ok(());
+    };
+    let target = settings.target(loaded)?;
+    let running = super::status::check_version(cmd, &target, loaded);
+    match (&running.reported, &running.error) {
+        (Some(v), _) if !running.matches => Err(CliError::BadInput(format!(
+            "`{cmd}` reports {v} running, but the manifest says {}: set `version = \"{v}\"` in [installation] of {}, then plan again",
+            loaded.version,
+            settings.manifest.display()
+        ))),
+        (None, Some(e)) => {
+            crate::printer::note!(
+                settings.printer,
+                "the running version is unknown (`{cmd}`: {e}); planning from the manifest's {}",
+                loaded.version
+            );
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Writes the plan atomically (temp file + rename) so a crash never leaves half a plan.

@@ -62,11 +62,11 @@ struct ConfigRow {
 }
 
 #[derive(Serialize)]
-struct RunningVersion {
+pub(crate) struct RunningVersion {
     command: String,
-    reported: Option<String>,
-    matches: bool,
-    error: Option<String>,
+    pub reported: Option<String>,
+    pub matches: bool,
+    pub error: Option<String>,
 }
 
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
@@ -161,7 +161,8 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
     }
 }
 
-fn check_version(
+/// What the installation's `version_command` reports, against the manifest.
+pub(crate) fn check_version(
     cmd: &str,
     target: &upshift_run::Target,
     loaded: &upshift_core::Loaded,

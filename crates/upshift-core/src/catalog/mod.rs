@@ -8,8 +8,8 @@ mod recorded;
 pub use load::{
     parse_catalog, parse_catalog_checked, parse_catalog_with, CheckRule, ReadFile, RuleProblem,
 };
-pub use recorded::RecordedCatalog;
 pub use model::{Catalog, ContainerCommand, DataStep, KnownIssue, PreCheck, Release, Template};
+pub use recorded::RecordedCatalog;
 
 use crate::diag::Diagnostic;
 

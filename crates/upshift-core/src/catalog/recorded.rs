@@ -77,7 +77,9 @@ version = "1.0.0"
 
     #[test]
     fn a_damaged_record_names_its_file_and_the_fix() {
-        let e = RecordedCatalog::from_json("rec.json", "{").unwrap_err().to_string();
+        let e = RecordedCatalog::from_json("rec.json", "{")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("rec.json") && e.contains("--catalog"), "{e}");
     }
 }

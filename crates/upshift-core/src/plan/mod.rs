@@ -29,6 +29,21 @@ pub struct Plan {
     pub hops: Vec<Hop>,
     pub warnings: Vec<String>,
     pub fingerprint: Fingerprint,
+    /// Where a saved plan was made from, so `apply --plan` and `show`
+    /// find the manifest and catalog from any directory. Not part of
+    /// what the planner decides (an edit check ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_from: Option<MadeFrom>,
+}
+
+/// The manifest and the catalog directory a saved plan was made from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MadeFrom {
+    /// The manifest, as an absolute path.
+    pub manifest: String,
+    /// The `--catalog DIR` given, as an absolute path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
 }
 
 /// One upgrade from a release to the next required stop.
@@ -156,6 +171,7 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
         hops: Vec::new(),
         warnings: warnings(loaded),
         fingerprint: Fingerprint::of(&loaded.source, &cat.source),
+        made_from: None,
     };
     if t < s {
         return Err(PlanError::Downgrade {
@@ -349,7 +365,11 @@ impl Plan {
                 }
             },
         };
-        match edited::first_difference(self, &planned) {
+        let saved = Plan {
+            made_from: None,
+            ..self.clone()
+        };
+        match edited::first_difference(&saved, &planned) {
             None => Ok(planned),
             Some(d) => Err(edited(d)),
         }
