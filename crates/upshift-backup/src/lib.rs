@@ -28,6 +28,7 @@ mod restore;
 mod secret;
 mod size;
 mod source;
+mod store_env;
 mod tempdb;
 mod verify;
 
@@ -45,4 +46,5 @@ pub use source::volume::{ensure_helper_image, helper_image};
 pub use source::{
     check_privileges, data_on_host, required_tools, watched_files, DataOnHost, Tools, WatchedFile,
 };
+pub use store_env::store_env;
 pub use verify::{StoreCheck, VerifyReport};

@@ -132,8 +132,8 @@ fn a_verify_removes_what_a_killed_verify_left() {
         shims.path(),
         "mariadb",
         &format!(
-            "for a in \"$@\"; do [ \"$a\" = -e ] && exec '{}' \"$@\"; done\n\
-             cat >/dev/null; touch '{}'; exec sleep infinity",
+            "for a in \"$@\"; do [ \"$a\" = -e ] && exec '{0}' \"$@\"; done\n\
+             cat >/dev/null; echo $$ > '{1}.tmp' && mv '{1}.tmp' '{1}'; exec sleep infinity",
             real.trim(),
             blocked.display()
         ),

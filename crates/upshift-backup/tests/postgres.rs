@@ -179,7 +179,7 @@ fn a_verify_removes_what_a_killed_verify_left() {
         shims.path(),
         "pg_restore",
         &format!(
-            "cat >/dev/null; touch '{}'; exec sleep infinity",
+            "cat >/dev/null; echo $$ > '{0}.tmp' && mv '{0}.tmp' '{0}'; exec sleep infinity",
             blocked.display()
         ),
     );

@@ -121,6 +121,13 @@ pub fn kill_verify_mid_restore(child_test: &str, base: &Path, shims: &Path, bloc
         .unwrap();
     assert!(killed.success());
     child.wait().unwrap();
+    // The blocked tool ran in a group of its own (as upshift starts them):
+    // it outlives the kill, as after a real crash. Stop it, so it does not
+    // outlive the test (it holds the test runner's inherited files).
+    let pid = std::fs::read_to_string(blocked).unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status();
 }
 
 /// The start time of process `pid` (clock ticks after boot, field 22 of

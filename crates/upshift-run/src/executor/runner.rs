@@ -385,16 +385,21 @@ impl<'a> Runner<'a> {
             return;
         };
         let t = self.target();
-        let env = [
-            ("UPSHIFT_FROM", from),
-            ("UPSHIFT_TO", to),
-            ("UPSHIFT_ERROR", what),
-        ];
+        let env = self.step_env(from, to).map(|mut env| {
+            env.push(("UPSHIFT_ERROR".to_string(), what.to_string()));
+            env
+        });
         let limit = self.setup.loaded.manifest.hooks.time_limit();
-        if let Err(e) = t
-            .host
-            .sh_within("hook on_failure", cmd, &t.dir, &env, limit)
-        {
+        let ran = env.and_then(|env| {
+            t.host.sh_within(
+                "hook on_failure",
+                cmd,
+                &t.dir,
+                &super::steps::pairs(&env),
+                limit,
+            )
+        });
+        if let Err(e) = ran {
             self.setup.progress.note(&format!("warning: {e}"));
         }
     }

@@ -100,22 +100,16 @@ impl Runner<'_> {
                     HookPoint::PreUpgrade => m.hooks.pre_upgrade.clone(),
                     HookPoint::PostUpgrade => m.hooks.post_upgrade.clone(),
                 };
-                run_hook(
-                    point.as_str(),
-                    cmd.as_deref(),
-                    &t,
-                    &m.hooks,
-                    &hop.from,
-                    &hop.to,
-                )
-                .map(|_| None)
+                let env = self.step_env(&hop.from, &hop.to)?;
+                run_hook(point.as_str(), cmd.as_deref(), &t, &m.hooks, &env).map(|_| None)
             }
             StepId::MaintenanceOn => {
                 for (name, cmd) in [
                     ("maintenance.on", &m.maintenance.on),
                     ("maintenance.announce", &m.maintenance.announce),
                 ] {
-                    run_hook(name, cmd.as_deref(), &t, &m.hooks, &hop.from, &hop.to)?;
+                    let env = self.step_env(&hop.from, &hop.to)?;
+                    run_hook(name, cmd.as_deref(), &t, &m.hooks, &env)?;
                 }
                 Ok(Some(Detail::WindowOpened { at_ms: now_ms() }))
             }
@@ -154,13 +148,13 @@ impl Runner<'_> {
             }
             StepId::MaintenanceOff => {
                 self.page.release_all();
+                let env = self.step_env(&hop.from, &hop.to)?;
                 run_hook(
                     "maintenance.off",
                     m.maintenance.off.as_deref(),
                     &t,
                     &m.hooks,
-                    &hop.from,
-                    &hop.to,
+                    &env,
                 )?;
                 let started = match self.detail(h, &StepId::MaintenanceOn)? {
                     Some(Detail::WindowOpened { at_ms }) => Some(at_ms),
@@ -212,6 +206,23 @@ impl Runner<'_> {
                 "if the manifest is wrong, set `installation.version` to the version that runs and plan again; nothing was changed".into(),
             ))
         })
+    }
+
+    /// The environment of hooks and host-run data steps: the hop's
+    /// versions (`UPSHIFT_FROM`, `UPSHIFT_TO`) and every store's address
+    /// (`UPSHIFT_STORE_NAME_URL` and more, see `upshift_backup::store_env`),
+    /// secrets resolved into the environment only.
+    pub(super) fn step_env(&self, from: &str, to: &str) -> StepResult<Vec<(String, String)>> {
+        let mut env = vec![
+            ("UPSHIFT_FROM".to_string(), from.to_string()),
+            ("UPSHIFT_TO".to_string(), to.to_string()),
+        ];
+        env.extend(upshift_backup::store_env(
+            &self.setup.loaded.manifest,
+            &self.target().dir,
+            &self.setup.manifest_dir,
+        )?);
+        Ok(env)
     }
 
     /// A catalog pre-check of a release the hop crosses.
@@ -269,6 +280,8 @@ impl Runner<'_> {
                 "no command: the release migrates on start",
             )));
         };
+        // A container's step gets the versions only: the stores' addresses
+        // are the host's, not the container's.
         let env = [("UPSHIFT_FROM", hop.from.as_str()), ("UPSHIFT_TO", &hop.to)];
         let cx = self.cx();
         let inside = self
@@ -278,8 +291,9 @@ impl Runner<'_> {
         let out = match (inside, &d.run, &d.container) {
             (Some(out), _, _) => out?,
             (None, Some(run), _) => {
+                let env = self.step_env(&hop.from, &hop.to)?;
                 t.host
-                    .sh_within(&d.description, run, &t.dir, &env, d.time_limit())?
+                    .sh_within(&d.description, run, &t.dir, &pairs(&env), d.time_limit())?
             }
             (None, None, Some(c)) => {
                 return Err(StepError::msg(format!(
@@ -383,14 +397,14 @@ fn joined(parts: Vec<Option<String>>) -> Option<Detail> {
     (!parts.is_empty()).then(|| Detail::note(parts.join("; ")))
 }
 
-/// Runs hook `name` (if the manifest sets it), with the hop's versions.
+/// Runs hook `name` (if the manifest sets it) with `env` (see
+/// [`Runner::step_env`]).
 pub(super) fn run_hook(
     name: &str,
     cmd: Option<&str>,
     t: &Target,
     hooks: &upshift_core::manifest::Hooks,
-    from: &str,
-    to: &str,
+    env: &[(String, String)],
 ) -> StepResult<()> {
     match cmd {
         Some(c) => t
@@ -399,12 +413,17 @@ pub(super) fn run_hook(
                 &format!("hook {name}"),
                 c,
                 &t.dir,
-                &[("UPSHIFT_FROM", from), ("UPSHIFT_TO", to)],
+                &pairs(env),
                 hooks.time_limit(),
             )
             .map(|_| ()),
         None => Ok(()),
     }
+}
+
+/// Borrowed pairs, as commands take them.
+pub(super) fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 fn disk_free(t: &Target) -> StepResult<Option<String>> {

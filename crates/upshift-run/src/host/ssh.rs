@@ -151,13 +151,21 @@ impl Ssh {
         }
     }
 
+    /// Runs `cmd` there. The environment travels on ssh's stdin into a
+    /// 0600 file that is read and removed before the command starts, so
+    /// values (store passwords) are never in an argument list, here or
+    /// there.
     pub(super) fn sh(&self, cmd: &str, dir: &Path, env: &[(&str, &str)]) -> io::Result<Output> {
-        let mut s = format!("cd {} && exec env", q(dir));
+        let mut vars = String::new();
         for (k, v) in env {
-            s += &format!(" {k}={}", q(v));
+            vars += &format!("{k}={}\n", q(v));
         }
-        s += &format!(" sh -c {}", q(cmd));
-        let out = self.raw(&s, None)?;
+        let s = format!(
+            "cd {} && f=$(umask 077 && mktemp) && cat >\"$f\" && set -a && . \"$f\"; r=$?; rm -f \"$f\"; [ $r = 0 ] || exit 1; set +a; unset r f; exec sh -c {} </dev/null",
+            q(dir),
+            q(cmd)
+        );
+        let out = self.raw(&s, Some(vars.as_bytes()))?;
         Ok(Output {
             ok: out.status.success(),
             code: out.status.code(),
