@@ -86,7 +86,10 @@ fn an_automatically_rolled_back_run_shows_its_real_window_and_its_error() {
     assert_eq!(r["maintenance_ms"], r["window_ms"], "{r}");
     let error = r["error"].as_str().expect("the error is journaled");
     assert!(error.contains("failed at step health.auth"), "{error}");
-    assert!(error.contains("`listen` moved to `server.listen`"), "{error}");
+    assert!(
+        error.contains("`listen` moved to `server.listen`"),
+        "{error}"
+    );
     let table = demo.upshift(&["history"]).stdout;
     let id = r["id"].as_str().unwrap();
     let shown = cell(&table, id, "ERROR");
@@ -94,7 +97,10 @@ fn an_automatically_rolled_back_run_shows_its_real_window_and_its_error() {
         shown.starts_with("upgrade 1.0.0 → 2.0.0 failed at step health.auth"),
         "{table}"
     );
-    assert!(!table.contains("server.listen"), "only the first line: {table}");
+    assert!(
+        !table.contains("server.listen"),
+        "only the first line: {table}"
+    );
     assert_eq!(
         cell(&table, id, "WINDOW"),
         format!("{:.1}s", window as f64 / 1000.0)
@@ -115,7 +121,11 @@ fn a_failure_says_its_error_once_with_only_this_starts_log() {
     let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "2.0.0"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let err = &run.stderr;
-    assert_eq!(err.matches("failed at step health.auth").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("failed at step health.auth").count(),
+        1,
+        "{err}"
+    );
     assert_eq!(
         err.matches("`listen` moved to `server.listen`").count(),
         1,
@@ -151,8 +161,7 @@ fn a_service_that_exits_is_not_waited_for() {
     let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "2.0.0"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
-        run.stderr.contains("auth exited (pid ")
-            && run.stderr.contains("before it became healthy"),
+        run.stderr.contains("auth exited (pid ") && run.stderr.contains("before it became healthy"),
         "{}",
         run.stderr
     );
@@ -193,8 +202,14 @@ fn a_later_manual_rollback_is_the_outcome_not_the_duration() {
         last_own - started,
         rollback - started
     );
-    assert_eq!(r["duration_ms"], own["duration_ms"], "the rollback moved it");
-    assert_eq!(r["window_ms"], own["window_ms"], "the rollback's downtime is not the run's");
+    assert_eq!(
+        r["duration_ms"], own["duration_ms"],
+        "the rollback moved it"
+    );
+    assert_eq!(
+        r["window_ms"], own["window_ms"],
+        "the rollback's downtime is not the run's"
+    );
     let done = first(&events, "rollback", "done").at_ms;
     assert_eq!(r["manual_rollback_ms"], done, "{r}");
     let table = demo.upshift(&["history"]).stdout;
@@ -218,14 +233,25 @@ fn an_interrupted_run_is_at_the_version_installed() {
         &[("UPSHIFT_CRASH_AFTER", "1:swap.version")],
         &["-y", "apply", "--to", "1.1.0"],
     );
-    assert_eq!(crashed.code, -1, "killed after the swap: {}", crashed.stderr);
-    assert_eq!(demo.version(), "1.1.0", "the link points at the new release");
+    assert_eq!(
+        crashed.code, -1,
+        "killed after the swap: {}",
+        crashed.stderr
+    );
+    assert_eq!(
+        demo.version(),
+        "1.1.0",
+        "the link points at the new release"
+    );
     let r = history(&demo)[0].clone();
     assert_eq!(r["outcome"], "running", "{r}");
     assert_eq!(r["at_version"], "1.1.0", "{r}");
     let table = demo.upshift(&["history"]).stdout;
     assert_eq!(cell(&table, r["id"].as_str().unwrap(), "AT"), "1.1.0");
-    assert!(r["duration_ms"].is_null(), "an unfinished run has none: {r}");
+    assert!(
+        r["duration_ms"].is_null(),
+        "an unfinished run has none: {r}"
+    );
     let resumed = demo.upshift(&["-y", "resume"]);
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
     let r = history(&demo)[0].clone();
