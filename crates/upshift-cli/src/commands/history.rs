@@ -8,14 +8,12 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let loaded = settings.load()?;
-    let runs: Vec<RunView> = match Journal::open_existing(&settings.journal())? {
-        Some(j) => j
-            .runs(&loaded.manifest.installation.name)?
-            .into_iter()
-            .map(|r| j.view(r))
-            .collect::<Result<_, _>>()?,
-        None => Vec::new(),
-    };
+    let mut runs: Vec<RunView> = Vec::new();
+    if let Some(j) = Journal::open_existing(&settings.journal())? {
+        for r in j.runs(&loaded.manifest.installation.name)? {
+            runs.push(j.view(r)?);
+        }
+    }
     let p = settings.printer;
     p.json(&runs);
     if runs.is_empty() {

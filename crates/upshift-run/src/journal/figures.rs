@@ -126,12 +126,11 @@ fn hop_window(events: &[&StepEvent]) -> i64 {
             && (real_stop
                 || e.step == StepId::Rollback
                 || (seen_stop && matches!(e.step, StepId::Start(_))));
-        let closes = match (&e.step, e.state) {
-            (StepId::Health(_), StepState::Done) => true,
-            (StepId::Stop(_), StepState::Undone) => true,
-            (StepId::Rollback, StepState::Done) => true,
-            _ => false,
-        };
+        let closes = matches!(
+            (&e.step, e.state),
+            (StepId::Health(_) | StepId::Rollback, StepState::Done)
+                | (StepId::Stop(_), StepState::Undone)
+        );
         if opens {
             seen_stop = true;
             open.get_or_insert(e.at_ms);
