@@ -146,7 +146,19 @@ Examples:
         to: Option<String>,
     },
 
-    /// Every run: versions, duration, maintenance window, outcome, snapshots.
+    /// Every run: versions, duration, maintenance window, outcome, snapshots, error.
+    #[command(
+        after_help = "Read from the journal's events: DURATION is the run itself (start to its
+own outcome); WINDOW is the downtime, from each hop's first stop until every
+service answered again (on the new version, or on the old one after a
+rollback), summed over hops; AT is the version installed (the new one once a
+swap is journaled). A later `upshift rollback` shows in OUTCOME as
+`rolled back (manual, WHEN)`. ERROR is the first line; --json has it whole.
+
+Examples:
+  upshift history
+  upshift --json history | jq '.[-1].error'"
+    )]
     History,
 
     /// Break a stale lock left by a run that died (asks for confirmation).

@@ -138,10 +138,13 @@ fn a_full_repository_disk_inside_the_window_starts_the_old_version_again() {
 }
 
 /// `.upshift/` (journal and repository) on a tmpfs: the demo's setup
-/// wrote none of it yet.
+/// wrote neither yet (only where its services' logs began).
 fn state_on_small_disk(demo: &Demo, size: &str) -> SmallDisk {
     let state = demo.path(".upshift");
-    assert!(!state.exists(), "{} exists", state.display());
+    for written in ["journal.db", "repo"] {
+        let p = state.join(written);
+        assert!(!p.exists(), "{} exists", p.display());
+    }
     SmallDisk::mount(&state, size)
 }
 

@@ -40,6 +40,10 @@ pub enum Detail {
         /// the data as it is (the catalog says so).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         keeps_data: bool,
+        /// An operator asked for it (`upshift rollback`), after the run
+        /// ended or was interrupted; not the run's own undoing of a hop.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        manual: bool,
     },
     /// What a step did or why it failed, for the operator to read.
     Note { text: String },
@@ -82,6 +86,7 @@ impl std::fmt::Display for Detail {
                 version,
                 snapshot,
                 keeps_data,
+                ..
             } => write!(
                 f,
                 "back to {version}{}{}",
@@ -141,6 +146,7 @@ fn legacy_json(step: &StepId, map: serde_json::Map<String, Value>) -> Option<Det
             version: map.get("version")?.as_str()?.to_string(),
             snapshot: map.get("snapshot")?.as_str().map(str::to_string),
             keeps_data: false,
+            manual: false,
         }),
         _ => None,
     }
@@ -261,6 +267,7 @@ mod tests {
                 version: "1.0.0".into(),
                 snapshot: None,
                 keeps_data: false,
+                manual: false,
             }
         );
     }
@@ -283,6 +290,7 @@ mod tests {
                 version: "1.0.0".into(),
                 snapshot: Some("s".into()),
                 keeps_data: true,
+                manual: true,
             },
             Detail::note("hello"),
         ];

@@ -43,7 +43,7 @@ pub enum RunError {
     },
     /// The upgrade failed and was rolled back; the installation serves `at`
     /// (exit 1, or 2 when the cause is bad input).
-    #[error("{what}; rolled back: {at} is serving again with its data as before")]
+    #[error("{what}\nrolled back: {at} is serving again with its data as before")]
     RolledBack {
         what: String,
         at: String,
@@ -58,7 +58,7 @@ pub enum RunError {
     #[error("{what}; {at} serves. Continue with `upshift resume`, or undo the run with `upshift rollback`")]
     Interrupted { what: String, at: String },
     /// The upgrade failed and rolling back failed too: an operator must act (exit 3).
-    #[error("{what}; rolling back also failed: {rollback}. Fix the cause, then run `upshift rollback` again")]
+    #[error("{what}\nrolling back also failed: {rollback}\nfix the cause, then run `upshift rollback` again")]
     RollbackFailed {
         what: String,
         rollback: Box<StepError>,

@@ -85,6 +85,18 @@ pub fn wait(h: &Health, t: &Target) -> StepResult<()> {
 
 /// [`wait`], expecting `version` to answer (see [`check_at`]).
 pub fn wait_at(h: &Health, t: &Target, version: Option<&str>) -> StepResult<()> {
+    wait_watching(h, t, version, &|| None)
+}
+
+/// [`wait_at`] for a service just started: after each failed check,
+/// `exited` says whether its process is gone, and then the wait ends at
+/// once (no check can pass any more).
+pub fn wait_watching(
+    h: &Health,
+    t: &Target,
+    version: Option<&str>,
+    exited: &dyn Fn() -> Option<String>,
+) -> StepResult<()> {
     let interval = h
         .interval
         .map_or(Duration::from_secs(1), |t| t.duration())
@@ -100,6 +112,9 @@ pub fn wait_at(h: &Health, t: &Target, version: Option<&str>) -> StepResult<()> 
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
+        if let Some(why) = exited() {
+            return Err(format!("{why} before it became healthy; last check: {last}").into());
+        }
         if Instant::now() + pause > deadline {
             return Err(format!(
                 "not healthy after {attempts} attempts in {:.1}s: {last}",

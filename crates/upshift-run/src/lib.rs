@@ -36,5 +36,5 @@ pub use executor::{
     apply, resume, rollback, rollback_preview, Progress, RunSummary, Setup, StepProgress,
 };
 pub use host::{Host, Target};
-pub use journal::{Journal, Outcome, RunRecord};
+pub use journal::{Figures, Journal, Outcome, RunRecord, RunView};
 pub use state::StateDir;

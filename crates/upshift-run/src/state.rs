@@ -73,6 +73,12 @@ impl StateDir {
         self.dir.join("catalogs").join(format!("{name}.json"))
     }
 
+    /// Where service `name`'s log began when upshift last started it (a
+    /// byte offset, as text).
+    pub fn log_mark(&self, name: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{name}.start"))
+    }
+
     /// The compose override file of `project`.
     pub fn compose_override(&self, project: &str) -> PathBuf {
         self.dir

@@ -1,6 +1,6 @@
 //! `upshift history`: every run of the installation.
 
-use upshift_run::Journal;
+use upshift_run::{Journal, RunView};
 
 use crate::error::{code, CliError};
 use crate::render::table;
@@ -8,11 +8,12 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings) -> Result<i32, CliError> {
     let loaded = settings.load()?;
-    let runs = if settings.journal().exists() {
-        Journal::open(&settings.journal())?.runs(&loaded.manifest.installation.name)?
-    } else {
-        Vec::new()
-    };
+    let mut runs: Vec<RunView> = Vec::new();
+    if let Some(j) = Journal::open_existing(&settings.journal())? {
+        for r in j.runs(&loaded.manifest.installation.name)? {
+            runs.push(j.view(r)?);
+        }
+    }
     let p = settings.printer;
     p.json(&runs);
     if runs.is_empty() {
@@ -22,23 +23,7 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         ));
         return Ok(code::OK);
     }
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            vec![
-                r.id.clone(),
-                format!("{} → {}", r.from, r.to),
-                time_of(r.started_ms),
-                r.ended_ms.map_or("-".into(), |e| {
-                    format!("{:.1}s", (e - r.started_ms) as f64 / 1000.0)
-                }),
-                format!("{:.1}s", r.maintenance_ms as f64 / 1000.0),
-                r.outcome.as_str().to_string(),
-                r.at_version.clone().unwrap_or_default(),
-                r.snapshots.join(" "),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<String>> = runs.iter().map(row).collect();
     p.human(table(
         &[
             "RUN",
@@ -49,10 +34,45 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
             "OUTCOME",
             "AT",
             "SNAPSHOTS",
+            "ERROR",
         ],
         &rows,
     ));
     Ok(code::OK)
+}
+
+/// The widest ERROR cell: the first line of the error, cut here.
+const ERROR_WIDTH: usize = 60;
+
+fn row(v: &RunView) -> Vec<String> {
+    let r = &v.run;
+    let secs = |ms: i64| format!("{:.1}s", ms as f64 / 1000.0);
+    let outcome = match v.manual_rollback_ms {
+        Some(at) => format!("rolled back (manual, {})", time_of(at)),
+        None => r.outcome.as_str().to_string(),
+    };
+    vec![
+        r.id.clone(),
+        format!("{} → {}", r.from, r.to),
+        time_of(r.started_ms),
+        v.duration_ms.map_or("-".into(), secs),
+        secs(v.window_ms),
+        outcome,
+        r.at_version.clone().unwrap_or_default(),
+        r.snapshots.join(" "),
+        r.error.as_deref().map(first_line).unwrap_or_default(),
+    ]
+}
+
+/// The first line of `error`, shortened to [`ERROR_WIDTH`] characters
+/// (`--json` has the whole error).
+fn first_line(error: &str) -> String {
+    let line = error.lines().next().unwrap_or_default().trim_end();
+    if line.chars().count() <= ERROR_WIDTH {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(ERROR_WIDTH - 1).collect();
+    format!("{}…", cut.trim_end())
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC, from Unix milliseconds.
@@ -75,4 +95,18 @@ pub fn time_of(ms: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_cell_is_the_first_line_shortened() {
+        assert_eq!(first_line("short\nlog tail"), "short");
+        let long = format!("{}\nmore", "x".repeat(100));
+        let cell = first_line(&long);
+        assert_eq!(cell.chars().count(), ERROR_WIDTH);
+        assert!(cell.ends_with('…'), "{cell}");
+    }
 }

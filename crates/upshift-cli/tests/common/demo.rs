@@ -247,3 +247,52 @@ impl Demo {
         std::fs::write(self.path("cat/demo.toml"), cat).unwrap();
     }
 }
+
+/// One journaled step event, as the journal's `steps` table holds it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub hop: i64,
+    pub step: String,
+    pub state: String,
+    pub at_ms: i64,
+}
+
+impl Demo {
+    /// A catalog in `cat/` (pass `--catalog cat`) whose 2.0.0 accepts
+    /// 1.0.0 and has no config rules: its auth refuses the 1.x config and
+    /// exits at once, so a run to 2.0.0 fails at `health.auth`, past the
+    /// point of no return. `extra` is added to the 2.0.0 release table.
+    pub fn catalog_where_2_0_0_cannot_start(&self, extra: &str) {
+        let mut cat = std::fs::read_to_string(super::repo().join("catalogs/demo.toml")).unwrap();
+        let start = cat.find("[[release.config_rules]]").unwrap();
+        let end = cat.find("[[release]]\nversion = \"2.1.0\"").unwrap();
+        cat.replace_range(start..end, "");
+        let from = "version = \"2.0.0\"\nupgrade_from = \">=1.1.0\"";
+        assert!(cat.contains(from), "the demo catalog changed");
+        let cat = cat.replace(
+            from,
+            &format!("version = \"2.0.0\"\nupgrade_from = \">=1.0.0\"\n{extra}"),
+        );
+        std::fs::create_dir_all(self.path("cat")).unwrap();
+        std::fs::write(self.path("cat/demo.toml"), cat).unwrap();
+    }
+
+    /// Every step event the journal holds for run `run`, in order.
+    pub fn events(&self, run: &str) -> Vec<Event> {
+        let db = rusqlite::Connection::open(self.path(".upshift/journal.db")).unwrap();
+        let mut st = db
+            .prepare("SELECT hop, step, state, at_ms FROM steps WHERE run_id = ?1 ORDER BY seq")
+            .unwrap();
+        st.query_map([run], |r| {
+            Ok(Event {
+                hop: r.get(0)?,
+                step: r.get(1)?,
+                state: r.get(2)?,
+                at_ms: r.get(3)?,
+            })
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+}

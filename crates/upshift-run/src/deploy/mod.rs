@@ -116,6 +116,13 @@ pub trait Deployment {
         Ok(())
     }
 
+    /// Why service `name` is known to have stopped running on its own (its
+    /// process exited), checked while its health is awaited; `None` when
+    /// it runs or the deployment cannot tell.
+    fn exited(&self, _cx: &Cx, _name: &str) -> Option<String> {
+        None
+    }
+
     /// What the swap will replace, journaled before it acts; on resume the
     /// first record is kept, so it always holds the true previous state.
     fn record(&self, _cx: &Cx, _at: At) -> StepResult<Option<Value>> {

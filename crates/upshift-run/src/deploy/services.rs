@@ -63,10 +63,33 @@ impl Deployment for Services {
             return Ok(());
         };
         match svc.run() {
-            Driver::Process(p) => process::start(name, p, svc, cx.target),
+            Driver::Process(p) => match process::start(name, p, svc, cx.target)? {
+                process::Started::Launched { log_from } => {
+                    mark_log(cx, name, log_from);
+                    Ok(())
+                }
+                process::Started::AlreadyRunning => Ok(()),
+            },
             Driver::Command(c) => command::run(name, c, cx.target, "start"),
             Driver::Systemd(s) => command::systemctl(name, s.as_ref(), cx.target, "start"),
             _ => Ok(()),
         }
     }
+
+    fn exited(&self, cx: &Cx, name: &str) -> Option<String> {
+        match self.get(name)?.run() {
+            Driver::Process(p) => process::exited(name, p, cx.target),
+            _ => None,
+        }
+    }
+}
+
+/// Remembers where this start of `name` began writing its log, so a
+/// failure shows only this start's lines ([`crate::driver::log_since_start`]).
+fn mark_log(cx: &Cx, name: &str, from: u64) {
+    let mark = cx.state.log_mark(name);
+    if let Some(dir) = mark.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(&mark, from.to_string());
 }

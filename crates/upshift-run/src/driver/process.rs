@@ -23,11 +23,20 @@ fn read_pid(t: &Target, path: &std::path::Path) -> Option<u32> {
     t.host.read_to_string(path).ok()?.trim().parse().ok()
 }
 
+/// A start of the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// Its recorded pid was alive: nothing was done.
+    AlreadyRunning,
+    /// Launched; its output is appended to its log from this byte on.
+    Launched { log_from: u64 },
+}
+
 /// Starts the service unless its recorded pid is alive (idempotent).
-pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> StepResult<()> {
+pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> StepResult<Started> {
     let pidfile = pidfile(name, conf, t);
     if read_pid(t, &pidfile).is_some_and(|p| t.host.pid_alive(p)) {
-        return Ok(());
+        return Ok(Started::AlreadyRunning);
     }
     if let Some(taken) = port_taken(svc, t) {
         return Err(
@@ -64,8 +73,10 @@ pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> Ste
         q(&tmp),
         q(&pidfile)
     );
+    // The log's length before the launch is printed: what this start
+    // writes begins there (the log is appended to across starts).
     let cmd = format!(
-        "setsid sh -c {} </dev/null >>\"$UPSHIFT_LOG\" 2>&1 & echo $!",
+        "from=$(wc -c <\"$UPSHIFT_LOG\" 2>/dev/null || echo 0); setsid sh -c {} </dev/null >>\"$UPSHIFT_LOG\" 2>&1 & echo $from",
         q(&recorded)
     );
     // A pidfile naming a dead process is stale: the new one replaces it.
@@ -79,8 +90,9 @@ pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> Ste
     if !out.ok {
         return Err(format!("cannot start {name}: {}", out.stderr.trim()).into());
     }
+    let log_from = out.stdout.trim().parse().unwrap_or(0);
     match wait_for_pid(t, &pidfile, Duration::from_secs(10)) {
-        Some(_) => Ok(()),
+        Some(_) => Ok(Started::Launched { log_from }),
         None => Err(format!(
             "cannot start {name}: its session never wrote {} (see {})",
             pidfile.display(),
@@ -88,6 +100,13 @@ pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> Ste
         )
         .into()),
     }
+}
+
+/// Why the service is known not to run: its pidfile names a process
+/// that is gone. `None` while it runs, or when no pidfile says.
+pub fn exited(name: &str, conf: &ProcessDriver, t: &Target) -> Option<String> {
+    let pid = read_pid(t, &pidfile(name, conf, t))?;
+    (!t.host.pid_alive(pid)).then(|| format!("{name} exited (pid {pid} is gone)"))
 }
 
 /// Waits (with a deadline) until `pidfile` names a pid.

@@ -8,7 +8,6 @@ use super::RunSummary;
 use crate::deploy;
 use crate::detail::Detail;
 use crate::error::{Result, RunError, StepResult};
-use crate::health;
 use crate::journal::{Outcome, StepState};
 
 impl Runner<'_> {
@@ -37,11 +36,8 @@ impl Runner<'_> {
                 self.page.release(addr);
             }
             deploy::owner(&self.deployments, name)?.start(&self.cx(), name)?;
-            if let Some(hc) = &svc.health {
-                let from = Some(self.plan.hops[h].from.as_str());
-                health::wait_at(hc, &t, from)
-                    .map_err(|e| self.diagnose(h, name, &e.to_string()))?;
-            }
+            let from = self.plan.hops[h].from.clone();
+            self.wait_healthy(h, name, &from)?;
             let _ = self
                 .journal
                 .record(&self.run_id, h, &stop, StepState::Undone, None);
@@ -87,16 +83,14 @@ impl Runner<'_> {
     /// refused rollback), checking each answers, and ends the page.
     fn start_all(&mut self, version: &str) -> StepResult<()> {
         let m = self.setup.loaded.manifest.clone();
-        let t = self.target().clone();
+        let last_hop = self.plan.hops.len().saturating_sub(1);
         for name in m.start_order() {
             let svc = &m.services[name];
             if let Some(addr) = &svc.public_address {
                 self.page.release(addr);
             }
             deploy::owner(&self.deployments, name)?.start(&self.cx(), name)?;
-            if let Some(hc) = &svc.health {
-                health::wait_at(hc, &t, Some(version))?;
-            }
+            self.wait_healthy(last_hop, name, version)?;
         }
         self.page.release_all();
         Ok(())
@@ -105,18 +99,21 @@ impl Runner<'_> {
     /// Stops everything, restores `snapshot` (data and config), puts every
     /// deployment back to `version`, starts everything and checks health.
     /// Journaled first, so a crash here is finished by `resume`.
-    /// With `keeps_data`, only the snapshot's config files are put back.
+    /// With `keeps_data`, only the snapshot's config files are put back;
+    /// `manual` when an operator asked for it (`upshift rollback`).
     pub(super) fn restore_to(
         &mut self,
         h: usize,
         version: &str,
         snapshot: Option<&str>,
         keeps_data: bool,
+        manual: bool,
     ) -> StepResult<()> {
         let target = Detail::RollbackTarget {
             version: version.to_string(),
             snapshot: snapshot.map(str::to_string),
             keeps_data,
+            manual,
         };
         self.journal.record(
             &self.run_id,
@@ -156,10 +153,7 @@ impl Runner<'_> {
                 .progress
                 .note(&format!("rollback: starting {name} ({version})"));
             deploy::owner(&self.deployments, name)?.start(&self.cx(), name)?;
-            if let Some(hc) = &svc.health {
-                health::wait_at(hc, &t, Some(version))
-                    .map_err(|e| self.diagnose(h, name, &e.to_string()))?;
-            }
+            self.wait_healthy(h, name, version)?;
         }
         self.page.release_all();
         if let Some(off) = &m.maintenance.off {
@@ -253,7 +247,7 @@ impl Runner<'_> {
             self.safety_snapshot_stopped(&now)?;
         }
         let keeps_data = snapshot.is_some() && keeps_data(self.setup, &now, &from);
-        self.finish_rollback(&from, snapshot.as_deref(), keeps_data)
+        self.finish_rollback(&from, snapshot.as_deref(), keeps_data, true)
     }
 
     /// Stops every service and takes the safety snapshot of the data
@@ -281,15 +275,16 @@ impl Runner<'_> {
             .into_iter()
             .rev()
             .find(|e| e.step == StepId::Rollback && e.state == StepState::Started);
-        let (version, snapshot, keeps_data) = match last.and_then(|e| e.detail) {
+        let (version, snapshot, keeps_data, manual) = match last.and_then(|e| e.detail) {
             Some(Detail::RollbackTarget {
                 version,
                 snapshot,
                 keeps_data,
-            }) => (version, snapshot, keeps_data),
-            _ => (self.plan.from.clone(), None, false),
+                manual,
+            }) => (version, snapshot, keeps_data, manual),
+            _ => (self.plan.from.clone(), None, false, false),
         };
-        self.finish_rollback(&version, snapshot.as_deref(), keeps_data)
+        self.finish_rollback(&version, snapshot.as_deref(), keeps_data, manual)
     }
 
     fn finish_rollback(
@@ -297,9 +292,10 @@ impl Runner<'_> {
         version: &str,
         snapshot: Option<&str>,
         keeps_data: bool,
+        manual: bool,
     ) -> Result<RunSummary> {
         let h = self.plan.hops.len().saturating_sub(1);
-        match self.restore_to(h, version, snapshot, keeps_data) {
+        match self.restore_to(h, version, snapshot, keeps_data, manual) {
             Ok(()) => {
                 self.journal
                     .set_outcome(&self.run_id, Outcome::RolledBack, version, None)?;

@@ -274,7 +274,8 @@ impl<'a> Runner<'a> {
             "upgrade {} → {} failed at step {}: {}",
             hop.from, hop.to, f.step.id, f.error
         );
-        self.setup.progress.note(&format!("error: {what}"));
+        // The error is said once, when the command ends, with what became
+        // of the installation; until then the steps of the undoing show.
         if serving_again(&hop, &f.step.id) {
             // Users write to the new version again: never discard that.
             let rec =
@@ -317,7 +318,7 @@ impl<'a> Runner<'a> {
                 hop.from
             ));
             match self.final_snapshot(h)? {
-                Some(id) => self.restore_to(h, &hop.from, Some(&id), false),
+                Some(id) => self.restore_to(h, &hop.from, Some(&id), false, false),
                 None => Err(StepError::msg(
                     "no verified snapshot of this hop was recorded",
                 )),
@@ -348,11 +349,12 @@ impl<'a> Runner<'a> {
                 self.recorded(rec, rolled_back, String::new)
             }
             Err(e) => {
+                let said = format!("{what}\nrolling back also failed: {e}");
                 let rec = self.journal.set_outcome(
                     &self.run_id,
                     Outcome::RollbackFailed,
                     &hop.from,
-                    Some(what),
+                    Some(&said),
                 );
                 let failed = Err(RunError::RollbackFailed {
                     what: what.to_string(),
@@ -439,13 +441,14 @@ impl<'a> Runner<'a> {
         let r = self.journal.run(&self.run_id)?.ok_or_else(|| {
             RunError::Failed(format!("run {} vanished from the journal", self.run_id))
         })?;
+        let window_ms = self.journal.view(r.clone())?.window_ms;
         Ok(RunSummary {
             run_id: r.id,
             from: r.from.clone(),
             to: r.to,
             at: r.at_version.unwrap_or(r.from),
             outcome: r.outcome,
-            maintenance_ms: r.maintenance_ms,
+            maintenance_ms: window_ms,
             snapshots: r.snapshots,
         })
     }

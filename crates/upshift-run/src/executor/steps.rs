@@ -138,9 +138,7 @@ impl Runner<'_> {
                     .get(name)
                     .ok_or_else(|| format!("the manifest has no service `{name}`"))?;
                 let healthy = match &svc.health {
-                    Some(hc) => health::wait_at(hc, &t, Some(&hop.to))
-                        .map(|_| None)
-                        .map_err(|e| StepError::msg(self.diagnose(h, name, &e.to_string()))),
+                    Some(_) => self.wait_healthy(h, name, &hop.to).map(|_| None),
                     None => Ok(Some(Detail::note("no health check configured"))),
                 }?;
                 self.installed_version_answers(h, name)?;
@@ -161,7 +159,6 @@ impl Runner<'_> {
                     _ => None,
                 };
                 let ms = started.map_or(0, |s| (now_ms() - s).max(0));
-                self.journal.add_maintenance(&self.run_id, ms)?;
                 Ok(Some(Detail::WindowClosed { ms }))
             }
             StepId::PruneReleases => {
@@ -311,14 +308,24 @@ impl Runner<'_> {
         Ok(Some(Detail::note(tail(&out, 3))))
     }
 
-    /// A failed health check, with the log's tail and any known issue that matches it.
+    /// Waits until service `name`, just started, answers as `version`;
+    /// ends at once when its process exits. A failure is [`Self::diagnose`]d.
+    pub(super) fn wait_healthy(&self, h: usize, name: &str, version: &str) -> StepResult<()> {
+        let svc = &self.setup.loaded.manifest.services[name];
+        let Some(hc) = &svc.health else {
+            return Ok(());
+        };
+        let d = deploy::owner(&self.deployments, name)?;
+        let cx = self.cx();
+        health::wait_watching(hc, self.target(), Some(version), &|| d.exited(&cx, name))
+            .map_err(|e| StepError::msg(self.diagnose(h, name, &e.to_string())))
+    }
+
+    /// A failed health check, with what the service logged since it was
+    /// started and any known issue that matches it.
     pub(super) fn diagnose(&self, h: usize, name: &str, error: &str) -> String {
         let svc = &self.setup.loaded.manifest.services[name];
-        let log = self
-            .target()
-            .host
-            .read_to_string(&driver::log_path(name, svc, self.target()))
-            .unwrap_or_default();
+        let log = driver::log_since_start(name, svc, self.target(), &self.setup.state);
         let mut out = format!("{name} is not healthy: {error}");
         let last = tail(&log, 20);
         if !last.is_empty() {

@@ -4,9 +4,11 @@
 //! checked when opened ([`integrity`]); a run checks at every step that the
 //! journal it writes is still the one at its path ([`Journal::whereabouts`]).
 
+mod figures;
 mod integrity;
 mod presence;
 
+pub use figures::{Figures, RunView};
 pub use presence::Whereabouts;
 
 use std::path::{Path, PathBuf};
@@ -341,7 +343,10 @@ impl Journal {
         }
     }
 
-    /// Sets the run's outcome and where the installation is.
+    /// Sets the run's outcome and where the installation is. `error`
+    /// replaces the run's error when given; a success clears it; else the
+    /// error stays (a rollback after a failure keeps why the run failed).
+    /// The first end stays the run's end: a later rollback does not move it.
     pub fn set_outcome(
         &self,
         run: &str,
@@ -350,24 +355,23 @@ impl Journal {
         error: Option<&str>,
     ) -> Result<()> {
         let ended = (!outcome.unfinished()).then(now_ms);
+        let cleared = outcome == Outcome::Succeeded;
         self.conn
             .execute(
-                "UPDATE runs SET outcome = ?2, at_version = ?3, error = ?4, ended_ms = ?5 WHERE id = ?1",
-                params![run, outcome.as_str(), at_version, error, ended],
+                "UPDATE runs SET outcome = ?2, at_version = ?3,
+                   error = CASE WHEN ?6 THEN NULL ELSE COALESCE(?4, error) END,
+                   ended_ms = COALESCE(ended_ms, ?5) WHERE id = ?1",
+                params![run, outcome.as_str(), at_version, error, ended, cleared],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
     }
 
-    /// Adds to the run's total maintenance window.
-    pub fn add_maintenance(&self, run: &str, ms: i64) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE runs SET maintenance_ms = maintenance_ms + ?2 WHERE id = ?1",
-                params![run, ms],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+    /// A run with the figures read from its events (window, duration,
+    /// version installed).
+    pub fn view(&self, run: RunRecord) -> Result<RunView> {
+        let events = self.events(&run.id)?;
+        Ok(RunView::of(run, &events))
     }
 
     /// Remembers a snapshot taken by the run.
