@@ -144,9 +144,10 @@ impl Repository {
             .to_indexed_ids()
             .map_err(|e| rerr(&self.path, &e))?;
         let paths = [PathBuf::from("/config"), PathBuf::from("/stores")];
-        let snap = repo
-            .archive(&BackupOptions::default(), &src, snap, &paths)
-            .map_err(|e| rerr(&self.path, &e))?;
+        let snap = crate::meter::watch(progress, src.tallies(), || {
+            repo.archive(&BackupOptions::default(), &src, snap, &paths)
+        })
+        .map_err(|e| rerr(&self.path, &e))?;
         let failed = std::mem::take(&mut *failures.lock().expect("failures lock"));
         if !failed.is_empty() {
             // The archiver only logs unreadable sources: do not leave a half snapshot.

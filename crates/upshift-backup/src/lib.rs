@@ -22,6 +22,7 @@ mod guard;
 mod key;
 mod links;
 pub mod meta;
+mod meter;
 mod progress;
 mod repo;
 mod restore;

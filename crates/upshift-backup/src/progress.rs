@@ -9,6 +9,10 @@ pub trait Progress: Sync {
     fn store_started(&self, _store: &str) {}
     /// Work on one store ended.
     fn store_finished(&self, _store: &str, _ok: bool) {}
+    /// `done` bytes of `store` read or written so far, of `total` when
+    /// known (a tool's dump stream has no size until it ends); from any
+    /// thread, a few times a second or on each write.
+    fn bytes(&self, _store: &str, _done: u64, _total: Option<u64>) {}
 }
 
 /// Reports nothing.

@@ -210,7 +210,14 @@ impl Repository {
 
     /// Opens with the key; a wrong key is [`BackupError::WrongKey`].
     pub(crate) fn open(&self) -> Result<Opened> {
-        bare(&self.path, &self.backends)?
+        self.open_with(rustic_core::NoProgressBars)
+    }
+
+    /// [`Repository::open`], with rustic_core's progress going to `bars`.
+    pub(crate) fn open_with(&self, bars: impl rustic_core::ProgressBars) -> Result<Opened> {
+        let opts = RepositoryOptions::default().no_cache(true);
+        rustic_core::Repository::new_with_progress(&opts, &self.backends, bars)
+            .map_err(|e| rerr(&self.path, &e))?
             .open(&self.credentials)
             .map_err(|e| {
                 if e.is_incorrect_password() {

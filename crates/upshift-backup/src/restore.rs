@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use globset::GlobSet;
@@ -18,6 +19,7 @@ use upshift_core::manifest::{is_excluded, Manifest};
 use crate::error::{BackupError, Result};
 use crate::guard;
 use crate::meta::{PathMap, StoreMeta};
+use crate::meter::{self, Tally};
 use crate::progress::Progress;
 use crate::repo::{rerr, Repository};
 use crate::source::{self, Stored};
@@ -71,13 +73,15 @@ impl Repository {
         if let Some((manifest, base_dir)) = stores {
             for (name, smeta) in &meta.stores {
                 progress.store_started(name);
-                let r = self.restore_store(&repo, &snap, name, smeta, manifest, base_dir);
+                let r =
+                    self.restore_store(&repo, &snap, name, smeta, (manifest, base_dir), progress);
                 progress.store_finished(name, r.is_ok());
                 report.stores.insert(name.clone(), r?);
             }
         }
         for (name, pm) in &meta.config {
-            let r = self.restore_path(&repo, &snap, pm, &GlobSet::empty())?;
+            let tally = Tally::new("config", Some(0));
+            let r = self.restore_path(&repo, &snap, pm, &GlobSet::empty(), progress, &tally)?;
             report.config.insert(name.clone(), r);
         }
         Ok(report)
@@ -89,8 +93,8 @@ impl Repository {
         snap: &SnapshotFile,
         name: &str,
         meta: &StoreMeta,
-        manifest: &Manifest,
-        base_dir: &Path,
+        (manifest, base_dir): (&Manifest, &Path),
+        progress: &dyn Progress,
     ) -> Result<String> {
         let stored = Stored {
             repo: self,
@@ -101,6 +105,7 @@ impl Repository {
             store: manifest.stores.get(name),
             base_dir,
             unlisted: "is not in the manifest: cannot tell where to restore it",
+            progress,
         };
         source::for_kind(meta.kind()).restore(&stored, meta)
     }
@@ -127,6 +132,8 @@ impl Repository {
         snap: &SnapshotFile,
         pm: &PathMap,
         keep: &GlobSet,
+        progress: &dyn Progress,
+        tally: &Arc<Tally>,
     ) -> Result<String> {
         let node = repo
             .node_from_snapshot_and_path(snap, &pm.snapshot)
@@ -171,7 +178,10 @@ impl Repository {
         if !own_removal {
             removed = additional;
         }
-        let (written, kept) = self.write_files(repo, &files)?;
+        tally.expect(Some(files.iter().map(|(_, n)| n.meta.size).sum()));
+        let (written, kept) = meter::watch(progress, std::slice::from_ref(tally), || {
+            self.write_files(repo, &files, tally)
+        })?;
         let plan = repo
             .prepare_restore(&opts, ls.clone(), &dest, false)
             .map_err(|e| rerr(&self.path, &e))?;
@@ -192,7 +202,13 @@ impl Repository {
     /// Brings every regular file of `files` to the snapshot's content and
     /// mtime: kept when its blobs all match, else written anew from the
     /// repository. Returns (written, kept).
-    fn write_files(&self, repo: &Indexed, files: &[(PathBuf, Node)]) -> Result<(u64, u64)> {
+    /// Each file's bytes count into `tally` once compared or written.
+    fn write_files(
+        &self,
+        repo: &Indexed,
+        files: &[(PathBuf, Node)],
+        tally: &Tally,
+    ) -> Result<(u64, u64)> {
         const WORKERS: usize = 3;
         let next = AtomicUsize::new(0);
         let written = AtomicU64::new(0);
@@ -206,7 +222,9 @@ impl Repository {
                             let Some((path, node)) = files.get(i) else {
                                 return Ok(());
                             };
-                            if self.write_file(repo, path, node)? {
+                            let wrote = self.write_file(repo, path, node)?;
+                            tally.add(node.meta.size);
+                            if wrote {
                                 written.fetch_add(1, Ordering::Relaxed);
                             } else {
                                 kept.fetch_add(1, Ordering::Relaxed);

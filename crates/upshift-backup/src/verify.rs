@@ -14,6 +14,7 @@ use upshift_core::manifest::Manifest;
 use crate::error::Result;
 use crate::guard;
 use crate::meta::{RowCounts, StoreMeta};
+use crate::meter::{self, BytesOf, Tally};
 use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::source::{self, sqlite, Stored};
@@ -83,7 +84,13 @@ impl Repository {
         base_dir: &Path,
         progress: &dyn Progress,
     ) -> Result<VerifyReport> {
-        let repo = self.open()?;
+        // The check reads every pack of the repository: its bytes are
+        // reported as those of `data` ("checking repository data").
+        let read = Tally::new("data", None);
+        let repo = self.open_with(BytesOf {
+            prefix: "reading pack data...",
+            tally: read.clone(),
+        })?;
         let (snap, meta) = self.find(&repo, id)?;
         let mut report = VerifyReport {
             snapshot: snap.id.to_hex().as_str().chars().take(8).collect(),
@@ -94,7 +101,9 @@ impl Repository {
         // rustic_core 0.13 can panic inside `check` on badly damaged trees
         // ("index still in use"); that is damage too, not a crash of upshift.
         let checked = guard::quietly(|| {
-            repo.check_with_trees(CheckOptions::default().read_data(true), vec![snap.tree])
+            meter::watch(progress, &[read], || {
+                repo.check_with_trees(CheckOptions::default().read_data(true), vec![snap.tree])
+            })
         });
         let checked = match checked {
             Ok(r) => r,
@@ -132,13 +141,14 @@ impl Repository {
         };
         for (name, smeta) in &meta.stores {
             progress.store_started(name);
-            let check = match self.check_store(&repo, &snap, name, smeta, manifest, base_dir) {
-                Ok(c) => c,
-                Err(e) => StoreCheck {
-                    ok: false,
-                    detail: e.to_string(),
-                },
-            };
+            let check =
+                match self.check_store(&repo, &snap, name, smeta, (manifest, base_dir), progress) {
+                    Ok(c) => c,
+                    Err(e) => StoreCheck {
+                        ok: false,
+                        detail: e.to_string(),
+                    },
+                };
             progress.store_finished(name, check.ok);
             report.stores.insert(name.clone(), check);
         }
@@ -151,8 +161,8 @@ impl Repository {
         snap: &SnapshotFile,
         name: &str,
         meta: &StoreMeta,
-        manifest: &Manifest,
-        base_dir: &Path,
+        (manifest, base_dir): (&Manifest, &Path),
+        progress: &dyn Progress,
     ) -> Result<StoreCheck> {
         let stored = Stored {
             repo: self,
@@ -163,6 +173,7 @@ impl Repository {
             store: manifest.stores.get(name),
             base_dir,
             unlisted: "is no longer in the manifest, so its dump cannot be test-restored",
+            progress,
         };
         source::for_kind(meta.kind()).verify(&stored, meta)
     }

@@ -379,3 +379,63 @@ fn exclude_globs_keep_matching_files_out_of_the_snapshot() {
     assert_eq!(got["x.log"], b"log, longer now");
     assert!(!base.join("data/newdir").exists());
 }
+
+/// Every byte report, as (store, done, total).
+#[derive(Default)]
+struct Bytes(std::sync::Mutex<Vec<(String, u64, Option<u64>)>>);
+
+impl upshift_backup::Progress for Bytes {
+    fn bytes(&self, store: &str, done: u64, total: Option<u64>) {
+        self.0.lock().unwrap().push((store.into(), done, total));
+    }
+}
+
+impl Bytes {
+    /// The last report of `store`.
+    fn last(&self, store: &str) -> (u64, Option<u64>) {
+        let seen = self.0.lock().unwrap();
+        let last = seen.iter().rev().find(|s| s.0 == store);
+        let (_, done, total) = last.unwrap_or_else(|| panic!("no bytes of {store}: {seen:?}"));
+        (*done, *total)
+    }
+}
+
+/// Backup reports the bytes it read of each store, of the walked total;
+/// verify the pack data it read and each dump it test-restores; restore
+/// the bytes it compared or wrote.
+#[test]
+fn backup_verify_and_restore_report_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    setup(base);
+    let m = manifest(MANIFEST);
+    let repo = Repository::for_manifest(&m, base).unwrap();
+    let db = std::fs::metadata(base.join("data/app.db")).unwrap().len();
+
+    let backup = Bytes::default();
+    let snap = repo.backup(&m, base, &tags("1.0.0"), &backup).unwrap();
+    assert_eq!(backup.last("uploads"), (300_006, Some(300_006)));
+    let (read, total) = backup.last("db");
+    assert_eq!(total, Some(read), "the copy of the database, read whole");
+    assert!(read >= db, "{read} < {db}");
+    assert_eq!(backup.last("config"), (11, Some(11)));
+
+    let verify = Bytes::default();
+    assert!(repo.verify(&snap.id, &m, base, &verify).unwrap().ok());
+    let (data, total) = verify.last("data");
+    assert!(data > 0 && Some(data) == total, "{data} of {total:?}");
+    assert_eq!(
+        verify.last("db"),
+        (read, Some(read)),
+        "the dump test-restored"
+    );
+
+    let restore = Bytes::default();
+    std::fs::write(base.join("data/uploads/a.txt"), "changed\n").unwrap();
+    repo.restore(&snap.id, &m, base, &restore).unwrap();
+    assert_eq!(restore.last("uploads"), (300_006, Some(300_006)));
+    assert_eq!(
+        std::fs::read_to_string(base.join("data/uploads/a.txt")).unwrap(),
+        "alpha\n"
+    );
+}

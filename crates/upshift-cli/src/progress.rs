@@ -65,11 +65,32 @@ impl upshift_run::Progress for StepLines {
 }
 
 /// Backup, verify and restore progress: a spinner on a terminal naming the
-/// phase and store; nothing without a terminal, with `--json` or `-q`. With
-/// `-v` and no terminal, the phases and stores as lines.
+/// phase and store, and while bytes are read or written, a bar with the
+/// bytes, rate, elapsed time and ETA (a spinner with bytes and rate when
+/// the total is not known); nothing without a terminal, with `--json` or
+/// `-q`. With `-v` and no terminal, the phases and stores as lines.
 pub struct StoreSpinner {
     bar: indicatif::ProgressBar,
     printer: Printer,
+    shown: std::sync::Mutex<Shown>,
+}
+
+/// What the bar shows now.
+#[derive(Default)]
+struct Shown {
+    phase: String,
+    /// The store whose bytes are shown, and whether their total is known.
+    bytes_of: Option<(String, bool)>,
+}
+
+const BYTES_BAR: &str = "{spinner} {msg} [{bar:24}] {binary_bytes}/{binary_total_bytes} \
+                         {binary_bytes_per_sec} {elapsed} ETA {eta}";
+const BYTES_SPINNER: &str = "{spinner} {msg} {binary_bytes} {binary_bytes_per_sec} {elapsed}";
+
+fn style(template: &str) -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(template)
+        .expect("a valid template")
+        .progress_chars("=> ")
 }
 
 impl StoreSpinner {
@@ -83,7 +104,24 @@ impl StoreSpinner {
                 b.enable_steady_tick(std::time::Duration::from_millis(120));
                 b
             };
-        StoreSpinner { bar, printer }
+        StoreSpinner {
+            bar,
+            printer,
+            shown: Default::default(),
+        }
+    }
+
+    fn shown(&self) -> std::sync::MutexGuard<'_, Shown> {
+        self.shown.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Back to the spinner with `message` (a phase, a store).
+    fn spin(&self, message: String) {
+        if self.shown().bytes_of.take().is_some() {
+            self.bar
+                .set_style(indicatif::ProgressStyle::default_spinner());
+        }
+        self.bar.set_message(message);
     }
 
     /// A line for `-v` where no spinner shows it.
@@ -102,12 +140,32 @@ impl Drop for StoreSpinner {
 
 impl upshift_backup::Progress for StoreSpinner {
     fn phase(&self, name: &str) {
-        self.bar.set_message(name.to_string());
+        self.shown().phase = name.to_string();
+        self.spin(name.to_string());
         self.detail(&format!("  {name}"));
     }
     fn store_started(&self, store: &str) {
-        self.bar.set_message(format!("{store} …"));
+        self.spin(format!("{store} …"));
         self.detail(&format!("  {store} …"));
+    }
+    fn bytes(&self, store: &str, done: u64, total: Option<u64>) {
+        if self.bar.is_hidden() {
+            return;
+        }
+        let mut shown = self.shown();
+        let now = (store.to_string(), total.is_some());
+        if let Some(t) = total {
+            self.bar.set_length(t);
+        }
+        if shown.bytes_of.as_ref() != Some(&now) {
+            // Another store, or its total became known: rate and ETA anew.
+            self.bar.reset();
+            self.bar
+                .set_style(style(if now.1 { BYTES_BAR } else { BYTES_SPINNER }));
+            self.bar.set_message(format!("{} {store}", shown.phase));
+            shown.bytes_of = Some(now);
+        }
+        self.bar.set_position(done);
     }
     fn store_finished(&self, store: &str, ok: bool) {
         let line = format!(

@@ -489,9 +489,11 @@ fn apply_refuses_a_config_file_nested_too_deep_and_changes_nothing() {
     demo.assert_serves("1.0.0", &before);
 }
 
-/// While services are down, their public address answers 503 with
-/// Retry-After and the manifest's message. The probe runs as a data step of
-/// 1.1.0, i.e. after the swap and before the services start again.
+/// While services are down, their public address answers 503 with the
+/// page: the installation and product, the manifest's message, when it
+/// should be back by the catalog's estimate of the window (1 hour here),
+/// `Retry-After` counting down to it and a reload. The probe runs as a data
+/// step of 1.1.0, i.e. after the swap and before the services start again.
 #[test]
 fn maintenance_page_answers_503_while_services_are_down() {
     let demo = Demo::new();
@@ -518,7 +520,11 @@ fn maintenance_page_answers_503_while_services_are_down() {
         "[[release]]\nversion = \"2.0.0\"",
         "[[release.data_steps]]\nid = \"probe\"\ndescription = \"probe the page\"\nrun = \"bash probe.sh\"\n\n[[release]]\nversion = \"2.0.0\"",
     );
-    assert!(cat.contains("bash probe.sh"));
+    let cat = cat.replace(
+        "window = \"10s\"\ncompose_template = \"demo/1.1.0/",
+        "window = \"1h\"\ncompose_template = \"demo/1.1.0/",
+    );
+    assert!(cat.contains("bash probe.sh") && cat.contains("window = \"1h\""));
     std::fs::create_dir(demo.path("cat")).unwrap();
     std::fs::write(demo.path("cat/demo.toml"), &cat).unwrap();
     let run = demo.upshift(&["-y", "--catalog", "cat", "apply", "--to", "1.1.0"]);
@@ -528,11 +534,30 @@ fn maintenance_page_answers_503_while_services_are_down() {
         page.starts_with("HTTP/1.1 503 Service Unavailable"),
         "{page}"
     );
-    assert!(page.contains("Retry-After: 60"), "{page}");
+    let retry: u64 = page
+        .split("\r\nRetry-After: ")
+        .nth(1)
+        .and_then(|r| r.split("\r\n").next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After: {page}"));
     assert!(
-        page.contains("The notes service is being upgraded"),
+        (3000..=3600).contains(&retry),
+        "counts down the 1h window: {page}"
+    );
+    assert!(page.contains("\r\nRefresh: 30\r\n"), "{page}");
+    assert!(
+        page.contains("\r\nContent-Type: text/html; charset=utf-8\r\n"),
         "{page}"
     );
+    for shown in [
+        "<h1>demo is being upgraded</h1>",
+        "upshift demo (auth + notes)",
+        "The notes service is being upgraded",
+        "<meta http-equiv=\"refresh\" content=\"30\">",
+        " UTC, in about ",
+    ] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
     let hooks = std::fs::read_to_string(demo.path("hooks.txt")).unwrap();
     assert_eq!(
         hooks, "announce 1.0.0 1.1.0\noff\n",

@@ -269,3 +269,77 @@ fn colour_always_without_a_terminal_and_never_by_default_there() {
         auto.stderr
     );
 }
+
+/// A demo with about 24 MB of notes, so a backup reads for a while.
+fn demo_with_megabytes_of_notes() -> Demo {
+    let demo = Demo::new();
+    let seeded = Command::new(demo.path("current/bin/upshift-demo"))
+        .args(["seed", "--config", "config/notes.toml", "--count", "400"])
+        .args(["--body-bytes", "60000"])
+        .current_dir(&demo.dir)
+        .output()
+        .unwrap();
+    assert!(seeded.status.success(), "{seeded:?}");
+    let db = std::fs::metadata(demo.path("data/notes.db")).unwrap().len();
+    assert!(db > 20_000_000, "{db} bytes");
+    demo
+}
+
+/// Runs upshift in `dir` on a pseudo-terminal: everything it wrote there.
+fn on_a_terminal_in(dir: &Path, args: &str) -> String {
+    let out = Command::new("script")
+        .args(["-qec"])
+        .arg(format!("{} {args}", env!("CARGO_BIN_EXE_upshift")))
+        .arg("/dev/null")
+        .current_dir(dir)
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("script runs (util-linux)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// On a terminal a backup shows the bytes it read, their rate and the
+/// total of the store being read; with `-q`, nothing of it.
+#[test]
+fn a_backup_on_a_terminal_shows_bytes_and_rate() {
+    let demo = demo_with_megabytes_of_notes();
+    let shown = on_a_terminal_in(&demo.dir, "-m upshift.toml -y backup");
+    assert!(shown.contains("backing up notes"), "{shown:?}");
+    // `12.50 MiB/22.93 MiB 40.12 MiB/s` (binary units), then the ETA.
+    let line = shown
+        .split(['\r', '\n'])
+        .find(|l| l.contains("backing up notes") && l.contains("iB/s"))
+        .unwrap_or_else(|| panic!("no bytes and rate: {shown:?}"));
+    assert!(
+        line.contains(" MiB/"),
+        "a byte count of the total: {line:?}"
+    );
+    assert!(line.contains("ETA"), "{line:?}");
+
+    let quiet = on_a_terminal_in(&demo.dir, "-q -m upshift.toml -y backup");
+    assert!(!quiet.contains("iB/s"), "{quiet:?}");
+    assert!(!quiet.contains("backing up"), "{quiet:?}");
+}
+
+/// Without a terminal no bar is drawn: stderr holds lines only, no
+/// carriage returns or escape sequences; `--json` prints one document.
+#[test]
+fn without_a_terminal_progress_leaves_no_control_characters() {
+    let demo = demo_with_megabytes_of_notes();
+    for args in [&["-y", "backup"][..], &["-v", "-y", "backup"], &["verify"]] {
+        let run = demo.upshift(args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            !run.stderr.contains('\r') && !run.stderr.contains('\u{1b}'),
+            "{args:?}: {:?}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("iB/s"), "{args:?}: {}", run.stderr);
+    }
+    let json = demo.upshift(&["--json", "-y", "backup"]);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    assert_eq!(json.json()["verified"], true, "{}", json.stdout);
+    assert!(!json.stderr.contains('\r'), "{:?}", json.stderr);
+}

@@ -21,6 +21,7 @@ use super::checked::{Checked, Seen};
 use super::s3;
 use crate::command::{Cmd, Failures};
 use crate::error::BackupError;
+use crate::meter::{Counted, Tally};
 
 /// Something to put into the snapshot.
 #[derive(Debug)]
@@ -53,6 +54,29 @@ impl Part {
 }
 
 impl Part {
+    /// The store it belongs to: the name under `/stores/` of its snapshot
+    /// path, or `config`.
+    fn store(&self) -> String {
+        let mut parts = self.dest().components().skip(1);
+        match (parts.next(), parts.next()) {
+            (Some(root), Some(name)) if root.as_os_str() == "stores" => {
+                name.as_os_str().to_string_lossy().into_owned()
+            }
+            (Some(root), _) => root.as_os_str().to_string_lossy().into_owned(),
+            _ => String::new(),
+        }
+    }
+
+    /// Its bytes, when known before it is read (not a tool's stream).
+    fn size(&self) -> Option<u64> {
+        match self {
+            Part::Local(walk) => Some(walk.counts().1),
+            Part::Stream { .. } => None,
+            Part::Bytes { data, .. } => Some(data.len() as u64),
+            Part::Object { info, .. } => Some(info.size),
+        }
+    }
+
     /// The part of [`Walk::new`]`(src, dest, exclude)`.
     pub(crate) fn local(src: &Path, dest: &Path, exclude: &GlobSet) -> Result<Part, BackupError> {
         Walk::new(src, dest, exclude).map(Part::Local)
@@ -102,9 +126,11 @@ struct Walked {
 
 type LocalOpen = <LocalSource as ReadSource>::Open;
 
-/// All parts of one backup, as one rustic [`ReadSource`].
+/// All parts of one backup, as one rustic [`ReadSource`], counting the
+/// bytes read of each store.
 pub(crate) struct Combined {
-    parts: Vec<Part>,
+    parts: Vec<(Part, Arc<Tally>)>,
+    tallies: Vec<Arc<Tally>>,
     failures: Failures,
 }
 
@@ -112,7 +138,35 @@ impl Combined {
     /// Sorts parts by snapshot path, as the tree builder needs.
     pub(crate) fn new(mut parts: Vec<Part>, failures: Failures) -> Self {
         parts.sort_by(|a, b| a.dest().cmp(b.dest()));
-        Combined { parts, failures }
+        let mut tallies: Vec<Arc<Tally>> = Vec::new();
+        let parts = parts
+            .into_iter()
+            .map(|part| {
+                let store = part.store();
+                let tally = match tallies.iter().find(|t| t.store() == store) {
+                    Some(t) => {
+                        t.expect(part.size());
+                        t.clone()
+                    }
+                    None => {
+                        let t = Tally::new(&store, part.size());
+                        tallies.push(t.clone());
+                        t
+                    }
+                };
+                (part, tally)
+            })
+            .collect();
+        Combined {
+            parts,
+            tallies,
+            failures,
+        }
+    }
+
+    /// The bytes read of each store (config files count as `config`).
+    pub(crate) fn tallies(&self) -> &[Arc<Tally>] {
+        &self.tallies
     }
 }
 
@@ -158,10 +212,19 @@ impl<R: Read> Read for FillReader<R> {
     }
 }
 
-impl ReadSourceOpen for PartOpen {
+/// How to open one entry, counting what is read of it.
+pub(crate) struct Metered(PartOpen, Arc<Tally>);
+
+impl ReadSourceOpen for Metered {
     type Reader = Box<dyn Read + Send>;
 
     fn open(self) -> RusticResult<Self::Reader> {
+        Ok(Box::new(Counted::new(self.0.open()?, self.1)))
+    }
+}
+
+impl PartOpen {
+    fn open(self) -> RusticResult<Box<dyn Read + Send>> {
         match self {
             PartOpen::Local(o, seen, failures) => {
                 Ok(Box::new(Checked::new(o.open()?, seen, failures)))
@@ -183,10 +246,10 @@ impl ReadSourceOpen for PartOpen {
     }
 }
 
-type Entry = RusticResult<ReadSourceEntry<PartOpen>>;
+type Entry = RusticResult<ReadSourceEntry<Metered>>;
 
 impl ReadSource for Combined {
-    type Open = PartOpen;
+    type Open = Metered;
     type Iter = std::vec::IntoIter<Entry>;
 
     fn size(&self) -> RusticResult<Option<u64>> {
@@ -195,7 +258,8 @@ impl ReadSource for Combined {
 
     fn entries(&self) -> Self::Iter {
         let mut out: Vec<Entry> = Vec::new();
-        for part in &self.parts {
+        for (part, tally) in &self.parts {
+            let metered = |open: PartOpen| Metered(open, tally.clone());
             match part {
                 Part::Local(walk) => {
                     let walked = std::mem::take(&mut *walk.entries.lock().expect("walk lock"));
@@ -205,7 +269,8 @@ impl ReadSource for Combined {
                             node: w.node,
                             open: w
                                 .open
-                                .map(|(o, seen)| PartOpen::Local(o, seen, self.failures.clone())),
+                                .map(|(o, seen)| PartOpen::Local(o, seen, self.failures.clone()))
+                                .map(metered),
                         })
                     }));
                 }
@@ -219,7 +284,10 @@ impl ReadSource for Combined {
                     out.push(Ok(ReadSourceEntry {
                         path: dest.clone(),
                         node: Node::new_node(name, NodeType::File, meta),
-                        open: Some(PartOpen::Stream(cmd.clone(), self.failures.clone())),
+                        open: Some(metered(PartOpen::Stream(
+                            cmd.clone(),
+                            self.failures.clone(),
+                        ))),
                     }));
                 }
                 Part::Bytes { dest, data } => {
@@ -233,7 +301,7 @@ impl ReadSource for Combined {
                     out.push(Ok(ReadSourceEntry {
                         path: dest.clone(),
                         node: Node::new_node(name, NodeType::File, meta),
-                        open: Some(PartOpen::Bytes(data.clone())),
+                        open: Some(metered(PartOpen::Bytes(data.clone()))),
                     }));
                 }
                 Part::Object { dest, s3, info } => {
@@ -247,11 +315,11 @@ impl ReadSource for Combined {
                     out.push(Ok(ReadSourceEntry {
                         path: dest.clone(),
                         node: Node::new_node(name, NodeType::File, meta),
-                        open: Some(PartOpen::Object(
+                        open: Some(metered(PartOpen::Object(
                             s3.clone(),
                             info.clone(),
                             self.failures.clone(),
-                        )),
+                        ))),
                     }));
                 }
             }

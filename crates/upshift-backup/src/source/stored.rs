@@ -10,6 +10,8 @@ use upshift_core::manifest::{Store, StoreKind};
 
 use crate::error::{BackupError, Result};
 use crate::meta::{PathMap, StoreMeta};
+use crate::meter::{Reporting, Tally};
+use crate::progress::Progress;
 use crate::repo::{rerr, Repository};
 
 type Indexed = rustic_core::Repository<IndexedFullStatus>;
@@ -37,6 +39,8 @@ pub(crate) struct Stored<'a> {
     pub(crate) base_dir: &'a Path,
     /// Why the operation cannot go on without the manifest entry.
     pub(crate) unlisted: &'static str,
+    /// Where the bytes read of the snapshot go.
+    pub(crate) progress: &'a dyn Progress,
 }
 
 impl<'a> Stored<'a> {
@@ -64,7 +68,7 @@ impl<'a> Stored<'a> {
             .indexed
             .node_from_snapshot_and_path(self.snap, path)
             .map_err(|e| rerr(&self.repo.path, &e))?;
-        let mut w = w;
+        let mut w = Reporting::new(w, self.progress, self.name, Some(node.meta.size));
         self.indexed
             .dump(&node, &mut w)
             .map_err(|e| rerr(&self.repo.path, &e))
@@ -101,6 +105,8 @@ impl<'a> Stored<'a> {
     /// Restores one file or directory, rewriting only what differs.
     /// What `keep` matches is left alone.
     pub(crate) fn restore_path(&self, pm: &PathMap, keep: &globset::GlobSet) -> Result<String> {
-        self.repo.restore_path(self.indexed, self.snap, pm, keep)
+        let tally = Tally::new(self.name, Some(0));
+        self.repo
+            .restore_path(self.indexed, self.snap, pm, keep, self.progress, &tally)
     }
 }

@@ -15,7 +15,7 @@ use crate::detail::Detail;
 use crate::error::{Result, RunError, StepError};
 use crate::host::Target;
 use crate::journal::{Journal, Outcome, StepState, Whereabouts};
-use crate::maintenance::MaintenancePage;
+use crate::maintenance::{MaintenancePage, Notice};
 
 /// Why a hop stopped before its end.
 pub(super) enum HopStop {
@@ -55,13 +55,8 @@ pub struct Runner<'a> {
 
 impl<'a> Runner<'a> {
     pub fn new(setup: &'a Setup<'a>, journal: Journal, run_id: String, plan: Plan) -> Result<Self> {
-        let m = &setup.loaded.manifest.maintenance;
         Ok(Runner {
-            page: MaintenancePage::new(
-                m.message.as_deref(),
-                m.retry_after
-                    .map(|s| u32::try_from(s.whole_secs_ceil()).unwrap_or(u32::MAX)),
-            ),
+            page: MaintenancePage::new(Notice::for_manifest(setup.loaded)),
             deployments: deploy::deployments(setup.loaded),
             deferring: false,
             setup,

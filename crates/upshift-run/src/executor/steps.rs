@@ -2,9 +2,10 @@
 //! runs the interrupted step again.
 
 use std::collections::HashSet;
+use std::time::{Duration, UNIX_EPOCH};
 
 use upshift_core::catalog::Release;
-use upshift_core::manifest::StoreKind;
+use upshift_core::manifest::{Seconds, StoreKind};
 use upshift_core::plan::{HookPoint, Step, StepId};
 
 use super::runner::Runner;
@@ -111,7 +112,9 @@ impl Runner<'_> {
                     let env = self.step_env(&hop.from, &hop.to)?;
                     run_hook(name, cmd.as_deref(), &t, &m.hooks, &env)?;
                 }
-                Ok(Some(Detail::WindowOpened { at_ms: now_ms() }))
+                let at_ms = now_ms();
+                self.window_opened(h, at_ms);
+                Ok(Some(Detail::WindowOpened { at_ms }))
             }
             StepId::Stop(name) => self.stop(at, name),
             StepId::Swap => {
@@ -369,6 +372,18 @@ impl Runner<'_> {
         )
     }
 
+    /// Hop `h`'s window opened at `at_ms`: the page says when it should
+    /// end, by the plan's estimate of the window.
+    fn window_opened(&self, h: usize, at_ms: i64) {
+        let estimate = self.plan.hops[h]
+            .estimated_window
+            .as_deref()
+            .and_then(|w| Seconds::parse(w).ok())
+            .map(Seconds::duration);
+        let opened = UNIX_EPOCH + Duration::from_millis(u64::try_from(at_ms).unwrap_or(0));
+        self.page.window(opened, estimate);
+    }
+
     /// After a crash, serve the maintenance page again for services this hop
     /// stopped and has not started yet.
     pub(super) fn restore_page(
@@ -376,6 +391,9 @@ impl Runner<'_> {
         h: usize,
         done: &HashSet<(usize, StepId)>,
     ) -> Result<(), RunError> {
+        if let Ok(Some(Detail::WindowOpened { at_ms })) = self.detail(h, &StepId::MaintenanceOn) {
+            self.window_opened(h, at_ms);
+        }
         let m = &self.setup.loaded.manifest;
         if !m.maintenance.page {
             return Ok(());

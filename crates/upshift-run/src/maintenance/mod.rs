@@ -1,14 +1,21 @@
 //! The maintenance page: while a service is down, upshift answers on its
-//! public address with HTTP 503, `Retry-After` and a small page, so users
-//! see "upgrading" instead of a refused connection.
+//! public address with HTTP 503, `Retry-After` and a small page naming the
+//! installation, the operator's message and when it should be back, so
+//! users see "upgrading" instead of a refused connection.
+
+mod notice;
+mod page;
+
+pub use notice::{Back, Notice, Window, MESSAGE_LIMIT};
+pub use page::{escape, html, response};
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{StepError, StepResult};
 use crate::host::{Host, Ssh};
@@ -25,20 +32,24 @@ struct Listener {
 
 /// The page, served on any number of addresses.
 pub struct MaintenancePage {
-    message: String,
-    retry_after: u32,
+    /// What every listener answers, rendered anew for each request (the
+    /// time left changes; the window is known once it opened).
+    notice: Arc<Mutex<Notice>>,
     listeners: BTreeMap<String, Listener>,
 }
 
 impl MaintenancePage {
-    pub fn new(message: Option<&str>, retry_after: Option<u32>) -> Self {
+    pub fn new(notice: Notice) -> Self {
         MaintenancePage {
-            message: message
-                .unwrap_or("This service is being upgraded and will be back shortly.")
-                .to_string(),
-            retry_after: retry_after.unwrap_or(60),
+            notice: Arc::new(Mutex::new(notice)),
             listeners: BTreeMap::new(),
         }
+    }
+
+    /// The window opened at `opened` and is expected to last `estimate`:
+    /// the page says when the service should be back from now on.
+    pub fn window(&self, opened: SystemTime, estimate: Option<Duration>) {
+        lock(&self.notice).window = Some(Window { opened, estimate });
     }
 
     /// Starts answering on `addr` (the service there was just stopped, so the
@@ -107,7 +118,7 @@ impl MaintenancePage {
     fn spawn(&self, listener: TcpListener, local: String, forward: Option<(Ssh, u16)>) -> Listener {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let page: Arc<[u8]> = self.page().into();
+        let notice = self.notice.clone();
         let thread = std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if flag.load(Ordering::SeqCst) {
@@ -116,8 +127,8 @@ impl MaintenancePage {
                 if let Ok(c) = conn {
                     // One thread per client: a slow one delays nobody, and
                     // releasing the address never waits for it.
-                    let page = page.clone();
-                    std::thread::spawn(move || answer(c, &page));
+                    let notice = notice.clone();
+                    std::thread::spawn(move || answer(c, &notice));
                 }
             }
         });
@@ -150,20 +161,6 @@ impl MaintenancePage {
     /// Addresses being answered now.
     pub fn serving(&self) -> Vec<String> {
         self.listeners.keys().cloned().collect()
-    }
-
-    fn page(&self) -> Vec<u8> {
-        let body = format!(
-            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Upgrading</title></head>\n<body style=\"font-family: sans-serif; margin: 4em\"><h1>Upgrading</h1><p>{}</p><p>Please retry in {} seconds.</p></body></html>\n",
-            html_escape(&self.message),
-            self.retry_after
-        );
-        format!(
-            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: {}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
-            self.retry_after,
-            body.len()
-        )
-        .into_bytes()
     }
 }
 
@@ -201,10 +198,16 @@ fn wake_addr(addr: &str) -> String {
         .replacen("[::]:", "[::1]:", 1)
 }
 
-/// Reads the request's head (for up to 2 s), answers, then lets the client
-/// finish sending before closing: closing with unread bytes would reset
-/// the connection and the client could lose the page.
-fn answer(mut c: TcpStream, page: &[u8]) {
+/// The notice, even if a thread panicked holding it (it is plain data).
+fn lock(n: &Mutex<Notice>) -> std::sync::MutexGuard<'_, Notice> {
+    n.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reads the request's head (for up to 2 s), answers any method and path
+/// with the page (`HEAD` with its head only), then lets the client finish
+/// sending before closing: closing with unread bytes would reset the
+/// connection and the client could lose the page.
+fn answer(mut c: TcpStream, notice: &Mutex<Notice>) {
     c.set_read_timeout(Some(Duration::from_secs(2))).ok();
     let mut head = Vec::new();
     let mut buf = [0u8; 2048];
@@ -214,18 +217,13 @@ fn answer(mut c: TcpStream, page: &[u8]) {
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
     }
-    if c.write_all(page).is_err() {
+    let out = page::response(&lock(notice), SystemTime::now(), page::is_head(&head));
+    if c.write_all(&out).is_err() {
         return;
     }
     let _ = c.shutdown(std::net::Shutdown::Write);
     c.set_read_timeout(Some(Duration::from_millis(500))).ok();
     while matches!(c.read(&mut buf), Ok(n) if n > 0) {}
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -238,7 +236,7 @@ mod tests {
     fn a_held_address_names_its_holder() {
         let stray = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = stray.local_addr().unwrap().to_string();
-        let mut page = MaintenancePage::new(None, None);
+        let mut page = MaintenancePage::new(Notice::new("demo", "Demo", None, 60));
         let e = page.serve(&addr).unwrap_err().to_string();
         assert!(e.contains(&format!("pid {} (", std::process::id())), "{e}");
         assert!(e.contains("listens there"), "{e}");
@@ -251,7 +249,7 @@ mod tests {
         let free = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = free.local_addr().unwrap().to_string();
         drop(free);
-        let mut page = MaintenancePage::new(Some("soon"), Some(30));
+        let mut page = MaintenancePage::new(Notice::new("demo", "Demo", Some("soon"), 30));
         page.serve(&addr).unwrap();
         let mut c = TcpStream::connect(&addr).unwrap();
         c.write_all(b"GET / HTTP/1.0\r\n").unwrap();
@@ -260,6 +258,42 @@ mod tests {
         c.read_to_string(&mut out).unwrap();
         assert!(out.starts_with("HTTP/1.1 503"), "{out}");
         assert!(out.contains("Retry-After: 30"), "{out}");
+        page.release_all();
+    }
+
+    fn ask(addr: &str, request: &str) -> String {
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.write_all(request.as_bytes()).unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    /// Any path and `HEAD` get the page; once the window opened, it says
+    /// when the service should be back and `Retry-After` counts down to it.
+    #[test]
+    fn any_path_and_head_get_the_page_of_the_window() {
+        let free = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = free.local_addr().unwrap().to_string();
+        drop(free);
+        let mut page = MaintenancePage::new(Notice::new("prod", "Notes", Some("<soon>"), 60));
+        page.serve(&addr).unwrap();
+        page.window(SystemTime::now(), Some(Duration::from_secs(3600)));
+        let get = ask(&addr, "GET /api/v1/notes?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(get.starts_with("HTTP/1.1 503"), "{get}");
+        assert!(get.contains("<h1>prod is being upgraded</h1>"), "{get}");
+        assert!(get.contains("&lt;soon&gt;"), "{get}");
+        assert!(get.contains("in about 60 minutes."), "{get}");
+        let retry: u64 = get
+            .split("Retry-After: ")
+            .nth(1)
+            .and_then(|r| r.split("\r\n").next())
+            .and_then(|r| r.parse().ok())
+            .unwrap();
+        assert!((3590..=3600).contains(&retry), "{get}");
+        let head = ask(&addr, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+        assert!(head.ends_with("\r\n\r\n"), "no body: {head}");
         page.release_all();
     }
 }
