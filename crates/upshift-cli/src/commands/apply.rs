@@ -9,6 +9,7 @@ use crate::settings::{read, Settings};
 
 pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
     let loaded = settings.load()?;
+    crate::settings::refuse_placeholders(&loaded, "apply", |_| true)?;
     let plan = match (&args.to, &args.plan) {
         (_, Some(file)) => {
             let plan = Plan::from_json(&file.display().to_string(), &read(file)?)?;

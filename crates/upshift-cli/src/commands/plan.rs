@@ -10,6 +10,7 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &PlanArgs) -> Result<i32, CliError> {
     let loaded = settings.load()?;
+    crate::settings::refuse_placeholders(&loaded, "plan", |_| true)?;
     let plan = upshift_core::plan(&loaded, &args.to)?;
     if let Some(out) = &args.out {
         save(out, &plan)?;
