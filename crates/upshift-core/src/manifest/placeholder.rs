@@ -23,6 +23,9 @@ pub fn placeholders(src: &str) -> Vec<Placeholder> {
     let mut out = Vec::new();
     for (i, line) in src.lines().enumerate() {
         let t = line.trim();
+        if t.starts_with('#') {
+            continue;
+        }
         if let Some(header) = t.strip_prefix('[') {
             let name = header.trim_start_matches('[');
             table = name.split(']').next().unwrap_or("").trim().to_string();
