@@ -33,7 +33,9 @@ fn fill(manifest: &Path, report: &serde_json::Value) {
     for t in report["todo"].as_array().unwrap() {
         let (key, line) = (t["key"].as_str().unwrap(), t["line"].as_u64().unwrap());
         let l = &mut lines[line as usize - 1];
-        let start = l.find("\"TODO:").unwrap_or_else(|| panic!("line {line}: {l}"));
+        let start = l
+            .find("\"TODO:")
+            .unwrap_or_else(|| panic!("line {line}: {l}"));
         let end = start + 1 + l[start + 1..].find('"').unwrap();
         l.replace_range(start..=end, &format!("\"{}\"", demo_value(key)));
     }
@@ -73,9 +75,8 @@ fn init_writes_a_manifest_that_plan_accepts_once_its_todos_are_filled() {
     let refused = upshift(tmp.path()).args(["plan", "--to", "3.0.0"]).run();
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(
-        refused
-            .stderr
-            .contains("upshift.toml:") && refused.stderr.contains("services.auth.process.start"),
+        refused.stderr.contains("upshift.toml:")
+            && refused.stderr.contains("services.auth.process.start"),
         "{}",
         refused.stderr
     );
@@ -103,7 +104,11 @@ fn init_refuses_an_unknown_version_and_an_existing_file() {
     assert!(!manifest.exists(), "nothing was written");
     let typo = init(tmp.path(), &["--product", "dmeo", "--version", "1.0.0"]);
     assert_eq!(typo.code, 2, "{}", typo.stderr);
-    assert!(typo.stderr.contains("did you mean `demo`"), "{}", typo.stderr);
+    assert!(
+        typo.stderr.contains("did you mean `demo`"),
+        "{}",
+        typo.stderr
+    );
 
     std::fs::write(&manifest, "# mine\n").unwrap();
     let run = init(tmp.path(), &["--product", "demo", "--version", "1.0.0"]);
@@ -118,7 +123,15 @@ fn init_refuses_an_unknown_version_and_an_existing_file() {
     std::fs::write(tmp.path().join("cat/demo.toml"), cat).unwrap();
     let run = init(
         tmp.path(),
-        &["--catalog", "cat", "--product", "demo", "--version", "3.1.0", "--force"],
+        &[
+            "--catalog",
+            "cat",
+            "--product",
+            "demo",
+            "--version",
+            "3.1.0",
+            "--force",
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let text = std::fs::read_to_string(&manifest).unwrap();
@@ -147,10 +160,19 @@ fn init_adopt_of_the_running_demo_finds_its_link_pidfiles_and_ports() {
         .collect();
     let has = |what: &str| found.iter().any(|f| f.contains(what));
     assert!(has("current -> releases/1.0.0"), "{found:?}");
-    assert!(has(&format!("from run/auth.pid), listening on {auth}")), "{found:?}");
-    assert!(has(&format!("from run/notes.pid), listening on {notes}")), "{found:?}");
+    assert!(
+        has(&format!("from run/auth.pid), listening on {auth}")),
+        "{found:?}"
+    );
+    assert!(
+        has(&format!("from run/notes.pid), listening on {notes}")),
+        "{found:?}"
+    );
     assert!(has("sqlite store notes: data/notes.db"), "{found:?}");
-    assert!(has("config auth: config/auth.toml, role demo-auth"), "{found:?}");
+    assert!(
+        has("config auth: config/auth.toml, role demo-auth"),
+        "{found:?}"
+    );
 
     let manifest = demo.path("upshift.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();

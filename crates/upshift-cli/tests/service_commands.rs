@@ -120,7 +120,11 @@ fn stop_of_an_unknown_service_exits_2_with_the_services() {
     let demo = Demo::new();
     let run = demo.upshift(&["stop", "nots"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("did you mean `notes`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `notes`"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("auth, notes"), "{}", run.stderr);
     assert!(alive(pid(&demo, "notes")), "nothing was stopped");
 }
@@ -139,7 +143,10 @@ fn start_and_stop_wait_for_the_lock_of_a_run_and_refuse_its_unfinished_end() {
         assert_eq!(run.code, 4, "{cmd}: {}", run.stderr);
         assert!(run.stderr.contains("is locked by run"), "{}", run.stderr);
     }
-    assert!(answers(&demo.public_address("auth")), "stop stopped nothing");
+    assert!(
+        answers(&demo.public_address("auth")),
+        "stop stopped nothing"
+    );
 
     // The run dies before anything changed: it stays unfinished.
     apply.kill().unwrap();
@@ -183,7 +190,8 @@ fn a_server_started_by_hand_is_named_and_can_be_handed_over() {
     }
     let stop = demo.upshift(&["stop", "auth"]);
     assert!(
-        stop.stdout.contains("not started by upshift, so not stopped"),
+        stop.stdout
+            .contains("not started by upshift, so not stopped"),
         "{}",
         stop.stdout
     );

@@ -135,7 +135,10 @@ fn chosen(loaded: &Loaded, service: Option<&str>) -> Result<Vec<String>, CliErro
     }
     let list = all.join(", ");
     let hint = match upshift_core::diag::did_you_mean(name, all.iter().map(String::as_str)) {
-        Some(s) => format!("did you mean `{s}`? The services of {}: {list}", loaded.file),
+        Some(s) => format!(
+            "did you mean `{s}`? The services of {}: {list}",
+            loaded.file
+        ),
         None => format!("the services of {}: {list}", loaded.file),
     };
     Err(CliError::BadInput(format!(
@@ -189,7 +192,11 @@ fn start(w: &Work, name: &str) -> Result<Row, CliError> {
     Ok(Row {
         service: name.to_string(),
         driver: svc.kind().as_str(),
-        outcome: if running { "already_running" } else { "started" },
+        outcome: if running {
+            "already_running"
+        } else {
+            "started"
+        },
         detail: after.map(|p| p.how),
         health,
     })

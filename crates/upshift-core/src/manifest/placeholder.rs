@@ -34,7 +34,11 @@ pub fn placeholders(src: &str) -> Vec<Placeholder> {
         let Some((key, value)) = t.split_once('=') else {
             continue;
         };
-        let Some(rest) = value.trim().strip_prefix('"').and_then(|r| r.strip_prefix(TODO)) else {
+        let Some(rest) = value
+            .trim()
+            .strip_prefix('"')
+            .and_then(|r| r.strip_prefix(TODO))
+        else {
             continue;
         };
         let key = key.trim().trim_matches('"');

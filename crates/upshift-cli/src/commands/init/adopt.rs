@@ -52,7 +52,10 @@ pub struct ServiceFound {
 #[derive(Debug)]
 pub enum HealthFound {
     /// `GET url` answers 200; `version` when the body names the running version.
-    Http { url: String, version: bool },
+    Http {
+        url: String,
+        version: bool,
+    },
     Tcp(String),
 }
 
@@ -156,7 +159,10 @@ fn service(
     release: Option<&ReleaseFound>,
     version: &str,
 ) -> ServiceFound {
-    let stem = pidfile.file_stem().and_then(|s| s.to_str()).unwrap_or("app");
+    let stem = pidfile
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("app");
     let name = plain(stem);
     let pid = std::fs::read_to_string(pidfile)
         .ok()
@@ -164,7 +170,7 @@ fn service(
         .filter(|p| upshift_run::proc::pid_alive(*p));
     let cwd = pid.and_then(|p| std::fs::read_link(format!("/proc/{p}/cwd")).ok());
     let start = pid.and_then(|p| start_command(dir, p, cwd.as_deref(), release));
-    let listens = pid.map_or_else(Vec::new, |p| listening(p));
+    let listens = pid.map_or_else(Vec::new, listening);
     let log = format!("logs/{name}.log");
     ServiceFound {
         health: listens.first().map(|a| probe(*a, version)),
@@ -181,10 +187,14 @@ fn service(
 /// The addresses `pid` and its children listen on (a server may listen
 /// from a worker it started).
 fn listening(pid: u32) -> Vec<SocketAddr> {
-    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default();
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
     let mut pids = vec![pid];
-    pids.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+    pids.extend(
+        children
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok()),
+    );
     upshift_run::proc::listening(&pids)
 }
 
@@ -271,7 +281,12 @@ fn stores(dir: &Path, skip: &[String]) -> Vec<StoreFound> {
     let mut out: Vec<StoreFound> = dbs
         .iter()
         .map(|path| StoreFound {
-            name: plain(Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("db")),
+            name: plain(
+                Path::new(path)
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("db"),
+            ),
             kind: "sqlite",
             path: path.clone(),
             exclude: Vec::new(),
@@ -293,7 +308,9 @@ fn data_files(dir: &Path, dbs: &[String]) -> Option<StoreFound> {
         .collect();
     let other = entries(&data).into_iter().any(|p| {
         let rel = relative(&data, &p);
-        !inside.iter().any(|d| rel == *d || rel.starts_with(&format!("{d}-")))
+        !inside
+            .iter()
+            .any(|d| rel == *d || rel.starts_with(&format!("{d}-")))
     });
     if !other {
         return None;
@@ -481,7 +498,10 @@ mod tests {
     fn files_are_matched_to_the_catalog_roles_by_name() {
         let roles = vec!["demo-auth".to_string(), "mattermost-config".to_string()];
         assert_eq!(role_for("auth", &roles).as_deref(), Some("demo-auth"));
-        assert_eq!(role_for("config", &roles).as_deref(), Some("mattermost-config"));
+        assert_eq!(
+            role_for("config", &roles).as_deref(),
+            Some("mattermost-config")
+        );
         assert_eq!(role_for("other", &roles), None);
     }
 

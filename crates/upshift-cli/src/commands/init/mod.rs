@@ -172,7 +172,10 @@ fn installation_name(adopted: Option<&Path>, catalog: &Catalog) -> String {
 
 /// Writes `text` atomically (a temp file renamed over the target).
 fn save(path: &Path, text: &str) -> Result<(), CliError> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("upshift.toml");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("upshift.toml");
     let tmp = parent(path).join(format!(".{name}.tmp"));
     std::fs::write(&tmp, text)
         .and_then(|_| std::fs::rename(&tmp, path))
@@ -197,7 +200,10 @@ fn found_lines(f: &Findings) -> Vec<String> {
         out.push(format!("{} store {}: {}", st.kind, st.name, st.path));
     }
     for c in &f.configs {
-        let role = c.role.as_deref().map_or(String::new(), |r| format!(", role {r}"));
+        let role = c
+            .role
+            .as_deref()
+            .map_or(String::new(), |r| format!(", role {r}"));
         out.push(format!("config {}: {}{role}", c.name, c.path));
     }
     out
@@ -205,10 +211,7 @@ fn found_lines(f: &Findings) -> Vec<String> {
 
 fn service_line(s: &adopt::ServiceFound) -> String {
     let Some(pid) = s.pid else {
-        return format!(
-            "service {}: {} names no live process",
-            s.name, s.pidfile
-        );
+        return format!("service {}: {} names no live process", s.name, s.pidfile);
     };
     let addrs: Vec<String> = s.listens.iter().map(|a| a.to_string()).collect();
     let listens = if addrs.is_empty() {
@@ -252,10 +255,7 @@ fn check_lines(f: Option<&Findings>) -> Vec<String> {
 }
 
 fn render(r: &Report) -> String {
-    let mut out = format!(
-        "wrote {} ({} {})\n",
-        r.manifest, r.product, r.version
-    );
+    let mut out = format!("wrote {} ({} {})\n", r.manifest, r.product, r.version);
     if !r.found.is_empty() {
         out += "\nfound:\n";
         for l in &r.found {

@@ -287,9 +287,8 @@ fn store_found(i: &Inputs, st: &StoreFound) -> String {
 
 fn config(i: &Inputs) -> String {
     let roles = super::adopt::catalog_roles(i.catalog);
-    let mut out = String::from(
-        "\n# Config files an upgrade may rewrite (comments and order kept).\n",
-    );
+    let mut out =
+        String::from("\n# Config files an upgrade may rewrite (comments and order kept).\n");
     if roles.is_empty() {
         out += "# The catalog has no config rules for this product: list a file here only to\n\
                 # have it snapshotted with the data.\n";
