@@ -78,7 +78,9 @@ pub enum Command {
     Demo(DemoArgs),
 
     /// Write a commented manifest for a product, or for a running installation (--adopt).
-    #[command(disable_version_flag = true, after_help = "Every value only you know is written as \"TODO: what it is\" and listed
+    #[command(
+        disable_version_flag = true,
+        after_help = "Every value only you know is written as \"TODO: what it is\" and listed
 when init ends; `upshift status` works at once, `plan`, `apply` and `start`
 refuse until those values are filled in. With --adopt DIR, init looks at
 the running installation: the `current` link and the releases beside it,
@@ -90,7 +92,8 @@ Examples:
   upshift init --product demo --version 1.0.0
   upshift init --product mattermost --version 5.37.0 --out /srv/chat/upshift.toml
   upshift init --product demo --version 1.0.0 --adopt /srv/notes   # writes /srv/notes/upshift.toml
-  upshift --json init --product demo --version 1.0.0 --adopt . --force")]
+  upshift --json init --product demo --version 1.0.0 --adopt . --force"
+    )]
     Init(InitArgs),
 
     /// Start the services (all, in dependency order, or SERVICE), each until it is healthy.
@@ -264,7 +267,8 @@ pub struct ConfigMigrateArgs {
     pub facts: Vec<String>,
 }
 
-const SERVICE_HELP: &str = "Runs the same drivers an upgrade runs (a process service is started in a
+const SERVICE_HELP: &str =
+    "Runs the same drivers an upgrade runs (a process service is started in a
 session of its own and its pid kept in its pidfile), so a server started by
 hand can be handed over to upshift. Takes the installation's lock (exit 4
 while another command holds it) and refuses while a run is unfinished
