@@ -77,6 +77,37 @@ pub enum Command {
     )]
     Demo(DemoArgs),
 
+    /// Write a commented manifest for a product, or for a running installation (--adopt).
+    #[command(
+        disable_version_flag = true,
+        after_help = "Every value only you know is written as \"TODO: what it is\" and listed
+when init ends; `upshift status` works at once, `plan`, `apply` and `start`
+refuse until those values are filled in. With --adopt DIR, init looks at
+the running installation: the `current` link and the releases beside it,
+pidfiles (DIR/*.pid, DIR/run/*.pid) and whether their processes are alive,
+the addresses those processes listen on (its health check), SQLite files
+and config files. The manifest reference: docs/manifest.md.
+
+Examples:
+  upshift init --product demo --version 1.0.0
+  upshift init --product mattermost --version 5.37.0 --out /srv/chat/upshift.toml
+  upshift init --product demo --version 1.0.0 --adopt /srv/notes   # writes /srv/notes/upshift.toml
+  upshift --json init --product demo --version 1.0.0 --adopt . --force"
+    )]
+    Init(InitArgs),
+
+    /// Start the services (all, in dependency order, or SERVICE), each until it is healthy.
+    #[command(after_help = SERVICE_HELP)]
+    Start(ServiceArgs),
+
+    /// Stop the services (all, in reverse dependency order, or SERVICE).
+    #[command(after_help = SERVICE_HELP)]
+    Stop(ServiceArgs),
+
+    /// Stop, then start the services (all, or SERVICE), each until it is healthy.
+    #[command(after_help = SERVICE_HELP)]
+    Restart(ServiceArgs),
+
     /// Show what the manifest says about the installation, and check the running version.
     #[command(
         after_help = "Examples:\n  upshift status\n  upshift -m /srv/mender/upshift.toml --json status"
@@ -262,6 +293,48 @@ pub struct ConfigMigrateArgs {
     /// A fact about the installation that rules can test (e.g. `enterprise`); repeatable.
     #[arg(long = "fact", value_name = "FACT")]
     pub facts: Vec<String>,
+}
+
+const SERVICE_HELP: &str =
+    "Runs the same drivers an upgrade runs (a process service is started in a
+session of its own and its pid kept in its pidfile), so a server started by
+hand can be handed over to upshift. Takes the installation's lock (exit 4
+while another command holds it) and refuses while a run is unfinished
+(`upshift resume` or `upshift rollback` first). A service already running
+(or stopped) is left as it is and said so. No maintenance page is shown.
+
+Examples:
+  upshift start                 # every service, in dependency order, until healthy
+  upshift stop notes
+  upshift restart auth
+  upshift --json stop
+
+Exit codes: 0 done (or already so); 1 a service did not start, stop or become
+healthy; 2 unknown service or bad manifest; 3 a run is unfinished; 4 locked.";
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// One service of the manifest (default: all of them).
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The catalog product (`upshift catalog list`).
+    #[arg(long)]
+    pub product: String,
+    /// The version running now (a release of the product's catalog).
+    #[arg(long, value_name = "VERSION")]
+    pub version: String,
+    /// Where to write the manifest [default: upshift.toml, or DIR/upshift.toml with --adopt].
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// A running installation to describe: its release link, pidfiles, ports, data and config files.
+    #[arg(long, value_name = "DIR")]
+    pub adopt: Option<PathBuf>,
+    /// Replace an existing file at the output path.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

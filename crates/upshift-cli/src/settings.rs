@@ -192,6 +192,27 @@ impl Settings {
     }
 }
 
+/// Refuses (exit 2) while values `upshift init` left to fill in remain,
+/// of the keys `applies` picks: `command` would act on them.
+pub fn refuse_placeholders(
+    loaded: &Loaded,
+    command: &str,
+    applies: impl Fn(&str) -> bool,
+) -> Result<(), CliError> {
+    let left: Vec<String> = upshift_core::manifest::placeholders(&loaded.source)
+        .into_iter()
+        .filter(|p| applies(&p.key))
+        .map(|p| format!("  {}:{}: {} ({})", loaded.file, p.line, p.key, p.what))
+        .collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::BadInput(format!(
+        "the manifest still has values to fill in before `upshift {command}`:\n{}\nreplace each \"TODO: …\" with the real value (docs/manifest.md says what each key is)",
+        left.join("\n")
+    )))
+}
+
 fn read_manifest(path: &Path) -> Result<String, CliError> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(s),

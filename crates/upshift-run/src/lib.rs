@@ -33,7 +33,8 @@ pub mod state;
 
 pub use error::{LostJournal, Result, RunError, StepError};
 pub use executor::{
-    apply, resume, rollback, rollback_preview, Progress, RunSummary, Setup, StepProgress,
+    apply, refuse_unfinished, resume, rollback, rollback_preview, Progress, RunSummary, Setup,
+    StepProgress,
 };
 pub use host::{Host, Target};
 pub use journal::{Figures, Journal, Outcome, RunRecord, RunView};

@@ -159,52 +159,119 @@ pub fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// The process listening on TCP `port` on this host, as `pid (command)`,
-/// read from /proc (its sockets' inodes, then every process's fds).
-pub fn port_holder(port: u16) -> Option<String> {
-    let mut inodes = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+/// One listening TCP socket of this host, from /proc/net/tcp{,6}.
+struct Listener {
+    addr: std::net::SocketAddr,
+    /// `socket:[INODE]`, as a process's fd links name it.
+    inode: String,
+}
+
+/// Every listening TCP socket of this host (IPv4 and IPv6).
+fn listeners() -> Vec<Listener> {
+    let mut out = Vec::new();
+    for (table, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
         let text = std::fs::read_to_string(table).unwrap_or_default();
         for line in text.lines().skip(1) {
             let f: Vec<&str> = line.split_whitespace().collect();
             // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN.
-            let listening = f.get(3) == Some(&"0A");
-            let on_port = f
-                .get(1)
-                .and_then(|a| a.rsplit_once(':'))
-                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
-                == Some(port);
-            if listening && on_port {
-                inodes.extend(f.get(9).map(|i| format!("socket:[{i}]")));
+            if f.get(3) != Some(&"0A") {
+                continue;
+            }
+            let addr = f.get(1).and_then(|a| parse_proc_addr(a, v6));
+            if let (Some(addr), Some(inode)) = (addr, f.get(9)) {
+                out.push(Listener {
+                    addr,
+                    inode: format!("socket:[{inode}]"),
+                });
             }
         }
     }
+    out
+}
+
+/// `0100007F:1C85` (IPv4) or 32 hex digits `:PORT` (IPv6): the address is
+/// written as 32-bit words in host byte order (little-endian here).
+fn parse_proc_addr(text: &str, v6: bool) -> Option<std::net::SocketAddr> {
+    let (ip, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let words: Vec<u32> = (0..ip.len() / 8)
+        .map(|i| u32::from_str_radix(ip.get(i * 8..i * 8 + 8)?, 16).ok())
+        .collect::<Option<_>>()?;
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let ip: std::net::IpAddr = match (v6, bytes.len()) {
+        (false, 4) => std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).into(),
+        (true, 16) => {
+            let b: [u8; 16] = bytes.try_into().ok()?;
+            std::net::Ipv6Addr::from(b).into()
+        }
+        _ => return None,
+    };
+    Some(std::net::SocketAddr::new(ip, port))
+}
+
+/// The socket links (`socket:[INODE]`) among the open files of `pid`.
+fn socket_links(pid: u32) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .map(std::path::PathBuf::into_os_string)
+        .collect()
+}
+
+/// Every pid of this host that /proc lists.
+fn pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .collect()
+}
+
+/// The command line of `pid`, its arguments joined by spaces.
+pub fn cmdline(pid: u32) -> Option<Vec<String>> {
+    let b = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = String::from_utf8_lossy(&b)
+        .split('\0')
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    (!args.is_empty()).then_some(args)
+}
+
+/// The TCP addresses the processes of `pids` listen on, on this host
+/// (sorted, without repeats).
+pub fn listening(pids: &[u32]) -> Vec<std::net::SocketAddr> {
+    let all = listeners();
+    let mut out: Vec<std::net::SocketAddr> = pids
+        .iter()
+        .flat_map(|p| socket_links(*p))
+        .filter_map(|l| all.iter().find(|s| l == s.inode.as_str()).map(|s| s.addr))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The process listening on TCP `port` on this host, as `pid (command)`,
+/// read from /proc (its sockets' inodes, then every process's fds).
+pub fn port_holder(port: u16) -> Option<String> {
+    let inodes: Vec<String> = listeners()
+        .into_iter()
+        .filter(|l| l.addr.port() == port)
+        .map(|l| l.inode)
+        .collect();
     if inodes.is_empty() {
         return None;
     }
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let fds = std::fs::read_dir(entry.path().join("fd"));
-        let holds = fds.into_iter().flatten().flatten().any(|fd| {
-            std::fs::read_link(fd.path())
-                .is_ok_and(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
-        });
+    for pid in pids() {
+        let holds = socket_links(pid)
+            .iter()
+            .any(|l| inodes.iter().any(|i| l == i.as_str()));
         if holds {
-            let cmd = std::fs::read(entry.path().join("cmdline"))
-                .map(|b| {
-                    String::from_utf8_lossy(&b)
-                        .split('\0')
-                        .filter(|a| !a.is_empty())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
+            let cmd = cmdline(pid).unwrap_or_default().join(" ");
             return Some(format!("pid {pid} ({cmd})"));
         }
     }
@@ -224,5 +291,20 @@ mod tests {
         );
         drop(l);
         assert_eq!(super::port_holder(port), None);
+    }
+
+    #[test]
+    fn the_addresses_a_process_listens_on_are_found() {
+        let l4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let found = super::listening(&[std::process::id()]);
+        assert!(found.contains(&l4.local_addr().unwrap()), "{found:?}");
+        if let Ok(l6) = std::net::TcpListener::bind("[::1]:0") {
+            let found = super::listening(&[std::process::id()]);
+            assert!(found.contains(&l6.local_addr().unwrap()), "{found:?}");
+        }
+        assert_eq!(
+            super::parse_proc_addr("0100007F:1C85", false),
+            Some("127.0.0.1:7301".parse().unwrap())
+        );
     }
 }

@@ -17,6 +17,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
         None => settings.clone(),
     };
     let (loaded, record) = settings.load_recording()?;
+    crate::settings::refuse_placeholders(&loaded, "apply", |_| true)?;
     let plan = match (&args.to, saved) {
         (_, Some(plan)) => {
             plan.check_fresh(&loaded)?;

@@ -6,8 +6,10 @@ mod backup;
 mod catalog;
 mod completions;
 mod config;
+mod control;
 mod demo;
 mod history;
+mod init;
 mod plan;
 mod restore;
 mod resume;
@@ -26,6 +28,12 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
     match command {
         Command::Demo(args) => demo::run(settings, &args),
+        Command::Init(args) => init::run(settings, &args),
+        Command::Start(a) => control::run(settings, control::Action::Start, a.service.as_deref()),
+        Command::Stop(a) => control::run(settings, control::Action::Stop, a.service.as_deref()),
+        Command::Restart(a) => {
+            control::run(settings, control::Action::Restart, a.service.as_deref())
+        }
         Command::Status => status::run(settings),
         Command::Plan(args) => plan::run(settings, &args),
         Command::Catalog(c) => catalog::run(settings, &c),

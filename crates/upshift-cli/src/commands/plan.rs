@@ -10,6 +10,7 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &PlanArgs) -> Result<i32, CliError> {
     let loaded = settings.load()?;
+    crate::settings::refuse_placeholders(&loaded, "plan", |_| true)?;
     runs_the_manifests_version(settings, &loaded)?;
     let mut plan = upshift_core::plan(&loaded, &args.to)?;
     plan.made_from = Some(settings.made_from());

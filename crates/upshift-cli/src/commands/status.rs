@@ -102,6 +102,9 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
                     depends_on: s.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
                     state: match (&s.health, &unreachable) {
                         (_, Some(e)) => format!("unknown: {e}"),
+                        (Some(h), None) if placeholder(h) => {
+                            "unknown: its health check is still \"TODO: …\"".to_string()
+                        }
                         (Some(h), None) => match upshift_run::health::check(h, &target) {
                             Ok(()) => "healthy".to_string(),
                             Err(e) => format!("unhealthy: {e}"),
@@ -159,6 +162,14 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         Some(r) if !r.matches => Ok(code::FAILED),
         _ => Ok(code::OK),
     }
+}
+
+/// A health check `upshift init` left to fill in.
+fn placeholder(h: &upshift_core::manifest::Health) -> bool {
+    [&h.http, &h.tcp, &h.command]
+        .into_iter()
+        .flatten()
+        .any(|v| v.starts_with(upshift_core::manifest::TODO))
 }
 
 /// What the installation's `version_command` reports, against the manifest.

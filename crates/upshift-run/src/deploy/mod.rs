@@ -159,6 +159,20 @@ pub trait Deployment {
     fn status(&self, _cx: &Cx) -> Vec<ServiceStatus> {
         Vec::new()
     }
+
+    /// Whether service `name` runs now, when the deployment can tell
+    /// without its health check (a process service's pidfile).
+    fn presence(&self, _cx: &Cx, _name: &str) -> Option<Presence> {
+        None
+    }
+}
+
+/// Whether a service runs, and what shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence {
+    pub running: bool,
+    /// `pid 1234 in run/auth.pid`, `no live process in run/auth.pid`.
+    pub how: String,
 }
 
 /// One fact `upshift status` shows about a service (a helm release's
@@ -278,8 +292,39 @@ pub fn start_outside_run(
     state: &StateDir,
     name: &str,
 ) -> StepResult<()> {
-    let cx = Cx::outside_run(loaded, target, state);
-    owner(&deployments(loaded), name)?.start(&cx, name)
+    Control::new(loaded, target, state).start(name)
+}
+
+/// Starting and stopping services outside a run (`upshift start`, `stop`,
+/// `restart`), through the same deployments a run uses.
+pub struct Control<'a> {
+    cx: Cx<'a>,
+    deployments: Vec<Box<dyn Deployment>>,
+}
+
+impl<'a> Control<'a> {
+    pub fn new(loaded: &'a Loaded, target: &'a Target, state: &'a StateDir) -> Control<'a> {
+        Control {
+            cx: Cx::outside_run(loaded, target, state),
+            deployments: deployments(loaded),
+        }
+    }
+
+    pub fn start(&self, name: &str) -> StepResult<()> {
+        owner(&self.deployments, name)?.start(&self.cx, name)
+    }
+
+    pub fn stop(&self, name: &str) -> StepResult<()> {
+        owner(&self.deployments, name)?.stop(&self.cx, name)
+    }
+
+    /// Whether `name` runs, when its deployment can tell (see
+    /// [`Deployment::presence`]).
+    pub fn presence(&self, name: &str) -> Option<Presence> {
+        owner(&self.deployments, name)
+            .ok()?
+            .presence(&self.cx, name)
+    }
 }
 
 /// What `upshift status` shows of every deployment's services.

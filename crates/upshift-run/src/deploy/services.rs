@@ -4,7 +4,7 @@
 
 use upshift_core::manifest::{Driver, Manifest, Service};
 
-use super::{Cx, Deployment};
+use super::{Cx, Deployment, Presence};
 use crate::driver::{command, process};
 use crate::error::StepResult;
 
@@ -79,6 +79,31 @@ impl Deployment for Services {
     fn exited(&self, cx: &Cx, name: &str) -> Option<String> {
         match self.get(name)?.run() {
             Driver::Process(p) => process::exited(name, p, cx.target),
+            _ => None,
+        }
+    }
+
+    fn presence(&self, cx: &Cx, name: &str) -> Option<Presence> {
+        match self.get(name)?.run() {
+            Driver::Process(p) => {
+                let file = process::pidfile(name, p, cx.target);
+                let shown = file
+                    .strip_prefix(&cx.target.dir)
+                    .unwrap_or(&file)
+                    .display()
+                    .to_string();
+                Some(match process::running(name, p, cx.target) {
+                    Some(pid) => Presence {
+                        running: true,
+                        how: format!("pid {pid} in {shown}"),
+                    },
+                    None => Presence {
+                        running: false,
+                        how: format!("no live process in {shown}"),
+                    },
+                })
+            }
+            Driver::Systemd(s) => command::systemd_active(name, s.as_ref(), cx.target),
             _ => None,
         }
     }

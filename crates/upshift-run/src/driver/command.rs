@@ -21,6 +21,33 @@ pub fn run(name: &str, c: &CommandDriver, t: &Target, action: &str) -> StepResul
         .map(|_| ())
 }
 
+/// Whether the unit is active (`systemctl is-active`); none when
+/// `systemctl` cannot say (not installed, unknown unit).
+pub fn systemd_active(
+    name: &str,
+    s: Option<&SystemdDriver>,
+    t: &Target,
+) -> Option<crate::deploy::Presence> {
+    let unit = s.map_or(format!("{name}.service"), |s| s.unit.clone());
+    let out = t
+        .host
+        .sh(
+            &format!("systemctl is-active {}", crate::host::q(&unit)),
+            std::path::Path::new("/"),
+            &[],
+        )
+        .ok()?;
+    // is-active prints the state; exit 0 only when active.
+    let state = out.stdout.trim().to_string();
+    match state.as_str() {
+        "" | "unknown" => None,
+        _ => Some(crate::deploy::Presence {
+            running: out.ok,
+            how: format!("{unit} is {state}"),
+        }),
+    }
+}
+
 /// `systemctl start|stop UNIT` (the unit defaults to `<name>.service`).
 pub fn systemctl(
     name: &str,

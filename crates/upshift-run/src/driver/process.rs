@@ -11,7 +11,8 @@ use upshift_core::manifest::{ProcessDriver, Service};
 use crate::error::{StepError, StepResult};
 use crate::host::Target;
 
-fn pidfile(name: &str, conf: &ProcessDriver, t: &Target) -> PathBuf {
+/// Where the pid of service `name` is kept (`pidfile`, default `run/NAME.pid`).
+pub fn pidfile(name: &str, conf: &ProcessDriver, t: &Target) -> PathBuf {
     let p = conf
         .pidfile
         .clone()
@@ -32,10 +33,15 @@ pub enum Started {
     Launched { log_from: u64 },
 }
 
+/// The live pid the service's pidfile names, if it names one.
+pub fn running(name: &str, conf: &ProcessDriver, t: &Target) -> Option<u32> {
+    read_pid(t, &pidfile(name, conf, t)).filter(|p| t.host.pid_alive(*p))
+}
+
 /// Starts the service unless its recorded pid is alive (idempotent).
 pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> StepResult<Started> {
     let pidfile = pidfile(name, conf, t);
-    if read_pid(t, &pidfile).is_some_and(|p| t.host.pid_alive(p)) {
+    if running(name, conf, t).is_some() {
         return Ok(Started::AlreadyRunning);
     }
     if let Some(taken) = port_taken(svc, t) {

@@ -281,6 +281,16 @@ fn locked(
     Ok(guard)
 }
 
+/// Refuses while a run of `installation` is unfinished (exit 3, naming
+/// `upshift resume` and `upshift rollback`): commands that start or stop
+/// services outside a run would change what the run's journal says.
+pub fn refuse_unfinished(journal: &Journal, installation: &str) -> Result<()> {
+    match journal.unfinished(installation)? {
+        Some(r) => Err(unfinished(journal, &r)),
+        None => Ok(()),
+    }
+}
+
 fn unfinished(journal: &Journal, r: &RunRecord) -> RunError {
     let at = journal
         .events(&r.id)
