@@ -6,6 +6,7 @@ mod host;
 mod model;
 mod parse;
 mod raw;
+mod retention;
 mod secret;
 mod store_path;
 
@@ -14,4 +15,5 @@ pub use exclude::{exclude_set, glob_set, is_excluded, ExcludeError};
 pub use host::{parse_host, RemoteHost};
 pub use model::*;
 pub use parse::{known_version, load, parse_manifest, Loaded};
+pub use retention::{KeepPolicy, Retention, KEEP_KEYS};
 pub use secret::{SecretRef, VALUE_HIDDEN};
