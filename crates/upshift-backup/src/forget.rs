@@ -146,8 +146,7 @@ impl Repository {
         let plan = repo.prune_plan(&opts).map_err(|e| rerr(&self.path, &e))?;
         let report = prune_report(&plan.stats, shared);
         if !dry_run {
-            repo.prune(&opts, plan)
-                .map_err(|e| rerr(&self.path, &e))?;
+            repo.prune(&opts, plan).map_err(|e| rerr(&self.path, &e))?;
         }
         Ok(report)
     }
@@ -176,10 +175,7 @@ fn keep_options(k: &KeepPolicy) -> KeepOptions {
 
 /// One of rustic's decisions, with protection applied; `None` for a
 /// snapshot without upshift's description (never: only ours are decided).
-fn decision(
-    d: ForgetSnapshot,
-    protected: &dyn Fn(&str) -> bool,
-) -> Option<(SnapshotId, Decision)> {
+fn decision(d: ForgetSnapshot, protected: &dyn Fn(&str) -> bool) -> Option<(SnapshotId, Decision)> {
     let snap: &SnapshotFile = &d.snapshot;
     let meta = SnapshotMeta::parse(snap.description.as_deref())?;
     let info = SnapshotInfo::from_parts(snap, &meta);
@@ -237,10 +233,7 @@ mod tests {
             ],
             [1, 2, 3, 4, 5, 6].map(Some)
         );
-        assert_eq!(
-            o.keep_within.map(|s| s.get_seconds()),
-            Some(30 * 86_400)
-        );
+        assert_eq!(o.keep_within.map(|s| s.get_seconds()), Some(30 * 86_400));
         let huge = keep_options(&KeepPolicy {
             within: Some(Seconds::from_secs(u64::MAX / 2)),
             ..KeepPolicy::default()

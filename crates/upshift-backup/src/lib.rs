@@ -19,8 +19,8 @@
 mod backup;
 pub mod children;
 mod command;
-mod forget;
 pub mod error;
+mod forget;
 mod guard;
 mod key;
 mod links;

@@ -144,14 +144,16 @@ Examples:
 
     /// List the installation's snapshots (no lock; creates no repository),
     /// or forget the ones a keep policy does not keep.
-    #[command(after_help = "VERIFIED says what the runs journaled about the snapshot's test
+    #[command(
+        after_help = "VERIFIED says what the runs journaled about the snapshot's test
 restore: yes, FAILED (do not restore from it), or - (no run verified it;
 `upshift backup` verifies its own before it reports success).
 
 Examples:
   upshift snapshots
   upshift --json snapshots
-  upshift snapshots forget --keep-last 5 --keep-daily 7 --prune")]
+  upshift snapshots forget --keep-last 5 --keep-daily 7 --prune"
+    )]
     Snapshots {
         #[command(subcommand)]
         action: Option<SnapshotsCommand>,
@@ -216,7 +218,8 @@ pub enum SnapshotsCommand {
     Forget(ForgetArgs),
 }
 
-const FORGET_HELP: &str = "A snapshot is kept when any rule keeps it. The --keep-hourly ... --keep-yearly
+const FORGET_HELP: &str =
+    "A snapshot is kept when any rule keeps it. The --keep-hourly ... --keep-yearly
 rules keep the newest snapshot of each of the last N hours (days, weeks,
 months, years) that have one; --keep-within keeps every snapshot taken within
 that time before the newest. Only this installation's snapshots are

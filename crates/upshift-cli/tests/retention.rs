@@ -116,7 +116,14 @@ fn forget_keeps_what_a_rollback_needs_and_prunes_what_nothing_uses() {
     assert_eq!(listed(&demo), all, "a dry run removes nothing");
     assert_eq!(pack_bytes(&demo), bytes, "a dry run prunes nothing");
 
-    let f = demo.upshift(&["--json", "snapshots", "forget", "--keep-last", "1", "--prune"]);
+    let f = demo.upshift(&[
+        "--json",
+        "snapshots",
+        "forget",
+        "--keep-last",
+        "1",
+        "--prune",
+    ]);
     assert_eq!(f.code, 0, "{}", f.stderr);
     let report = f.json();
     assert_eq!(removed(&report), manual[..2]);

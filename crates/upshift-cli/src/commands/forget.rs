@@ -115,7 +115,11 @@ fn render(p: Printer, r: &ForgetReport) -> String {
     if !gone.is_empty() {
         let verb = if r.dry_run { "would remove" } else { "remove" };
         out.push(format!("\n{verb} {}:", count(gone.len())));
-        out.push(table(&header[..5], &rows(&gone, false)).trim_end().to_string());
+        out.push(
+            table(&header[..5], &rows(&gone, false))
+                .trim_end()
+                .to_string(),
+        );
     }
     out.push(format!("\n{}", p.paint(&summary(r), Tone::Good)));
     out.join("\n")

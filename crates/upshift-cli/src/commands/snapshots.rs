@@ -42,9 +42,7 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         .iter()
         .map(|info| Listed {
             info,
-            verified: verified
-                .of(&info.id)
-                .map(|v| v == Verification::Verified),
+            verified: verified.of(&info.id).map(|v| v == Verification::Verified),
         })
         .collect();
     settings.printer.json(&listed);

@@ -127,7 +127,11 @@ fn count(
     }
 }
 
-fn within(file: &str, src: &str, v: Option<&Spanned<Value>>) -> Result<Option<Seconds>, Diagnostic> {
+fn within(
+    file: &str,
+    src: &str,
+    v: Option<&Spanned<Value>>,
+) -> Result<Option<Seconds>, Diagnostic> {
     let Some(v) = v else { return Ok(None) };
     let parsed = match v.get_ref() {
         Value::String(s) => Seconds::parse(s).ok(),
