@@ -112,9 +112,10 @@ impl Repository {
             repo.delete_snapshots(&ids)
                 .map_err(|e| rerr(&self.path, &e))?;
         }
-        let prune = match req.prune {
-            true => Some(self.prune(&repo, ids, shared, req.dry_run)?),
-            false => None,
+        let prune = if req.prune {
+            Some(self.prune(&repo, ids, shared, req.dry_run)?)
+        } else {
+            None
         };
         Ok(ForgetReport {
             dry_run: req.dry_run,
