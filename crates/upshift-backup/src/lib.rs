@@ -7,6 +7,8 @@
 //!   opens it only if it exists, for commands that must not create one.
 //! - [`Repository::backup`] takes one snapshot of all stores, tagged with [`Tags`].
 //! - [`Repository::snapshots`] lists upshift's snapshots.
+//! - [`Repository::forget`] removes the snapshots a keep policy does not keep
+//!   (never one the caller protects), and with `prune` the data none uses.
 //! - [`Repository::verify`] checks the repository (all data read) and test-restores every store.
 //! - [`Repository::restore`] puts everything back, rewriting only what differs for files.
 //! - [`children`] records the programs a locked command runs, so a later one can stop
@@ -18,6 +20,7 @@ mod backup;
 pub mod children;
 mod command;
 pub mod error;
+mod forget;
 mod guard;
 mod key;
 mod links;
@@ -34,6 +37,7 @@ mod tempdb;
 mod verify;
 
 pub use error::{BackupError, Result};
+pub use forget::{Decision, ForgetReport, ForgetRequest, PruneReport, ROLLBACK_NEEDS_IT};
 pub use key::KeySource;
 pub use meta::{Phase, SnapshotMeta, StoreMeta, Tags};
 pub use progress::{NoProgress, Progress};

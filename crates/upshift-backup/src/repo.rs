@@ -43,6 +43,8 @@ pub struct SnapshotInfo {
     pub short_id: String,
     /// RFC 3339 time.
     pub time: String,
+    /// The same time, as milliseconds since the Unix epoch.
+    pub unix_ms: i64,
     pub tags: Tags,
     /// Store names held, then config file names.
     pub stores: Vec<String>,
@@ -64,6 +66,7 @@ impl SnapshotInfo {
             short_id: id.chars().take(8).collect(),
             id,
             time: snap.time.timestamp().to_string(),
+            unix_ms: snap.time.timestamp().as_millisecond(),
             tags: meta.tags.clone(),
             stores: meta.stores.keys().cloned().collect(),
             config: meta.config.keys().cloned().collect(),

@@ -201,8 +201,22 @@ Examples:
     /// holds it); so do restore and verify.
     Backup,
 
-    /// List the installation's snapshots (no lock; creates no repository).
-    Snapshots,
+    /// List the installation's snapshots (no lock; creates no repository),
+    /// or forget the ones a keep policy does not keep.
+    #[command(
+        after_help = "VERIFIED says what the runs journaled about the snapshot's test
+restore: yes, FAILED (do not restore from it), or - (no run verified it;
+`upshift backup` verifies its own before it reports success).
+
+Examples:
+  upshift snapshots
+  upshift --json snapshots
+  upshift snapshots forget --keep-last 5 --keep-daily 7 --prune"
+    )]
+    Snapshots {
+        #[command(subcommand)]
+        action: Option<SnapshotsCommand>,
+    },
 
     /// Prove a snapshot restores: repository check with data read, then test restores.
     #[command(
@@ -252,6 +266,91 @@ Examples:\n  upshift restore 3f2a9c1e"
   upshift man | man -l -
   upshift man > ~/.local/share/man/man1/upshift.1")]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotsCommand {
+    /// Remove the installation's snapshots that no keep rule keeps (restic's
+    /// policy), never one a rollback may need; with --prune, also the data
+    /// no remaining snapshot uses.
+    #[command(after_help = FORGET_HELP)]
+    Forget(ForgetArgs),
+}
+
+const FORGET_HELP: &str =
+    "A snapshot is kept when any rule keeps it. The --keep-hourly ... --keep-yearly
+rules keep the newest snapshot of each of the last N hours (days, weeks,
+months, years) that have one; --keep-within keeps every snapshot taken within
+that time before the newest. Only this installation's snapshots are
+considered; other snapshots in the repository are left alone.
+
+Whatever the rules say, the snapshots a rollback may need are kept (reason
+\"rollback needs it\"): every one recorded by an unfinished run, and by the
+installation's newest run (the one `upshift rollback` and `rollback --to`
+use). Takes the installation's lock, like backup.
+
+Examples:
+  upshift snapshots forget --keep-last 3 --dry-run     # what would go, nothing changes
+  upshift snapshots forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --prune
+  upshift snapshots forget --keep-within 30d --prune
+  upshift --json snapshots forget --keep-last 10
+
+The manifest's [retention] table (same rules) does this after every
+successful `upshift apply`.";
+
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// Keep the newest N snapshots.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_last: Option<u32>,
+    /// Keep the newest snapshot of each of the last N hours that have one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_hourly: Option<u32>,
+    /// Keep the newest snapshot of each of the last N days that have one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest snapshot of each of the last N weeks that have one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest snapshot of each of the last N months that have one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_monthly: Option<u32>,
+    /// Keep the newest snapshot of each of the last N years that have one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_yearly: Option<u32>,
+    /// Keep every snapshot taken within DURATION before the newest one (`30d`, `12h`).
+    #[arg(long, value_name = "DURATION", value_parser = within)]
+    pub keep_within: Option<upshift_core::manifest::Seconds>,
+    /// Also remove the data no remaining snapshot uses (packs rewritten without it).
+    #[arg(long)]
+    pub prune: bool,
+    /// Only show what would be kept and removed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl ForgetArgs {
+    /// The keep rules the flags give.
+    pub fn policy(&self) -> upshift_core::manifest::KeepPolicy {
+        upshift_core::manifest::KeepPolicy {
+            last: self.keep_last,
+            hourly: self.keep_hourly,
+            daily: self.keep_daily,
+            weekly: self.keep_weekly,
+            monthly: self.keep_monthly,
+            yearly: self.keep_yearly,
+            within: self.keep_within,
+        }
+    }
+}
+
+/// `--keep-within`: a duration as the manifest writes it, more than zero.
+fn within(text: &str) -> Result<upshift_core::manifest::Seconds, String> {
+    match upshift_core::manifest::Seconds::parse(text) {
+        Ok(d) if !d.duration().is_zero() => Ok(d),
+        Ok(_) => Err("a duration of zero keeps nothing; give e.g. `30d`".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,8 @@
 //! - [`maintenance`]: the 503 page served while services are down.
 //! - [`orphans`]: programs a killed upshift left running, stopped before the next command acts.
 //! - [`executor`]: `apply`, `resume`, `rollback`.
+//! - [`snapshots`]: what the journal says about snapshots: those a rollback
+//!   may need (retention keeps them), and which verified.
 
 pub mod deploy;
 pub mod detail;
@@ -29,6 +31,7 @@ pub mod maintenance;
 pub mod orphans;
 pub mod proc;
 pub mod signals;
+pub mod snapshots;
 pub mod state;
 
 pub use error::{LostJournal, Result, RunError, StepError};

@@ -1,5 +1,6 @@
 //! `upshift apply (--to VERSION | --plan FILE)`.
 
+use serde::Serialize;
 use upshift_core::plan::Plan;
 
 use crate::cli::ApplyArgs;
@@ -63,7 +64,12 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
     let progress = StepLines::new(settings.printer);
     let setup = super::setup(settings, &loaded, &progress)?;
     let summary = upshift_run::apply(&setup, &plan)?;
-    p.json(&summary);
+    // The run is finished and its lock released: only now old snapshots go.
+    let retention = super::forget::after_apply(settings, &loaded);
+    p.json(&Applied {
+        summary: &summary,
+        retention,
+    });
     p.human(format!(
         "{} is at {} and healthy (run {}, maintenance window {:.1}s, snapshots {}).",
         plan.installation,
@@ -73,4 +79,13 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
         summary.snapshots.join(", ")
     ));
     Ok(code::OK)
+}
+
+/// apply's JSON document: the run, and what `[retention]` did after it.
+#[derive(Serialize)]
+struct Applied<'a> {
+    #[serde(flatten)]
+    summary: &'a upshift_run::RunSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention: Option<serde_json::Value>,
 }

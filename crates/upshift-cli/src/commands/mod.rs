@@ -8,6 +8,7 @@ mod completions;
 mod config;
 mod control;
 mod demo;
+mod forget;
 mod history;
 mod init;
 mod plan;
@@ -20,7 +21,7 @@ mod status;
 mod unlock;
 mod verify;
 
-use crate::cli::Command;
+use crate::cli::{Command, SnapshotsCommand};
 use crate::error::CliError;
 use crate::settings::Settings;
 
@@ -45,7 +46,10 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
         Command::History => history::run(settings),
         Command::Unlock => unlock::run(settings),
         Command::Backup => backup::run(settings),
-        Command::Snapshots => snapshots::run(settings),
+        Command::Snapshots { action: None } => snapshots::run(settings),
+        Command::Snapshots {
+            action: Some(SnapshotsCommand::Forget(args)),
+        } => forget::run(settings, &args),
         Command::Verify { id } => verify::run(settings, id.as_deref()),
         Command::Restore { id, force } => restore::run(settings, &id, force),
         Command::Completions { shell } => completions::completions(shell),

@@ -137,6 +137,37 @@ impl Demo {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }
+
+    /// Adds `count` notes through the running release's own `seed`.
+    pub fn seed(&self, count: u32) {
+        let ok = Command::new(self.path("current/bin/upshift-demo"))
+            .args(["seed", "--config", "config/notes.toml", "--count"])
+            .arg(count.to_string())
+            .current_dir(&self.dir)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "seeding notes failed");
+    }
+
+    /// Runs restic itself on the installation's repository (opened with
+    /// its key file); returns stdout, and fails the test when restic does.
+    pub fn restic(&self, args: &[&str]) -> String {
+        let out = Command::new("restic")
+            .args(["--no-cache", "-r"])
+            .arg(self.path(".upshift/repo"))
+            .arg("--password-file")
+            .arg(self.path(".upshift/repo.key"))
+            .args(args)
+            .output()
+            .expect("restic runs (scripts/install-test-deps.sh installs it)");
+        assert!(
+            out.status.success(),
+            "restic {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
 }
 
 impl Drop for Demo {

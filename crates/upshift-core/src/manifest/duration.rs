@@ -1,5 +1,5 @@
 //! Durations in the manifest: a number of seconds (`15`, `0.5`) or a
-//! string with a unit (`"200ms"`, `"15s"`, `"15m"`, `"1h"`).
+//! string with a unit (`"200ms"`, `"15s"`, `"15m"`, `"1h"`, `"30d"`).
 
 use std::fmt;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The forms a duration may take, for error messages.
 pub const DURATION_FORMS: &str =
-    "a number of seconds (`15`, `0.5`) or a string with a unit: \"200ms\", \"15s\", \"15m\", \"1h\"";
+    "a number of seconds (`15`, `0.5`) or a string with a unit: \"200ms\", \"15s\", \"15m\", \"1h\", \"30d\"";
 
 /// A length of time given in the manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -56,7 +56,8 @@ impl Seconds {
             })
     }
 
-    /// `"200ms"`, `"15s"`, `"15m"`, `"1h"`, or a bare number of seconds.
+    /// `"200ms"`, `"15s"`, `"15m"`, `"1h"`, `"30d"` (days of 24 hours), or
+    /// a bare number of seconds.
     pub fn parse(text: &str) -> Result<Self, BadDuration> {
         let bad = || BadDuration {
             given: format!("\"{text}\""),
@@ -75,6 +76,7 @@ impl Seconds {
             "" | "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
+            "d" => 86_400.0,
             _ => return Err(bad()),
         };
         Duration::try_from_secs_f64(value * scale)
@@ -167,6 +169,7 @@ mod tests {
         assert_eq!(de("\"15s\""), Ok(Seconds::from_secs(15)));
         assert_eq!(de("\"15m\""), Ok(Seconds::from_secs(900)));
         assert_eq!(de("\"1h\""), Ok(Seconds::from_secs(3600)));
+        assert_eq!(de("\"30d\""), Ok(Seconds::from_secs(30 * 86_400)));
         assert_eq!(de("\"1.5s\""), Ok(Seconds::from_millis(1500)));
         assert_eq!(de("\"30\""), Ok(Seconds::from_secs(30)));
     }

@@ -7,6 +7,7 @@ mod model;
 mod parse;
 mod placeholder;
 mod raw;
+mod retention;
 mod secret;
 mod store_path;
 
@@ -16,4 +17,5 @@ pub use host::{parse_host, RemoteHost};
 pub use model::*;
 pub use parse::{known_version, load, parse_manifest, Loaded};
 pub use placeholder::{placeholders, Placeholder, TODO};
+pub use retention::{KeepPolicy, Retention, KEEP_KEYS};
 pub use secret::{SecretRef, VALUE_HIDDEN};

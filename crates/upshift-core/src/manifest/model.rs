@@ -26,6 +26,12 @@ pub struct Manifest {
     pub backup: Backup,
     /// How releases are installed side by side and made current.
     pub release: Option<ReleaseLayout>,
+    /// `[retention]` as written; checked into [`Manifest::retention`].
+    #[serde(default, rename = "retention")]
+    pub(crate) retention_table: Option<super::retention::RawRetention>,
+    /// Which snapshots to keep after a successful `apply` (`[retention]`).
+    #[serde(skip)]
+    pub retention: Option<super::retention::Retention>,
 }
 
 /// Releases installed side by side (`releases/<version>/`) and made current

@@ -23,7 +23,12 @@ pub struct Loaded {
 
 /// Parses and validates a manifest's structure (no catalog needed).
 pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
-    let m: Manifest = toml::from_str(src).map_err(|e| from_toml_error(file, src, &e))?;
+    let mut m: Manifest = toml::from_str(src).map_err(|e| from_toml_error(file, src, &e))?;
+    m.retention = m
+        .retention_table
+        .as_ref()
+        .map(|t| t.check(file, src))
+        .transpose()?;
     for (name, svc) in &m.services {
         check_health(file, src, name, svc)?;
         for dep in &svc.depends_on {
