@@ -123,3 +123,32 @@ pub fn plan(plan: &Plan, catalog: &upshift_core::Catalog) -> String {
     }
     out.trim_end().to_string()
 }
+
+/// Each hop's config changes, as the plan's preview made them: the diff
+/// (secret values as `***`), the rules that spoke and their warnings.
+pub fn config_changes(plan: &upshift_core::Plan, changes: &[upshift_run::ConfigChange]) -> String {
+    if changes.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nConfig changes, hop by hop (from the files as they are now; nothing is written):\n");
+    for c in changes {
+        let hop = &plan.hops[c.hop - 1];
+        let head = format!("  hop {} ({} → {}) {}", c.hop, hop.from, hop.to, c.path);
+        if let Some(e) = &c.error {
+            out += &format!("{head}: cannot preview: {e}\n");
+            continue;
+        }
+        if c.diff.is_empty() {
+            out += &format!("{head}: unchanged\n");
+            continue;
+        }
+        out += &format!("{head}:\n");
+        for line in c.applied.iter().map(|a| format!("rule: {a}")).chain(c.warnings.iter().map(|w| format!("warning: {w}"))) {
+            out += &format!("      {line}\n");
+        }
+        for line in c.diff.lines() {
+            out += &format!("      {line}\n");
+        }
+    }
+    out
+}

@@ -36,7 +36,7 @@ pub mod state;
 
 pub use error::{LostJournal, Result, RunError, StepError};
 pub use executor::{
-    apply, refuse_unfinished, resume, rollback, rollback_preview, Progress, RunSummary, Setup,
+    apply, config_preview, refuse_unfinished, resume, rollback, rollback_preview, ConfigChange, Progress, RunSummary, Setup,
     StepProgress,
 };
 pub use host::{Host, Target};

@@ -20,6 +20,14 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> Result<i32, CliError> {
     let p = settings.printer;
     p.json(&plan);
     p.human(crate::render::plan(&plan, &loaded.catalog));
+    if !p.json {
+        let target = settings.target(&loaded)?;
+        let changes = upshift_run::config_preview(&loaded, &target, &plan);
+        let text = crate::render::config_changes(&plan, &changes);
+        if !text.is_empty() {
+            p.human(text);
+        }
+    }
     if let Some(out) = &args.out {
         let shown = out
             .canonicalize()

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use upshift_config::{migrate, Context, Format};
+use upshift_config::{migrate, Context, Format, Migration};
 use upshift_core::manifest::ConfigFormat;
 
 use super::runner::Runner;
@@ -17,6 +17,38 @@ fn format_of(f: ConfigFormat) -> Format {
         ConfigFormat::Toml => Format::Toml,
         ConfigFormat::Env => Format::Env,
     }
+}
+
+/// Config file `name` (of text `text`) migrated by the catalog's rules
+/// for a hop from `from` to `to`: the rules of every release crossed, those
+/// with a `role` only for files of that role.
+pub fn migrate_for_hop(
+    loaded: &upshift_core::Loaded,
+    name: &str,
+    text: &str,
+    from: &str,
+    to: &str,
+) -> StepResult<Migration> {
+    let cfg = loaded
+        .manifest
+        .config
+        .get(name)
+        .ok_or_else(|| format!("the manifest has no config file `{name}`"))?;
+    let role = cfg.role.clone().unwrap_or_else(|| name.to_string());
+    let cat = &loaded.catalog;
+    let version = |v: &str| cat.parse_version(v).map_err(|e| StepError::msg(e.to_string()));
+    let (from, to) = (version(from)?, version(to)?);
+    let rules: Vec<_> = upshift_config::rules_for(cat, &from, &to)?
+        .into_iter()
+        .filter(|r| r.applies_to(&role))
+        .collect();
+    let ctx = Context {
+        from: Some(from),
+        to: Some(to),
+        facts: loaded.manifest.installation.facts.iter().cloned().collect(),
+        ..Context::default()
+    };
+    Ok(migrate(format_of(cfg.format), &cfg.path, text, &rules, &ctx)?)
 }
 
 impl Runner<'_> {
@@ -36,41 +68,13 @@ impl Runner<'_> {
             .config
             .get(name)
             .ok_or_else(|| format!("the manifest has no config file `{name}`"))?;
-        let role = cfg.role.clone().unwrap_or_else(|| name.to_string());
         let t = self.target();
         let path = t.path(&cfg.path);
         let text = t
             .host
             .read_to_string(&path)
             .map_err(|e| format!("cannot read {} on {}: {e}", path.display(), t.label()))?;
-        let cat = &self.setup.loaded.catalog;
-        let (from, to) = (
-            cat.parse_version(&hop.from)
-                .map_err(|e| StepError::msg(e.to_string()))?,
-            cat.parse_version(&hop.to)
-                .map_err(|e| StepError::msg(e.to_string()))?,
-        );
-        // A rule with a `role` is only for config files of that role.
-        let rules: Vec<_> = upshift_config::rules_for(cat, &from, &to)?
-            .into_iter()
-            .filter(|r| r.applies_to(&role))
-            .collect();
-        let facts = self
-            .setup
-            .loaded
-            .manifest
-            .installation
-            .facts
-            .iter()
-            .cloned()
-            .collect();
-        let ctx = Context {
-            from: Some(from),
-            to: Some(to),
-            facts,
-            ..Context::default()
-        };
-        let m = migrate(format_of(cfg.format), &cfg.path, &text, &rules, &ctx)?;
+        let m = migrate_for_hop(self.setup.loaded, name, &text, &hop.from, &hop.to)?;
         // Secrets taken out of the file go to their own files now: the old
         // release ignores them, and the migrated config needs them after the swap.
         for f in &m.secret_files {
@@ -127,4 +131,76 @@ impl Runner<'_> {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(())
     }
+}
+
+/// How one config file changes in one hop, as a plan shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConfigChange {
+    /// The hop, from 1.
+    pub hop: usize,
+    /// The manifest's name of the file, and its path.
+    pub name: String,
+    pub path: String,
+    /// Unified diff, secret values shown as `***` (empty: unchanged).
+    pub diff: String,
+    pub applied: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Why the file could not be previewed (unreadable, a rule refused it).
+    pub error: Option<String>,
+}
+
+/// Every config file of the manifest migrated hop by hop, in memory, as
+/// `apply` would (each hop starts from the previous hop's result). Reads
+/// the files from the installation; writes nothing.
+pub fn config_preview(
+    loaded: &upshift_core::Loaded,
+    target: &crate::Target,
+    plan: &upshift_core::Plan,
+) -> Vec<ConfigChange> {
+    let mut changes = Vec::new();
+    for (name, cfg) in &loaded.manifest.config {
+        let path = target.path(&cfg.path);
+        let mut text = match target.host.read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                changes.push(ConfigChange {
+                    hop: 1,
+                    name: name.clone(),
+                    path: cfg.path.clone(),
+                    diff: String::new(),
+                    applied: Vec::new(),
+                    warnings: Vec::new(),
+                    error: Some(format!("cannot read {}: {e}", path.display())),
+                });
+                continue;
+            }
+        };
+        for (h, hop) in plan.hops.iter().enumerate() {
+            let mut change = ConfigChange {
+                hop: h + 1,
+                name: name.clone(),
+                path: cfg.path.clone(),
+                diff: String::new(),
+                applied: Vec::new(),
+                warnings: Vec::new(),
+                error: None,
+            };
+            match migrate_for_hop(loaded, name, &text, &hop.from, &hop.to) {
+                Ok(m) => {
+                    change.diff = m.diff;
+                    change.applied = m.applied;
+                    change.warnings = m.warnings;
+                    text = m.text;
+                    changes.push(change);
+                }
+                Err(e) => {
+                    change.error = Some(e.to_string());
+                    changes.push(change);
+                    break;
+                }
+            }
+        }
+    }
+    changes.sort_by_key(|c| c.hop);
+    changes
 }

@@ -23,6 +23,7 @@ use crate::journal::{now_ms, Journal, Outcome, RunRecord};
 use crate::lock;
 use crate::state::StateDir;
 
+pub use config::{config_preview, ConfigChange};
 pub use runner::Runner;
 
 /// Where things are for one installation.
