@@ -130,9 +130,13 @@ pub fn config_changes(plan: &upshift_core::Plan, changes: &[upshift_run::ConfigC
     if changes.is_empty() {
         return String::new();
     }
-    let mut out = String::from("\nConfig changes, hop by hop (from the files as they are now; nothing is written):\n");
+    let mut out = String::from(
+        "\nConfig changes, hop by hop (from the files as they are now; nothing is written):\n",
+    );
     for c in changes {
-        let hop = &plan.hops[c.hop - 1];
+        let Some(hop) = c.hop.checked_sub(1).and_then(|h| plan.hops.get(h)) else {
+            continue;
+        };
         let head = format!("  hop {} ({} → {}) {}", c.hop, hop.from, hop.to, c.path);
         if let Some(e) = &c.error {
             out += &format!("{head}: cannot preview: {e}\n");
@@ -143,7 +147,12 @@ pub fn config_changes(plan: &upshift_core::Plan, changes: &[upshift_run::ConfigC
             continue;
         }
         out += &format!("{head}:\n");
-        for line in c.applied.iter().map(|a| format!("rule: {a}")).chain(c.warnings.iter().map(|w| format!("warning: {w}"))) {
+        for line in c
+            .applied
+            .iter()
+            .map(|a| format!("rule: {a}"))
+            .chain(c.warnings.iter().map(|w| format!("warning: {w}")))
+        {
             out += &format!("      {line}\n");
         }
         for line in c.diff.lines() {

@@ -56,3 +56,33 @@ fn show_says_why_a_plan_can_no_longer_be_applied() {
         shown.stdout
     );
 }
+
+/// `plan` shows how each config file changes in each hop, chained from the
+/// files as they are, with secret values masked; nothing is written.
+#[test]
+fn plan_shows_each_hops_config_diff_with_secrets_masked() {
+    let demo = Demo::new();
+    let auth = std::fs::read_to_string(demo.path("config/auth.toml")).unwrap();
+    let secret = auth
+        .lines()
+        .find_map(|l| l.strip_prefix("secret = "))
+        .expect("the demo's 1.0.0 auth config has a cleartext secret")
+        .trim_matches('"')
+        .to_string();
+    let plan = demo.upshift(&["plan", "--to", "3.0.0"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let out = &plan.stdout;
+    assert!(
+        out.contains("hop 1 (1.0.0 → 1.1.0) config/auth.toml: unchanged")
+            && out.contains("hop 2 (1.1.0 → 2.1.0) config/auth.toml:")
+            && out.contains("+[server]")
+            && out.contains("-secret = \"***\""),
+        "{out}"
+    );
+    assert!(!out.contains(&secret), "the secret is printed: {out}");
+    assert_eq!(
+        std::fs::read_to_string(demo.path("config/auth.toml")).unwrap(),
+        auth,
+        "a plan writes nothing"
+    );
+}

@@ -36,8 +36,8 @@ pub mod state;
 
 pub use error::{LostJournal, Result, RunError, StepError};
 pub use executor::{
-    apply, config_preview, refuse_unfinished, resume, rollback, rollback_preview, ConfigChange, Progress, RunSummary, Setup,
-    StepProgress,
+    apply, config_preview, refuse_unfinished, resume, rollback, rollback_preview, ConfigChange,
+    Progress, RunSummary, Setup, StepProgress,
 };
 pub use host::{Host, Target};
 pub use journal::{Figures, Journal, Outcome, RunRecord, RunView};

@@ -36,7 +36,10 @@ pub fn migrate_for_hop(
         .ok_or_else(|| format!("the manifest has no config file `{name}`"))?;
     let role = cfg.role.clone().unwrap_or_else(|| name.to_string());
     let cat = &loaded.catalog;
-    let version = |v: &str| cat.parse_version(v).map_err(|e| StepError::msg(e.to_string()));
+    let version = |v: &str| {
+        cat.parse_version(v)
+            .map_err(|e| StepError::msg(e.to_string()))
+    };
     let (from, to) = (version(from)?, version(to)?);
     let rules: Vec<_> = upshift_config::rules_for(cat, &from, &to)?
         .into_iter()
@@ -48,7 +51,13 @@ pub fn migrate_for_hop(
         facts: loaded.manifest.installation.facts.iter().cloned().collect(),
         ..Context::default()
     };
-    Ok(migrate(format_of(cfg.format), &cfg.path, text, &rules, &ctx)?)
+    Ok(migrate(
+        format_of(cfg.format),
+        &cfg.path,
+        text,
+        &rules,
+        &ctx,
+    )?)
 }
 
 impl Runner<'_> {
@@ -158,6 +167,9 @@ pub fn config_preview(
     plan: &upshift_core::Plan,
 ) -> Vec<ConfigChange> {
     let mut changes = Vec::new();
+    if plan.hops.is_empty() {
+        return changes;
+    }
     for (name, cfg) in &loaded.manifest.config {
         let path = target.path(&cfg.path);
         let mut text = match target.host.read_to_string(&path) {
@@ -170,7 +182,7 @@ pub fn config_preview(
                     diff: String::new(),
                     applied: Vec::new(),
                     warnings: Vec::new(),
-                    error: Some(format!("cannot read {}: {e}", path.display())),
+                    error: Some(format!("cannot read it: {e}")),
                 });
                 continue;
             }
