@@ -15,6 +15,7 @@
 //! - [`maintenance`]: the 503 page served while services are down.
 //! - [`orphans`]: programs a killed upshift left running, stopped before the next command acts.
 //! - [`executor`]: `apply`, `resume`, `rollback`.
+//! - [`installed`]: the version an installation is at, and moving it outside a run.
 
 pub mod deploy;
 pub mod detail;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod executor;
 pub mod health;
 pub mod host;
+pub mod installed;
 pub mod journal;
 pub mod lock;
 pub mod maintenance;

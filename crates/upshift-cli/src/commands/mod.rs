@@ -37,7 +37,7 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
         Command::Backup => backup::run(settings),
         Command::Snapshots => snapshots::run(settings),
         Command::Verify { id } => verify::run(settings, id.as_deref()),
-        Command::Restore { id, force } => restore::run(settings, &id, force),
+        Command::Restore(args) => restore::run(settings, &args),
         Command::Completions { shell } => completions::completions(shell),
         Command::Man => completions::man(),
     }
