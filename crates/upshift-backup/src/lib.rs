@@ -26,6 +26,8 @@ mod progress;
 mod repo;
 mod restore;
 mod scope;
+#[cfg(test)]
+mod scope_tests;
 mod secret;
 mod size;
 mod source;

@@ -57,7 +57,13 @@ impl Repository {
         base_dir: &Path,
         progress: &dyn Progress,
     ) -> Result<RestoreReport> {
-        self.restore_scoped(id, manifest, base_dir, &RestoreScope::everything(), progress)
+        self.restore_scoped(
+            id,
+            manifest,
+            base_dir,
+            &RestoreScope::everything(),
+            progress,
+        )
     }
 
     /// Restores what `scope` selects of snapshot `id`: some stores, the
@@ -128,7 +134,9 @@ impl Repository {
         for (name, pm) in &config {
             let r = self.restore_path(&repo, &snap, pm, &GlobSet::empty())?;
             report.config.insert(name.clone(), r);
-            report.config_paths.insert(name.clone(), pm.original.clone());
+            report
+                .config_paths
+                .insert(name.clone(), pm.original.clone());
         }
         Ok(report)
     }

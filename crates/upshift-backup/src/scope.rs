@@ -117,7 +117,10 @@ impl Relocation {
             | StoreMeta::Volume { dump, .. } => Ok(vec![self.dump(dump, false)?]),
             StoreMeta::S3 {
                 index, objects_dir, ..
-            } => Ok(vec![self.dump(index, false)?, self.dump(objects_dir, true)?]),
+            } => Ok(vec![
+                self.dump(index, false)?,
+                self.dump(objects_dir, true)?,
+            ]),
         }
     }
 }
@@ -155,7 +158,10 @@ pub(crate) fn plain_relative(shown: &str, rel: &Path) -> Result<()> {
     if rel.as_os_str().is_empty() {
         return Err(unsafe_path(shown, "names the whole directory"));
     }
-    match rel.components().find(|c| !matches!(c, Component::Normal(_))) {
+    match rel
+        .components()
+        .find(|c| !matches!(c, Component::Normal(_)))
+    {
         None => Ok(()),
         Some(Component::ParentDir) => Err(unsafe_path(shown, "climbs out with `..`")),
         Some(_) => Err(unsafe_path(shown, "is not a plain relative path")),

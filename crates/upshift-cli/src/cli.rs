@@ -225,7 +225,8 @@ pub struct ConfigMigrateArgs {
     pub facts: Vec<String>,
 }
 
-const RESTORE_HELP: &str = "In place, the snapshot must have been taken at the version the installation
+const RESTORE_HELP: &str =
+    "In place, the snapshot must have been taken at the version the installation
 is at (what `version_command` prints when it answers, else the release the
 `current` link points at, else the last run, else the manifest). When it was
 taken at another version and the manifest has a [release] layout whose release

@@ -26,8 +26,10 @@ fn write_notes(demo: &Demo, mark: &str) -> String {
     demo.export()
 }
 
-/// Every file under `dir` (less upshift's own `.upshift/` state) and a
-/// hash of its bytes (a link: of where it points).
+/// Every file under `dir` and a hash of its bytes (a link: of where it
+/// points), less upshift's own `.upshift/` state (the lock is recorded
+/// there) and the services' request logs under `logs/` (the test's own
+/// health checks append to them).
 fn files(dir: &Path) -> BTreeMap<PathBuf, u64> {
     fn hash(bytes: &[u8]) -> u64 {
         use std::hash::{Hash, Hasher};
@@ -39,7 +41,7 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, u64> {
         for e in std::fs::read_dir(dir).unwrap().flatten() {
             let p = e.path();
             let rel = p.strip_prefix(root).unwrap().to_path_buf();
-            if rel == Path::new(".upshift") {
+            if rel == Path::new(".upshift") || rel == Path::new("logs") {
                 continue;
             }
             let ft = e.file_type().unwrap();
@@ -67,7 +69,10 @@ fn assert_unchanged(dir: &Path, before: &BTreeMap<PathBuf, u64>) {
         .map(|(p, _)| p)
         .chain(now.keys().filter(|p| !before.contains_key(*p)))
         .collect();
-    assert!(changed.is_empty(), "changed in the installation: {changed:?}");
+    assert!(
+        changed.is_empty(),
+        "changed in the installation: {changed:?}"
+    );
 }
 
 #[test]
@@ -132,7 +137,8 @@ fn a_snapshot_of_another_version_is_refused_or_switches_the_release_with_the_dat
 fn store_restores_only_that_store_and_config_only_when_asked() {
     let demo = Demo::new();
     let manifest = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
-    let with_uploads = format!("{manifest}\n[stores.uploads]\nkind = \"files\"\npath = \"uploads\"\n");
+    let with_uploads =
+        format!("{manifest}\n[stores.uploads]\nkind = \"files\"\npath = \"uploads\"\n");
     std::fs::write(demo.path("upshift.toml"), with_uploads).unwrap();
     std::fs::create_dir(demo.path("uploads")).unwrap();
     std::fs::write(demo.path("uploads/a.txt"), "as snapshotted").unwrap();
@@ -153,10 +159,15 @@ fn store_restores_only_that_store_and_config_only_when_asked() {
         "{}",
         unknown.stderr
     );
-    assert_eq!(std::fs::read_to_string(demo.path("uploads/a.txt")).unwrap(), "newer");
+    assert_eq!(
+        std::fs::read_to_string(demo.path("uploads/a.txt")).unwrap(),
+        "newer"
+    );
 
     // Only `uploads` (the services run: a files store they do not use, so --force).
-    let r = demo.upshift(&["-y", "--json", "restore", &id, "--store", "uploads", "--force"]);
+    let r = demo.upshift(&[
+        "-y", "--json", "restore", &id, "--store", "uploads", "--force",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report = r.json();
     assert_eq!(
@@ -170,7 +181,11 @@ fn store_restores_only_that_store_and_config_only_when_asked() {
         "as snapshotted"
     );
     assert!(!demo.path("uploads/b.txt").exists());
-    assert_eq!(demo.export(), newer_notes, "the notes store keeps its newer content");
+    assert_eq!(
+        demo.export(),
+        newer_notes,
+        "the notes store keeps its newer content"
+    );
     assert!(
         std::fs::read_to_string(demo.path("config/auth.toml"))
             .unwrap()
@@ -178,9 +193,14 @@ fn store_restores_only_that_store_and_config_only_when_asked() {
         "config files come back only with --config"
     );
 
-    let r = demo.upshift(&["-y", "restore", &id, "--store", "uploads", "--config", "--force"]);
+    let r = demo.upshift(&[
+        "-y", "restore", &id, "--store", "uploads", "--config", "--force",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(std::fs::read_to_string(demo.path("config/auth.toml")).unwrap(), auth);
+    assert_eq!(
+        std::fs::read_to_string(demo.path("config/auth.toml")).unwrap(),
+        auth
+    );
     assert_eq!(demo.export(), newer_notes);
 }
 
@@ -212,7 +232,11 @@ fn into_writes_beside_the_installation_and_changes_nothing_of_it() {
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
     assert_eq!(String::from_utf8(export.stdout).unwrap(), at_backup);
     assert_unchanged(&demo.dir, &before);
     demo.assert_healthy();
@@ -228,7 +252,12 @@ fn into_writes_beside_the_installation_and_changes_nothing_of_it() {
     for inside in ["restored", "data/restored", "."] {
         let r = demo.upshift(&["restore", &id, "--into", inside]);
         assert_eq!(r.code, 2, "{inside}: {}", r.stderr);
-        assert!(r.stderr.contains("a restore into it would change the installation"), "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("a restore into it would change the installation"),
+            "{}",
+            r.stderr
+        );
         assert!(!demo.path(inside).join("config").exists() || inside == ".");
     }
     let parent = demo.dir.parent().unwrap().to_str().unwrap().to_string();

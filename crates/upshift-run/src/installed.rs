@@ -47,7 +47,10 @@ pub fn version(loaded: &Loaded, target: &Target, journal: Option<&Journal>) -> I
     if let Some(v) = last_run.and_then(|v| parse(&v)) {
         return found(v, "where the last run left it");
     }
-    found(loaded.version.to_string(), "the manifest's installation.version")
+    found(
+        loaded.version.to_string(),
+        "the manifest's installation.version",
+    )
 }
 
 /// Rewrites `installation.version` in the manifest at `path` (comments

@@ -168,7 +168,8 @@ fn check_version(
     loaded: &upshift_core::Loaded,
 ) -> RunningVersion {
     let parse = |w: &str| loaded.catalog.parse_version(w).ok();
-    let found = upshift_run::health::running_version(cmd, target, |w| parse(w).map(|v| v.to_string()));
+    let found =
+        upshift_run::health::running_version(cmd, target, |w| parse(w).map(|v| v.to_string()));
     RunningVersion {
         command: cmd.to_string(),
         matches: found

@@ -74,7 +74,10 @@ fn resolve(dir: &Path) -> Result<PathBuf, CliError> {
         CliError::BadInput(format!("--into {}: cannot resolve it: {e}", dir.display()))
     })?;
     for name in rest.iter().rev() {
-        if Path::new(name).components().any(|c| c == Component::ParentDir) {
+        if Path::new(name)
+            .components()
+            .any(|c| c == Component::ParentDir)
+        {
             return Err(CliError::BadInput(format!(
                 "--into {}: `..` after a directory that does not exist yet; write the path without it",
                 dir.display()

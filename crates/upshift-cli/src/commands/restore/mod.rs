@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde::Serialize;
-use upshift_backup::{BackupError, Relocation, Repository, RestoreReport, RestoreScope, SnapshotInfo};
+use upshift_backup::{
+    BackupError, Relocation, Repository, RestoreReport, RestoreScope, SnapshotInfo,
+};
 use upshift_core::manifest::{Loaded, Manifest};
 use upshift_run::{host, StepError};
 
