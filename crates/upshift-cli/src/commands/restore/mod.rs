@@ -267,8 +267,11 @@ impl Job<'_> {
             None => String::new(),
         };
         p.human(format!("restored snapshot {}{place}:", done.snapshot));
-        for (name, what) in done.stores.iter().chain(done.config.iter()) {
-            p.human(format!("  {name}: {what}"));
+        for (name, what) in &done.stores {
+            p.human(format!("  store {name}: {what}"));
+        }
+        for (name, what) in &done.config {
+            p.human(format!("  config {name}: {what}"));
         }
         if let Some(v) = &r.switched_to {
             p.human(format!(
