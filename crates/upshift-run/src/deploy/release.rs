@@ -68,7 +68,7 @@ impl Releases {
         let Some(layout) = &self.layout else {
             return Err("the manifest has no [release] layout".into());
         };
-        let dir = target.path(&Path::new(&layout.dir).join(version));
+        let dir = target.path(Path::new(&layout.dir).join(version));
         if target.host.is_dir(&dir) || layout.install.is_some() {
             return Ok(());
         }

@@ -72,11 +72,11 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<i32, CliError> {
         report.restored = job.restore(&scope)?;
         return Ok(job.print(&report));
     }
-    let journal = settings
-        .journal()
-        .exists()
-        .then(|| upshift_run::Journal::open(&settings.journal()))
-        .transpose()?;
+    let journal = if settings.journal().exists() {
+        Some(upshift_run::Journal::open(&settings.journal())?)
+    } else {
+        None
+    };
     let installed = upshift_run::installed::version(&loaded, &target, journal.as_ref());
     drop(journal);
     report.installation_version = Some(installed.version.clone());
