@@ -95,6 +95,11 @@ pub enum BackupError {
         target: PathBuf,
     },
 
+    /// A path the snapshot names would be written outside where it
+    /// belongs (`..`, an absolute entry in a tree): nothing is restored.
+    #[error("the snapshot names the path `{path}`, which {why}: nothing was restored, as writing it could reach outside the store's own paths; the snapshot was not written by upshift or is damaged (run `upshift verify`)")]
+    UnsafePath { path: String, why: String },
+
     /// The snapshot has no data for a store named in the manifest.
     #[error("snapshot {snapshot} holds no store `{store}`")]
     StoreNotInSnapshot { snapshot: String, store: String },

@@ -29,6 +29,9 @@ mod meter;
 mod progress;
 mod repo;
 mod restore;
+mod scope;
+#[cfg(test)]
+mod scope_tests;
 mod secret;
 mod size;
 mod source;
@@ -43,6 +46,7 @@ pub use meta::{Phase, SnapshotMeta, StoreMeta, Tags};
 pub use progress::{NoProgress, Progress};
 pub use repo::{default_key_path, Repository, SnapshotInfo};
 pub use restore::RestoreReport;
+pub use scope::{Relocation, RestoreScope};
 pub use size::{backup_size, repository_path, BackupSize, REPOSITORY_SLACK};
 pub use source::sqlite::{
     SIDE_FILES as SQLITE_SIDE_FILES, WAL as SQLITE_WAL, WAL_FILES as SQLITE_WAL_FILES,

@@ -2,7 +2,8 @@
 //! files store's directory, an SQLite database or its directory) has been
 //! replaced by a symbolic link since, writing through it would change, and
 //! deleting would empty, whatever the link points at. Restore refuses
-//! before it writes anything, naming the link and what to do.
+//! before it writes anything, naming the link and what to do. The same
+//! holds for the paths an `--into` restore writes under its directory.
 //!
 //! Only these roots are checked: links further up (a release's `current`
 //! link, a data disk mounted through a link) are the installation's layout
@@ -10,37 +11,30 @@
 
 use std::path::Path;
 
-use crate::error::{BackupError, Result};
-use crate::meta::{PathMap, SnapshotMeta, StoreMeta};
+use upshift_core::manifest::StoreKind;
 
-/// Refuses when a path the restore of `meta` writes under is a link.
-pub(crate) fn refuse_replaced_roots(meta: &SnapshotMeta) -> Result<()> {
-    for (name, store) in &meta.stores {
-        match store {
-            StoreMeta::Files { paths, .. } => {
-                for pm in paths.iter().filter(|pm| pm.is_dir) {
-                    refuse_link(name, Path::new(&pm.original))?;
+use crate::error::{BackupError, Result};
+use crate::meta::PathMap;
+
+/// Refuses when a path that restoring store `store` (of `kind`) writes
+/// under, one of `maps`, is a link.
+pub(crate) fn refuse_replaced_roots(store: &str, kind: StoreKind, maps: &[PathMap]) -> Result<()> {
+    for pm in maps {
+        let path = Path::new(&pm.original);
+        match kind {
+            StoreKind::Files if !pm.is_dir => {}
+            _ if pm.is_dir => refuse_link(store, path)?,
+            // A database file, or a dump written as a file: it and the
+            // directory holding it.
+            _ => {
+                refuse_link(store, path)?;
+                if let Some(dir) = path.parent() {
+                    refuse_link(store, dir)?;
                 }
             }
-            StoreMeta::Sqlite { paths, .. } => {
-                for pm in paths {
-                    sqlite_roots(name, pm)?;
-                }
-            }
-            _ => {}
         }
     }
     Ok(())
-}
-
-/// An SQLite database file and the directory holding it.
-fn sqlite_roots(store: &str, pm: &PathMap) -> Result<()> {
-    let db = Path::new(&pm.original);
-    refuse_link(store, db)?;
-    match db.parent() {
-        Some(dir) => refuse_link(store, dir),
-        None => Ok(()),
-    }
 }
 
 /// [`BackupError::RootIsLink`] when `path` is a symbolic link.

@@ -251,6 +251,15 @@ impl Repository {
             .collect())
     }
 
+    /// The upshift snapshot `id` (a full id, a unique prefix, or `latest`), as listed.
+    pub fn snapshot(&self, id: &str) -> Result<SnapshotInfo> {
+        guard::contained(&self.path, || {
+            let repo = self.open()?;
+            let (snap, meta) = self.find(&repo, id)?;
+            Ok(SnapshotInfo::from_parts(&snap, &meta))
+        })
+    }
+
     /// The upshift snapshot `id` (a full id, a unique prefix, or `latest`).
     pub(crate) fn find(&self, repo: &Opened, id: &str) -> Result<(SnapshotFile, SnapshotMeta)> {
         let snap = repo

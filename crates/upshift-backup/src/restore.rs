@@ -14,24 +14,40 @@ use globset::GlobSet;
 use rustic_core::repofile::{Node, SnapshotFile};
 use rustic_core::{IndexedFullStatus, LocalDestination, LsOptions, RestoreOptions};
 use serde::Serialize;
-use upshift_core::manifest::{is_excluded, Manifest};
+use upshift_core::manifest::{glob_set, is_excluded, Manifest};
 
 use crate::error::{BackupError, Result};
 use crate::guard;
-use crate::meta::{PathMap, StoreMeta};
+use crate::meta::{PathMap, SnapshotMeta, StoreMeta};
 use crate::meter::{self, Tally};
 use crate::progress::Progress;
 use crate::repo::{rerr, Repository};
+use crate::scope::{self, RestoreScope};
 use crate::source::{self, Stored};
 
 type Indexed = rustic_core::Repository<IndexedFullStatus>;
 
-/// What a restore did, per store / config file.
+/// What a restore did, per store / config file, and where it wrote.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct RestoreReport {
     pub snapshot: String,
     pub stores: BTreeMap<String, String>,
     pub config: BTreeMap<String, String>,
+    /// The directory written under instead of the installation (`--into`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub into: Option<String>,
+    /// Per restored store, the paths written on this machine (none for a
+    /// database restored into its server).
+    pub store_paths: BTreeMap<String, Vec<String>>,
+    /// Per restored config file, the path written.
+    pub config_paths: BTreeMap<String, String>,
+}
+
+/// One store of a scoped restore and the paths it writes.
+struct Planned<'m> {
+    name: &'m str,
+    meta: &'m StoreMeta,
+    maps: Vec<PathMap>,
 }
 
 impl Repository {
@@ -43,48 +59,133 @@ impl Repository {
         base_dir: &Path,
         progress: &dyn Progress,
     ) -> Result<RestoreReport> {
+        self.restore_scoped(
+            id,
+            manifest,
+            base_dir,
+            &RestoreScope::everything(),
+            progress,
+        )
+    }
+
+    /// Restores what `scope` selects of snapshot `id`: some stores, the
+    /// config files or not, in place or under another directory. Every
+    /// path it will write is checked before the first is written.
+    pub fn restore_scoped(
+        &self,
+        id: &str,
+        manifest: &Manifest,
+        base_dir: &Path,
+        scope: &RestoreScope,
+        progress: &dyn Progress,
+    ) -> Result<RestoreReport> {
         guard::contained(&self.path, || {
-            self.restore_unguarded(id, Some((manifest, base_dir)), progress)
+            self.restore_unguarded(id, Some((manifest, base_dir)), scope, progress)
         })
     }
 
     /// Restores only the config files of snapshot `id`, leaving every
     /// store as it is (a rollback to a release that runs on today's data).
     pub fn restore_config(&self, id: &str, progress: &dyn Progress) -> Result<RestoreReport> {
-        guard::contained(&self.path, || self.restore_unguarded(id, None, progress))
+        guard::contained(&self.path, || {
+            self.restore_unguarded(id, None, &RestoreScope::config_only(), progress)
+        })
     }
 
-    /// With `stores` (the manifest and its directory), the stores too.
+    /// With `stores` (the manifest and its directory), the stores `scope`
+    /// selects too.
     fn restore_unguarded(
         &self,
         id: &str,
         stores: Option<(&Manifest, &Path)>,
+        scope: &RestoreScope,
         progress: &dyn Progress,
     ) -> Result<RestoreReport> {
         let repo = self.open()?;
         let (snap, meta) = self.find(&repo, id)?;
-        crate::links::refuse_replaced_roots(&meta)?;
+        let short: String = snap.id.to_hex().as_str().chars().take(8).collect();
+        let planned = planned_stores(&meta, scope, &short, stores.is_some())?;
+        let config = planned_config(&meta, scope)?;
+        for p in &planned {
+            crate::links::refuse_replaced_roots(p.name, p.meta.kind(), &p.maps)?;
+        }
         let repo = repo.to_indexed().map_err(|e| rerr(&self.path, &e))?;
+        for pm in planned.iter().flat_map(|p| &p.maps).chain(config.values()) {
+            self.check_tree(&repo, &snap, pm)?;
+        }
         let mut report = RestoreReport {
-            snapshot: snap.id.to_hex().as_str().chars().take(8).collect(),
+            snapshot: short,
+            into: scope.into.as_ref().map(|r| r.dir().display().to_string()),
             ..Default::default()
         };
         progress.phase("restoring");
-        if let Some((manifest, base_dir)) = stores {
-            for (name, smeta) in &meta.stores {
-                progress.store_started(name);
-                let r =
-                    self.restore_store(&repo, &snap, name, smeta, (manifest, base_dir), progress);
-                progress.store_finished(name, r.is_ok());
-                report.stores.insert(name.clone(), r?);
-            }
+        for p in &planned {
+            progress.store_started(p.name);
+            let r = match (&scope.into, stores) {
+                (Some(_), _) => self.restore_maps(&repo, &snap, p, progress),
+                (None, Some((manifest, base_dir))) => {
+                    self.restore_store(&repo, &snap, p.name, p.meta, (manifest, base_dir), progress)
+                }
+                (None, None) => unreachable!("stores are planned only with a manifest"),
+            };
+            progress.store_finished(p.name, r.is_ok());
+            report.stores.insert(p.name.to_string(), r?);
+            let paths = p.maps.iter().map(|m| m.original.clone()).collect();
+            report.store_paths.insert(p.name.to_string(), paths);
         }
-        for (name, pm) in &meta.config {
+        for (name, pm) in &config {
             let tally = Tally::new("config", Some(0));
             let r = self.restore_path(&repo, &snap, pm, &GlobSet::empty(), progress, &tally)?;
             report.config.insert(name.clone(), r);
+            report
+                .config_paths
+                .insert(name.clone(), pm.original.clone());
         }
         Ok(report)
+    }
+
+    /// A store restored under another directory: each of its paths (or
+    /// dumps) written as the snapshot holds it.
+    fn restore_maps(
+        &self,
+        repo: &Indexed,
+        snap: &SnapshotFile,
+        p: &Planned,
+        progress: &dyn Progress,
+    ) -> Result<String> {
+        let keep = match p.meta {
+            StoreMeta::Files { exclude, .. } => glob_set(exclude.iter().map(String::as_str))
+                .map_err(|e| BackupError::bad_store(p.name, e.to_string()))?,
+            _ => GlobSet::empty(),
+        };
+        let done: Result<Vec<String>> = p
+            .maps
+            .iter()
+            .map(|pm| {
+                let tally = Tally::new(p.name, None);
+                self.restore_path(repo, snap, pm, &keep, progress, &tally)
+            })
+            .collect();
+        Ok(done?.join("; "))
+    }
+
+    /// Refuses a tree under `pm` with an entry that is not a plain name.
+    fn check_tree(&self, repo: &Indexed, snap: &SnapshotFile, pm: &PathMap) -> Result<()> {
+        if !pm.is_dir {
+            return Ok(());
+        }
+        let node = repo
+            .node_from_snapshot_and_path(snap, &pm.snapshot)
+            .map_err(|e| rerr(&self.path, &e))?;
+        for item in repo
+            .ls(&node, &LsOptions::default())
+            .map_err(|e| rerr(&self.path, &e))?
+        {
+            let (p, _) = item.map_err(|e| rerr(&self.path, &e))?;
+            let shown = Path::new(&pm.original).join(&p);
+            scope::plain_relative(&shown.display().to_string(), &p)?;
+        }
+        Ok(())
     }
 
     fn restore_store(
@@ -300,6 +401,62 @@ impl Repository {
         }
         Ok(true)
     }
+}
+
+/// The stores of `meta` that `scope` selects, with the paths each writes;
+/// a selected store the snapshot lacks is refused.
+fn planned_stores<'m>(
+    meta: &'m SnapshotMeta,
+    scope: &RestoreScope,
+    snapshot: &str,
+    with_stores: bool,
+) -> Result<Vec<Planned<'m>>> {
+    for name in scope.stores.iter().flatten() {
+        if !meta.stores.contains_key(name) {
+            return Err(BackupError::StoreNotInSnapshot {
+                snapshot: snapshot.to_string(),
+                store: name.clone(),
+            });
+        }
+    }
+    if !with_stores {
+        return Ok(Vec::new());
+    }
+    meta.stores
+        .iter()
+        .filter(|(name, _)| scope.wants(name))
+        .map(|(name, smeta)| {
+            let maps = match &scope.into {
+                Some(r) => r.maps(smeta)?,
+                None => scope::in_place(smeta)?,
+            };
+            Ok(Planned {
+                name,
+                meta: smeta,
+                maps,
+            })
+        })
+        .collect()
+}
+
+/// The config files a scoped restore writes, and where.
+fn planned_config(meta: &SnapshotMeta, scope: &RestoreScope) -> Result<BTreeMap<String, PathMap>> {
+    if !scope.config {
+        return Ok(BTreeMap::new());
+    }
+    meta.config
+        .iter()
+        .map(|(name, pm)| {
+            let pm = match &scope.into {
+                Some(r) => r.moved(pm)?,
+                None => {
+                    scope::checked_original(pm)?;
+                    pm.clone()
+                }
+            };
+            Ok((name.clone(), pm))
+        })
+        .collect()
 }
 
 /// Every path of a snapshot listing (relative to the restored node) and

@@ -228,19 +228,8 @@ Examples:
     },
 
     /// Put every store and config file back as it was in a snapshot.
-    #[command(
-        after_help = "Refuses while the installation's services answer their health checks,
-unless --force. Files that did not change are not rewritten.
-
-Examples:\n  upshift restore 3f2a9c1e"
-    )]
-    Restore {
-        /// Snapshot id (or prefix).
-        id: String,
-        /// Restore even though services are running.
-        #[arg(long)]
-        force: bool,
-    },
+    #[command(after_help = RESTORE_HELP)]
+    Restore(RestoreArgs),
 
     /// List and inspect the release catalogs upshift knows.
     #[command(subcommand)]
@@ -432,6 +421,61 @@ pub struct InitArgs {
     #[arg(long, value_name = "DIR")]
     pub adopt: Option<PathBuf>,
     /// Replace an existing file at the output path.
+    #[arg(long)]
+    pub force: bool,
+}
+
+const RESTORE_HELP: &str =
+    "In place, the snapshot must have been taken at the version the installation
+is at (what `version_command` prints when it answers, else the release the
+`current` link points at, else the last run, else the manifest). When it was
+taken at another version and the manifest has a [release] layout whose release
+for that version is installed (or can be installed again, as `rollback --to`
+does), restore offers to switch the release too: every service is stopped, the
+data and config restored, the link flipped, the manifest's version updated and
+every service started and checked healthy at that version. Otherwise it refuses
+(exit 1) and names the fix: --force restores the data under the current release
+anyway, or `upshift rollback --to VERSION`.
+
+It refuses while the installation's services answer their health checks, unless
+--force. Files that did not change are not rewritten.
+
+--store restores only the stores named, and the config files only with --config
+(--config alone: only the config files). A partial restore never switches the
+release. An unknown store is refused (exit 2) with the stores the snapshot holds.
+
+--into DIR writes under DIR instead: files, SQLite databases and config files at
+their paths relative to the installation (a path outside it at its full path
+under DIR), and databases (PostgreSQL, MariaDB, MongoDB), Docker volumes and S3
+buckets as the dump files the snapshot holds, under DIR/stores/NAME/, not loaded
+into any server. Nothing of the installation is checked, stopped or changed, and
+no version check is needed. DIR may not be inside the installation; an existing
+DIR must be empty unless --force (exit 2).
+
+Examples:
+  upshift restore 3f2a9c1e                       # everything, in place
+  upshift -y restore 3f2a9c1e                    # taken at 1.0.0, at 3.0.0 now: switch to 1.0.0 too
+  upshift restore 3f2a9c1e --force               # the data under the current release anyway
+  upshift restore latest --store uploads         # only that store
+  upshift restore 3f2a9c1e --store db --config   # one store and the config files
+  upshift restore 3f2a9c1e --into /tmp/restored  # look at the files without touching anything
+  upshift --json restore latest --into /tmp/r | jq .store_paths";
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Snapshot id (or prefix, or `latest`).
+    pub id: String,
+    /// Restore only this store (repeatable); the config files only with --config.
+    #[arg(long = "store", value_name = "NAME")]
+    pub stores: Vec<String>,
+    /// The config files too, with --store (alone: only the config files).
+    #[arg(long)]
+    pub config: bool,
+    /// Write under DIR instead of over the installation (databases as their dump files).
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// Restore even though services are running, or under the current release a
+    /// snapshot of another version; with --into, into a directory that is not empty.
     #[arg(long)]
     pub force: bool,
 }

@@ -128,34 +128,55 @@ pub fn wait_watching(
     }
 }
 
-/// Runs the installation's `version_command` and checks the first word of
-/// its output that `parse` reads as a version is `want`.
+/// Runs the installation's `version_command`: the first word of its
+/// output that `parse` reads as a version (`platform -version` prints
+/// prose around it). The error says why there is none.
+pub fn running_version(
+    cmd: &str,
+    t: &Target,
+    parse: impl Fn(&str) -> Option<String>,
+) -> StepResult<String> {
+    let out = t
+        .host
+        .sh(cmd, &t.dir, &[])
+        .map_err(|e| format!("version_command `{cmd}` cannot run: {e}"))?;
+    if !out.ok {
+        return Err(format!(
+            "version_command `{cmd}` failed (exit {}): {}",
+            out.code.map_or("by signal".to_string(), |c| c.to_string()),
+            out.stderr.trim()
+        )
+        .into());
+    }
+    let words = out
+        .stdout
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ':');
+    words
+        .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
+        .find_map(parse)
+        .ok_or_else(|| {
+            format!(
+                "version_command `{cmd}` printed no version: {}",
+                out.stdout.trim()
+            )
+            .into()
+        })
+}
+
+/// Runs the installation's `version_command` and checks the version it
+/// prints ([`running_version`]) is `want`.
 pub fn version_answers(
     cmd: &str,
     t: &Target,
     want: &str,
     parse: impl Fn(&str) -> Option<String>,
 ) -> StepResult<()> {
-    let out = t
-        .host
-        .sh(cmd, &t.dir, &[])
-        .map_err(|e| format!("version_command `{cmd}` cannot run: {e}"))?;
-    if !out.ok {
-        return Err(format!("version_command `{cmd}` failed: {}", out.stderr.trim()).into());
-    }
-    let words = out
-        .stdout
-        .split(|c: char| c.is_whitespace() || c == ',' || c == ':');
-    let found = words
-        .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
-        .find_map(parse);
-    match found {
-        Some(v) if v == want => Ok(()),
-        Some(v) => Err(StepError::Failed {
+    match running_version(cmd, t, parse)? {
+        v if v == want => Ok(()),
+        v => Err(StepError::Failed {
             message: format!("version_command `{cmd}` says {v} answers, not {want}"),
             hint: Some(format!("a process of {v} may still hold the service's address: stop it, then run the command again")),
         }),
-        None => Err(format!("version_command `{cmd}` printed no version: {}", out.stdout.trim()).into()),
     }
 }
 

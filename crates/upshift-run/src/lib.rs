@@ -15,6 +15,7 @@
 //! - [`maintenance`]: the 503 page served while services are down.
 //! - [`orphans`]: programs a killed upshift left running, stopped before the next command acts.
 //! - [`executor`]: `apply`, `resume`, `rollback`.
+//! - [`installed`]: the version an installation is at, and moving it outside a run.
 //! - [`snapshots`]: what the journal says about snapshots: those a rollback
 //!   may need (retention keeps them), and which verified.
 
@@ -25,6 +26,7 @@ pub mod error;
 pub mod executor;
 pub mod health;
 pub mod host;
+pub mod installed;
 pub mod journal;
 pub mod lock;
 pub mod maintenance;

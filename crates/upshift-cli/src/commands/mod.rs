@@ -51,7 +51,7 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
             action: Some(SnapshotsCommand::Forget(args)),
         } => forget::run(settings, &args),
         Command::Verify { id } => verify::run(settings, id.as_deref()),
-        Command::Restore { id, force } => restore::run(settings, &id, force),
+        Command::Restore(args) => restore::run(settings, &args),
         Command::Completions { shell } => completions::completions(shell),
         Command::Man => completions::man(),
     }

@@ -178,44 +178,17 @@ pub(crate) fn check_version(
     target: &upshift_run::Target,
     loaded: &upshift_core::Loaded,
 ) -> RunningVersion {
-    let out = target.host.sh(cmd, &target.dir, &[]);
-    let mut rv = RunningVersion {
+    let parse = |w: &str| loaded.catalog.parse_version(w).ok();
+    let found =
+        upshift_run::health::running_version(cmd, target, |w| parse(w).map(|v| v.to_string()));
+    RunningVersion {
         command: cmd.to_string(),
-        reported: None,
-        matches: false,
-        error: None,
-    };
-    match out {
-        Err(e) => rv.error = Some(format!("cannot run it: {e}")),
-        Ok(o) if !o.ok => {
-            rv.error = Some(format!(
-                "it failed (exit {}): {}",
-                o.code.map_or("by signal".to_string(), |c| c.to_string()),
-                o.stderr.trim()
-            ));
-        }
-        Ok(o) => {
-            let text = &o.stdout;
-            // Take the first word that parses as a version (`platform -version` prints prose around it).
-            let found = text
-                .split(|c: char| c.is_whitespace() || c == ',' || c == ':')
-                .find_map(|w| {
-                    loaded
-                        .catalog
-                        .parse_version(w)
-                        .ok()
-                        .filter(|_| w.chars().any(|c| c.is_ascii_digit()))
-                });
-            match found {
-                Some(v) => {
-                    rv.matches = v == loaded.version;
-                    rv.reported = Some(v.to_string());
-                }
-                None => rv.error = Some(format!("its output has no version: {}", text.trim())),
-            }
-        }
+        matches: found
+            .as_ref()
+            .is_ok_and(|v| parse(v).is_some_and(|v| v == loaded.version)),
+        reported: found.as_ref().ok().cloned(),
+        error: found.err().map(|e| e.to_string()),
     }
-    rv
 }
 
 fn render(s: &Status) -> String {
@@ -238,7 +211,7 @@ fn render(s: &Status) -> String {
                 "MISMATCH: `{}` reports {v}, but the manifest says {}; correct `installation.version` in {} before planning\n",
                 r.command, s.version, s.manifest
             ),
-            (None, Some(e)) => format!("running version unknown: `{}`: {e}\n", r.command),
+            (None, Some(e)) => format!("running version unknown: {e}\n"),
             (None, None) => String::new(),
         };
     }

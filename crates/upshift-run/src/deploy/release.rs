@@ -53,8 +53,33 @@ impl Releases {
         }
     }
 
+    /// The version the release link points at (the name of its release
+    /// directory), when there is a `[release]` layout and the link resolves.
+    pub fn current(&self, target: &crate::Target) -> Option<String> {
+        let layout = self.layout.as_ref()?;
+        let to = target.host.canonicalize(&target.path(&layout.link)).ok()?;
+        Some(to.file_name()?.to_string_lossy().into_owned())
+    }
+
+    /// Whether the link can be pointed at `version`: its release is
+    /// installed, or `[release] install` can install it again (as a
+    /// rollback to a pruned release does). The error says why not.
+    pub fn can_switch_to(&self, target: &crate::Target, version: &str) -> Result<(), String> {
+        let Some(layout) = &self.layout else {
+            return Err("the manifest has no [release] layout".into());
+        };
+        let dir = target.path(Path::new(&layout.dir).join(version));
+        if target.host.is_dir(&dir) || layout.install.is_some() {
+            return Ok(());
+        }
+        Err(format!(
+            "release {version} is not installed at {} and [release] has no install command",
+            dir.display()
+        ))
+    }
+
     /// Points the release link at `version` (atomic rename of a new symlink).
-    fn switch(&self, cx: &Cx, version: &str) -> StepResult<String> {
+    pub(crate) fn switch(&self, cx: &Cx, version: &str) -> StepResult<String> {
         let Some(layout) = &self.layout else {
             return Ok("no [release] layout: the driver switches versions".into());
         };

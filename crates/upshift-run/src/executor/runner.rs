@@ -404,32 +404,7 @@ impl<'a> Runner<'a> {
     /// Rewrites `installation.version` in the manifest (comments kept), so
     /// the manifest keeps saying what runs.
     pub(super) fn set_manifest_version(&self, version: &str) {
-        let path = &self.setup.manifest_path;
-        let Ok(text) = std::fs::read_to_string(path) else {
-            return;
-        };
-        let Ok(mut doc) = text.parse::<toml_edit::DocumentMut>() else {
-            return;
-        };
-        let Some(inst) = doc
-            .get_mut("installation")
-            .and_then(|t| t.as_table_like_mut())
-        else {
-            return;
-        };
-        let decor = inst
-            .get("version")
-            .and_then(|v| v.as_value())
-            .map(|v| v.decor().clone());
-        let mut value = toml_edit::Value::from(version);
-        if let Some(d) = decor {
-            *value.decor_mut() = d;
-        }
-        inst.insert("version", toml_edit::Item::Value(value));
-        let tmp = path.with_extension("toml.upshift-tmp");
-        if std::fs::write(&tmp, doc.to_string()).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
-        }
+        crate::installed::record_version(&self.setup.manifest_path, version);
     }
 
     pub(super) fn summary(&self) -> Result<RunSummary> {
