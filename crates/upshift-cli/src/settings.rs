@@ -24,13 +24,30 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Built-in catalogs plus those in `--catalog DIR`.
+    /// Built-in catalogs plus those in `--catalog DIR`, or else in the
+    /// manifest's `[installation] catalog` when there is a manifest.
     pub fn catalogs(&self) -> Result<CatalogSet, CliError> {
         let built_in = Catalogs::built_in();
-        Ok(match &self.catalog_dir {
-            Some(dir) => built_in.with_dir(dir)?.set,
-            None => built_in.set,
-        })
+        Ok(
+            match self
+                .catalog_dir
+                .clone()
+                .or_else(|| self.manifests_catalog())
+            {
+                Some(dir) => built_in.with_dir(&dir)?.set,
+                None => built_in.set,
+            },
+        )
+    }
+
+    /// The manifest's `[installation] catalog` directory, when the
+    /// manifest is there, parses and names one that exists.
+    fn manifests_catalog(&self) -> Option<PathBuf> {
+        let src = std::fs::read_to_string(&self.manifest).ok()?;
+        let file = self.manifest.display().to_string();
+        let m = upshift_core::manifest::parse_manifest(&file, &src).ok()?;
+        let dir = self.manifest_dir().join(m.installation.catalog?.get_ref());
+        dir.is_dir().then_some(dir)
     }
 
     /// The settings for a saved plan: its manifest and catalog directory

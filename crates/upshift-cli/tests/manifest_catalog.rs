@@ -79,3 +79,41 @@ fn the_catalog_flag_wins_over_the_manifests() {
     assert_eq!(plan.code, 2, "{}", plan.stderr);
     assert!(plan.stderr.contains("unknown product"), "{}", plan.stderr);
 }
+
+/// Commands that take a product by name (`config migrate`, `catalog show`)
+/// find it in the manifest's catalog too; `init --catalog` writes it.
+#[test]
+fn the_manifests_catalog_serves_config_migrate_and_init_records_it() {
+    let demo = Demo::new();
+    own_product(&demo);
+    let show = demo.upshift(&["catalog", "show", "notes-app"]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let migrate = demo.upshift(&[
+        "config",
+        "migrate",
+        "--product",
+        "notes-app",
+        "--from",
+        "1.0.0",
+        "--to",
+        "2.1.0",
+        "config/notes.toml",
+    ]);
+    assert_eq!(migrate.code, 0, "{}", migrate.stderr);
+    assert!(migrate.stdout.contains("+[server]"), "{}", migrate.stdout);
+
+    let init = demo.upshift(&[
+        "--catalog",
+        "cat",
+        "init",
+        "--product",
+        "notes-app",
+        "--version",
+        "1.0.0",
+        "--out",
+        "new.toml",
+    ]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let written = std::fs::read_to_string(demo.path("new.toml")).unwrap();
+    assert!(written.contains("catalog = \"cat\""), "{written}");
+}

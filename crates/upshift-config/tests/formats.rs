@@ -275,3 +275,31 @@ fn json_values_and_keys_with_backslashes_and_control_characters_round_trip() {
         assert_eq!(reread["z"], json!(value), "{}", d.text());
     }
 }
+
+/// A renamed key keeps the comments above it and its value as written,
+/// in every format (the comment is what an operator wrote about the key).
+#[test]
+fn a_rename_keeps_the_comment_above_the_key() {
+    let rename = upshift_config::Rule::from_table(
+        &toml::from_str("op = \"rename\"\npath = \"guestbook.port\"\nto = \"listen_port\"")
+            .unwrap(),
+    )
+    .unwrap();
+    let text = "[guestbook]\n# the TCP port on 127.0.0.1\nport = 18437 # fixed\nname = \"g\"\n";
+    let m = upshift_config::migrate(
+        upshift_config::Format::Toml,
+        "config.toml",
+        text,
+        &[rename],
+        &upshift_config::Context::default(),
+    )
+    .unwrap();
+    assert!(
+        m.text
+            .contains("# the TCP port on 127.0.0.1\nlisten_port = 18437"),
+        "{}",
+        m.text
+    );
+    assert!(!m.text.contains("\nport ="), "{}", m.text);
+    assert!(m.text.contains("# fixed"), "{}", m.text);
+}

@@ -49,6 +49,41 @@ impl TomlDoc {
         })
     }
 
+    /// Renames a key within its table, keeping the item as written and the
+    /// comments above the key. `false` when that cannot be done in place
+    /// (the parent is missing, or `new_key` is already there).
+    fn rename_keeping_comments(&mut self, path: &Path, new_key: &str) -> Result<bool, EditError> {
+        let segs = path.segs();
+        let Some((Seg::Key(k), parents)) = segs.split_last() else {
+            return Ok(false);
+        };
+        let mut cur = self.doc.as_item_mut();
+        for s in parents {
+            match child(cur, s, false) {
+                Ok(Some(c)) => cur = c,
+                _ => return Ok(false),
+            }
+        }
+        let Some(t) = cur.as_table_like_mut() else {
+            return Ok(false);
+        };
+        if t.contains_key(new_key) {
+            return Ok(false);
+        }
+        let Some(decor) = t.key(k).map(|key| key.leaf_decor().clone()) else {
+            return Ok(false);
+        };
+        let Some(item) = t.remove(k) else {
+            return Ok(false);
+        };
+        t.insert(new_key, item);
+        if let Some(mut key) = t.key_mut(new_key) {
+            *key.leaf_decor_mut() = decor;
+        }
+        self.refresh()?;
+        Ok(true)
+    }
+
     fn refresh(&mut self) -> Result<(), EditError> {
         let text = self.doc.to_string();
         *self = TomlDoc::parse(&self.file, &text).map_err(|e| broken_edit(Format::Toml, &e))?;
@@ -206,6 +241,9 @@ impl Document for TomlDoc {
         };
         let mut target = path.parent();
         target.0.push(Seg::Key(new_key.to_string()));
+        if self.rename_keeping_comments(path, new_key)? {
+            return Ok(true);
+        }
         self.remove(path)?;
         self.set(&target, &v)?;
         Ok(true)

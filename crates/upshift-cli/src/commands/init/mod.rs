@@ -47,6 +47,10 @@ pub fn run(settings: &Settings, args: &InitArgs) -> Result<i32, CliError> {
         name: &name,
         findings: findings.as_ref(),
         away,
+        catalog_dir: settings
+            .catalog_dir
+            .as_deref()
+            .map(|d| relative_to(d, &out_dir)),
     });
     // What init writes must load: a failure here is upshift's own bug.
     upshift_core::load(&out.display().to_string(), &text, &catalogs).map_err(|e| {
@@ -64,6 +68,16 @@ pub fn run(settings: &Settings, args: &InitArgs) -> Result<i32, CliError> {
     settings.printer.json(&report);
     settings.printer.human(render(&report));
     Ok(code::OK)
+}
+
+/// `dir` as a manifest in `base` names it: relative when inside `base`.
+fn relative_to(dir: &Path, base: &Path) -> String {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let base = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
+    match dir.strip_prefix(&base) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => dir.display().to_string(),
+    }
 }
 
 fn product<'c>(catalogs: &'c CatalogSet, name: &str) -> Result<&'c Catalog, CliError> {

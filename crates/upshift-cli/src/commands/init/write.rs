@@ -19,6 +19,8 @@ pub struct Inputs<'a> {
     /// The adopted directory, when the manifest is written elsewhere: the
     /// paths found there are then written absolute.
     pub away: Option<&'a Path>,
+    /// The `--catalog DIR` the product came from, as the manifest names it.
+    pub catalog_dir: Option<String>,
 }
 
 impl Inputs<'_> {
@@ -86,11 +88,15 @@ fn installation(i: &Inputs) -> String {
          name = {}   # shown in plans and history\n\
          product = {}   # the catalog (`upshift catalog show {}`)\n\
          version = {}   # the version running now\n\
-         # version_command = \"current/bin/APP --version\"   # prints the running version; checked by status and every start\n",
+         # version_command = \"current/bin/APP --version\"   # prints the running version; checked by status and every start\n{}",
         s(i.name),
         s(&i.catalog.product),
         i.catalog.product,
         s(i.version),
+        i.catalog_dir.as_deref().map_or(String::new(), |d| format!(
+            "catalog = {}   # the catalogs directory (relative to this file); every command finds the product there\n",
+            s(d)
+        )),
     )
 }
 
