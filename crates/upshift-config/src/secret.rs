@@ -17,11 +17,12 @@ fn secret_key() -> &'static Regex {
     })
 }
 
-/// Keys that hold the *name* of a secret, not a secret.
+/// Keys that hold the *name* of a secret, or the path of the file that
+/// holds it (`secret_file`, `passwordFile`, `tls_key_path`), not a secret.
 fn secret_name_key() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)(secretname|secret_name|existingsecret|existing_secret|pullsecrets?|secretref|secret_ref)$")
+        Regex::new(r"(?i)(secretname|secret_name|existingsecret|existing_secret|pullsecrets?|secretref|secret_ref|file|path)$")
             .unwrap_or_else(|_| unreachable!("the pattern is a constant"))
     })
 }
@@ -124,6 +125,16 @@ impl Masker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_naming_the_file_of_a_secret_is_not_a_secret() {
+        for path_key in ["secret_file", "passwordFile", "tls_key_path", "SecretName"] {
+            assert!(!is_secret_key(path_key), "{path_key}");
+        }
+        for secret in ["secret", "DB_PASSWORD", "api_key", "key", "AWS_SECRET_ACCESS_KEY"] {
+            assert!(is_secret_key(secret), "{secret}");
+        }
+    }
 
     #[test]
     fn finds_secret_keys_and_masks_their_values() {
