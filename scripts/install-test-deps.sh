@@ -25,6 +25,7 @@ want zsh zsh                             # upshift-cli: the generated zsh comple
 want fish fish                           # upshift-cli: the generated fish completions parse
 want man man-db                          # upshift-cli: the man page renders with `man -l`
 want groff groff-base
+want jq jq                               # upshift-cli: the README's tour pipes --json into jq
 want chromium chromium                   # upshift-cli: the maintenance page renders in a headless browser
 fonts() { fc-list 2>/dev/null | grep -qi dejavu; }
 fonts || need_apt+=(fonts-dejavu-core)   # so the page's text has glyphs in screenshots
