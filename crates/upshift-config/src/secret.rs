@@ -131,7 +131,13 @@ mod tests {
         for path_key in ["secret_file", "passwordFile", "tls_key_path", "SecretName"] {
             assert!(!is_secret_key(path_key), "{path_key}");
         }
-        for secret in ["secret", "DB_PASSWORD", "api_key", "key", "AWS_SECRET_ACCESS_KEY"] {
+        for secret in [
+            "secret",
+            "DB_PASSWORD",
+            "api_key",
+            "key",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
             assert!(is_secret_key(secret), "{secret}");
         }
     }
