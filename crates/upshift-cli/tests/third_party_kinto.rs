@@ -316,6 +316,10 @@ fn upgrade_under_writes_keeps_every_record_and_rollback_brings_back_the_old_sche
     writer.wait_for_more(50);
     let acked = writer.finish();
     assert!(acked.len() > before_apply + 50);
+    eprintln!(
+        "{} writes acknowledged, {before_apply} of them before the run",
+        acked.len()
+    );
 
     kinto.assert_serves(NEW);
     assert_eq!(pg_schema(&pg), "26", "kinto migrate took the schema to 26");
@@ -404,4 +408,17 @@ fn a_new_release_that_never_gets_healthy_after_the_migration_is_rolled_back_with
     let st = kinto.upshift(&["--json", "status"]).json();
     assert_eq!(st["services"][0]["state"], "healthy", "{st}");
     eprintln!("took {:?}", started.elapsed());
+}
+
+#[test]
+fn the_example_catalog_cites_a_source_for_every_fact() {
+    let run = upshift(&repo().join("examples/kinto"))
+        .args(["-m", "upshift.toml", "catalog", "lint", "--strict", "kinto"])
+        .run();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("0 errors, 0 warnings"),
+        "{}",
+        run.stdout
+    );
 }
