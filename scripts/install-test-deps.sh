@@ -15,6 +15,7 @@ command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 # Components used by the tests (added by each capability's tests).
 # want <command> <debian package>
 want restic restic                       # upshift-backup: restic reads upshift's repository
+want cc gcc                              # upshift-run: a test program whose main thread ends before its workers
 want pg_dump postgresql                  # upshift-backup, upshift-testkit: PostgreSQL server and tools
 { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || need_apt+=(postgresql)
 want mariadbd mariadb-server             # upshift-testkit: MariaDB server
