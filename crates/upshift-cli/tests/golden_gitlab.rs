@@ -114,6 +114,12 @@ fn a_conditional_stop_lands_on_the_newest_patch_of_its_minor() {
     );
     // Without the fact, straight to 16.3.9.
     assert_eq!(stops("15.11.13", "16.3.9", &[]), list(&["16.3.9"]));
+    // From an earlier patch of the stop's own line, the path still lands
+    // on the documented stop patch.
+    assert_eq!(
+        stops("16.0.3", "16.3.9", &["many_users"]),
+        list(&["16.0.10", "16.3.9"])
+    );
     // The hop into the stop says why.
     let p = plan("15.11.13", "16.3.9", &["npm_packages"]);
     let why = p["hops"][0]["reasons"].to_string();

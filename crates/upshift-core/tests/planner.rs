@@ -311,10 +311,14 @@ upgrade_from = ">=1.0.0"
 "#;
 
 fn conditional_path(facts: &str) -> Result<Vec<(String, String)>, String> {
+    conditional_path_from("1.0.0", facts)
+}
+
+fn conditional_path_from(from: &str, facts: &str) -> Result<Vec<(String, String)>, String> {
     let cats = CatalogSet::default()
         .with_files([("c.toml", CONDITIONAL)])
         .unwrap();
-    let src = format!("{}facts = [{facts}]\n", manifest("c", "1.0.0"));
+    let src = format!("{}facts = [{facts}]\n", manifest("c", from));
     let loaded = load("t.toml", &src, &cats).map_err(|e| e.to_string())?;
     let p = plan(&loaded, "1.2.0").unwrap();
     if let Some(h) = p.hops.first().filter(|_| p.hops.len() > 1) {
@@ -335,6 +339,15 @@ fn a_conditional_stop_holds_only_for_installations_that_state_its_fact() {
     assert_eq!(
         conditional_path("\"big\"").unwrap(),
         pairs(&[("1.0.0", "1.1.3"), ("1.1.3", "1.2.0")])
+    );
+    // From inside the stop's line, the path still lands on the stop itself.
+    assert_eq!(
+        conditional_path_from("1.1.0", "\"big\"").unwrap(),
+        pairs(&[("1.1.0", "1.1.3"), ("1.1.3", "1.2.0")])
+    );
+    assert_eq!(
+        conditional_path_from("1.1.0", "").unwrap(),
+        pairs(&[("1.1.0", "1.2.0")])
     );
     // A fact the catalog does not declare is refused, at its line.
     let e = conditional_path("\"bigg\"").unwrap_err();
