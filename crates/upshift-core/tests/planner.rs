@@ -247,6 +247,47 @@ fn edited_saved_plans_are_refused_naming_the_difference() {
     assert!(msg.contains("upshift plan --to 3.0.0"), "{msg}");
 }
 
+#[test]
+fn a_pre_check_several_crossed_releases_share_runs_once_per_hop() {
+    let check = |d: &str| {
+        format!(
+            "[[release.pre_checks]]\nid = \"migrations\"\ndescription = \"{d}\"\nrun = \"true\"\n"
+        )
+    };
+    let cat = format!(
+        "product = \"shared\"\n[[release]]\nversion = \"1.0.0\"\n{}[[release]]\nversion = \"1.1.0\"\n{}[[release]]\nversion = \"1.2.0\"\n{}[[release.pre_checks]]\nid = \"other\"\ndescription = \"another check\"\n",
+        check("as 1.0.0 says"),
+        check("as 1.1.0 says"),
+        check("as 1.2.0 says"),
+    );
+    let set = CatalogSet::default()
+        .with_files([("shared.toml", cat.as_str())])
+        .unwrap();
+    let loaded = load("t.toml", &manifest("shared", "1.0.0"), &set).unwrap();
+    let p = plan(&loaded, "1.2.0").unwrap();
+    assert_eq!(p.hops.len(), 1);
+    let checks: Vec<(String, String)> = p.hops[0]
+        .steps
+        .iter()
+        .filter(|s| s.kind == StepKind::PreCheck)
+        .map(|s| (s.id.to_string(), s.description.clone()))
+        .collect();
+    // Crossed: 1.1.0 and 1.2.0; the shared check once, as the oldest states it.
+    assert_eq!(
+        checks,
+        [
+            ("precheck.migrations", "as 1.1.0 says (required by 1.1.0)"),
+            ("precheck.other", "another check (required by 1.2.0)")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let ids: Vec<String> = p.hops[0].steps.iter().map(|s| s.id.to_string()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+}
+
 /// A catalog with a conditional stop: 1.1.x is required only for
 /// installations that state `big`.
 const CONDITIONAL: &str = r#"

@@ -86,12 +86,17 @@ pub fn hop_steps(hop: &HopView) -> Vec<Step> {
         StepId::PreflightTools,
         "check that the tools the drivers and stores need are installed",
     );
+    // A check several crossed releases share (same id) runs once, as the
+    // oldest of them states it: step ids are unique within a hop.
+    let mut checked = std::collections::BTreeSet::new();
     for r in crossed {
         for c in &r.pre_checks {
-            s.push(
-                StepId::PreCheck(c.id.clone()),
-                format!("{} (required by {})", c.description, r.version),
-            );
+            if checked.insert(c.id.as_str()) {
+                s.push(
+                    StepId::PreCheck(c.id.clone()),
+                    format!("{} (required by {})", c.description, r.version),
+                );
+            }
         }
     }
     s.push(
