@@ -90,7 +90,7 @@ and config files. The manifest reference: docs/manifest.md.
 
 Examples:
   upshift init --product demo --version 1.0.0
-  upshift init --product mattermost --version 5.37.0 --out /srv/chat/upshift.toml
+  upshift init --product mattermost --version 5.37.10 --out /srv/chat/upshift.toml
   upshift init --product demo --version 1.0.0 --adopt /srv/notes   # writes /srv/notes/upshift.toml
   upshift --json init --product demo --version 1.0.0 --adopt . --force"
     )]
