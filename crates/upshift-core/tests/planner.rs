@@ -382,3 +382,60 @@ fn notes_may_carry_their_source() {
     assert_eq!(r.notes[0].source, None);
     assert_eq!(r.notes[1].source.as_deref(), Some("https://e.org/n"));
 }
+
+/// Mattermost's catalog lists the newest patch of each minor line; an
+/// installation on an earlier one is planned from its own version, as a
+/// patch of its line, with a warning. Catalogs that list every patch
+/// (the demo's) still refuse an unknown version.
+#[test]
+fn an_unlisted_patch_is_planned_as_a_patch_of_its_line_where_the_catalog_says_so() {
+    let loaded = load(
+        "t.toml",
+        &manifest("mattermost", "9.11.3"),
+        &CatalogSet::built_in(),
+    )
+    .unwrap();
+    let p = plan(&loaded, "10.11.21").unwrap();
+    let hops: Vec<(String, String)> = p
+        .hops
+        .iter()
+        .map(|h| (h.from.clone(), h.to.clone()))
+        .collect();
+    assert_eq!(
+        hops,
+        // Later releases accept only the line's newest patch.
+        pairs(&[
+            ("9.11.3", "9.11.18"),
+            ("9.11.18", "10.5.14"),
+            ("10.5.14", "10.11.21")
+        ])
+    );
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("9.11.3 is not listed") && w.contains("patch of 9.11")),
+        "{:?}",
+        p.warnings
+    );
+    // Its line's newest patch is crossed, so its notes and rules apply.
+    assert!(
+        p.hops[0].crosses.contains(&"9.11.18".to_string()),
+        "{:?}",
+        p.hops[0].crosses
+    );
+    // A line the catalog does not list at all is still refused.
+    let e = load(
+        "t.toml",
+        &manifest("mattermost", "9.12.0"),
+        &CatalogSet::built_in(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("has no release 9.12.0"), "{e}");
+    let e = load(
+        "t.toml",
+        &manifest("demo", "1.0.5"),
+        &CatalogSet::built_in(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("has no release 1.0.5"), "{e}");
+}

@@ -21,6 +21,8 @@ struct RawCatalog {
     #[serde(default)]
     facts: BTreeMap<String, String>,
     #[serde(default)]
+    unlisted_patches: bool,
+    #[serde(default)]
     images: BTreeMap<String, String>,
     #[serde(default, rename = "release")]
     releases: Vec<RawRelease>,
@@ -198,6 +200,7 @@ pub fn parse_catalog_checked(
                 images: r.images,
                 compose_template,
                 accepts: (0, 0),
+                unlisted: false,
             },
         ));
     }
@@ -219,22 +222,21 @@ pub fn parse_catalog_checked(
             .with_help(format!("remove one of them (the other is on line {line})")));
         }
     }
-    let versions: Vec<_> = releases.iter().map(|(_, r)| r.version.clone()).collect();
-    for (_, r) in &mut releases {
-        r.accepts = r.upgrade_from.index_span(&versions);
-    }
-    Ok(Catalog {
+    let mut catalog = Catalog {
         product,
         name: raw.name.unwrap_or_else(|| raw.product.get_ref().clone()),
         tag_prefixes: raw.tag_prefixes,
         docs: raw.docs,
         checked: raw.checked.map(|c| c.into_inner()),
         facts: raw.facts,
+        unlisted_patches: raw.unlisted_patches,
         images: raw.images,
         releases: releases.into_iter().map(|(_, r)| r).collect(),
         origin: file.to_string(),
         source: fingerprinted,
-    })
+    };
+    catalog.index_accepts();
+    Ok(catalog)
 }
 
 /// `checked` is a calendar date, `YYYY-MM-DD`.

@@ -27,6 +27,10 @@ pub struct Catalog {
     /// manifest's fact must be one of them.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub facts: BTreeMap<String, String>,
+    /// The catalog lists only some patches of each minor line (the newest):
+    /// an installation on another patch is planned as a patch of its line.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unlisted_patches: bool,
     /// Container images of the product's services for every release
     /// (compose service name → template with `{version}` / `{tag}`, e.g.
     /// `mendersoftware/deployments:{tag}`); a release's own `images` win.
@@ -97,6 +101,10 @@ pub struct Release {
     /// accepts; computed once when the catalog is loaded.
     #[serde(skip)]
     pub accepts: (usize, usize),
+    /// Not in the catalog: the installed patch of a listed minor line
+    /// ([`Catalog::with_unlisted_patch`]).
+    #[serde(skip)]
+    pub unlisted: bool,
 }
 
 /// A compatibility note, and where upstream documents it. Written in a
@@ -302,6 +310,57 @@ impl Catalog {
             .iter()
             .map(|r| r.version.to_string())
             .collect()
+    }
+
+    /// For a catalog with `unlisted_patches`: this catalog with `v` added
+    /// as a patch of its minor line, when the line is listed and `v` is not.
+    /// It accepts what the line's release before it accepts (its first
+    /// when none is older) and brings nothing of its own: its notes and
+    /// rules are those the listed patches already had.
+    pub fn with_unlisted_patch(&self, v: &Version) -> Option<Catalog> {
+        if !self.unlisted_patches || self.release(v).is_some() {
+            return None;
+        }
+        let line: Vec<&Release> = self
+            .releases
+            .iter()
+            .filter(|r| (r.version.major, r.version.minor) == (v.major, v.minor))
+            .collect();
+        let like = line
+            .iter()
+            .rev()
+            .find(|r| &r.version < v)
+            .or(line.first())?;
+        let mut c = self.clone();
+        c.releases.push(Release {
+            version: v.clone(),
+            upgrade_from: like.upgrade_from.clone(),
+            rollback_keeps_data: None,
+            source: None,
+            stop_if: Vec::new(),
+            notes: Vec::new(),
+            window: None,
+            config_rules: Vec::new(),
+            data_steps: Vec::new(),
+            pre_checks: Vec::new(),
+            known_issues: Vec::new(),
+            chart_version: like.chart_version.clone(),
+            images: like.images.clone(),
+            compose_template: None,
+            accepts: (0, 0),
+            unlisted: true,
+        });
+        c.releases.sort_by(|a, b| a.version.cmp(&b.version));
+        c.index_accepts();
+        Some(c)
+    }
+
+    /// Computes every release's `accepts` from its `upgrade_from`.
+    pub(crate) fn index_accepts(&mut self) {
+        let versions: Vec<Version> = self.releases.iter().map(|r| r.version.clone()).collect();
+        for r in &mut self.releases {
+            r.accepts = r.upgrade_from.index_span(&versions);
+        }
     }
 
     /// The newest release.

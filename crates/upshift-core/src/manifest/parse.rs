@@ -172,10 +172,18 @@ pub fn load(file: &str, src: &str, catalogs: &CatalogSet) -> Result<Loaded, Diag
         )
         .with_help(help));
     };
-    let version = known_version(file, src, catalog, &inst.version)?;
-    known_facts(file, src, catalog, &inst.facts)?;
+    let catalog = match catalog
+        .parse_version(inst.version.get_ref())
+        .ok()
+        .and_then(|v| catalog.with_unlisted_patch(&v))
+    {
+        Some(with_patch) => with_patch,
+        None => catalog.clone(),
+    };
+    let version = known_version(file, src, &catalog, &inst.version)?;
+    known_facts(file, src, &catalog, &inst.facts)?;
     Ok(Loaded {
-        catalog: catalog.clone(),
+        catalog,
         version,
         file: file.to_string(),
         source: src.to_string(),

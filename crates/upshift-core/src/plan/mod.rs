@@ -298,6 +298,17 @@ fn passed_over(rs: &[&crate::catalog::Release]) -> Vec<String> {
 fn warnings(loaded: &Loaded) -> Vec<String> {
     let m = &loaded.manifest;
     let mut w = Vec::new();
+    if loaded
+        .catalog
+        .release(&loaded.version)
+        .is_some_and(|r| r.unlisted)
+    {
+        let v = &loaded.version;
+        w.push(format!(
+            "{v} is not listed in the {} catalog (it lists the newest patch of each minor line): planned as a patch of {}.{}, accepting what the listed {}.{} patches accept",
+            loaded.catalog.name, v.major, v.minor, v.major, v.minor
+        ));
+    }
     if m.services.is_empty() {
         w.push(
             "the manifest lists no services: nothing will be stopped, started or health-checked"
