@@ -523,6 +523,24 @@ pub enum CatalogCommand {
         /// The product (`demo`, `mender`, `mattermost`, or one from `--catalog DIR`).
         product: String,
     },
+    /// Checks catalogs for paths the planner can never take and facts without a source.
+    ///
+    /// Errors: a release no upgrade path reaches, one no later release
+    /// accepts (a dead end), a `stop_if` the path never lands on, an
+    /// `upgrade_from` bound naming a release the catalog lacks. Warnings: no
+    /// `checked` date, a stop, note, rule, check or data step without
+    /// `source = "URL"`, a declared fact nothing uses. Exit 1 on an error
+    /// (or on a warning with `--strict`), 0 otherwise.
+    #[command(
+        after_help = "Examples:\n  upshift catalog lint                      every catalog\n  upshift --catalog ./catalogs catalog lint myproduct --strict\n  upshift --json catalog lint gitlab"
+    )]
+    Lint {
+        /// Products to check (default: every catalog known).
+        products: Vec<String>,
+        /// Fail on warnings too (missing sources), not only on errors.
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 impl Cli {

@@ -78,8 +78,11 @@ pub fn plan(plan: &Plan, catalog: &upshift_core::Catalog) -> String {
         if !hop.notes.is_empty() {
             out += "  review before upgrading:\n";
             for note in &hop.notes {
-                for text in &note.notes {
-                    out += &format!("    - [{}] {text}\n", note.version);
+                for n in &note.notes {
+                    out += &format!("    - [{}] {}\n", note.version, n.text);
+                    if let Some(src) = &n.source {
+                        out += &format!("      ({src})\n");
+                    }
                 }
             }
         }

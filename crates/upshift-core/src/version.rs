@@ -93,6 +93,20 @@ impl Range {
         r
     }
 
+    /// Whether it accepts every version.
+    pub fn is_any(&self) -> bool {
+        self.lower.is_none() && self.upper.is_none()
+    }
+
+    /// The oldest version it accepts, when that bound is inclusive
+    /// (`>=5.37.10` → 5.37.10): a release the catalog should list.
+    pub fn lower_bound(&self) -> Option<&Version> {
+        match &self.lower {
+            Some((v, true)) => Some(v),
+            _ => None,
+        }
+    }
+
     /// The range as the catalog wrote it.
     pub fn as_str(&self) -> &str {
         &self.text

@@ -249,3 +249,85 @@ fn edited_saved_plans_are_refused_naming_the_difference() {
     .to_string();
     assert!(msg.contains("upshift plan --to 3.0.0"), "{msg}");
 }
+
+/// A catalog with a conditional stop: 1.1.x is required only for
+/// installations that state `big`.
+const CONDITIONAL: &str = r#"
+product = "c"
+[facts]
+big = "a large instance"
+[[release]]
+version = "1.0.0"
+[[release]]
+version = "1.1.0"
+upgrade_from = ">=1.0.0"
+[[release]]
+version = "1.1.3"
+upgrade_from = ">=1.0.0"
+stop_if = ["big"]
+[[release]]
+version = "1.2.0"
+upgrade_from = ">=1.0.0"
+"#;
+
+fn conditional_path(facts: &str) -> Result<Vec<(String, String)>, String> {
+    let cats = CatalogSet::default()
+        .with_files([("c.toml", CONDITIONAL)])
+        .unwrap();
+    let src = format!("{}facts = [{facts}]\n", manifest("c", "1.0.0"));
+    let loaded = load("t.toml", &src, &cats).map_err(|e| e.to_string())?;
+    let p = plan(&loaded, "1.2.0").unwrap();
+    if let Some(h) = p.hops.first().filter(|_| p.hops.len() > 1) {
+        assert!(
+            h.reasons
+                .iter()
+                .any(|r| r.contains("1.1.x is a required stop") && r.contains("`big`")),
+            "{:?}",
+            h.reasons
+        );
+    }
+    Ok(p.hops.into_iter().map(|h| (h.from, h.to)).collect())
+}
+
+#[test]
+fn a_conditional_stop_holds_only_for_installations_that_state_its_fact() {
+    assert_eq!(conditional_path("").unwrap(), pairs(&[("1.0.0", "1.2.0")]));
+    assert_eq!(
+        conditional_path("\"big\"").unwrap(),
+        pairs(&[("1.0.0", "1.1.3"), ("1.1.3", "1.2.0")])
+    );
+    // A fact the catalog does not declare is refused, at its line.
+    let e = conditional_path("\"bigg\"").unwrap_err();
+    assert!(
+        e.contains("t.toml:5") && e.contains("did you mean `big`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_stop_if_naming_an_undeclared_fact_is_refused_at_its_line() {
+    let src = CONDITIONAL.replace("[\"big\"]", "[\"huge\"]");
+    let e = CatalogSet::default()
+        .with_files([("c.toml", src.as_str())])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("c.toml:13") && e.contains("`huge` is not among"),
+        "{e}"
+    );
+}
+
+#[test]
+fn notes_may_carry_their_source() {
+    let src = CONDITIONAL.replace(
+        "stop_if = [\"big\"]",
+        "stop_if = [\"big\"]\nnotes = [\"plain\", { text = \"cited\", source = \"https://e.org/n\" }]",
+    );
+    let cats = CatalogSet::default()
+        .with_files([("c.toml", src.as_str())])
+        .unwrap();
+    let r = &cats.get("c").unwrap().releases[2];
+    assert_eq!(r.notes[0].text, "plain");
+    assert_eq!(r.notes[0].source, None);
+    assert_eq!(r.notes[1].source.as_deref(), Some("https://e.org/n"));
+}

@@ -27,6 +27,11 @@ impl MariaDb {
             .tempdir()
             .expect("tempdir");
         let data = dir.path().join("data");
+        // Each server's own temporary directory: servers started in PID
+        // namespaces of their own share /tmp and the same pids, and MariaDB
+        // names its temporary tables by pid.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("tmp dir");
         let out = Command::new("mariadb-install-db")
             .args([
                 "--no-defaults",
@@ -35,6 +40,7 @@ impl MariaDb {
                 "--user=root",
             ])
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .output()
             .expect("mariadb-install-db");
         assert!(
@@ -46,6 +52,7 @@ impl MariaDb {
         let child = Command::new("mariadbd")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--socket={}", dir.path().join("sock").display()))
             .arg(format!("--pid-file={}", dir.path().join("pid").display()))
             .arg(format!("--port={port}"))

@@ -1,4 +1,4 @@
-//! `upshift catalog list | show PRODUCT`.
+//! `upshift catalog list | show PRODUCT | lint [PRODUCT…]`.
 
 use serde::Serialize;
 use upshift_core::diag::did_you_mean;
@@ -56,17 +56,11 @@ pub fn run(settings: &Settings, cmd: &CatalogCommand) -> Result<i32, CliError> {
                 &body,
             ));
         }
+        CatalogCommand::Lint { products, strict } => {
+            return super::catalog_lint::run(settings, &catalogs, products, *strict);
+        }
         CatalogCommand::Show { product } => {
-            let Some(c) = catalogs.get(product) else {
-                let known = catalogs.products();
-                let hint = did_you_mean(product, known.iter().copied())
-                    .map(|s| format!("did you mean `{s}`? "))
-                    .unwrap_or_default();
-                return Err(CliError::BadInput(format!(
-                    "no catalog for product `{product}`; {hint}known products: {}",
-                    known.join(", ")
-                )));
-            };
+            let c = find(&catalogs, product)?;
             p.json(c);
             let mut out = format!(
                 "{} ({}), {} releases, from {}\n",
@@ -77,6 +71,12 @@ pub fn run(settings: &Settings, cmd: &CatalogCommand) -> Result<i32, CliError> {
             );
             if let Some(d) = &c.docs {
                 out += &format!("upstream guide: {d}\n");
+            }
+            if let Some(d) = &c.checked {
+                out += &format!("checked against upstream: {d}\n");
+            }
+            for (f, what) in &c.facts {
+                out += &format!("fact `{f}`: {what}\n");
             }
             out.push('\n');
             let body: Vec<Vec<String>> = c
@@ -96,11 +96,16 @@ pub fn run(settings: &Settings, cmd: &CatalogCommand) -> Result<i32, CliError> {
                     if !r.known_issues.is_empty() {
                         extra.push(format!("{} known issues", r.known_issues.len()));
                     }
+                    match r.notes.len() {
+                        0 | 1 => {}
+                        2 => extra.push("1 more note".into()),
+                        n => extra.push(format!("{} more notes", n - 1)),
+                    }
                     vec![
                         r.version.to_string(),
                         r.upgrade_from.to_string(),
                         r.window.clone().unwrap_or_else(|| "-".into()),
-                        r.notes.first().cloned().unwrap_or_default(),
+                        r.notes.first().map(|n| n.text.clone()).unwrap_or_default(),
                         extra.join(", "),
                     ]
                 })
@@ -113,4 +118,21 @@ pub fn run(settings: &Settings, cmd: &CatalogCommand) -> Result<i32, CliError> {
         }
     }
     Ok(code::OK)
+}
+
+/// The catalog of `product`, or an error naming the known ones.
+pub(super) fn find<'a>(
+    catalogs: &'a upshift_core::catalog::CatalogSet,
+    product: &str,
+) -> Result<&'a upshift_core::catalog::Catalog, CliError> {
+    catalogs.get(product).ok_or_else(|| {
+        let known = catalogs.products();
+        let hint = did_you_mean(product, known.iter().copied())
+            .map(|s| format!("did you mean `{s}`? "))
+            .unwrap_or_default();
+        CliError::BadInput(format!(
+            "no catalog for product `{product}`; {hint}known products: {}",
+            known.join(", ")
+        ))
+    })
 }

@@ -4,6 +4,7 @@
 mod apply;
 mod backup;
 mod catalog;
+mod catalog_lint;
 mod completions;
 mod config;
 mod control;

@@ -171,6 +171,11 @@ impl Rule {
             Some(_) => return Err("`role` must be a string".into()),
             None => None,
         };
+        // Where upstream documents the rule: for readers and `catalog lint`.
+        match t.remove("source") {
+            Some(toml::Value::String(_)) | None => {}
+            Some(_) => return Err("`source` must be a string (a URL)".into()),
+        }
         if !t.contains_key("op") {
             return Err(format!("missing `op` (one of {})", OPS.join(", ")));
         }

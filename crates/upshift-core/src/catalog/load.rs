@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::model::{Catalog, DataStep, KnownIssue, PreCheck, Release, Template};
+use super::model::{Catalog, DataStep, KnownIssue, Note, PreCheck, Release, Template};
 use crate::diag::{from_toml_error, Diagnostic};
 use crate::version::{parse_range, parse_version, Range};
 
@@ -17,6 +17,9 @@ struct RawCatalog {
     #[serde(default)]
     tag_prefixes: Vec<String>,
     docs: Option<String>,
+    checked: Option<Spanned<String>>,
+    #[serde(default)]
+    facts: BTreeMap<String, String>,
     #[serde(default)]
     images: BTreeMap<String, String>,
     #[serde(default, rename = "release")]
@@ -29,8 +32,11 @@ struct RawRelease {
     version: Spanned<String>,
     upgrade_from: Option<Spanned<String>>,
     rollback_keeps_data: Option<Spanned<String>>,
+    source: Option<String>,
     #[serde(default)]
-    notes: Vec<String>,
+    stop_if: Vec<Spanned<String>>,
+    #[serde(default)]
+    notes: Vec<Note>,
     window: Option<String>,
     /// Each rule's keys with the spans of their values, so a rule refused
     /// by the check names its line.
@@ -101,6 +107,9 @@ pub fn parse_catalog_checked(
         )
         .with_help("use lowercase letters, digits, `-` or `_`, like `mender`"));
     }
+    if let Some(c) = &raw.checked {
+        check_date(file, src, c)?;
+    }
     let mut releases = Vec::with_capacity(raw.releases.len());
     let mut fingerprinted = src.to_string();
     for r in raw.releases {
@@ -136,6 +145,9 @@ pub fn parse_catalog_checked(
                 )
             })?),
         };
+        for f in &r.stop_if {
+            known_fact(file, src, &raw.facts, f)?;
+        }
         let mut config_rules = Vec::with_capacity(r.config_rules.len());
         for (i, spanned) in r.config_rules.iter().enumerate() {
             let table: toml::Table = spanned
@@ -174,6 +186,8 @@ pub fn parse_catalog_checked(
                 version,
                 upgrade_from,
                 rollback_keeps_data,
+                source: r.source,
+                stop_if: r.stop_if.into_iter().map(|f| f.into_inner()).collect(),
                 notes: r.notes,
                 window: r.window,
                 config_rules,
@@ -214,11 +228,64 @@ pub fn parse_catalog_checked(
         name: raw.name.unwrap_or_else(|| raw.product.get_ref().clone()),
         tag_prefixes: raw.tag_prefixes,
         docs: raw.docs,
+        checked: raw.checked.map(|c| c.into_inner()),
+        facts: raw.facts,
         images: raw.images,
         releases: releases.into_iter().map(|(_, r)| r).collect(),
         origin: file.to_string(),
         source: fingerprinted,
     })
+}
+
+/// `checked` is a calendar date, `YYYY-MM-DD`.
+fn check_date(file: &str, src: &str, c: &Spanned<String>) -> Result<(), Diagnostic> {
+    let s = c.get_ref();
+    let parts: Vec<&str> = s.split('-').collect();
+    let valid = matches!(parts.as_slice(), [y, m, d]
+        if y.len() == 4 && m.len() == 2 && d.len() == 2
+            && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            && (1..=12).contains(&m.parse::<u32>().unwrap_or(0))
+            && (1..=31).contains(&d.parse::<u32>().unwrap_or(0)));
+    if valid {
+        return Ok(());
+    }
+    Err(Diagnostic::at(
+        file,
+        src,
+        c.span(),
+        format!("`checked = \"{s}\"` is not a date"),
+    )
+    .with_help("write the day the facts were last checked against upstream, like `2026-12-03`"))
+}
+
+/// A fact a release names must be one the catalog declares in `[facts]`.
+fn known_fact(
+    file: &str,
+    src: &str,
+    facts: &BTreeMap<String, String>,
+    f: &Spanned<String>,
+) -> Result<(), Diagnostic> {
+    if facts.contains_key(f.get_ref()) {
+        return Ok(());
+    }
+    let help = if facts.is_empty() {
+        format!(
+            "declare it at the top of the catalog: `[facts]` then `{} = \"what it means\"`",
+            f.get_ref()
+        )
+    } else {
+        format!(
+            "the catalog's [facts] are: {}",
+            facts.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
+    };
+    Err(Diagnostic::at(
+        file,
+        src,
+        f.span(),
+        format!("`{}` is not among the catalog's [facts]", f.get_ref()),
+    )
+    .with_help(help))
 }
 
 #[cfg(test)]

@@ -1,14 +1,18 @@
 //! Release catalogs: built-in ones compiled into the binary, plus any the
 //! operator adds or overrides with `--catalog DIR`.
 
+mod lint;
 mod load;
 mod model;
 mod recorded;
 
+pub use lint::{lint, Finding, Severity};
 pub use load::{
     parse_catalog, parse_catalog_checked, parse_catalog_with, CheckRule, ReadFile, RuleProblem,
 };
-pub use model::{Catalog, ContainerCommand, DataStep, KnownIssue, PreCheck, Release, Template};
+pub use model::{
+    Catalog, ContainerCommand, DataStep, KnownIssue, Note, PreCheck, Release, Template,
+};
 pub use recorded::RecordedCatalog;
 
 use crate::diag::Diagnostic;

@@ -18,6 +18,15 @@ pub struct Catalog {
     pub tag_prefixes: Vec<String>,
     /// Where the upstream upgrade guide lives.
     pub docs: Option<String>,
+    /// The date (`YYYY-MM-DD`) the catalog's facts were last checked
+    /// against upstream's documentation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked: Option<String>,
+    /// Facts an installation may state in its manifest (`[installation]
+    /// facts`), name → what it means. When a catalog declares any, a
+    /// manifest's fact must be one of them.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<String, String>,
     /// Container images of the product's services for every release
     /// (compose service name → template with `{version}` / `{tag}`, e.g.
     /// `mendersoftware/deployments:{tag}`); a release's own `images` win.
@@ -50,8 +59,17 @@ pub struct Release {
         skip_serializing_if = "Option::is_none"
     )]
     pub rollback_keeps_data: Option<Range>,
+    /// Where upstream documents this release's place in the path (its
+    /// `upgrade_from`, `window`, `stop_if`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Facts of an installation that make this release a required stop:
+    /// for an installation stating one of them, no hop crosses this
+    /// release's minor line, so the path lands on its newest patch.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stop_if: Vec<String>,
     /// Compatibility notes the operator must review.
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// Estimated maintenance window, as written (`15m`).
     pub window: Option<String>,
     /// Configuration rules (interpreted by `upshift-config`), raw.
@@ -79,6 +97,42 @@ pub struct Release {
     /// accepts; computed once when the catalog is loaded.
     #[serde(skip)]
     pub accepts: (usize, usize),
+}
+
+/// A compatibility note, and where upstream documents it. Written in a
+/// catalog as a string or as `{ text = "…", source = "URL" }`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(from = "NoteForm")]
+pub struct Note {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum NoteForm {
+    Text(String),
+    Sourced {
+        text: String,
+        #[serde(default)]
+        source: Option<String>,
+    },
+}
+
+impl From<NoteForm> for Note {
+    fn from(f: NoteForm) -> Note {
+        match f {
+            NoteForm::Text(text) => Note { text, source: None },
+            NoteForm::Sourced { text, source } => Note { text, source },
+        }
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 /// A file the catalog refers to, read when the catalog is loaded.
@@ -113,6 +167,9 @@ pub struct DataStep {
     /// stopped and the step fails (default [`DataStep::DEFAULT_TIMEOUT`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
+    /// Where upstream documents the migration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl DataStep {
@@ -146,6 +203,9 @@ pub struct PreCheck {
     /// What to do when it fails.
     #[serde(default)]
     pub hint: Option<String>,
+    /// Where upstream documents the check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// A known failure signature and what to do about it.
@@ -155,6 +215,9 @@ pub struct KnownIssue {
     /// Text (or regular expression) seen in a service log.
     pub pattern: String,
     pub hint: String,
+    /// Where upstream documents the issue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

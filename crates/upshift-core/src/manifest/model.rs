@@ -85,12 +85,20 @@ pub struct Installation {
     /// An ssh_config file for reaching `host` (identity, known hosts, jump
     /// host), relative to the manifest; default: the user's own.
     pub ssh_config: Option<String>,
-    /// Facts catalog rules can test (`enterprise`, `external-mongodb`).
+    /// Facts catalog rules can test (`enterprise`, `npm_packages`): config
+    /// rules' `when = { fact = … }` and releases' `stop_if`.
     #[serde(default)]
-    pub facts: Vec<String>,
+    pub facts: Vec<Spanned<String>>,
     /// A directory of catalogs (`*.toml`) for this installation, relative
     /// to the manifest; `--catalog DIR` wins over it.
     pub catalog: Option<Spanned<String>>,
+}
+
+impl Installation {
+    /// The facts stated, as written.
+    pub fn fact_names(&self) -> impl Iterator<Item = &str> {
+        self.facts.iter().map(|f| f.get_ref().as_str())
+    }
 }
 
 /// How a service is run.

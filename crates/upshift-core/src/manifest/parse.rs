@@ -173,6 +173,7 @@ pub fn load(file: &str, src: &str, catalogs: &CatalogSet) -> Result<Loaded, Diag
         .with_help(help));
     };
     let version = known_version(file, src, catalog, &inst.version)?;
+    known_facts(file, src, catalog, &inst.facts)?;
     Ok(Loaded {
         catalog: catalog.clone(),
         version,
@@ -180,6 +181,49 @@ pub fn load(file: &str, src: &str, catalogs: &CatalogSet) -> Result<Loaded, Diag
         source: src.to_string(),
         manifest,
     })
+}
+
+/// When the catalog declares its facts, each fact the manifest states must
+/// be one of them: a misspelt fact would silently change the plan.
+fn known_facts(
+    file: &str,
+    src: &str,
+    catalog: &Catalog,
+    facts: &[Spanned<String>],
+) -> Result<(), Diagnostic> {
+    if catalog.facts.is_empty() {
+        return Ok(());
+    }
+    let Some(bad) = facts
+        .iter()
+        .find(|f| !catalog.facts.contains_key(f.get_ref()))
+    else {
+        return Ok(());
+    };
+    let known: Vec<String> = catalog
+        .facts
+        .iter()
+        .map(|(k, v)| format!("`{k}` ({v})"))
+        .collect();
+    let help = match did_you_mean(bad.get_ref(), catalog.facts.keys().map(String::as_str)) {
+        Some(s) => format!(
+            "did you mean `{s}`? {} knows: {}",
+            catalog.name,
+            known.join("; ")
+        ),
+        None => format!("{} knows: {}", catalog.name, known.join("; ")),
+    };
+    Err(Diagnostic::at(
+        file,
+        src,
+        bad.span(),
+        format!(
+            "`{}` is not a fact the {} catalog knows",
+            bad.get_ref(),
+            catalog.name
+        ),
+    )
+    .with_help(help))
 }
 
 /// Parses `v` and checks the catalog has that release; lists the nearest ones if not.

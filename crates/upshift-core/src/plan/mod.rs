@@ -98,7 +98,7 @@ pub struct TemplateDiff {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReleaseNote {
     pub version: String,
-    pub notes: Vec<String>,
+    pub notes: Vec<crate::catalog::Note>,
 }
 
 /// Hashes of what the plan was made from, so a saved plan can be refused
@@ -199,7 +199,10 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
     if t == s {
         return Ok(plan);
     }
-    let stops = path::find_path(cat, s, t).map_err(|np| PlanError::NoPath {
+    let facts: std::collections::BTreeSet<&str> =
+        loaded.manifest.installation.fact_names().collect();
+    let floors = path::floors(cat, &facts);
+    let stops = path::find_path(cat, &floors, s, t).map_err(|np| PlanError::NoPath {
         from: plan.from.clone(),
         to: plan.to.clone(),
         accepts: cat.releases[t].upgrade_from.to_string(),
@@ -220,6 +223,28 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
                 c.version, c.upgrade_from, b.version
             )),
             None => reasons.push(format!("{} is the target", b.version)),
+        }
+        if let Some(r) = next.and(
+            cat.releases[..=stop]
+                .iter()
+                .rev()
+                .take_while(|r| {
+                    (r.version.major, r.version.minor) == (b.version.major, b.version.minor)
+                })
+                .find(|r| path::stops_for(r, &facts)),
+        ) {
+            let stated: Vec<&str> = r
+                .stop_if
+                .iter()
+                .map(String::as_str)
+                .filter(|f| facts.contains(f))
+                .collect();
+            reasons.push(format!(
+                "{}.{}.x is a required stop for this installation: it states `{}`",
+                b.version.major,
+                b.version.minor,
+                stated.join("`, `")
+            ));
         }
         if crossed.len() > 1 {
             let passed: Vec<String> = crossed[..crossed.len() - 1]

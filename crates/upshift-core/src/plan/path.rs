@@ -7,6 +7,8 @@
 //! so the releases form a DAG in version order and a single pass with a
 //! range-minimum tree gives the shortest path in O(n log n).
 
+use std::collections::BTreeSet;
+
 use crate::catalog::Catalog;
 
 /// Why no path exists.
@@ -16,8 +18,41 @@ pub struct NoPath {
     pub furthest: usize,
 }
 
-/// Stops after `start` up to and including `target` (indices into `catalog.releases`).
-pub fn find_path(catalog: &Catalog, start: usize, target: usize) -> Result<Vec<usize>, NoPath> {
+/// For each release, the oldest release a hop into it may start from,
+/// given the installation's facts: a release whose `stop_if` names one of
+/// them is a required stop, so no hop crosses its minor line (`16.1.x`).
+pub fn floors(catalog: &Catalog, facts: &BTreeSet<&str>) -> Vec<usize> {
+    let rs = &catalog.releases;
+    let mut floors = vec![0; rs.len()];
+    let (mut floor, mut i) = (0, 0);
+    while i < rs.len() {
+        let line = (rs[i].version.major, rs[i].version.minor);
+        let end = i + rs[i..]
+            .iter()
+            .take_while(|r| (r.version.major, r.version.minor) == line)
+            .count();
+        floors[i..end].fill(floor);
+        if rs[i..end].iter().any(|r| stops_for(r, facts)) {
+            floor = i;
+        }
+        i = end;
+    }
+    floors
+}
+
+/// Whether the installation's facts make `r` a required stop.
+pub fn stops_for(r: &crate::catalog::Release, facts: &BTreeSet<&str>) -> bool {
+    r.stop_if.iter().any(|f| facts.contains(f.as_str()))
+}
+
+/// Stops after `start` up to and including `target` (indices into
+/// `catalog.releases`); no hop into release `i` starts before `floors[i]`.
+pub fn find_path(
+    catalog: &Catalog,
+    floors: &[usize],
+    start: usize,
+    target: usize,
+) -> Result<Vec<usize>, NoPath> {
     assert!(start < target && target < catalog.releases.len());
     let n = target - start + 1; // local index k ↔ release start + k
     let mut tree = MinTree::new(n);
@@ -27,7 +62,7 @@ pub fn find_path(catalog: &Catalog, start: usize, target: usize) -> Result<Vec<u
     for (k, pred_k) in pred.iter_mut().enumerate().skip(1) {
         let i = start + k;
         let (lo, hi) = catalog.releases[i].accepts;
-        let lo = lo.max(start);
+        let lo = lo.max(start).max(floors[i]);
         let hi = hi.min(i);
         if lo >= hi {
             continue;

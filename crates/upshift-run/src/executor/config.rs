@@ -48,7 +48,12 @@ pub fn migrate_for_hop(
     let ctx = Context {
         from: Some(from),
         to: Some(to),
-        facts: loaded.manifest.installation.facts.iter().cloned().collect(),
+        facts: loaded
+            .manifest
+            .installation
+            .fact_names()
+            .map(String::from)
+            .collect(),
         ..Context::default()
     };
     Ok(migrate(
