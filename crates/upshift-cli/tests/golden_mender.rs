@@ -271,3 +271,18 @@ fn compose_example_plan_text() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("mender_compose_plan", run.stdout);
 }
+
+/// Every release, note, check and rule of the Mender catalog cites its
+/// source, and no release is unreachable or a dead end.
+#[test]
+fn the_mender_catalog_is_lint_clean() {
+    let run = upshift(&repo())
+        .args(["catalog", "lint", "--strict", "mender"])
+        .run();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("0 errors, 0 warnings"),
+        "{}",
+        run.stdout
+    );
+}
