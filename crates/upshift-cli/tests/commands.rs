@@ -19,7 +19,7 @@ fn catalog_list_shows_the_built_in_products() {
         .iter()
         .map(|c| c["product"].as_str().unwrap())
         .collect();
-    assert_eq!(products, ["demo", "mattermost", "mender"]);
+    assert_eq!(products, ["demo", "gitlab", "mattermost", "mender"]);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Hooks and data steps get the installation's stores as environment
+//! Hooks, pre-checks and data steps get the installation's stores as environment
 //! variables (`UPSHIFT_STORE_NAME_PATH`, `_URL`, ...), so a catalog can
 //! migrate a store without conventions of its own.
 
@@ -7,7 +7,7 @@ mod common;
 use common::demo::Demo;
 
 #[test]
-fn hooks_and_data_steps_see_the_stores() {
+fn hooks_pre_checks_and_data_steps_see_the_stores() {
     let demo = Demo::new();
     // A data step of 1.1.0 that needs the notes store's path.
     let cat = std::fs::read_to_string(common::repo().join("catalogs/demo.toml"))
@@ -16,7 +16,9 @@ fn hooks_and_data_steps_see_the_stores() {
             "window = \"10s\"\ncompose_template = \"demo/1.1.0/docker-compose.yml\"",
             "window = \"10s\"\ncompose_template = \"demo/1.1.0/docker-compose.yml\"\n\
              data_steps = [{ id = \"check-store\", description = \"the store is where the variable says\", \
-             run = 'test -f \"$UPSHIFT_STORE_NOTES_PATH\" && echo \"$UPSHIFT_STORE_NOTES_URL\" > step-env.txt' }]",
+             run = 'test -f \"$UPSHIFT_STORE_NOTES_PATH\" && echo \"$UPSHIFT_STORE_NOTES_URL\" > step-env.txt' }]\n\
+             pre_checks = [{ id = \"store-env\", description = \"a check sees the store\", \
+             run = 'echo \"$UPSHIFT_STORE_NOTES_KIND $UPSHIFT_FROM $UPSHIFT_TO\" > check-env.txt' }]",
         );
     std::fs::create_dir(demo.path("cat")).unwrap();
     std::fs::write(demo.path("cat/demo.toml"), &cat).unwrap();
@@ -37,6 +39,8 @@ fn hooks_and_data_steps_see_the_stores() {
     ] {
         assert!(hook.lines().any(|l| l == line), "{line} in:\n{hook}");
     }
+    let check = std::fs::read_to_string(demo.path("check-env.txt")).unwrap();
+    assert_eq!(check.trim(), "sqlite 1.0.0 1.1.0");
     let step = std::fs::read_to_string(demo.path("step-env.txt")).unwrap();
     assert_eq!(step.trim(), format!("sqlite://{}", db.display()));
 }

@@ -19,19 +19,26 @@ fn upgrading_adds_each_crossed_releases_new_settings_and_keeps_the_rest() {
     )
     .unwrap();
     let v = parse_value(Format::Json, "config.json", &m.text).unwrap();
-    assert_eq!(v["ServiceSettings"]["EnableCommands"], false, "1.1 default");
+    // The settings each release's changelog lists under config.json
+    // (https://docs.mattermost.com/administration/changelog.html).
     assert_eq!(
-        v["EmailSettings"]["SendPushNotifications"], false,
+        v["ServiceSettings"]["EnablePostIconOverride"], false,
+        "1.1 default"
+    );
+    assert_eq!(
+        v["ServiceSettings"]["EnableOutgoingWebhooks"], false,
         "1.2 default"
     );
+    assert_eq!(v["TeamSettings"]["EnableTeamListing"], false, "1.2 default");
     assert_eq!(
         v["TeamSettings"]["RestrictTeamNames"], false,
         "an existing setting is never replaced by a default"
     );
-    assert!(
-        v.get("LocalizationSettings").is_none(),
-        "2.0 is not crossed"
+    assert_eq!(
+        v["ServiceSettings"]["EnableIncomingWebhooks"], true,
+        "a value set by hand stays when 1.2 changes the default"
     );
+    assert!(v.get("EmailSettings").is_none(), "1.3 is not crossed");
     assert!(m.text.contains("// Written by hand"), "comments survive");
     assert_eq!(m.applied.len(), 2, "{:?}", m.applied);
     insta::assert_snapshot!("mattermost_1_0_to_1_2", common::report(&m));

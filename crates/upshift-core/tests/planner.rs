@@ -51,17 +51,15 @@ fn mender_34_to_40_passes_every_minor_at_its_newest_patch() {
     );
 }
 
+/// 1.x one step at a time to 1.3 (https://docs.mattermost.com/administration/legacy-upgrade.html),
+/// "You can upgrade to v2.0.0 directly from v1.3.x or v1.4.x"
+/// (https://docs.mattermost.com/administration/upgrade.html), then 2.1.
 #[test]
-fn mattermost_one_major_build_at_a_time() {
+fn mattermost_legacy_releases_step_by_step() {
     let hops = path_of("mattermost", "1.2.1", "2.1.0");
     assert_eq!(
         hops,
-        pairs(&[
-            ("1.2.1", "1.3.0"),
-            ("1.3.0", "1.4.0"),
-            ("1.4.0", "2.0.0"),
-            ("2.0.0", "2.1.0")
-        ])
+        pairs(&[("1.2.1", "1.3.0"), ("1.3.0", "2.0.0"), ("2.0.0", "2.1.0")])
     );
 }
 
@@ -250,6 +248,51 @@ fn edited_saved_plans_are_refused_naming_the_difference() {
     assert!(msg.contains("upshift plan --to 3.0.0"), "{msg}");
 }
 
+#[test]
+fn a_pre_check_several_crossed_releases_share_runs_once_per_hop() {
+    let check = |d: &str| {
+        format!(
+            "[[release.pre_checks]]\nid = \"migrations\"\ndescription = \"{d}\"\nrun = \"true\"\n"
+        )
+    };
+    let cat = format!(
+        "product = \"shared\"\n[[release]]\nversion = \"1.0.0\"\n{}[[release]]\nversion = \"1.1.0\"\n{}[[release]]\nversion = \"1.2.0\"\n{}[[release.pre_checks]]\nid = \"other\"\ndescription = \"another check\"\n",
+        check("as 1.0.0 says"),
+        check("as 1.1.0 says"),
+        check("as 1.2.0 says"),
+    );
+    let set = CatalogSet::default()
+        .with_files([("shared.toml", cat.as_str())])
+        .unwrap();
+    let loaded = load("t.toml", &manifest("shared", "1.0.0"), &set).unwrap();
+    let p = plan(&loaded, "1.2.0").unwrap();
+    assert_eq!(p.hops.len(), 1);
+    let checks: Vec<(String, String)> = p.hops[0]
+        .steps
+        .iter()
+        .filter(|s| s.kind == StepKind::PreCheck)
+        .map(|s| (s.id.to_string(), s.description.clone()))
+        .collect();
+    // Crossed: 1.1.0 and 1.2.0; the shared check once, as the oldest states
+    // it, naming every release that asks for it.
+    assert_eq!(
+        checks,
+        [
+            (
+                "precheck.migrations",
+                "as 1.1.0 says (required by 1.1.0, 1.2.0)",
+            ),
+            ("precheck.other", "another check (required by 1.2.0)")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let ids: Vec<String> = p.hops[0].steps.iter().map(|s| s.id.to_string()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+}
+
 /// A catalog with a conditional stop: 1.1.x is required only for
 /// installations that state `big`.
 const CONDITIONAL: &str = r#"
@@ -271,10 +314,14 @@ upgrade_from = ">=1.0.0"
 "#;
 
 fn conditional_path(facts: &str) -> Result<Vec<(String, String)>, String> {
+    conditional_path_from("1.0.0", facts)
+}
+
+fn conditional_path_from(from: &str, facts: &str) -> Result<Vec<(String, String)>, String> {
     let cats = CatalogSet::default()
         .with_files([("c.toml", CONDITIONAL)])
         .unwrap();
-    let src = format!("{}facts = [{facts}]\n", manifest("c", "1.0.0"));
+    let src = format!("{}facts = [{facts}]\n", manifest("c", from));
     let loaded = load("t.toml", &src, &cats).map_err(|e| e.to_string())?;
     let p = plan(&loaded, "1.2.0").unwrap();
     if let Some(h) = p.hops.first().filter(|_| p.hops.len() > 1) {
@@ -295,6 +342,15 @@ fn a_conditional_stop_holds_only_for_installations_that_state_its_fact() {
     assert_eq!(
         conditional_path("\"big\"").unwrap(),
         pairs(&[("1.0.0", "1.1.3"), ("1.1.3", "1.2.0")])
+    );
+    // From inside the stop's line, the path still lands on the stop itself.
+    assert_eq!(
+        conditional_path_from("1.1.0", "\"big\"").unwrap(),
+        pairs(&[("1.1.0", "1.1.3"), ("1.1.3", "1.2.0")])
+    );
+    assert_eq!(
+        conditional_path_from("1.1.0", "").unwrap(),
+        pairs(&[("1.1.0", "1.2.0")])
     );
     // A fact the catalog does not declare is refused, at its line.
     let e = conditional_path("\"bigg\"").unwrap_err();

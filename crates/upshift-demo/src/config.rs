@@ -10,7 +10,19 @@
 //! Format 2 (2.0.0 on): `listen` moves to `[server] listen`, and auth's
 //! cleartext `secret` becomes `secret_file = "secrets/auth.secret"`.
 //!
-//! Relative paths (`database`, `secret_file`) are relative to the
+//! Both formats may keep the notes in PostgreSQL instead of SQLite, with a
+//! `[storage]` table in place of `database` (last in the file):
+//! ```toml
+//! [storage]
+//! kind = "postgres"                        # or "sqlite" (then `database` is read)
+//! host = "127.0.0.1"                       # or a socket directory, starting with /
+//! port = 5432
+//! user = "notes"
+//! database = "notes"
+//! password_file = "secrets/notes-db.password"   # optional
+//! ```
+//!
+//! Relative paths (`database`, `secret_file`, `password_file`) are relative to the
 //! installation root: the parent of the directory holding the config file
 //! (`ROOT/config/notes.toml` → `ROOT`). Unknown keys are refused with an
 //! error naming the key and the file, as Synapse does.
@@ -34,8 +46,44 @@ pub struct NotesConfig {
     pub listen: String,
     /// `http://host:port` of the auth service.
     pub auth_url: String,
-    /// The SQLite database, resolved against the installation root.
-    pub database: PathBuf,
+    /// Where the notes are kept.
+    pub storage: Storage,
+}
+
+/// Where the notes service keeps its notes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// A SQLite database file, resolved against the installation root.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(PgStorage),
+}
+
+/// A PostgreSQL database and how to log in to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgStorage {
+    /// A host name or address, or a socket directory (starting with `/`).
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub database: String,
+    /// The password itself (read from `password_file`), if any.
+    pub password: Option<String>,
+    /// `password_file` as written in the config (relative to the root).
+    pub password_file: Option<String>,
+}
+
+impl Storage {
+    /// The SQLite file, or `postgres://user@host:port/database` (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            Storage::Sqlite(p) => p.display().to_string(),
+            Storage::Postgres(pg) => format!(
+                "postgres://{}@{}:{}/{}",
+                pg.user, pg.host, pg.port, pg.database
+            ),
+        }
+    }
 }
 
 /// The installation root a config file belongs to: its parent's parent.
@@ -118,10 +166,10 @@ impl NotesConfig {
         let file = Doc::read(path, release)?;
         let t = &file.table;
         let listen = if format == 1 {
-            file.only(t, "", &["listen", "auth_url", "database"])?;
+            file.only(t, "", &["listen", "auth_url", "database", "storage"])?;
             file.string(t, "", "listen")?
         } else {
-            file.only(t, "", &["server", "auth_url", "database"])?;
+            file.only(t, "", &["server", "auth_url", "database", "storage"])?;
             file.string(file.server()?, "server.", "listen")?
         };
         let auth_url = file.string(t, "", "auth_url")?;
@@ -131,11 +179,34 @@ impl NotesConfig {
                 path.display()
             )));
         }
-        let database = root_of(path)?.join(file.string(t, "", "database")?);
+        let root = root_of(path)?;
+        let storage = match file.storage()? {
+            Some(pg) => {
+                if t.contains_key("database") {
+                    return Err(file.err(
+                        "`database` is the SQLite file: with `[storage] kind = \"postgres\"` the database is `storage.database`".into(),
+                    ));
+                }
+                let password = match &pg.password_file {
+                    Some(f) => {
+                        let p = root.join(f);
+                        let text = std::fs::read_to_string(&p).context(format!(
+                            "{}: storage.password_file {}",
+                            path.display(),
+                            p.display()
+                        ))?;
+                        Some(text.trim_end_matches(['\n', '\r']).to_string())
+                    }
+                    None => None,
+                };
+                Storage::Postgres(PgStorage { password, ..pg })
+            }
+            None => Storage::Sqlite(root.join(file.string(t, "", "database")?)),
+        };
         Ok(NotesConfig {
             listen,
             auth_url: auth_url.trim_end_matches('/').to_string(),
-            database,
+            storage,
         })
     }
 }
@@ -149,14 +220,42 @@ pub fn render_auth(release: Release, listen: &str, secret: &str) -> String {
     }
 }
 
-/// Renders `notes.toml` for `release`.
+/// Renders `notes.toml` for `release`, its notes in SQLite at `data/notes.db`.
 pub fn render_notes(release: Release, listen: &str, auth_url: &str) -> String {
-    let common = format!("auth_url = \"{auth_url}\"\ndatabase = \"data/notes.db\"\n");
-    if release.config_format() == 1 {
+    render_notes_with(release, listen, auth_url, None)
+}
+
+/// Renders `notes.toml` for `release`: notes in `pg` (its `password_file`
+/// is written, never the password), else in SQLite at `data/notes.db`.
+pub fn render_notes_with(
+    release: Release,
+    listen: &str,
+    auth_url: &str,
+    pg: Option<&PgStorage>,
+) -> String {
+    let common = match pg {
+        None => format!("auth_url = \"{auth_url}\"\ndatabase = \"data/notes.db\"\n"),
+        Some(_) => format!("auth_url = \"{auth_url}\"\n"),
+    };
+    let mut text = if release.config_format() == 1 {
         format!("# notes service, release {release}\nlisten = \"{listen}\"\n{common}")
     } else {
         format!("# notes service, release {release}\n{common}\n[server]\nlisten = \"{listen}\"\n")
+    };
+    if let Some(pg) = pg {
+        let s = |v: &str| Value::String(v.to_string()).to_string();
+        text.push_str(&format!(
+            "\n[storage]\nkind = \"postgres\"\nhost = {}\nport = {}\nuser = {}\ndatabase = {}\n",
+            s(&pg.host),
+            pg.port,
+            s(&pg.user),
+            s(&pg.database)
+        ));
+        if let Some(f) = &pg.password_file {
+            text.push_str(&format!("password_file = {}\n", s(f)));
+        }
     }
+    text
 }
 
 /// A parsed config file and the release reading it, for error messages.
@@ -218,6 +317,54 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// The `[storage]` table: `None` for SQLite (absent, or `kind = "sqlite"`),
+    /// else the PostgreSQL settings (the password not read yet).
+    fn storage(&self) -> Result<Option<PgStorage>> {
+        let t = match self.table.get("storage") {
+            None => return Ok(None),
+            Some(Value::Table(t)) => t,
+            Some(_) => return Err(self.err("`storage` must be a table".into())),
+        };
+        match self.string(t, "storage.", "kind")?.as_str() {
+            "sqlite" => {
+                self.only(t, "storage.", &["kind"])?;
+                Ok(None)
+            }
+            "postgres" => {
+                self.only(
+                    t,
+                    "storage.",
+                    &["kind", "host", "port", "user", "database", "password_file"],
+                )?;
+                let port = match t.get("port") {
+                    None => 5432,
+                    Some(Value::Integer(p)) if (1..=65535).contains(p) => *p as u16,
+                    Some(_) => {
+                        return Err(
+                            self.err("`storage.port` must be a port number (1-65535)".into())
+                        )
+                    }
+                };
+                let opt = |key: &str| -> Result<Option<String>> {
+                    t.get(key)
+                        .map(|_| self.string(t, "storage.", key))
+                        .transpose()
+                };
+                Ok(Some(PgStorage {
+                    host: opt("host")?.unwrap_or_else(|| "127.0.0.1".into()),
+                    port,
+                    user: opt("user")?.unwrap_or_else(|| "notes".into()),
+                    database: self.string(t, "storage.", "database")?,
+                    password: None,
+                    password_file: opt("password_file")?,
+                }))
+            }
+            other => Err(self.err(format!(
+                "`storage.kind` must be \"sqlite\" or \"postgres\", got `{other}`"
+            ))),
+        }
+    }
+
     fn string(&self, table: &Table, prefix: &str, key: &str) -> Result<String> {
         match table.get(key) {
             Some(Value::String(s)) => Ok(s.clone()),
@@ -257,7 +404,7 @@ mod tests {
         );
         let c = NotesConfig::load(&n1, v1).unwrap();
         assert_eq!(c.auth_url, "http://127.0.0.1:2");
-        assert_eq!(c.database, d.path().join("data/notes.db"));
+        assert_eq!(c.storage, Storage::Sqlite(d.path().join("data/notes.db")));
         assert_eq!(NotesConfig::load(&n2, v2).unwrap().listen, "127.0.0.1:1");
         assert_eq!(NotesConfig::load_any(&n2).unwrap().listen, "127.0.0.1:1");
         let bad = write(d.path(), "n3.toml", "listen = \"a\"\nport = 1\n");
@@ -273,6 +420,60 @@ mod tests {
         assert_eq!(e.code, 2);
         let e = NotesConfig::load(&n2, v1).unwrap_err();
         assert!(e.message.contains("n2.toml: unknown key `server`"), "{e}");
+    }
+
+    #[test]
+    fn notes_may_be_kept_in_postgres_in_either_format() {
+        let d = tempfile::tempdir().unwrap();
+        let pg = PgStorage {
+            host: "127.0.0.1".into(),
+            port: 55432,
+            user: "notes".into(),
+            database: "notes".into(),
+            password: None,
+            password_file: Some("secrets/notes-db.password".into()),
+        };
+        std::fs::create_dir_all(d.path().join("secrets")).unwrap();
+        std::fs::write(d.path().join("secrets/notes-db.password"), "pw\n").unwrap();
+        for v in ["1.0.0", "2.1.0"] {
+            let r = Release::parse(v).unwrap();
+            let text = render_notes_with(r, "127.0.0.1:1", "http://127.0.0.1:2", Some(&pg));
+            let p = write(d.path(), &format!("{v}.toml"), &text);
+            let c = NotesConfig::load(&p, r).unwrap();
+            let want = PgStorage {
+                password: Some("pw".into()),
+                ..pg.clone()
+            };
+            assert_eq!(c.storage, Storage::Postgres(want), "{v}");
+            assert_eq!(c.listen, "127.0.0.1:1");
+            assert_eq!(
+                c.storage.describe(),
+                "postgres://notes@127.0.0.1:55432/notes"
+            );
+        }
+        let both = write(
+            d.path(),
+            "both.toml",
+            "listen = \"a\"\nauth_url = \"http://x\"\ndatabase = \"n.db\"\n[storage]\nkind = \"postgres\"\ndatabase = \"n\"\n",
+        );
+        let e = NotesConfig::load_any(&both).unwrap_err();
+        assert!(e.message.contains("`database` is the SQLite file"), "{e}");
+        let odd = write(
+            d.path(),
+            "odd.toml",
+            "listen = \"a\"\nauth_url = \"http://x\"\n[storage]\nkind = \"postgres\"\ndatabase = \"n\"\nsslmode = 1\n",
+        );
+        let e = NotesConfig::load_any(&odd).unwrap_err();
+        assert!(e.message.contains("unknown key `storage.sslmode`"), "{e}");
+        let sqlite = write(
+            d.path(),
+            "sq.toml",
+            "listen = \"a\"\nauth_url = \"http://x\"\ndatabase = \"n.db\"\n[storage]\nkind = \"sqlite\"\n",
+        );
+        assert_eq!(
+            NotesConfig::load_any(&sqlite).unwrap().storage,
+            Storage::Sqlite(d.path().join("n.db"))
+        );
     }
 
     #[test]

@@ -43,6 +43,12 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Self {
+        Error::new(format!("database: {e}"))
+    }
+}
+
 /// Adds context (usually a path) to I/O errors.
 pub trait Context<T> {
     fn context(self, what: impl fmt::Display) -> Result<T>;

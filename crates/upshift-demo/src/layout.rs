@@ -118,6 +118,18 @@ pub fn current(root: &Path) -> Result<Release> {
 /// empty database at the release's schema, then points `current` at it.
 /// Refuses a root that already has an installation.
 pub fn init(root: &Path, release: Release, auth_port: u16, notes_port: u16) -> Result<()> {
+    init_with(root, release, auth_port, notes_port, None)
+}
+
+/// [`init`], with the notes in the PostgreSQL database `pg` (which must
+/// exist; its tables are created) instead of SQLite.
+pub fn init_with(
+    root: &Path,
+    release: Release,
+    auth_port: u16,
+    notes_port: u16,
+    pg: Option<&config::PgStorage>,
+) -> Result<()> {
     if root.join("current").exists() || root.join("config").exists() {
         return Err(Error::input(format!(
             "{} already holds an installation",
@@ -128,9 +140,9 @@ pub fn init(root: &Path, release: Release, auth_port: u16, notes_port: u16) -> R
         fs::create_dir_all(root.join(d)).context(root.join(d).display())?;
     }
     install(root, release)?;
-    write_config(root, release, auth_port, notes_port, &random_secret()?)?;
+    write_config_with(root, release, auth_port, notes_port, &random_secret()?, pg)?;
     let notes = config::NotesConfig::load(&root.join("config/notes.toml"), release)?;
-    schema::prepare(&mut schema::open(&notes.database)?, release)?;
+    schema::prepare(&mut schema::open(&notes.storage)?, release)?;
     switch(root, release)
 }
 
@@ -144,6 +156,18 @@ pub fn write_config(
     notes_port: u16,
     secret: &str,
 ) -> Result<()> {
+    write_config_with(root, release, auth_port, notes_port, secret, None)
+}
+
+/// [`write_config`], with the notes in PostgreSQL when `pg` is given.
+pub fn write_config_with(
+    root: &Path,
+    release: Release,
+    auth_port: u16,
+    notes_port: u16,
+    secret: &str,
+    pg: Option<&config::PgStorage>,
+) -> Result<()> {
     if release.config_format() == 2 {
         let dir = root.join("secrets");
         fs::create_dir_all(&dir).context(dir.display())?;
@@ -153,10 +177,11 @@ pub fn write_config(
     }
     fs::create_dir_all(root.join("config")).context(root.join("config").display())?;
     let auth = config::render_auth(release, &format!("127.0.0.1:{auth_port}"), secret);
-    let notes = config::render_notes(
+    let notes = config::render_notes_with(
         release,
         &format!("127.0.0.1:{notes_port}"),
         &format!("http://127.0.0.1:{auth_port}"),
+        pg,
     );
     let mode = if release.config_format() == 1 {
         0o600

@@ -1,6 +1,7 @@
 //! The demo product that upshift upgrades: two small HTTP services, `auth`
-//! (issues and checks tokens) and `notes` (a notes API backed by SQLite that
-//! checks every request's token with `auth`), in five releases whose changes
+//! (issues and checks tokens) and `notes` (a notes API backed by SQLite or
+//! PostgreSQL that checks every request's token with `auth`), in five
+//! releases whose changes
 //! mirror real servers: 2.0.0 moves config keys and wants the shared secret
 //! as a file; 3.0.0 reshapes the notes schema irreversibly.
 //!

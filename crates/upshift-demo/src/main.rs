@@ -40,6 +40,21 @@ enum Command {
         auth_port: u16,
         #[arg(long, default_value_t = NOTES_PORT)]
         notes_port: u16,
+        /// Keep the notes in this PostgreSQL database (which must exist)
+        /// instead of SQLite at data/notes.db.
+        #[arg(long, value_name = "NAME")]
+        pg_database: Option<String>,
+        /// The PostgreSQL server: a host name or address, or a socket directory.
+        #[arg(long, default_value = "127.0.0.1", requires = "pg_database")]
+        pg_host: String,
+        #[arg(long, default_value_t = 5432, requires = "pg_database")]
+        pg_port: u16,
+        #[arg(long, default_value = "notes", requires = "pg_database")]
+        pg_user: String,
+        /// A file holding the role's password, relative to ROOT (written to
+        /// notes.toml as `password_file`).
+        #[arg(long, value_name = "FILE", requires = "pg_database")]
+        pg_password_file: Option<String>,
     },
     /// Run the auth service in the foreground (stops on SIGTERM).
     Auth {
@@ -96,8 +111,45 @@ fn run(cli: Cli) -> Result<()> {
             version,
             auth_port,
             notes_port,
+            pg_database,
+            pg_host,
+            pg_port,
+            pg_user,
+            pg_password_file,
         } => {
-            layout::init(&root, Release::parse(&version)?, auth_port, notes_port)?;
+            let pg = match pg_database {
+                None => None,
+                Some(database) => {
+                    let password = match &pg_password_file {
+                        None => None,
+                        Some(f) => Some(
+                            std::fs::read_to_string(root.join(f))
+                                .map_err(|e| {
+                                    upshift_demo::Error::input(format!(
+                                        "--pg-password-file {f}: {e}"
+                                    ))
+                                })?
+                                .trim_end_matches(['\n', '\r'])
+                                .to_string(),
+                        ),
+                    };
+                    Some(config::PgStorage {
+                        host: pg_host,
+                        port: pg_port,
+                        user: pg_user,
+                        database,
+                        password,
+                        password_file: pg_password_file,
+                    })
+                }
+            };
+            layout::init_with(
+                &root,
+                Release::parse(&version)?,
+                auth_port,
+                notes_port,
+                pg.as_ref(),
+            )?;
             println!(
                 "initialised {} at {version} (auth :{auth_port}, notes :{notes_port})",
                 root.display()
@@ -113,11 +165,12 @@ fn run(cli: Cli) -> Result<()> {
                 )));
             }
             let cfg = config::NotesConfig::load(&config, release)?;
-            let mut conn = schema::open(&cfg.database)?;
+            let mut conn = schema::open(&cfg.storage)?;
+            let db = cfg.storage.describe();
             if schema::migrate_v3(&mut conn)? {
-                println!("migrated {} to schema version 3", cfg.database.display());
+                println!("migrated {db} to schema version 3");
             } else {
-                println!("{} is already at schema version 3", cfg.database.display());
+                println!("{db} is already at schema version 3");
             }
         }
         Command::Seed {
@@ -127,22 +180,24 @@ fn run(cli: Cli) -> Result<()> {
             owners,
         } => {
             let cfg = config::NotesConfig::load_any(&config)?;
-            let total = schema::seed(&mut schema::open(&cfg.database)?, count, body_bytes, owners)?;
+            let total = schema::seed(&mut schema::open(&cfg.storage)?, count, body_bytes, owners)?;
             println!(
                 "added {count} notes to {} ({total} in all)",
-                cfg.database.display()
+                cfg.storage.describe()
             );
         }
         Command::Export { config } => {
             let cfg = config::NotesConfig::load_any(&config)?;
-            if !cfg.database.exists() {
-                return Err(upshift_demo::Error::new(format!(
-                    "{}: no database",
-                    cfg.database.display()
-                )));
+            if let config::Storage::Sqlite(path) = &cfg.storage {
+                if !path.exists() {
+                    return Err(upshift_demo::Error::new(format!(
+                        "{}: no database",
+                        path.display()
+                    )));
+                }
             }
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            schema::export_to(&schema::open(&cfg.database)?, &mut out)?;
+            schema::export_to(&mut schema::open(&cfg.storage)?, &mut out)?;
         }
     }
     Ok(())

@@ -10,8 +10,8 @@
 
 use crate::config::NotesConfig;
 use crate::http::{self, serve, Answer, Incoming};
+use crate::schema::Db;
 use crate::{schema, Release, Result};
-use rusqlite::Connection;
 use serde_json::json;
 use std::path::Path;
 
@@ -22,20 +22,23 @@ pub fn run(config: &Path, release: Release) -> Result<()> {
     eprintln!(
         "notes {release}: config {}, database {}",
         config.display(),
-        cfg.database.display()
+        cfg.storage.describe()
     );
-    let mut conn = schema::open(&cfg.database)?;
+    let mut conn = schema::open(&cfg.storage)?;
     let version = schema::prepare(&mut conn, release).map_err(|e| {
-        crate::Error::new(format!("notes {release}: {}: {e}", cfg.database.display()))
+        crate::Error::new(format!("notes {release}: {}: {e}", cfg.storage.describe()))
     })?;
     eprintln!("notes {release}: database at schema version {version}");
     serve("notes", &cfg.listen, |req| {
-        handle(release, &cfg, &conn, req)
+        handle(release, &cfg, &mut conn, req)
     })
 }
 
 /// Answers one request.
-pub fn handle(release: Release, cfg: &NotesConfig, conn: &Connection, req: &Incoming) -> Answer {
+pub fn handle(release: Release, cfg: &NotesConfig, conn: &mut Db, req: &Incoming) -> Answer {
+    if let Err(e) = conn.reconnect_if_closed(&cfg.storage) {
+        return Answer(503, json!({"error": e.message}).to_string());
+    }
     let result = match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/health") => return health(release, cfg, conn),
         ("GET", "/notes") => caller(cfg, req).and_then(|user| {
@@ -100,7 +103,7 @@ fn caller(cfg: &NotesConfig, req: &Incoming) -> Result<String, Answer> {
     }
 }
 
-fn health(release: Release, cfg: &NotesConfig, conn: &Connection) -> Answer {
+fn health(release: Release, cfg: &NotesConfig, conn: &mut Db) -> Answer {
     let want = release.schema();
     match schema::version(conn) {
         Ok(Some(v)) if v == want => {}

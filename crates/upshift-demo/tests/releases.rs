@@ -85,7 +85,13 @@ fn upgrade_path_keeps_every_note() {
 fn schema_steps_cannot_be_skipped() {
     let i = Install::init("2.1.0");
     let db = i.root().join("data/notes.db");
-    schema::insert(&schema::open(&db).unwrap(), "alice", "t", "kept").unwrap();
+    schema::insert(
+        &mut schema::open(&upshift_demo::config::Storage::Sqlite(db)).unwrap(),
+        "alice",
+        "t",
+        "kept",
+    )
+    .unwrap();
     let at_2 = i.export();
     i.install_and_switch("3.0.0");
     let cfg = i.config("notes");

@@ -22,16 +22,27 @@ pub fn pid_alive(pid: u32) -> bool {
     if !exists {
         return false;
     }
-    // A zombie has exited; its parent just has not reaped it yet.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            stat.rsplit(") ")
-                .next()
-                .and_then(|rest| rest.chars().next())
-                != Some('Z')
-        }
-        Err(_) => true,
+    // A zombie has exited; its parent just has not reaped it yet. But a
+    // thread-group leader that ended its own thread (`pthread_exit`) shows
+    // as a zombie while its other threads still run and hold its ports.
+    match task_state(&format!("/proc/{pid}/stat")) {
+        Some('Z') => std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks.flatten().any(|t| {
+                    task_state(&t.path().join("stat").to_string_lossy()).is_some_and(|s| s != 'Z')
+                })
+            })
+            .unwrap_or(false),
+        _ => true,
     }
+}
+
+/// The state letter of a `/proc/…/stat` file (`R`, `S`, `Z`, …).
+fn task_state(stat: &str) -> Option<char> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    stat.rsplit(") ")
+        .next()
+        .and_then(|rest| rest.chars().next())
 }
 
 /// Sends `signal` to `pid`.
@@ -280,6 +291,50 @@ pub fn port_holder(port: u16) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    /// A server whose main thread ends while its workers serve (some Python
+    /// servers do) shows its leader as a zombie: it is still alive.
+    #[test]
+    fn a_process_whose_main_thread_ended_is_alive_until_its_threads_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("leader.c");
+        std::fs::write(
+            &src,
+            "#include <pthread.h>\n#include <unistd.h>\n\
+             static void *w(void *a) { (void)a; sleep(60); return 0; }\n\
+             int main(void) { pthread_t t; pthread_create(&t, 0, w, 0); pthread_exit(0); }\n",
+        )
+        .unwrap();
+        let bin = dir.path().join("leader");
+        let built = std::process::Command::new("cc")
+            .args(["-pthread", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .status()
+            .expect("cc (gcc) builds the test program");
+        assert!(built.success());
+        let mut child = std::process::Command::new(&bin).spawn().unwrap();
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while super::task_state(&format!("/proc/{pid}/stat")) != Some('Z') {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the leader never ended its thread"
+            );
+            std::thread::yield_now();
+        }
+        assert!(super::pid_alive(pid), "a worker thread still runs");
+        child.kill().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while super::pid_alive(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still alive after SIGKILL"
+            );
+            std::thread::yield_now();
+        }
+        child.wait().unwrap();
+    }
+
     #[test]
     fn the_holder_of_a_listening_port_is_named() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

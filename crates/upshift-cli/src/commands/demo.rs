@@ -1,8 +1,11 @@
 //! `upshift demo`: set up the demo installation at 1.0.0, start it, write
 //! notes, show the plan, upgrade to 3.0.0 and check the notes survived.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use super::demo_postgres;
 
 use upshift_run::health::http;
 
@@ -18,24 +21,82 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
     let dir = prepare_dir(&args.dir)?;
     let bin = demo_binary()?;
-    let (auth_port, notes_port) = two_free_ports()?;
-    let fail = |what: &str, e: String| CliError::Failed(format!("demo: {what}: {e}"));
+    let ports = free_ports(3)?;
+    let (auth_port, notes_port, pg_port) = (ports[0], ports[1], ports[2]);
+    let postgres = args.store == "postgres";
     crate::printer::note!(
         settings.printer,
-        "setting up the demo installation (auth + notes 1.0.0) in {}",
+        "setting up the demo installation (auth + notes 1.0.0, notes in {}) in {}",
+        if postgres { "PostgreSQL" } else { "SQLite" },
         dir.display()
     );
-    let init = std::process::Command::new(&bin)
-        .args(["init", "--root"])
-        .arg(&dir)
-        .args([
-            "--version",
-            "1.0.0",
-            "--auth-port",
-            &auth_port.to_string(),
-            "--notes-port",
-            &notes_port.to_string(),
+    let cluster = if postgres {
+        let password = random_hex()?;
+        let secrets = dir.join("secrets");
+        std::fs::create_dir_all(&secrets)
+            .and_then(|_| {
+                std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700))
+            })
+            .and_then(|_| {
+                let file = dir.join(demo_postgres::PASSWORD_FILE);
+                std::fs::write(&file, format!("{password}\n"))?;
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+            })
+            .map_err(|e| CliError::Failed(format!("demo: {}: {e}", secrets.display())))?;
+        crate::printer::note!(
+            settings.printer,
+            "starting a PostgreSQL cluster of the demo's own in {} on 127.0.0.1:{pg_port}",
+            dir.join("postgres").display()
+        );
+        Some(demo_postgres::Cluster::start(&dir, pg_port, &password)?)
+    } else {
+        None
+    };
+    let result = run_with(
+        settings,
+        args,
+        &dir,
+        &bin,
+        (auth_port, notes_port),
+        cluster.as_ref(),
+    );
+    if result.is_err() {
+        if let Some(c) = &cluster {
+            c.stop();
+        }
+    }
+    result
+}
+
+fn run_with(
+    settings: &Settings,
+    args: &DemoArgs,
+    dir: &Path,
+    bin: &Path,
+    (auth_port, notes_port): (u16, u16),
+    cluster: Option<&demo_postgres::Cluster>,
+) -> Result<i32, CliError> {
+    let fail = |what: &str, e: String| CliError::Failed(format!("demo: {what}: {e}"));
+    let mut init = std::process::Command::new(bin);
+    init.args(["init", "--root"]).arg(dir).args([
+        "--version",
+        "1.0.0",
+        "--auth-port",
+        &auth_port.to_string(),
+        "--notes-port",
+        &notes_port.to_string(),
+    ]);
+    if let Some(c) = cluster {
+        init.args([
+            "--pg-database",
+            demo_postgres::ROLE,
+            "--pg-user",
+            demo_postgres::ROLE,
         ])
+        .args(["--pg-host", "127.0.0.1", "--pg-port", &c.port.to_string()])
+        .args(["--pg-password-file", demo_postgres::PASSWORD_FILE]);
+    }
+    let init = init
         .output()
         .map_err(|e| fail("cannot run upshift-demo", e.to_string()))?;
     if !init.status.success() {
@@ -44,9 +105,14 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
             String::from_utf8_lossy(&init.stderr).into_owned(),
         ));
     }
-    let manifest = DEMO_MANIFEST
+    let mut manifest = DEMO_MANIFEST
         .replace("127.0.0.1:7301", &format!("127.0.0.1:{auth_port}"))
         .replace("127.0.0.1:7302", &format!("127.0.0.1:{notes_port}"));
+    if let Some(c) = cluster {
+        let sqlite = "[stores.notes]\nkind = \"sqlite\"\npath = \"data/notes.db\"\n";
+        assert!(manifest.contains(sqlite), "the demo manifest's notes store");
+        manifest = manifest.replace(sqlite, &demo_postgres::store_table(c.port));
+    }
     let manifest_path = dir.join("upshift.toml");
     std::fs::write(&manifest_path, manifest)
         .map_err(|e| fail("cannot write the manifest", e.to_string()))?;
@@ -94,9 +160,22 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
         count(&before)
     ));
     let m = manifest_path.display();
+    let pg_json = cluster.map(|c| {
+        serde_json::json!({ "port": c.port, "data": c.data, "database": demo_postgres::ROLE, "stop": c.stop_command() })
+    });
+    let stop_pg = cluster.map_or(String::new(), |c| {
+        format!("\n  {}      # stop the demo's PostgreSQL", c.stop_command())
+    });
+    if let Some(c) = cluster {
+        p.human(format!(
+            "Its notes are kept in PostgreSQL on 127.0.0.1:{} (database `notes`, data in {}).\n",
+            c.port,
+            c.data.display()
+        ));
+    }
     if args.no_upgrade {
-        p.json(&serde_json::json!({ "dir": dir, "manifest": manifest_path, "version": "1.0.0", "auth_url": auth, "notes_url": notes, "notes_written": count(&before) }));
-        p.human(format!("Try next:\n  upshift -m {m} plan --to 3.0.0\n  upshift -m {m} apply --to 3.0.0\n  upshift -m {m} status"));
+        p.json(&serde_json::json!({ "dir": dir, "manifest": manifest_path, "version": "1.0.0", "auth_url": auth, "notes_url": notes, "notes_written": count(&before), "postgres": pg_json }));
+        p.human(format!("Try next:\n  upshift -m {m} plan --to 3.0.0\n  upshift -m {m} apply --to 3.0.0\n  upshift -m {m} status{stop_pg}"));
         return Ok(code::OK);
     }
     let plan = upshift_core::plan(&loaded, "3.0.0")?;
@@ -114,7 +193,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
             format!("{} before, {} after", count(&before), count(&after)),
         ));
     }
-    p.json(&serde_json::json!({ "dir": dir, "run": summary, "notes_before": count(&before), "notes_after": count(&after) }));
+    p.json(&serde_json::json!({ "dir": dir, "run": summary, "notes_before": count(&before), "notes_after": count(&after), "postgres": pg_json }));
     p.human(format!(
         "\n{} is at {} and healthy; all {} notes are there. Maintenance window: {:.1}s in total.\n",
         loaded.manifest.installation.name,
@@ -126,7 +205,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
         super::history::run(&demo)?;
     }
     p.human(format!(
-        "\nTry next:\n  upshift -m {m} status\n  upshift -m {m} history\n  upshift -m {m} snapshots\n  upshift -m {m} rollback      # back to 1.0.0, notes as they were\n  kill $(cat {d}/run/*.pid)      # stop the demo services",
+        "\nTry next:\n  upshift -m {m} status\n  upshift -m {m} history\n  upshift -m {m} snapshots\n  upshift -m {m} rollback      # back to 1.0.0, notes as they were\n  kill $(cat {d}/run/*.pid)      # stop the demo services{stop_pg}",
         d = dir.display()
     ));
     Ok(code::OK)
@@ -193,6 +272,9 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, CliError> {
                 dir.display()
             )));
         }
+        // A previous `--store postgres` demo's cluster: stopped before its
+        // directory goes.
+        demo_postgres::stop_data_dir(&dir.join("postgres/data"));
         for pid in std::fs::read_dir(dir.join("run"))
             .into_iter()
             .flatten()
@@ -222,18 +304,24 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, CliError> {
     Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
 }
 
-/// Two distinct free ports on 127.0.0.1 (both held while choosing, so
-/// the second cannot be the first again).
-fn two_free_ports() -> Result<(u16, u16), CliError> {
-    let bind = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| CliError::Failed(format!("no free port on 127.0.0.1: {e}")))
-    };
-    let (a, b) = (bind()?, bind()?);
-    let port = |l: &std::net::TcpListener| {
-        l.local_addr()
-            .map(|a| a.port())
-            .map_err(|e| CliError::Failed(format!("no free port on 127.0.0.1: {e}")))
-    };
-    Ok((port(&a)?, port(&b)?))
+/// `n` distinct free ports on 127.0.0.1 (all held while choosing, so
+/// none can be chosen twice).
+fn free_ports(n: usize) -> Result<Vec<u16>, CliError> {
+    let err = |e: std::io::Error| CliError::Failed(format!("no free port on 127.0.0.1: {e}"));
+    let held = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").map_err(err))
+        .collect::<Result<Vec<_>, _>>()?;
+    held.iter()
+        .map(|l| l.local_addr().map(|a| a.port()).map_err(err))
+        .collect()
+}
+
+/// 24 random bytes from /dev/urandom, as hex.
+fn random_hex() -> Result<String, CliError> {
+    use std::io::Read;
+    let mut bytes = [0u8; 24];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| CliError::Failed(format!("/dev/urandom: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -9,6 +9,7 @@ mod completions;
 mod config;
 mod control;
 mod demo;
+mod demo_postgres;
 mod forget;
 mod history;
 mod init;

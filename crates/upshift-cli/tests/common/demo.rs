@@ -36,23 +36,40 @@ impl Demo {
 
     /// Like [`Demo::new`], with the setup's failure as an error.
     pub fn try_new() -> Result<Demo, String> {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("demo");
-        let run = upshift(tmp.path())
-            .env("UPSHIFT_DEMO_BIN", demo_bin().to_str().unwrap())
-            .args(["demo", "--dir", "demo", "--no-upgrade"])
-            .run();
+        Demo::try_new_with(&[])
+    }
+
+    /// Like [`Demo::try_new`], with more `upshift demo` arguments
+    /// (`--store postgres`).
+    pub fn try_new_with(extra: &[&str]) -> Result<Demo, String> {
+        let mut args = vec!["--no-upgrade"];
+        args.extend_from_slice(extra);
+        let (run, demo) = Demo::run_demo(&args);
         if run.code != 0 {
-            stop_services(&dir);
             return Err(format!(
                 "demo setup failed ({}): {}\n{}",
                 run.code, run.stdout, run.stderr
             ));
         }
-        Ok(Demo {
-            dir: dir.canonicalize().unwrap(),
-            _tmp: tmp,
-        })
+        Ok(demo)
+    }
+
+    /// Runs `upshift demo --dir DEMO ARGS` in a fresh temporary directory
+    /// (which every user may enter: the demo's PostgreSQL runs as `nobody`
+    /// under root), whatever its outcome; the installation is stopped when
+    /// the [`Demo`] is dropped.
+    pub fn run_demo(args: &[&str]) -> (Run, Demo) {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = tmp.path().join("demo");
+        let run = upshift(tmp.path())
+            .env("UPSHIFT_DEMO_BIN", demo_bin().to_str().unwrap())
+            .args(["demo", "--dir", "demo"])
+            .args(args)
+            .run();
+        let dir = dir.canonicalize().unwrap_or(dir);
+        (run, Demo { dir, _tmp: tmp })
     }
 
     /// Runs `upshift -m <manifest> ARGS` in the installation.
@@ -173,6 +190,44 @@ impl Demo {
 impl Drop for Demo {
     fn drop(&mut self) {
         stop_services(&self.dir);
+        stop_postgres(&self.dir);
+    }
+}
+
+/// Stops (immediate shutdown) the cluster `upshift demo --store postgres`
+/// started in `dir/postgres`, if it runs, as the data directory's owner.
+pub fn stop_postgres(dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let data = dir.join("postgres/data");
+    let Ok(meta) = std::fs::metadata(data.join("postmaster.pid")) else {
+        return;
+    };
+    let Some(pg_ctl) = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin/pg_ctl"))
+        .find(|p| p.is_file())
+    else {
+        return;
+    };
+    let as_owner = Command::new("setpriv")
+        .arg(format!("--reuid={}", meta.uid()))
+        .arg(format!("--regid={}", meta.gid()))
+        .args(["--clear-groups", "--"])
+        .arg(&pg_ctl)
+        .arg("-D")
+        .arg(&data)
+        .args(["-m", "immediate", "-w", "stop"])
+        .current_dir("/")
+        .output();
+    // Not root: the cluster is the invoking user's own.
+    if !as_owner.is_ok_and(|o| o.status.success()) {
+        let _ = Command::new(&pg_ctl)
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
     }
 }
 

@@ -31,6 +31,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "catalogs/mattermost.toml",
         include_str!("../../../../catalogs/mattermost.toml"),
     ),
+    (
+        "catalogs/gitlab.toml",
+        include_str!("../../../../catalogs/gitlab.toml"),
+    ),
 ];
 
 /// Files the built-in catalogs refer to: (path relative to `catalogs/`, text).

@@ -247,11 +247,8 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
             ));
         }
         if crossed.len() > 1 {
-            let passed: Vec<String> = crossed[..crossed.len() - 1]
-                .iter()
-                .map(|r| r.version.to_string())
-                .collect();
-            let why = if passed.len() == 1 {
+            let passed = passed_over(&crossed[..crossed.len() - 1]);
+            let why = if crossed.len() == 2 {
                 "not a required stop; its notes and rules still apply"
             } else {
                 "not required stops; their notes and rules still apply"
@@ -292,6 +289,28 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
         last.steps.push(step);
     }
     Ok(plan)
+}
+
+/// The releases a hop passes over, a minor line of three or more patches
+/// as its first and last (`16.0.0 … 16.0.10`): a catalog listing every
+/// patch would otherwise give a reason forty versions long.
+fn passed_over(rs: &[&crate::catalog::Release]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < rs.len() {
+        let line = (rs[i].version.major, rs[i].version.minor);
+        let n = rs[i..]
+            .iter()
+            .take_while(|r| (r.version.major, r.version.minor) == line)
+            .count();
+        if n >= 3 {
+            out.push(format!("{} … {}", rs[i].version, rs[i + n - 1].version));
+        } else {
+            out.extend(rs[i..i + n].iter().map(|r| r.version.to_string()));
+        }
+        i += n;
+    }
+    out
 }
 
 fn warnings(loaded: &Loaded) -> Vec<String> {

@@ -20,7 +20,8 @@ pub struct NoPath {
 
 /// For each release, the oldest release a hop into it may start from,
 /// given the installation's facts: a release whose `stop_if` names one of
-/// them is a required stop, so no hop crosses its minor line (`16.1.x`).
+/// them is a required stop, so no hop into a later minor line starts
+/// before it (from `16.0.3` the path lands on the stop `16.0.10` first).
 pub fn floors(catalog: &Catalog, facts: &BTreeSet<&str>) -> Vec<usize> {
     let rs = &catalog.releases;
     let mut floors = vec![0; rs.len()];
@@ -32,8 +33,8 @@ pub fn floors(catalog: &Catalog, facts: &BTreeSet<&str>) -> Vec<usize> {
             .take_while(|r| (r.version.major, r.version.minor) == line)
             .count();
         floors[i..end].fill(floor);
-        if rs[i..end].iter().any(|r| stops_for(r, facts)) {
-            floor = i;
+        if let Some(k) = rs[i..end].iter().rposition(|r| stops_for(r, facts)) {
+            floor = i + k;
         }
         i = end;
     }

@@ -235,11 +235,16 @@ impl Runner<'_> {
             .cloned();
         let t = self.target();
         match check.and_then(|c| c.run.clone().map(|run| (c, run))) {
-            Some((c, run)) => t
-                .host
-                .sh_checked(&c.description, &run, &t.dir, &[])
-                .map(|_| None)
-                .map_err(|e| e.hint(c.hint.clone())),
+            Some((c, run)) => {
+                // The stores' addresses too: a check of the database
+                // server's version needs them as much as a hook does.
+                let hop = &self.plan.hops[h];
+                let env = self.step_env(&hop.from, &hop.to)?;
+                t.host
+                    .sh_checked(&c.description, &run, &t.dir, &pairs(&env))
+                    .map(|_| None)
+                    .map_err(|e| e.hint(c.hint.clone()))
+            }
             None => Ok(Some(Detail::note("nothing to run: review it by hand"))),
         }
     }
