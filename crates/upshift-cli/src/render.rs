@@ -96,6 +96,27 @@ pub fn plan(plan: &Plan, catalog: &upshift_core::Catalog) -> String {
                 out += "\n";
             }
         }
+        if !hop.images.is_empty() {
+            out += &format!(
+                "  images of {} (compose; the swap writes them into upshift's override file):\n",
+                hop.to
+            );
+            let rows: Vec<Vec<String>> = hop
+                .images
+                .iter()
+                .map(|i| {
+                    let change = match &i.from {
+                        Some(from) if *from == i.to => format!("{} (unchanged)", i.to),
+                        Some(from) => format!("{from} → {}", i.to),
+                        None => format!("{} (new: your compose file's image until now)", i.to),
+                    };
+                    vec![format!("    {}", i.service), change]
+                })
+                .collect();
+            for line in table(&["", ""], &rows).lines().skip(1) {
+                out += &format!("{line}\n");
+            }
+        }
         out += "  steps (* = past the point of no return: a failure is undone by restoring the snapshot):\n";
         let rows: Vec<Vec<String>> = hop
             .steps

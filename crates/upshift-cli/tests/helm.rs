@@ -251,7 +251,7 @@ fn journal_detail(dir: &Path, step: &str) -> String {
 
 /// A chart that, like Mender's chart 6.x, refuses 3.x values (`global.image`
 /// moved to `default.image`) and needs `global.url`.
-const CHART_YAML: &str = "apiVersion: v2\nname: mender\nversion: 6.0.0\n";
+const CHART_YAML: &str = "apiVersion: v2\nname: mender\nversion: 6.4.1\n";
 const CHART_TEMPLATE: &str = r#"{{- if .Values.global.image }}{{ fail "global.image is gone in chart 6: use default.image" }}{{ end }}
 apiVersion: v1
 kind: ConfigMap
@@ -306,7 +306,7 @@ fn a_real_helm_template_accepts_the_migrated_values_before_the_window() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let calls = h.calls();
     let template = calls
-        .find("helm template mender ./chart --version 6.0.0 --namespace mender -f .upshift/staged/<run>/0/values")
+        .find("helm template mender ./chart --version 6.4.1 --namespace mender -f .upshift/staged/<run>/0/values")
         .expect(&calls);
     let upgrade = calls.find("helm upgrade").expect(&calls);
     assert!(

@@ -34,14 +34,15 @@ fn demo_path_stops_at_newest_allowed_release() {
 
 #[test]
 fn mender_34_to_40_passes_every_minor_at_its_newest_patch() {
+    // 3.6 is reached from 3.3 or 3.4 (https://docs.mender.io/3.6/server-installation/upgrading-from-previous-versions/upgrading-from-3.3-to-3.6),
+    // so 3.5 is no stop on the way from 3.4.
     assert_eq!(
         path_of("mender", "3.4.0", "4.0.0"),
-        pairs(&[
-            ("3.4.0", "3.5.3"),
-            ("3.5.3", "3.6.3"),
-            ("3.6.3", "3.7.7"),
-            ("3.7.7", "4.0.0")
-        ])
+        pairs(&[("3.4.0", "3.6.3"), ("3.6.3", "3.7.7"), ("3.7.7", "4.0.0")])
+    );
+    assert_eq!(
+        path_of("mender", "3.5.0", "4.0.0"),
+        pairs(&[("3.5.0", "3.6.3"), ("3.6.3", "3.7.7"), ("3.7.7", "4.0.0")])
     );
     // Mender's old image tag form is accepted for the current version and the target.
     assert_eq!(
@@ -272,11 +273,15 @@ fn a_pre_check_several_crossed_releases_share_runs_once_per_hop() {
         .filter(|s| s.kind == StepKind::PreCheck)
         .map(|s| (s.id.to_string(), s.description.clone()))
         .collect();
-    // Crossed: 1.1.0 and 1.2.0; the shared check once, as the oldest states it.
+    // Crossed: 1.1.0 and 1.2.0; the shared check once, as the oldest states
+    // it, naming every release that asks for it.
     assert_eq!(
         checks,
         [
-            ("precheck.migrations", "as 1.1.0 says (required by 1.1.0)"),
+            (
+                "precheck.migrations",
+                "as 1.1.0 says (required by 1.1.0, 1.2.0)",
+            ),
             ("precheck.other", "another check (required by 1.2.0)")
         ]
         .map(|(a, b)| (a.to_string(), b.to_string()))

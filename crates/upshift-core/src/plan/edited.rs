@@ -88,12 +88,13 @@ fn hop_difference(s: &Hop, p: &Hop, fewer: bool) -> Option<String> {
             (None, None) => unreachable!("j is below the longer length"),
         }
     }
-    let parts: [(&str, bool); 5] = [
+    let parts: [(&str, bool); 6] = [
         ("reasons", s.reasons != p.reasons),
         ("crossed releases", s.crosses != p.crosses),
         ("notes", s.notes != p.notes),
         ("estimated window", s.estimated_window != p.estimated_window),
         ("template diff", s.template_diff != p.template_diff),
+        ("images", s.images != p.images),
     ];
     parts
         .iter()

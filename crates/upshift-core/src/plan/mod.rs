@@ -1,6 +1,7 @@
 //! The planner: (installation, catalog, target) → plan. Pure; no I/O.
 
 mod edited;
+mod images;
 mod path;
 mod step_id;
 mod steps;
@@ -63,7 +64,23 @@ pub struct Hop {
     /// from the hop's start to its target (none when it does not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_diff: Option<TemplateDiff>,
+    /// For compose installations: the image of every compose service the
+    /// catalog names, at the hop's start and target (what the swap writes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageChange>,
     pub steps: Vec<Step>,
+}
+
+/// One compose service's image over a hop.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ImageChange {
+    /// The compose service name.
+    pub service: String,
+    /// Its image at the hop's start, when the catalog names one there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Its image at the hop's target.
+    pub to: String,
 }
 
 /// A unified diff of upstream's compose template between two releases.
@@ -261,6 +278,7 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
                 .collect(),
             estimated_window: b.window.clone(),
             template_diff: template::diff(loaded, &a.version, &b.version),
+            images: images::changes(loaded, &a.version.to_string(), &b.version.to_string()),
         });
         prev = stop;
     }
@@ -325,6 +343,13 @@ fn warnings(loaded: &Loaded) -> Vec<String> {
             "the manifest lists no data stores: snapshots will hold the config files only"
                 .to_string(),
         );
+    }
+    let unmanaged = images::unmanaged(loaded);
+    if !unmanaged.is_empty() {
+        w.push(format!(
+            "the catalog names images for compose services the manifest does not list ({}): upshift leaves them as your compose files have them",
+            unmanaged.join(", ")
+        ));
     }
     w
 }

@@ -86,18 +86,21 @@ pub fn hop_steps(hop: &HopView) -> Vec<Step> {
         StepId::PreflightTools,
         "check that the tools the drivers and stores need are installed",
     );
-    // A check several crossed releases share (same id) runs once, as the
-    // oldest of them states it: step ids are unique within a hop.
-    let mut checked = std::collections::BTreeSet::new();
+    // A check several crossed releases ask for is run once, naming them all.
+    let mut checks: Vec<(&str, &str, Vec<String>)> = Vec::new();
     for r in crossed {
         for c in &r.pre_checks {
-            if checked.insert(c.id.as_str()) {
-                s.push(
-                    StepId::PreCheck(c.id.clone()),
-                    format!("{} (required by {})", c.description, r.version),
-                );
+            match checks.iter_mut().find(|(id, _, _)| *id == c.id) {
+                Some((_, _, by)) => by.push(r.version.to_string()),
+                None => checks.push((&c.id, &c.description, vec![r.version.to_string()])),
             }
         }
+    }
+    for (id, description, by) in checks {
+        s.push(
+            StepId::PreCheck(id.to_string()),
+            format!("{description} (required by {})", by.join(", ")),
+        );
     }
     s.push(
         StepId::PrepareArtifacts,

@@ -107,6 +107,7 @@ impl World {
             notes: vec![],
             estimated_window: None,
             template_diff: None,
+            images: vec![],
             steps: vec![],
         }];
         World {
