@@ -26,23 +26,24 @@ impl Catalogs {
             .iter()
             .map(|(p, t)| (p.to_string(), t.to_string()))
             .collect();
-        let mut records = BTreeMap::new();
-        for (file, text) in BUILT_IN {
-            let c = upshift_core::catalog::parse_catalog_with(
-                &format!("{file} (built-in)"),
-                text,
-                &upshift_core::catalog::built_in_file,
-            )
-            .expect("built-in catalogs parse");
-            records.insert(
-                c.product.clone(),
-                RecordedCatalog {
-                    file: format!("{file} (built-in)"),
-                    text: text.to_string(),
-                    files: files.clone(),
-                },
-            );
-        }
+        // Each built-in catalog's origin is its file name: no second parse
+        // (the GitLab catalog alone lists hundreds of releases).
+        let records = set
+            .iter()
+            .filter_map(|c| {
+                let (_, text) = BUILT_IN
+                    .iter()
+                    .find(|(file, _)| c.origin == format!("{file} (built-in)"))?;
+                Some((
+                    c.product.clone(),
+                    RecordedCatalog {
+                        file: c.origin.clone(),
+                        text: text.to_string(),
+                        files: files.clone(),
+                    },
+                ))
+            })
+            .collect();
         Catalogs { set, records }
     }
 
