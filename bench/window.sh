@@ -13,13 +13,21 @@
 # (rustic_core, same chunking, compression and encryption): the comparison
 # measures the order of the steps, not two different backup programs.
 #
-# Usage: bench/window.sh [NOTES]      (NOTES default 16384 x 64 KiB = 1 GiB)
+# Usage: bench/window.sh [--store postgres] [NOTES]   (NOTES default 16384 x 64 KiB = 1 GiB)
+#        --store postgres: both installations keep their notes in a PostgreSQL
+#        cluster of their own (`upshift demo --store postgres`); default SQLite.
 # Env:   BODY_BYTES (65536), KEEP=1 (keep the temp dir), BENCH_TMP (parent dir),
 #        BIN_DIR (use the binaries there instead of building target/release).
 # Prints a markdown table on stdout; progress goes to stderr.
 
 set -euo pipefail
 
+STORE=sqlite
+if [[ ${1:-} == --store ]]; then
+  STORE=${2:?--store needs sqlite or postgres}
+  shift 2
+fi
+[[ $STORE == sqlite || $STORE == postgres ]] || { echo "--store: sqlite or postgres, not $STORE" >&2; exit 2; }
 NOTES=${1:-${NOTES:-16384}}
 BODY_BYTES=${BODY_BYTES:-65536}
 HEALTH_DEADLINE_S=${HEALTH_DEADLINE_S:-120}
@@ -59,6 +67,8 @@ UPSHIFT=$BIN_DIR/upshift
 [[ -x $UPSHIFT && -x $BIN_DIR/upshift-demo ]] || die "no upshift and upshift-demo binaries in $BIN_DIR"
 
 TMP=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/upshift-window.XXXXXX")
+# The demo's PostgreSQL runs as an unprivileged user, who must enter the directory.
+chmod 755 "$TMP"
 A=$TMP/a
 B=$TMP/b
 
@@ -66,6 +76,7 @@ B=$TMP/b
 stop_services() {
   local dir pidfile pid
   for dir in "$A" "$B"; do
+    [[ -f $dir/pg-stop ]] && bash "$dir/pg-stop" >/dev/null 2>&1 || true
     for pidfile in "$dir"/run/*.pid; do
       [[ -f $pidfile ]] || continue
       pid=$(<"$pidfile")
@@ -132,8 +143,12 @@ wait_status_healthy() {
 setup_installation() {
   local dir=$1
   log "setting up the demo installation in $dir"
-  "$UPSHIFT" demo --dir "$dir" --no-upgrade >&2
+  "$UPSHIFT" --json demo --dir "$dir" --no-upgrade --store "$STORE" >"$TMP/demo-$(basename "$dir").json"
   [[ -f $dir/upshift.toml ]] || die "no manifest at $dir/upshift.toml"
+  if [[ $STORE == postgres ]]; then
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["postgres"]["stop"])' \
+      "$TMP/demo-$(basename "$dir").json" >"$dir/pg-stop"
+  fi
   log "seeding $NOTES notes of $BODY_BYTES bytes into $dir (services running)"
   (cd "$dir" && current/bin/upshift-demo seed --config config/notes.toml --count "$NOTES" --body-bytes "$BODY_BYTES") >&2
   # The services keep running across the seed; check that status agrees.
@@ -143,7 +158,16 @@ setup_installation() {
 setup_installation "$A"
 setup_installation "$B"
 
-db_bytes() { du -cb "$1"/data/notes.db* | tail -1 | cut -f1; }
+db_bytes() {
+  if [[ $STORE == postgres ]]; then
+    local port
+    port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["postgres"]["port"])' "$TMP/demo-$(basename "$1").json")
+    PGPASSWORD=$(<"$1/secrets/notes-db.password") psql -h 127.0.0.1 -p "$port" -U notes -d notes -tAc \
+      "SELECT pg_database_size('notes')"
+  else
+    du -cb "$1"/data/notes.db* | tail -1 | cut -f1
+  fi
+}
 DATA_A=$(db_bytes "$A")
 DATA_B=$(db_bytes "$B")
 log "data: A $DATA_A bytes, B $DATA_B bytes"
@@ -251,7 +275,7 @@ MET=$(awk -v a="$UPSHIFT_WINDOW_MS" -v b="$NAIVE_MS" 'BEGIN { print (a <= 0.10 *
 MIB=$(awk -v b="$DATA_A" 'BEGIN { printf "%.0f", b / 1048576 }')
 
 cat <<EOF
-Upgrade 1.0.0 -> 1.1.0 of the demo installation, $NOTES notes x $BODY_BYTES bytes, notes.db $MIB MiB ($DATA_A bytes; B: $DATA_B bytes).
+Upgrade 1.0.0 -> 1.1.0 of the demo installation ($STORE), $NOTES notes x $BODY_BYTES bytes, notes database $MIB MiB ($DATA_A bytes; B: $DATA_B bytes).
 
 | order | window: first stop to healthy (s) | notes |
 |---|---|---|
