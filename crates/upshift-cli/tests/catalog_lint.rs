@@ -35,14 +35,19 @@ fn built_in_catalogs_have_no_errors_and_checked_ones_cite_every_fact() {
     }
 }
 
+/// Writes `text` as `DIR/cats/forge.toml`; returns `DIR/cats`.
+fn forge_catalog(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let cats = dir.join("cats");
+    std::fs::create_dir(&cats).unwrap();
+    write(&cats, "forge.toml", text);
+    cats
+}
+
 #[test]
 fn a_catalog_with_a_dead_end_and_an_unreachable_release_fails_naming_both() {
     let dir = tempfile::tempdir().unwrap();
-    let cats = dir.path().join("cats");
-    std::fs::create_dir(&cats).unwrap();
-    write(
-        &cats,
-        "forge.toml",
+    let cats = forge_catalog(
+        dir.path(),
         r#"product = "forge"
 checked = "2026-12-03"
 [[release]]
@@ -97,11 +102,8 @@ notes = ["no source here"]
 #[test]
 fn warnings_fail_only_with_strict() {
     let dir = tempfile::tempdir().unwrap();
-    let cats = dir.path().join("cats");
-    std::fs::create_dir(&cats).unwrap();
-    write(
-        &cats,
-        "forge.toml",
+    let cats = forge_catalog(
+        dir.path(),
         "product = \"forge\"\n[[release]]\nversion = \"1.0.0\"\n[[release]]\nversion = \"1.1.0\"\nupgrade_from = \">=1.0.0\"\n",
     );
     let cat = cats.to_str().unwrap();
@@ -126,5 +128,37 @@ fn warnings_fail_only_with_strict() {
         unknown.stderr.contains("did you mean `forge`?"),
         "{}",
         unknown.stderr
+    );
+}
+
+/// A note's source is printed under it in the plan, and kept in `--json`.
+#[test]
+fn a_plan_prints_each_notes_source_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cats = forge_catalog(
+        dir.path(),
+        "product = \"forge\"\n[[release]]\nversion = \"1.0.0\"\n[[release]]\nversion = \"1.1.0\"\nupgrade_from = \">=1.0.0\"\nnotes = [\"plain\", { text = \"cited\", source = \"https://example.org/forge/1.1\" }]\n",
+    );
+    write(
+        dir.path(),
+        "upshift.toml",
+        "[installation]\nname = \"f\"\nproduct = \"forge\"\nversion = \"1.0.0\"\ncatalog = \"cats\"\n",
+    );
+    let run = upshift(dir.path()).args(["plan", "--to", "1.1.0"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("- [1.1.0] cited\n      (https://example.org/forge/1.1)\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("- [1.1.0] plain\n"), "{}", run.stdout);
+    let json = upshift(dir.path())
+        .args(["--json", "plan", "--to", "1.1.0"])
+        .run()
+        .json();
+    assert_eq!(
+        json["hops"][0]["notes"][0]["notes"][1]["source"],
+        "https://example.org/forge/1.1"
     );
 }
