@@ -135,7 +135,7 @@ fn warnings_fail_only_with_strict() {
 #[test]
 fn a_plan_prints_each_notes_source_under_it() {
     let dir = tempfile::tempdir().unwrap();
-    let cats = forge_catalog(
+    forge_catalog(
         dir.path(),
         "product = \"forge\"\n[[release]]\nversion = \"1.0.0\"\n[[release]]\nversion = \"1.1.0\"\nupgrade_from = \">=1.0.0\"\nnotes = [\"plain\", { text = \"cited\", source = \"https://example.org/forge/1.1\" }]\n",
     );
