@@ -5,6 +5,8 @@
 pub mod catalog;
 pub mod deploy;
 pub mod diag;
+pub mod fleet;
+pub mod graph;
 pub mod manifest;
 pub mod plan;
 pub mod version;

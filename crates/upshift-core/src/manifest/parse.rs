@@ -293,53 +293,14 @@ fn check_store(
     }
 }
 
-/// A dependency cycle, as service names from the first back to itself, and
-/// the span of the `depends_on` entry that closes it.
+/// The first cycle of `depends_on`, if any.
 fn find_cycle(m: &Manifest) -> Option<(Vec<String>, std::ops::Range<usize>)> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        Active,
-        Done,
-    }
-    let names: Vec<&String> = m.services.keys().collect();
-    let mut mark = vec![Mark::New; names.len()];
-    // Iterative DFS: stack of (service index, next dependency index).
-    for root in 0..names.len() {
-        if mark[root] != Mark::New {
-            continue;
-        }
-        let mut stack = vec![(root, 0usize)];
-        mark[root] = Mark::Active;
-        while let Some(&mut (i, ref mut next)) = stack.last_mut() {
-            let deps = &m.services[i].depends_on;
-            if *next == deps.len() {
-                mark[i] = Mark::Done;
-                stack.pop();
-                continue;
-            }
-            let dep = &deps[*next];
-            *next += 1;
-            let j = m.services.get_index_of(dep.get_ref())?;
-            match mark[j] {
-                Mark::Active => {
-                    let from = stack.iter().position(|(k, _)| *k == j).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[from..]
-                        .iter()
-                        .map(|(k, _)| names[*k].clone())
-                        .collect();
-                    cycle.push(names[j].clone());
-                    return Some((cycle, dep.span()));
-                }
-                Mark::New => {
-                    mark[j] = Mark::Active;
-                    stack.push((j, 0));
-                }
-                Mark::Done => {}
-            }
-        }
-    }
-    None
+    let edges = m
+        .services
+        .iter()
+        .map(|(name, s)| (name.as_str(), s.depends_on.as_slice()))
+        .collect();
+    crate::graph::find_cycle(&edges)
 }
 
 impl Manifest {
