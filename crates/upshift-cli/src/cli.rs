@@ -249,6 +249,10 @@ Examples:
     #[command(subcommand)]
     Catalog(CatalogCommand),
 
+    /// Linked installations upgraded together, in dependency order and waves (`fleet.toml`).
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+
     /// Migrate a configuration file (YAML, JSON, TOML, .env) between versions, keeping comments.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -527,6 +531,27 @@ pub struct PlanArgs {
     /// Save the plan (JSON, with a fingerprint of manifest and catalog) to apply later with `apply --plan`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Every installation's plan, the order and the waves, and why.
+    ///
+    /// The installations others `use` go first (they must be up when their
+    /// users restart), then the others in waves of at most `max_parallel`,
+    /// the canary alone first in its level. Refused: a `uses` cycle, a link
+    /// to an installation not in the fleet, a target an installation's
+    /// catalog cannot reach (exit 2, naming the file and line).
+    #[command(
+        after_help = "Examples:\n  upshift fleet plan fleet.toml --to 3.0.0\n  upshift --json fleet plan fleet.toml --to 3.0.0\n\nA fleet file:\n  [rollout]\n  max_parallel = 1        # installations at once in a wave\n  canary = \"notes-a\"      # alone, first of its level\n  max_failures = 0        # failures before the rollout stops\n  on_failure = \"keep\"     # or \"rollback_fleet\"\n\n  [installations.auth]\n  manifest = \"auth/upshift.toml\"\n  [installations.notes-a]\n  manifest = \"notes-a/upshift.toml\"\n  uses = [\"auth\"]"
+    )]
+    Plan {
+        /// The fleet file.
+        fleet: PathBuf,
+        /// The target version for every installation without its own `to`.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,6 +34,9 @@ pub enum CliError {
     Backup(Box<upshift_backup::BackupError>),
     #[error(transparent)]
     Step(Box<upshift_run::StepError>),
+    /// An error of one installation of a fleet, carried unchanged.
+    #[error("installation `{name}`: {source}")]
+    Member { name: String, source: Box<CliError> },
 }
 
 impl From<upshift_run::StepError> for CliError {
@@ -66,6 +69,15 @@ impl CliError {
             CliError::Step(e) if e.is_bad_input() => code::BAD_INPUT,
             CliError::Step(_) => code::FAILED,
             CliError::Run(e) => run_code(e),
+            CliError::Member { source, .. } => source.exit_code(),
+        }
+    }
+
+    /// `e`, as an error of the fleet's installation `name`.
+    pub fn member(name: &str, e: CliError) -> Self {
+        CliError::Member {
+            name: name.to_string(),
+            source: Box::new(e),
         }
     }
 }

@@ -10,6 +10,7 @@ mod config;
 mod control;
 mod demo;
 mod demo_postgres;
+mod fleet;
 mod forget;
 mod history;
 mod init;
@@ -41,6 +42,7 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
         Command::Plan(args) => plan::run(settings, &args),
         Command::Catalog(c) => catalog::run(settings, &c),
         Command::Config(c) => config::run(settings, &c),
+        Command::Fleet(c) => fleet::run(settings, &c),
         Command::Apply(args) => apply::run(settings, &args),
         Command::Resume => resume::run(settings),
         Command::Rollback { run, to } => rollback::run(settings, run.as_deref(), to.as_deref()),

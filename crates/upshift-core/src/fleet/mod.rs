@@ -26,6 +26,7 @@
 
 mod order;
 mod parse;
+mod plan;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,7 @@ use crate::manifest::Seconds;
 
 pub use order::{waves, Wave};
 pub use parse::parse_fleet;
+pub use plan::{FleetPlan, MemberPlan};
 
 /// A parsed, checked `fleet.toml`.
 #[derive(Debug, Clone, Deserialize)]
