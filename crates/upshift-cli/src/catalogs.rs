@@ -13,14 +13,21 @@ use upshift_core::CatalogSet;
 use crate::error::CliError;
 
 /// The catalogs read, and how to record each product's.
+#[derive(Clone)]
 pub struct Catalogs {
     pub set: CatalogSet,
     records: BTreeMap<String, RecordedCatalog>,
 }
 
 impl Catalogs {
-    /// The built-in catalogs.
+    /// The built-in catalogs, parsed once per process (a fleet loads
+    /// every installation's manifest against them).
     pub fn built_in() -> Catalogs {
+        static PARSED: std::sync::OnceLock<Catalogs> = std::sync::OnceLock::new();
+        PARSED.get_or_init(Self::parse_built_in).clone()
+    }
+
+    fn parse_built_in() -> Catalogs {
         let set = CatalogSet::built_in();
         let files: BTreeMap<String, String> = BUILT_IN_FILES
             .iter()
