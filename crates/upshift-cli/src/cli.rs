@@ -552,6 +552,46 @@ pub enum FleetCommand {
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
     },
+    /// Back up every installation, then upgrade them in the plan's order and waves.
+    ///
+    /// Every installation is backed up and its backup verified before any
+    /// stops. Then wave by wave, each installation by its own `upshift
+    /// apply` (its own lock, journal and rollback), after checking that the
+    /// installations it `uses` are healthy. More than `max_failures`
+    /// failures stop the rollout; `on_failure = "rollback_fleet"` then rolls
+    /// every upgraded installation back. The rollout's journal and each
+    /// installation's log are in `.upshift-fleet/` beside the fleet file.
+    /// Exit 0 all upgraded, 1 stopped by a failure, 3 interrupted (`fleet resume`), 4 locked.
+    #[command(
+        after_help = "Examples:\n  upshift -y fleet apply fleet.toml --to 3.0.0\n  upshift fleet status fleet.toml"
+    )]
+    Apply {
+        /// The fleet file.
+        fleet: PathBuf,
+        /// The target version for every installation without its own `to`.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+    },
+    /// Continue the fleet's unfinished rollout (each interrupted installation by `upshift resume`).
+    Resume {
+        /// The fleet file.
+        fleet: PathBuf,
+    },
+    /// Roll back every installation the last rollout upgraded, users before what they use.
+    Rollback {
+        /// The fleet file.
+        fleet: PathBuf,
+    },
+    /// The last rollout: where each installation is.
+    Status {
+        /// The fleet file.
+        fleet: PathBuf,
+    },
+    /// Every rollout of the fleet.
+    History {
+        /// The fleet file.
+        fleet: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,6 +34,9 @@ pub enum CliError {
     Backup(Box<upshift_backup::BackupError>),
     #[error(transparent)]
     Step(Box<upshift_run::StepError>),
+    /// Another command holds the lock this one needs.
+    #[error("{0}")]
+    Locked(String),
     /// An error of one installation of a fleet, carried unchanged.
     #[error("installation `{name}`: {source}")]
     Member { name: String, source: Box<CliError> },
@@ -70,6 +73,7 @@ impl CliError {
             CliError::Step(_) => code::FAILED,
             CliError::Run(e) => run_code(e),
             CliError::Member { source, .. } => source.exit_code(),
+            CliError::Locked(_) => code::LOCKED,
         }
     }
 

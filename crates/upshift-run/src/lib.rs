@@ -24,6 +24,7 @@ pub mod detail;
 pub mod driver;
 pub mod error;
 pub mod executor;
+pub mod fleet;
 pub mod health;
 pub mod host;
 pub mod installed;

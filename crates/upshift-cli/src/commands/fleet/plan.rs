@@ -6,17 +6,22 @@ use std::path::{Path, PathBuf};
 use upshift_core::fleet::{parse_fleet, Fleet, FleetPlan, Member, MemberPlan, OnFailure};
 use upshift_core::Diagnostic;
 
-use crate::cli::FleetCommand;
 use crate::error::{code, CliError};
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, command: &FleetCommand) -> Result<i32, CliError> {
-    match command {
-        FleetCommand::Plan { fleet, to } => plan(settings, fleet, to.as_deref()),
-    }
+pub fn run(settings: &Settings, path: &Path, to: Option<&str>) -> Result<i32, CliError> {
+    let (_, plan) = make(settings, path, to)?;
+    settings.printer.json(&plan);
+    settings.printer.human(render(&plan));
+    Ok(code::OK)
 }
 
-fn plan(settings: &Settings, path: &Path, to: Option<&str>) -> Result<i32, CliError> {
+/// The fleet file and the plan of every installation in it.
+pub fn make(
+    settings: &Settings,
+    path: &Path,
+    to: Option<&str>,
+) -> Result<(Fleet, FleetPlan), CliError> {
     let (file, src, fleet) = load(path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut members = Vec::with_capacity(fleet.installations.len());
@@ -30,9 +35,17 @@ fn plan(settings: &Settings, path: &Path, to: Option<&str>) -> Result<i32, CliEr
         });
     }
     let plan = FleetPlan::new(&file, &fleet, members);
-    settings.printer.json(&plan);
-    settings.printer.human(render(&plan));
-    Ok(code::OK)
+    Ok((fleet, plan))
+}
+
+/// The manifest of installation `name`, as a path.
+pub fn manifest_of(path: &Path, plan: &FleetPlan, name: &str) -> PathBuf {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    dir.join(
+        plan.member(name)
+            .map(|m| m.manifest.as_str())
+            .unwrap_or(name),
+    )
 }
 
 /// Reads and checks the fleet file.

@@ -1,0 +1,191 @@
+//! `upshift fleet apply` on three real demo installations (each its own
+//! processes on free loopback ports): one that the other two `use`, upgraded
+//! first, then the other two one at a time; a failure in the last one stops
+//! the rollout and, by the fleet's policy, keeps or rolls back the others,
+//! each with its notes.
+
+mod common;
+
+use common::demo::Demo;
+use common::{upshift, write};
+
+struct Fleet {
+    dir: tempfile::TempDir,
+    auth: Demo,
+    a: Demo,
+    b: Demo,
+}
+
+impl Fleet {
+    /// Three demos at 1.0.0, `notes-b` with `catalog` (a directory holding
+    /// a demo catalog) when given, and the fleet file with `rollout`.
+    fn new(rollout: &str, failing_b: bool) -> Fleet {
+        let (auth, a, b) = (Demo::new(), Demo::new(), Demo::new());
+        if failing_b {
+            let cat = std::fs::read_to_string(common::repo().join("catalogs/demo.toml"))
+                .unwrap()
+                .replacen(
+                    "[[release]]\nversion = \"2.0.0\"",
+                    "[[release.data_steps]]\nid = \"broken\"\ndescription = \"a migration that fails\"\nrun = \"echo the migration broke >&2; exit 1\"\n\n[[release]]\nversion = \"2.0.0\"",
+                    1,
+                );
+            assert!(cat.contains("the migration broke"));
+            std::fs::create_dir(b.path("cat")).unwrap();
+            std::fs::write(b.path("cat/demo.toml"), cat).unwrap();
+            let m = std::fs::read_to_string(b.path("upshift.toml"))
+                .unwrap()
+                .replacen("[installation]\n", "[installation]\ncatalog = \"cat\"\n", 1);
+            std::fs::write(b.path("upshift.toml"), m).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let m = |d: &Demo| d.path("upshift.toml").display().to_string();
+        let text = format!(
+            "{rollout}\n[installations.notes-a]\nmanifest = \"{}\"\nuses = [\"auth\"]\n\n[installations.notes-b]\nmanifest = \"{}\"\nuses = [\"auth\"]\n\n[installations.auth]\nmanifest = \"{}\"\n",
+            m(&a),
+            m(&b),
+            m(&auth)
+        );
+        write(dir.path(), "fleet.toml", &text);
+        Fleet { dir, auth, a, b }
+    }
+
+    fn upshift(&self, args: &[&str]) -> common::Run {
+        upshift(self.dir.path()).args(args).run()
+    }
+
+    /// The rollout's events as (installation, event, at_ms).
+    fn events(&self) -> Vec<(String, String, i64)> {
+        let st = self
+            .upshift(&["--json", "fleet", "status", "fleet.toml"])
+            .json();
+        st["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["installation"].as_str().unwrap().to_string(),
+                    e["event"].as_str().unwrap().to_string(),
+                    e["at_ms"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn at(events: &[(String, String, i64)], who: &str, what: &str) -> i64 {
+    events
+        .iter()
+        .find(|(w, e, _)| w == who && e == what)
+        .unwrap_or_else(|| panic!("no {what} of {who} in {events:?}"))
+        .2
+}
+
+/// When installation `d`'s own journal says its run started.
+fn run_started(d: &Demo) -> i64 {
+    let h = d.upshift(&["--json", "history"]).json();
+    h.as_array()
+        .and_then(|runs| runs.first())
+        .and_then(|r| r["started_ms"].as_i64())
+        .unwrap_or_else(|| panic!("no run in {h}"))
+}
+
+#[test]
+fn the_installation_others_use_is_upgraded_first_then_the_others_one_at_a_time() {
+    let f = Fleet::new("", false);
+    let notes = [f.auth.export(), f.a.export(), f.b.export()];
+    let run = f.upshift(&["-y", "fleet", "apply", "fleet.toml", "--to", "3.0.0"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let ev = f.events();
+    let last_backup = ["auth", "notes-a", "notes-b"]
+        .iter()
+        .map(|n| at(&ev, n, "backup.done"))
+        .max()
+        .unwrap();
+    assert!(
+        last_backup <= at(&ev, "auth", "apply.started"),
+        "every backup first: {ev:?}"
+    );
+    assert!(
+        at(&ev, "auth", "apply.done") <= at(&ev, "notes-a", "apply.started"),
+        "{ev:?}"
+    );
+    assert!(
+        at(&ev, "notes-a", "apply.done") <= at(&ev, "notes-b", "apply.started"),
+        "{ev:?}"
+    );
+    // The installations' own journals agree: neither notes installation
+    // started its run (and so stopped anything) before auth had finished.
+    assert!(at(&ev, "auth", "apply.done") <= run_started(&f.a), "{ev:?}");
+    assert!(
+        at(&ev, "notes-a", "apply.done") <= run_started(&f.b),
+        "{ev:?}"
+    );
+    for (d, n) in [(&f.auth, &notes[0]), (&f.a, &notes[1]), (&f.b, &notes[2])] {
+        d.assert_serves("3.0.0", n);
+    }
+    let h = f
+        .upshift(&["--json", "fleet", "history", "fleet.toml"])
+        .json();
+    assert_eq!(h[0]["outcome"], "done", "{h}");
+    // A second rollout to the same target has nothing to do.
+    let again = f.upshift(&["-y", "fleet", "apply", "fleet.toml", "--to", "3.0.0"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}
+
+#[test]
+fn a_failure_stops_the_rollout_rolls_that_installation_back_and_keeps_the_others() {
+    let f = Fleet::new("", true);
+    let notes = [f.auth.export(), f.a.export(), f.b.export()];
+    let run = f.upshift(&[
+        "-y",
+        "--json",
+        "fleet",
+        "apply",
+        "fleet.toml",
+        "--to",
+        "1.1.0",
+    ]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let end = run.json();
+    assert_eq!(end["outcome"], "stopped", "{end}");
+    assert_eq!(end["failed"][0][0], "notes-b", "{end}");
+    f.auth.assert_serves("1.1.0", &notes[0]);
+    f.a.assert_serves("1.1.0", &notes[1]);
+    f.b.assert_serves("1.0.0", &notes[2]);
+    let st = f
+        .upshift(&["--json", "fleet", "status", "fleet.toml"])
+        .json();
+    assert_eq!(st["run"]["outcome"], "failed", "{st}");
+}
+
+#[test]
+fn with_rollback_fleet_every_installation_returns_to_where_it_started() {
+    let f = Fleet::new("[rollout]\non_failure = \"rollback_fleet\"\n", true);
+    let notes = [f.auth.export(), f.a.export(), f.b.export()];
+    let run = f.upshift(&[
+        "-y",
+        "--json",
+        "fleet",
+        "apply",
+        "fleet.toml",
+        "--to",
+        "1.1.0",
+    ]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let end = run.json();
+    assert_eq!(
+        end["rolled_back"],
+        serde_json::json!(["notes-a", "auth"]),
+        "{end}"
+    );
+    f.auth.assert_serves("1.0.0", &notes[0]);
+    f.a.assert_serves("1.0.0", &notes[1]);
+    f.b.assert_serves("1.0.0", &notes[2]);
+    let ev = f.events();
+    // Users before what they use.
+    assert!(
+        at(&ev, "notes-a", "rollback.done") <= at(&ev, "auth", "rollback.started"),
+        "{ev:?}"
+    );
+}
