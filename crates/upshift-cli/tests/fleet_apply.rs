@@ -189,3 +189,115 @@ fn with_rollback_fleet_every_installation_returns_to_where_it_started() {
         "{ev:?}"
     );
 }
+
+/// Two `fleet apply` workers (two processes, as on two machines) share one
+/// journal in the harness's real PostgreSQL: each installation is upgraded
+/// exactly once (one run in its own journal); one worker is killed with its
+/// children (kill -9 of its process group, as if its machine died) while it
+/// upgrades an installation, and the other worker takes that installation
+/// over and finishes it by `upshift resume`.
+#[test]
+fn two_workers_on_one_postgres_journal_share_the_fleet_and_finish_a_dead_ones_installation() {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let pg = upshift_testkit::Postgres::start();
+    pg.psql("postgres", "CREATE DATABASE fleet");
+    let journal = format!(
+        "[journal]\nurl = \"postgres://postgres@127.0.0.1:{}/fleet\"\npassword = \"file:pg-password\"\n\n[rollout]\nmax_parallel = 2\n",
+        pg.port
+    );
+    let f = Fleet::new(&journal, false);
+    // Trust authentication ignores it; the secret reference is still read.
+    write(f.dir.path(), "pg-password", "unused-with-trust-auth\n");
+    let notes = [f.auth.export(), f.a.export(), f.b.export()];
+    let worker = |log: &str| {
+        let out = std::fs::File::create(f.dir.path().join(log)).unwrap();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_upshift"));
+        c.current_dir(f.dir.path())
+            .args(["-y", "fleet", "apply", "fleet.toml", "--to", "1.1.0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(out)
+            .process_group(0);
+        c.spawn().unwrap()
+    };
+    let doomed = worker("doomed.log");
+    let mut survivor = worker("survivor.log");
+    let logs = || {
+        let read = |n: &str| std::fs::read_to_string(f.dir.path().join(n)).unwrap_or_default();
+        format!(
+            "doomed:\n{}\nsurvivor:\n{}",
+            read("doomed.log"),
+            read("survivor.log")
+        )
+    };
+    let doomed_tag = format!("pid {}", doomed.id());
+    // Wait until the doomed worker is inside an installation's hop.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let victim = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the doomed worker never started a hop: {}\n{}",
+            logs(),
+            f.upshift(&["fleet", "status", "fleet.toml"]).stdout
+        );
+        let st = f.upshift(&["--json", "fleet", "status", "fleet.toml"]);
+        let started = (st.code == 0).then(|| st.json()).and_then(|st| {
+            st["events"].as_array().and_then(|ev| {
+                ev.iter()
+                    .find(|e| {
+                        e["event"] == "apply.started"
+                            && e["detail"]
+                                .as_str()
+                                .is_some_and(|d| d.ends_with(&doomed_tag))
+                    })
+                    .map(|e| e["installation"].as_str().unwrap().to_string())
+            })
+        });
+        if let Some(name) = started {
+            let d = match name.as_str() {
+                "auth" => &f.auth,
+                "notes-a" => &f.a,
+                _ => &f.b,
+            };
+            let h = d.upshift(&["--json", "history"]);
+            if h.code == 0 && h.json()[0]["outcome"] == "running" {
+                break name;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let killed = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", doomed.id())])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -9 of the doomed worker's group");
+    let mut doomed = doomed;
+    let _ = doomed.wait();
+    let status = survivor.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "the surviving worker: {}", logs());
+    let ev = f.events();
+    let resumed = ev
+        .iter()
+        .filter(|(w, e, _)| *w == victim && e == "apply.started")
+        .count();
+    assert_eq!(
+        resumed, 2,
+        "{victim} started by the dead worker, resumed by the other: {ev:?}"
+    );
+    for (d, n) in [(&f.auth, &notes[0]), (&f.a, &notes[1]), (&f.b, &notes[2])] {
+        d.assert_serves("1.1.0", n);
+        let h = d.upshift(&["--json", "history"]).json();
+        assert_eq!(h.as_array().unwrap().len(), 1, "upgraded exactly once: {h}");
+        assert_eq!(h[0]["outcome"], "succeeded", "{h}");
+    }
+    for name in ["auth", "notes-a", "notes-b"] {
+        let backups = ev
+            .iter()
+            .filter(|(w, e, _)| w == name && e == "backup.done")
+            .count();
+        assert_eq!(backups, 1, "{name} backed up once: {ev:?}");
+    }
+}

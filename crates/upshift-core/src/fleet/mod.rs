@@ -44,9 +44,29 @@ pub use plan::{FleetPlan, MemberPlan};
 pub struct Fleet {
     #[serde(default)]
     pub rollout: Rollout,
+    /// Where the rollout's journal is: beside the fleet file (SQLite) when
+    /// absent, or a PostgreSQL database several workers share.
+    pub journal: Option<SharedJournal>,
     /// The installations, in the file's order.
     #[serde(default)]
     pub installations: IndexMap<String, Member>,
+}
+
+/// `[journal] url = "postgres://user@host:port/db"`, `password = "env:NAME"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedJournal {
+    /// The database, without a password.
+    pub url: Spanned<String>,
+    /// The password, as a secret reference.
+    pub password: Option<crate::manifest::SecretRef>,
+    /// The fleet's name in that database (several fleets may share one).
+    #[serde(default = "default_fleet_name")]
+    pub name: String,
+}
+
+fn default_fleet_name() -> String {
+    "fleet".to_string()
 }
 
 /// One installation of the fleet.

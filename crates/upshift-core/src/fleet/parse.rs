@@ -29,6 +29,9 @@ pub fn parse_fleet(file: &str, src: &str) -> Result<Fleet, Diagnostic> {
         }
     }
     check_cycle(file, src, &fleet)?;
+    if let Some(j) = &fleet.journal {
+        check_journal_url(file, src, &j.url)?;
+    }
     check_rollout(file, src, &fleet)?;
     Ok(fleet)
 }
@@ -139,6 +142,33 @@ fn check_rollout(file: &str, src: &str, fleet: &Fleet) -> Result<(), Diagnostic>
             )
             .with_help(help));
         }
+    }
+    Ok(())
+}
+
+/// A PostgreSQL URL with no password in it (the password is a secret
+/// reference of its own, `password = "env:NAME"`).
+fn check_journal_url(file: &str, src: &str, url: &Spanned<String>) -> Result<(), Diagnostic> {
+    let u = url.get_ref();
+    let Some(rest) = u
+        .strip_prefix("postgres://")
+        .or_else(|| u.strip_prefix("postgresql://"))
+    else {
+        return Err(Diagnostic::at(
+            file,
+            src,
+            url.span(),
+            "`[journal] url` must be a PostgreSQL URL",
+        )
+        .with_help("write postgres://USER@HOST:PORT/DATABASE, or remove [journal] to keep the journal beside the fleet file"));
+    };
+    let userinfo = rest.split(['/', '?']).next().unwrap_or("").rsplit_once('@');
+    if userinfo.is_some_and(|(user, _)| user.contains(':')) {
+        return Err(Diagnostic::file(
+            file,
+            format!("`[journal] url` holds a password {}", crate::manifest::VALUE_HIDDEN),
+        )
+        .with_help("remove it from the URL and write `password = \"env:NAME\"` or `password = \"file:PATH\"`"));
     }
     Ok(())
 }

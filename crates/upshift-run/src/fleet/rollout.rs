@@ -64,34 +64,37 @@ pub struct Rollout<'a> {
     pub members: &'a dyn Members,
     /// A line for the operator (stderr).
     pub say: &'a (dyn Fn(&str) + Sync),
+    /// This worker, as its journal entries name it (`host pid N`).
+    pub worker: String,
 }
 
 type Step<T> = Result<T, FleetJournalError>;
 
+/// How often a worker looks again at installations other workers hold.
+const POLL: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Where an installation's last event leaves it.
+fn settled(last: Option<&str>) -> bool {
+    matches!(last, Some("apply.done" | "apply.skipped" | "apply.failed"))
+}
+
 impl Rollout<'_> {
-    /// Runs rollout `run` from wherever its journal says it stopped.
+    /// Runs rollout `run` from wherever its journal says it stopped,
+    /// alongside any other workers of the same journal.
     pub fn run(&self, run: &str) -> Step<RolloutEnd> {
         if let Some(end) = self.back_up_all(run)? {
             return Ok(end);
         }
-        let mut failed: Vec<(String, String)> = Vec::new();
         for (i, wave) in self.plan.waves.iter().enumerate() {
-            if let Some(sig) = crate::signals::received() {
-                return self.interrupted(run, "", &format!("{sig} before wave {}", i + 1));
-            }
             (self.say)(&format!(
                 "wave {}: {}",
                 i + 1,
                 wave.installations.join(", ")
             ));
-            let outcomes = self.wave(run, &wave.installations)?;
-            for (name, applied) in outcomes {
-                match applied {
-                    Applied::Done => {}
-                    Applied::Failed(why) => failed.push((name, why)),
-                    Applied::Interrupted(why) => return self.interrupted(run, &name, &why),
-                }
+            if let Some(end) = self.wave(run, i, &wave.installations)? {
+                return Ok(end);
             }
+            let failed = self.failures(run)?;
             if failed.len() > self.plan.max_failures as usize {
                 return self.stop(run, failed);
             }
@@ -99,6 +102,7 @@ impl Rollout<'_> {
                 std::thread::sleep(p.duration());
             }
         }
+        let failed = self.failures(run)?;
         if !failed.is_empty() {
             return self.stop(run, failed);
         }
@@ -108,40 +112,89 @@ impl Rollout<'_> {
         })
     }
 
-    /// Every installation backed up and verified before any stops.
+    /// Every installation backed up and verified before any stops (by
+    /// whichever worker takes it).
     fn back_up_all(&self, run: &str) -> Step<Option<RolloutEnd>> {
-        for m in &self.plan.installations {
-            if self.reached(run, &m.name, &["backup.done"])? {
-                continue;
-            }
-            (self.say)(&format!("backing up {}", m.name));
-            self.journal.record(run, &m.name, "backup.started", None)?;
-            if let Err(why) = self.members.backup(&m.name) {
-                self.journal
-                    .record(run, &m.name, "backup.failed", Some(&why))?;
+        loop {
+            let events = self.journal.events(run)?;
+            let has = |who: &str, what: &str| {
+                events
+                    .iter()
+                    .any(|e| e.installation == who && e.event == what)
+            };
+            if let Some(m) = self
+                .plan
+                .installations
+                .iter()
+                .find(|m| has(&m.name, "backup.failed"))
+            {
+                let why = format!(
+                    "its backup failed: {}",
+                    self.detail(run, &m.name, "backup.failed")?
+                );
                 self.journal.finish(run, "failed")?;
                 return Ok(Some(RolloutEnd::Stopped {
                     run_id: run.to_string(),
-                    failed: vec![(m.name.clone(), format!("its backup failed: {why}"))],
+                    failed: vec![(m.name.clone(), why)],
                     rolled_back: Vec::new(),
                 }));
             }
-            self.journal.record(run, &m.name, "backup.done", None)?;
+            let missing: Vec<&str> = self
+                .plan
+                .installations
+                .iter()
+                .map(|m| m.name.as_str())
+                .filter(|n| !has(n, "backup.done"))
+                .collect();
+            if missing.is_empty() {
+                return Ok(None);
+            }
+            let mut took = false;
+            for name in missing {
+                let Some(_claim) = self.journal.claim(run, name)? else {
+                    continue;
+                };
+                if self.reached(run, name, &["backup.done", "backup.failed"])? {
+                    continue;
+                }
+                took = true;
+                (self.say)(&format!("backing up {name}"));
+                self.journal
+                    .record(run, name, "backup.started", Some(&self.worker))?;
+                match self.members.backup(name) {
+                    Ok(()) => self.journal.record(run, name, "backup.done", None)?,
+                    Err(why) => self
+                        .journal
+                        .record(run, name, "backup.failed", Some(&why))?,
+                }
+            }
+            if !took {
+                if let Some(end) = self.wait(run)? {
+                    return Ok(Some(end));
+                }
+            }
         }
-        Ok(None)
     }
 
-    /// The installations of one wave, upgraded at once.
-    fn wave(&self, run: &str, names: &[String]) -> Step<Vec<(String, Applied)>> {
-        let mut todo = Vec::new();
-        for name in names {
-            let last = self.journal.last(run, name)?;
-            match last.as_deref() {
-                Some("apply.done" | "apply.skipped") => continue,
-                _ if self
+    /// One wave: this worker upgrades, at once, every installation of it
+    /// that no other worker holds, until none is left unsettled.
+    fn wave(&self, run: &str, index: usize, names: &[String]) -> Step<Option<RolloutEnd>> {
+        loop {
+            if let Some(sig) = crate::signals::received() {
+                return self
+                    .interrupted(run, "", &format!("{sig} in wave {}", index + 1))
+                    .map(Some);
+            }
+            let mut pending = Vec::new();
+            for name in names {
+                let last = self.journal.last(run, name)?;
+                if settled(last.as_deref()) {
+                    continue;
+                }
+                if self
                     .plan
                     .member(name)
-                    .is_some_and(|m| m.plan.hops.is_empty()) =>
+                    .is_some_and(|m| m.plan.hops.is_empty())
                 {
                     self.journal.record(
                         run,
@@ -149,26 +202,73 @@ impl Rollout<'_> {
                         "apply.skipped",
                         Some("already at its target"),
                     )?;
+                    continue;
                 }
-                last => todo.push((
-                    name.clone(),
-                    matches!(last, Some("apply.started" | "apply.interrupted")),
-                )),
+                pending.push(name.clone());
+            }
+            if pending.is_empty() {
+                return Ok(None);
+            }
+            // On a shared journal each worker takes one installation at a
+            // time, so the wave spreads over the workers.
+            let take = if self.journal.shared() { 1 } else { usize::MAX };
+            let mut mine = Vec::new();
+            for name in pending {
+                if mine.len() == take {
+                    break;
+                }
+                let Some(claim) = self.journal.claim(run, &name)? else {
+                    continue;
+                };
+                // Taken: what the journal says now is what stands.
+                let last = self.journal.last(run, &name)?;
+                if !settled(last.as_deref()) {
+                    let resume =
+                        matches!(last.as_deref(), Some("apply.started" | "apply.interrupted"));
+                    mine.push((name, resume, claim));
+                }
+            }
+            if mine.is_empty() {
+                if let Some(end) = self.wait(run)? {
+                    return Ok(Some(end));
+                }
+                continue;
+            }
+            for (name, applied) in self.upgrade(run, mine)? {
+                if let Applied::Interrupted(why) = applied {
+                    return self.interrupted(run, &name, &why).map(Some);
+                }
             }
         }
+    }
+
+    /// The installations this worker holds, upgraded in parallel threads,
+    /// each keeping its claim until it is done.
+    fn upgrade(
+        &self,
+        run: &str,
+        mine: Vec<(String, bool, Box<dyn super::journal::Claim>)>,
+    ) -> Step<Vec<(String, Applied)>> {
         let results: Vec<(String, Step<Applied>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = todo
-                .iter()
-                .map(|(name, resume)| (name.clone(), s.spawn(move || self.one(run, name, *resume))))
+            let handles: Vec<_> = mine
+                .into_iter()
+                .map(|(name, resume, claim)| {
+                    let who = name.clone();
+                    let h = s.spawn(move || {
+                        let out = self.one(run, &who, resume);
+                        drop(claim);
+                        out
+                    });
+                    (h, name)
+                })
                 .collect();
             handles
                 .into_iter()
-                .map(|(n, h)| {
-                    (
-                        n,
-                        h.join()
-                            .unwrap_or_else(|_| Ok(Applied::Failed("its thread panicked".into()))),
-                    )
+                .map(|(h, n)| {
+                    let r = h
+                        .join()
+                        .unwrap_or_else(|_| Ok(Applied::Failed("its thread panicked".into())));
+                    (n, r)
                 })
                 .collect()
         });
@@ -176,6 +276,48 @@ impl Rollout<'_> {
             .into_iter()
             .map(|(n, r)| r.map(|a| (n, a)))
             .collect()
+    }
+
+    /// Waits for other workers; the rollout's end if one of them ended it.
+    fn wait(&self, run: &str) -> Step<Option<RolloutEnd>> {
+        if let Some(sig) = crate::signals::received() {
+            return self
+                .interrupted(run, "", &format!("{sig} while other workers worked"))
+                .map(Some);
+        }
+        if let Some(r) = self.journal.run(run)?.filter(|r| r.outcome.is_some()) {
+            let failed = self.failures(run)?;
+            return Ok(Some(match failed.is_empty() {
+                true => RolloutEnd::Done { run_id: r.id },
+                false => RolloutEnd::Stopped {
+                    run_id: r.id,
+                    failed,
+                    rolled_back: Vec::new(),
+                },
+            }));
+        }
+        std::thread::sleep(POLL);
+        Ok(None)
+    }
+
+    /// The installations that failed in this rollout, with why.
+    fn failures(&self, run: &str) -> Step<Vec<(String, String)>> {
+        let events = self.journal.events(run)?;
+        Ok(events
+            .iter()
+            .filter(|e| e.event == "apply.failed")
+            .map(|e| (e.installation.clone(), e.detail.clone().unwrap_or_default()))
+            .collect())
+    }
+
+    fn detail(&self, run: &str, who: &str, what: &str) -> Step<String> {
+        Ok(self
+            .journal
+            .events(run)?
+            .into_iter()
+            .find(|e| e.installation == who && e.event == what)
+            .and_then(|e| e.detail)
+            .unwrap_or_default())
     }
 
     /// One installation: its links healthy, then its own run.
@@ -191,7 +333,8 @@ impl Rollout<'_> {
             "{} {name}",
             if resume { "resuming" } else { "upgrading" }
         ));
-        self.journal.record(run, name, "apply.started", None)?;
+        self.journal
+            .record(run, name, "apply.started", Some(&self.worker))?;
         let applied = self.members.apply(name, resume);
         let (event, detail) = match &applied {
             Applied::Done => ("apply.done", None),
@@ -238,6 +381,12 @@ impl Rollout<'_> {
         }
         let mut done = Vec::new();
         for name in upgraded.iter().rev() {
+            let Some(_claim) = self.journal.claim(run, name)? else {
+                continue;
+            };
+            if self.journal.last(run, name)?.as_deref() == Some("rollback.done") {
+                continue;
+            }
             (self.say)(&format!("rolling back {name}"));
             self.journal.record(run, name, "rollback.started", None)?;
             match self.members.rollback(name) {

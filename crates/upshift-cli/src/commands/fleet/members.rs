@@ -96,6 +96,14 @@ fn succeeded_at(status: &serde_json::Value, to: &str) -> bool {
     status["version"] == to && status["last_run"]["outcome"] == "succeeded"
 }
 
+/// Whether the installation's last run has not ended.
+fn unfinished(status: &serde_json::Value) -> bool {
+    matches!(
+        status["last_run"]["outcome"].as_str(),
+        Some("running" | "rolling_back")
+    )
+}
+
 /// The last lines of a log, for the fleet's journal and report.
 fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -155,11 +163,18 @@ impl Members for Children<'_> {
                 std::thread::sleep(std::time::Duration::from_millis(200));
                 continue;
             }
-            // Nothing left to resume: its run may have finished by itself.
-            if ended.code != code::OK && self.status(name).is_some_and(|s| succeeded_at(&s, &to)) {
+            if ended.code == code::OK {
                 return Applied::Done;
             }
-            return applied(ended);
+            // Nothing left to resume: its run finished by itself, or was
+            // cut off before it began (then it is applied now).
+            match self.status(name) {
+                Some(s) if succeeded_at(&s, &to) => return Applied::Done,
+                Some(s) if !unfinished(&s) && s["version"] != to.as_str() => {
+                    return applied(self.upshift(name, &["apply", "--to", &to]))
+                }
+                _ => return applied(ended),
+            }
         }
     }
 

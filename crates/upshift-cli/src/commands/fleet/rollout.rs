@@ -6,7 +6,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use upshift_core::fleet::{Fleet, FleetPlan};
-use upshift_run::fleet::{FleetJournal, Rollout, RolloutEnd};
+use upshift_run::fleet::{
+    FleetJournal, FleetStore, PostgresFleet, Rollout, RolloutEnd, SqliteFleet,
+};
 
 use super::members::Children;
 use crate::error::{code, CliError};
@@ -20,13 +22,40 @@ fn state_dir(fleet: &Path) -> PathBuf {
         .join(".upshift-fleet")
 }
 
-fn journal(fleet: &Path) -> Result<FleetJournal, CliError> {
-    FleetJournal::open(&state_dir(fleet).join("journal.db"))
-        .map_err(|e| CliError::Failed(e.to_string()))
+/// The fleet's journal: its `[journal]` database, else SQLite beside the file.
+fn journal(path: &Path, fleet: &Fleet) -> Result<FleetJournal, CliError> {
+    let store: Box<dyn FleetStore> = match &fleet.journal {
+        None => Box::new(SqliteFleet::open(&state_dir(path).join("journal.db")).map_err(failed)?),
+        Some(j) => {
+            let base = path.parent().unwrap_or(Path::new("."));
+            let password = j
+                .password
+                .as_ref()
+                .map(|r| upshift_backup::read_secret(r, base))
+                .transpose()
+                .map_err(|why| {
+                    CliError::BadInput(format!("`[journal] password` of {}: {why}", path.display()))
+                })?;
+            Box::new(
+                PostgresFleet::open(j.url.get_ref(), password.as_deref(), &j.name)
+                    .map_err(failed)?,
+            )
+        }
+    };
+    Ok(FleetJournal::new(store))
 }
 
-/// Held while a rollout runs: one rollout of a fleet at a time.
-fn lock(fleet: &Path) -> Result<File, CliError> {
+/// The fleet file alone (for commands that need no plan).
+fn fleet_only(path: &Path) -> Result<Fleet, CliError> {
+    Ok(super::plan::load(path)?.2)
+}
+
+/// Held while a rollout runs: one worker at a time on a journal beside
+/// the fleet file (a shared journal has a row lock per installation instead).
+fn lock(fleet: &Path, journal: &FleetJournal) -> Result<Option<File>, CliError> {
+    if journal.shared() {
+        return Ok(None);
+    }
     let dir = state_dir(fleet);
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::Failed(format!("{}: {e}", dir.display())))?;
@@ -38,7 +67,7 @@ fn lock(fleet: &Path) -> Result<File, CliError> {
         .open(&path)
         .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        Ok(()) => Ok(Some(file)),
         Err(_) => Err(CliError::Locked(format!(
             "another `upshift fleet` command is rolling out {} (lock {}): wait for it, or see `upshift fleet status {}`",
             fleet.display(),
@@ -54,47 +83,84 @@ fn failed(e: upshift_run::fleet::FleetJournalError) -> CliError {
 
 pub fn apply(settings: &Settings, path: &Path, to: Option<&str>) -> Result<i32, CliError> {
     let (fleet, plan) = super::plan::make(settings, path, to)?;
-    let _lock = lock(path)?;
-    let journal = journal(path)?;
-    if let Some(open) = journal.unfinished().map_err(failed)? {
-        return Err(CliError::BadInput(format!(
-            "the fleet's rollout {} (to {}) has not finished: `upshift fleet resume {}` continues it, `upshift fleet rollback {}` undoes it",
-            open.id,
-            open.target,
-            path.display(),
-            path.display()
-        )));
+    let journal = journal(path, &fleet)?;
+    let _lock = lock(path, &journal)?;
+    let target = to.unwrap_or(OWN_TARGETS);
+    if !journal.shared() {
+        if let Some(open) = journal.unfinished().map_err(failed)? {
+            return Err(unfinished(path, &open));
+        }
     }
-    let target = to.unwrap_or("each installation's own `to`");
-    let run = journal.begin(target).map_err(failed)?;
+    let question = format!(
+        "Upgrade {} installations of {} in {} waves (each backed up first)?",
+        plan.installations.len(),
+        path.display(),
+        plan.waves.len()
+    );
+    if !settings.confirm(&question) {
+        return Err(CliError::Failed("not confirmed: nothing changed".into()));
+    }
+    let names: Vec<String> = plan.installations.iter().map(|m| m.name.clone()).collect();
+    let (run, created) = journal.join_or_begin(target, &names).map_err(failed)?;
+    if !created {
+        let open = journal.run(&run).map_err(failed)?;
+        if open.as_ref().is_some_and(|o| o.target != target) {
+            return Err(unfinished(path, &open.expect("checked")));
+        }
+        crate::printer::note!(
+            settings.printer,
+            "joining the fleet's rollout {run}, with the other workers on its journal"
+        );
+    }
     roll_out(settings, path, &fleet, &plan, &journal, &run)
 }
 
+/// Recorded as a rollout's target when each installation has its own `to`.
+const OWN_TARGETS: &str = "each installation's own `to`";
+
+fn unfinished(path: &Path, open: &upshift_run::fleet::FleetRun) -> CliError {
+    CliError::BadInput(format!(
+        "the fleet's rollout {} (to {}) has not finished: `upshift fleet resume {}` continues it, `upshift fleet rollback {}` undoes it",
+        open.id,
+        open.target,
+        path.display(),
+        path.display()
+    ))
+}
+
+fn recorded_target(run: &upshift_run::fleet::FleetRun) -> Option<&str> {
+    (run.target != OWN_TARGETS).then_some(run.target.as_str())
+}
+
 pub fn resume(settings: &Settings, path: &Path) -> Result<i32, CliError> {
-    let _lock = lock(path)?;
-    let journal = journal(path)?;
+    let journal = journal(path, &fleet_only(path)?)?;
+    let _lock = lock(path, &journal)?;
     let Some(open) = journal.unfinished().map_err(failed)? else {
         return Err(CliError::Failed(format!(
             "no unfinished rollout of {} to resume",
             path.display()
         )));
     };
-    let to = (!open.target.starts_with("each installation")).then_some(open.target.as_str());
-    let (fleet, plan) = super::plan::make(settings, path, to)?;
+    let (fleet, plan) = super::plan::make(settings, path, recorded_target(&open))?;
     roll_out(settings, path, &fleet, &plan, &journal, &open.id)
 }
 
 pub fn rollback(settings: &Settings, path: &Path) -> Result<i32, CliError> {
-    let _lock = lock(path)?;
-    let journal = journal(path)?;
+    let journal = journal(path, &fleet_only(path)?)?;
+    let _lock = lock(path, &journal)?;
     let Some(last) = journal.runs().map_err(failed)?.pop() else {
         return Err(CliError::Failed(format!(
             "{} has no rollout to roll back",
             path.display()
         )));
     };
-    let to = (!last.target.starts_with("each installation")).then_some(last.target.as_str());
-    let (fleet, plan) = super::plan::make(settings, path, to)?;
+    let (fleet, plan) = super::plan::make(settings, path, recorded_target(&last))?;
+    if !settings.confirm(&format!(
+        "Roll back every installation rollout {} upgraded?",
+        last.id
+    )) {
+        return Err(CliError::Failed("not confirmed: nothing changed".into()));
+    }
     let children = children(settings, path, &plan, &last.id);
     let rollout = rollout_of(&fleet, &plan, &journal, &children);
     let done = rollout.roll_back_upgraded(&last.id).map_err(failed)?;
@@ -140,6 +206,11 @@ fn rollout_of<'a>(
         journal,
         members: children,
         say: &SAY,
+        worker: format!(
+            "{} pid {}",
+            upshift_run::lock::hostname(),
+            std::process::id()
+        ),
     }
 }
 
@@ -181,7 +252,7 @@ fn roll_out(
 }
 
 pub fn status(settings: &Settings, path: &Path) -> Result<i32, CliError> {
-    let journal = journal(path)?;
+    let journal = journal(path, &fleet_only(path)?)?;
     let Some(run) = journal.runs().map_err(failed)?.pop() else {
         settings.printer.json(&serde_json::json!({ "run": null }));
         settings
@@ -213,7 +284,7 @@ pub fn status(settings: &Settings, path: &Path) -> Result<i32, CliError> {
 }
 
 pub fn history(settings: &Settings, path: &Path) -> Result<i32, CliError> {
-    let runs = journal(path)?.runs().map_err(failed)?;
+    let runs = journal(path, &fleet_only(path)?)?.runs().map_err(failed)?;
     settings.printer.json(&runs);
     let rows: Vec<Vec<String>> = runs
         .iter()
