@@ -34,6 +34,15 @@ pub enum CliError {
     Backup(Box<upshift_backup::BackupError>),
     #[error(transparent)]
     Step(Box<upshift_run::StepError>),
+    /// An upstream git checkout the plan reads (`compose.upstream`).
+    #[error(transparent)]
+    Upstream(Box<upshift_run::UpstreamError>),
+}
+
+impl From<upshift_run::UpstreamError> for CliError {
+    fn from(e: upshift_run::UpstreamError) -> Self {
+        CliError::Upstream(Box::new(e))
+    }
 }
 
 impl From<upshift_run::StepError> for CliError {
@@ -66,6 +75,10 @@ impl CliError {
             CliError::Step(e) if e.is_bad_input() => code::BAD_INPUT,
             CliError::Step(_) => code::FAILED,
             CliError::Run(e) => run_code(e),
+            CliError::Upstream(e) => match **e {
+                upshift_run::UpstreamError::Input(_) => code::BAD_INPUT,
+                upshift_run::UpstreamError::Git { .. } => code::FAILED,
+            },
         }
     }
 }
