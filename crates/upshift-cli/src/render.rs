@@ -170,10 +170,10 @@ fn upstream(
         u.files.len(),
         if u.files.len() == 1 { "" } else { "s" }
     );
-    out += &format!("    review: git -C {top} {}\n", u.command);
+    out += &format!("    review: {}\n", u.command);
     if let Some(l) = u.local.as_ref().filter(|l| l.commits > 0) {
         out += &format!(
-            "    your branch: {} commit{} that {} does not have ({}): the merge keeps them\n",
+            "    your branch: {} commit{} that {} does not have ({}): the merge keeps your changes\n",
             l.commits,
             if l.commits == 1 { "" } else { "s" },
             u.tag,

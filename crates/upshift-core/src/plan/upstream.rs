@@ -19,7 +19,7 @@ pub struct UpstreamChange {
     pub tag: String,
     /// The paths the diff covers (empty: the whole repository).
     pub paths: Vec<String>,
-    /// The command that shows this diff, for the operator.
+    /// The command that shows this diff, for the operator (`git -C TOP diff …`).
     pub command: String,
     /// The files upstream changed, with lines added and removed.
     pub files: Vec<FileChange>,

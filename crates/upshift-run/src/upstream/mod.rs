@@ -155,7 +155,10 @@ impl<'a> Checkout<'a> {
             from: from_name.to_string(),
             tag: tag.to_string(),
             paths,
-            command: format!("git diff {from_name}...{tag}{shown_paths}"),
+            command: format!(
+                "git -C {} diff {from_name}...{tag}{shown_paths}",
+                shell_word(&self.git.top().display().to_string())
+            ),
             files: numstat.lines().filter_map(file_change).collect(),
             diff,
             local,
@@ -221,6 +224,19 @@ impl<'a> Checkout<'a> {
             repository: self.git.top().display().to_string(),
             message,
         }
+    }
+}
+
+/// `word` as one shell word: as it is when plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
