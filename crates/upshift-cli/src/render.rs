@@ -118,7 +118,7 @@ pub fn plan(plan: &Plan, catalog: &upshift_core::Catalog) -> String {
             }
         }
         for u in &hop.upstream {
-            out += &upstream(u, hop, i + 1 == n);
+            out += &upstream(u);
         }
         out += "  steps (* = past the point of no return: a failure is undone by restoring the snapshot):\n";
         let rows: Vec<Vec<String>> = hop
@@ -156,11 +156,7 @@ const UPSTREAM_DIFF_LINES: usize = 80;
 
 /// What merging the hop's upstream tag brings into a compose project's
 /// files, and that the merge is the operator's to do.
-fn upstream(
-    u: &upshift_core::plan::UpstreamChange,
-    hop: &upshift_core::plan::Hop,
-    last: bool,
-) -> String {
+fn upstream(u: &upshift_core::plan::UpstreamChange) -> String {
     let (added, removed) = u.lines();
     let top = &u.repository;
     let mut out = format!(
@@ -193,11 +189,16 @@ fn upstream(
             format!("    merge: cannot tell whether it conflicts: {why}\n")
         }
     };
-    out += &format!(
-        "    upshift deploys the images; the merge is yours: `git -C {top} merge {}` on the production branch{}\n",
-        u.tag,
-        if last { String::new() } else { format!(" (to merge between hops, apply one at a time: `upshift apply --to {}`)", hop.to) }
-    );
+    out += &match &u.merge {
+        upshift_core::plan::MergeOutlook::Conflicts { .. } => format!(
+            "    `upshift apply` stops before the window: merge it yourself first (`git -C {top} merge {}`, resolve, commit); apply then finds it merged\n",
+            u.tag
+        ),
+        _ => format!(
+            "    `upshift apply` merges it into the checked-out branch at the swap, after the final backup (`git -C {top} merge {}`); a rollback resets the branch to its commit before\n",
+            u.tag
+        ),
+    };
     let lines: Vec<&str> = u.diff.lines().collect();
     for line in lines.iter().take(UPSTREAM_DIFF_LINES) {
         out += format!("      {line}").trim_end();

@@ -3,8 +3,8 @@
 //! it (https://docs.mender.io/3.6/server-installation/upgrading): a
 //! production branch from the 3.6.3 tag with the operator's changes
 //! committed, upstream's releases as tags. Each hop of the plan shows the
-//! images it deploys and what `git merge <tag>` brings into `template/`
-//! and `docker-compose.yml`. The repository is built here with the real
+//! images it deploys, what `git merge <tag>` brings into `template/`
+//! and `docker-compose.yml`, and that `apply` merges it at the swap. The repository is built here with the real
 //! git, each release's files carrying the images the built-in catalog
 //! lists for it, so the test follows the catalog.
 
@@ -296,9 +296,10 @@ fn the_plan_text_shows_the_template_diff_and_the_merge_to_run() {
         format!("review: git -C {top} diff HEAD...3.7.7 -- template docker-compose.yml"),
         "your branch: 1 commit that 3.7.7 does not have (production/docker-compose.yml, production/prod.yml, production/upshift.toml): the merge keeps your changes".to_string(),
         "merge: `git merge 3.7.7` has no conflicts".to_string(),
-        format!("upshift deploys the images; the merge is yours: `git -C {top} merge 3.7.7` on the production branch (to merge between hops, apply one at a time: `upshift apply --to 3.7.7`)"),
+        format!("`upshift apply` merges it into the checked-out branch at the swap, after the final backup (`git -C {top} merge 3.7.7`); a rollback resets the branch to its commit before"),
+        "merge tag 3.7.7 into the checked-out branch of .. (compose project menderproduction; its commit is journaled, a rollback resets the branch to it)".to_string(),
         "upstream files of menderproduction".to_string(),
-        format!("`git -C {top} merge 4.0.1` on the production branch\n"),
+        format!("(`git -C {top} merge 4.0.1`)"),
         "+    image: docker.io/mendersoftware/deployments:mender-3.7.7".to_string(),
         "+    image: docker.io/mendersoftware/deployments:v4.0.1".to_string(),
     ] {
@@ -346,7 +347,7 @@ fn a_conflicting_local_change_is_reported_as_a_conflict() {
     assert!(text(&second["merge"]["why"]).contains("merging 3.7.7 conflicts first"));
     let human = repo.plan(false);
     assert!(
-        human.stdout.contains("merge: CONFLICTS in template/prod.yml: `git merge 3.7.7` stops for you to resolve them"),
+        human.stdout.contains("merge: CONFLICTS in template/prod.yml: `git merge 3.7.7` stops for you to resolve them\n    `upshift apply` stops before the window: merge it yourself first"),
         "{}",
         human.stdout
     );

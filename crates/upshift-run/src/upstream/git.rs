@@ -122,6 +122,70 @@ impl Git {
         self.output(&args)
     }
 
+    /// Whether commit `a` is `b` or an ancestor of it.
+    pub fn is_ancestor(&self, a: &str, b: &str) -> Result<bool, String> {
+        let out = self
+            .run(&["merge-base", "--is-ancestor", "--end-of-options", a, b])
+            .map_err(|e| format!("cannot run git: {e}"))?;
+        match out.code {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(format!(
+                "`git merge-base --is-ancestor` failed: {}",
+                out.stderr.trim()
+            )),
+        }
+    }
+
+    /// Whether a merge was left unfinished (`MERGE_HEAD` exists).
+    pub fn merging(&self) -> Result<bool, String> {
+        Ok(self.commit("MERGE_HEAD")?.is_some())
+    }
+
+    /// The branch checked out (`refs/heads/…`), if any.
+    pub fn branch(&self) -> Option<String> {
+        self.output(&["symbolic-ref", "--quiet", "HEAD"])
+            .ok()
+            .map(|b| b.trim().to_string())
+    }
+
+    /// `git merge` of commit `commit` with `message`, committing as the
+    /// repository's user or, when it names none, as upshift.
+    pub fn merge(&self, commit: &str, message: &str) -> Result<String, String> {
+        let named = self
+            .output(&["config", "--get", "user.email"])
+            .is_ok_and(|e| !e.trim().is_empty());
+        let mut args = Vec::new();
+        if !named {
+            args.extend([
+                "-c",
+                "user.name=upshift",
+                "-c",
+                "user.email=upshift@localhost",
+            ]);
+        }
+        args.extend([
+            "merge",
+            "--no-edit",
+            "-m",
+            message,
+            "--end-of-options",
+            commit,
+        ]);
+        self.output(&args)
+    }
+
+    /// `git merge --abort`.
+    pub fn abort_merge(&self) -> Result<String, String> {
+        self.output(&["merge", "--abort"])
+    }
+
+    /// `git reset --keep COMMIT`: the branch back to `commit`, keeping
+    /// uncommitted changes (refused when one is in a file that differs).
+    pub fn reset_keep(&self, commit: &str) -> Result<String, String> {
+        self.output(&["reset", "--keep", "--end-of-options", commit])
+    }
+
     /// `git --version`'s text (`git version 2.47.3`).
     pub fn version(&self) -> String {
         self.output(&["--version"])

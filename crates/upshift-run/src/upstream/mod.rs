@@ -7,8 +7,8 @@
 //! hop's tag after it), the branch's own commits the merge keeps, and
 //! whether the merge conflicts. Reads the checkout; changes nothing in it.
 
-mod git;
-mod merge;
+pub(crate) mod git;
+pub(crate) mod merge;
 
 use toml::Spanned;
 use upshift_core::catalog::Release;
