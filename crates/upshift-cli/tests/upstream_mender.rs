@@ -415,3 +415,27 @@ fn hostile_tags_are_refused_before_git_sees_them() {
     }
     assert!(!marker.exists());
 }
+
+/// A saved plan keeps each hop's upstream diff for review, and stays
+/// applicable: the diff is read from the checkout, not planned, so
+/// `apply --plan` does not compare it.
+#[test]
+fn a_saved_plan_keeps_the_diff_and_stays_applicable() {
+    let repo = Integration::new();
+    let saved = repo.production().join("saved-plan.json");
+    let run = upshift(&repo.production())
+        .args(["plan", "--to", "4.0.1", "--out", saved.to_str().unwrap()])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&saved).unwrap();
+    let plan: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(plan["hops"][0]["upstream"][0]["tag"], "3.7.7");
+    let show = upshift(&repo.production())
+        .args(["--json", "show", saved.to_str().unwrap()])
+        .run();
+    assert_eq!(show.code, 0, "{}{}", show.stdout, show.stderr);
+    assert_eq!(show.json()["applicable"], true, "{}", show.stdout);
+    assert!(show
+        .stdout
+        .contains("+    image: docker.io/mendersoftware/deployments:v4.0.1"));
+}
