@@ -439,3 +439,53 @@ fn a_saved_plan_keeps_the_diff_and_stays_applicable() {
         .stdout
         .contains("+    image: docker.io/mendersoftware/deployments:v4.0.1"));
 }
+
+/// A catalog copy whose 4.0.1 names its own tag (`upstream_tag`): the
+/// plan looks for that tag; a hostile one is refused when the catalog loads.
+#[test]
+fn a_releases_upstream_tag_in_the_catalog_names_its_tag() {
+    let repo = Integration::new();
+    let cat = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(common::repo().join("catalogs/mender.toml")).unwrap();
+    let at = "version = \"4.0.1\"\n";
+    assert_eq!(src.matches(at).count(), 1);
+    let with = |tag: &str| src.replacen(at, &format!("{at}upstream_tag = \"{tag}\"\n"), 1);
+    let plan = |json: bool| {
+        let mut args = vec![
+            "--catalog",
+            cat.path().to_str().unwrap(),
+            "plan",
+            "--to",
+            "4.0.1",
+        ];
+        if json {
+            args.insert(0, "--json");
+        }
+        upshift(&repo.production()).args(args).run()
+    };
+    std::fs::write(cat.path().join("mender.toml"), with("integration-4.0.1")).unwrap();
+    let run = plan(false);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("has no tag `integration-4.0.1`"),
+        "{}",
+        run.stderr
+    );
+    git(&repo.top, &["tag", "integration-4.0.1", "4.0.1"]);
+    let run = plan(true);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let p = run.json();
+    assert_eq!(p["hops"][0]["upstream"][0]["tag"], "3.7.7");
+    assert_eq!(p["hops"][1]["upstream"][0]["tag"], "integration-4.0.1");
+
+    std::fs::write(cat.path().join("mender.toml"), with("--upload-pack=x")).unwrap();
+    let run = plan(false);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("`upstream_tag`: `--upload-pack=x` is not a tag name"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("mender.toml:"), "{}", run.stderr);
+}

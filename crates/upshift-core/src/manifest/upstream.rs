@@ -228,3 +228,64 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod parse_tests {
+    use crate::manifest::parse_manifest;
+
+    fn manifest(upstream_a: &str, upstream_b: &str) -> String {
+        format!(
+            "[installation]\nname = \"m\"\nproduct = \"mender\"\nversion = \"3.6.3\"\n\
+             [services.a]\ndriver = \"compose\"\n[services.a.compose]\nproject = \"p\"\n{upstream_a}\n\
+             [services.b]\ndriver = \"compose\"\n[services.b.compose]\nproject = \"p\"\n{upstream_b}\n"
+        )
+    }
+
+    #[test]
+    fn a_hostile_tag_is_refused_at_its_line() {
+        let src = manifest("upstream = { tag = \"--upload-pack=touch x\" }", "");
+        let e = parse_manifest("m.toml", &src).unwrap_err();
+        assert_eq!(e.line, 9, "{e}");
+        assert!(
+            e.message.contains("is not a tag name: it starts with `-`"),
+            "{e}"
+        );
+        assert!(e.help.clone().unwrap().contains("{version}"));
+    }
+
+    #[test]
+    fn a_path_leaving_the_repository_is_refused() {
+        let src = manifest("upstream = { paths = [\"template\", \"../etc\"] }", "");
+        let e = parse_manifest("m.toml", &src).unwrap_err();
+        assert_eq!((e.line, e.column), (9, 35), "{e}");
+        assert!(e.message.contains("leaves the repository"), "{e}");
+    }
+
+    #[test]
+    fn one_project_names_one_checkout() {
+        let same = "upstream = { checkout = \"..\" }";
+        assert!(parse_manifest("m.toml", &manifest(same, same)).is_ok());
+        assert!(parse_manifest("m.toml", &manifest(same, "")).is_ok());
+        let e = parse_manifest(
+            "m.toml",
+            &manifest(same, "upstream = { checkout = \"../other\" }"),
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 14, "{e}");
+        assert!(
+            e.message.contains("another upstream checkout than `a`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_the_allowed_ones() {
+        let e = parse_manifest("m.toml", &manifest("upstream = { branch = \"main\" }", ""))
+            .unwrap_err();
+        let help = e.help.clone().unwrap_or_default();
+        assert!(
+            help.contains("`checkout`") && help.contains("`tag`") && help.contains("`paths`"),
+            "{e} {help}"
+        );
+    }
+}
