@@ -233,3 +233,30 @@ fn a_merge_that_would_conflict_stops_the_run_before_any_service_stops() {
     assert_eq!(head(&inst), before);
     assert_eq!(inst.images(), ["auth=IMAGE:1.0.0", "notes=IMAGE:1.0.0"]);
 }
+
+/// An uncommitted change in a file the merge changes: `git merge` would
+/// refuse at the swap, so the run stops before any service stops.
+#[test]
+fn an_uncommitted_change_in_the_merges_way_stops_the_run_before_any_service_stops() {
+    need_docker!();
+    let inst = Install::new("mergedirty", &["1.0.0", "1.1.0"], "1.0.0", None);
+    let before = checkout(&inst, None);
+    let edited = template("1.0.0") + "# not committed\n";
+    std::fs::write(inst.dir.join("template/compose.yml"), &edited).unwrap();
+    let r = inst.upshift(&["-y", "apply", "--to", "1.1.0"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "uncommitted changes in template/compose.yml, which merging tag 1.1.0 changes"
+        ),
+        "{}",
+        r.stderr
+    );
+    let j = inst.journal();
+    assert!(!j.iter().any(|l| l.contains("stop.")), "{}", j.join("\n"));
+    assert_eq!(head(&inst), before);
+    assert_eq!(
+        std::fs::read_to_string(inst.dir.join("template/compose.yml")).unwrap(),
+        edited
+    );
+}

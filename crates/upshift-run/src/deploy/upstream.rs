@@ -122,6 +122,7 @@ impl CheckoutAt {
                 self.top, self.tag
             ));
         }
+        self.no_uncommitted_change_in_its_way()?;
         match MergeSim::from_head(&self.head).next(&self.git, &self.tag_commit, &self.tag, None) {
             MergeOutlook::Clean => Ok(format!("{}: tag {} merges without conflicts", self.top, self.tag)),
             MergeOutlook::Conflicts { files } => Err(self
@@ -132,6 +133,38 @@ impl CheckoutAt {
                 )))),
             MergeOutlook::Unknown { why } => Ok(format!("{}: tag {} (conflicts not known: {why})", self.top, self.tag)),
         }
+    }
+
+    /// `git merge` refuses to overwrite an uncommitted change: find that
+    /// out before the window, not at the swap.
+    fn no_uncommitted_change_in_its_way(&self) -> StepResult<()> {
+        let names = |revs: &[&str]| -> StepResult<Vec<String>> {
+            let out = self.git.diff_names(revs).map_err(|e| self.fail(e))?;
+            Ok(out.lines().map(str::to_string).collect())
+        };
+        let base = self
+            .git
+            .merge_base(&self.head, &self.tag_commit)
+            .map_err(|e| self.fail(e))?;
+        let Some(base) = base else { return Ok(()) };
+        let merged = names(&[&base, &self.tag_commit])?;
+        let hit: Vec<String> = names(&[&self.head])?
+            .into_iter()
+            .filter(|f| merged.contains(f))
+            .collect();
+        if hit.is_empty() {
+            return Ok(());
+        }
+        Err(self
+            .fail(format!(
+                "uncommitted changes in {}, which merging tag {} changes",
+                hit.join(", "),
+                self.tag
+            ))
+            .hint(Some(format!(
+                "commit them to the production branch (`git -C {} commit -a`) or stash them, then apply again",
+                self.top
+            ))))
     }
 
     /// Merges the tag, once: an unfinished merge is aborted first.

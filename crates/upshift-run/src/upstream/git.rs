@@ -186,6 +186,15 @@ impl Git {
         self.output(&["reset", "--keep", "--end-of-options", commit])
     }
 
+    /// `git diff --name-only` against one commit (the working tree's
+    /// tracked files) or between two.
+    pub fn diff_names(&self, revs: &[&str]) -> Result<String, String> {
+        let mut args = vec!["diff", "--name-only", "--no-ext-diff", "--end-of-options"];
+        args.extend_from_slice(revs);
+        args.push("--");
+        self.output(&args)
+    }
+
     /// `git --version`'s text (`git version 2.47.3`).
     pub fn version(&self) -> String {
         self.output(&["--version"])
