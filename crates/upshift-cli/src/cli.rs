@@ -132,7 +132,10 @@ Examples:
     #[command(
         after_help = "Each hop lands on the newest release that the next stop accepts; steps marked
 `*` are past the point of no return (a failure there is undone by restoring
-the snapshot taken just before).
+the snapshot taken just before). A compose project whose files come from a
+git checkout of upstream's repository (`upstream` in its compose table) shows,
+per hop, what merging the release's tag brings in (`git diff FROM...TAG`),
+the branch's own commits the merge keeps, and whether it conflicts.
 
 Examples:
   upshift plan --to 3.0.0

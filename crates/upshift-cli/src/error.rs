@@ -40,6 +40,15 @@ pub enum CliError {
     /// An error of one installation of a fleet, carried unchanged.
     #[error("installation `{name}`: {source}")]
     Member { name: String, source: Box<CliError> },
+    /// An upstream git checkout the plan reads (`compose.upstream`).
+    #[error(transparent)]
+    Upstream(Box<upshift_run::UpstreamError>),
+}
+
+impl From<upshift_run::UpstreamError> for CliError {
+    fn from(e: upshift_run::UpstreamError) -> Self {
+        CliError::Upstream(Box::new(e))
+    }
 }
 
 impl From<upshift_run::StepError> for CliError {
@@ -74,6 +83,10 @@ impl CliError {
             CliError::Run(e) => run_code(e),
             CliError::Member { source, .. } => source.exit_code(),
             CliError::Locked(_) => code::LOCKED,
+            CliError::Upstream(e) => match **e {
+                upshift_run::UpstreamError::Input(_) => code::BAD_INPUT,
+                upshift_run::UpstreamError::Git { .. } => code::FAILED,
+            },
         }
     }
 

@@ -117,6 +117,9 @@ pub fn plan(plan: &Plan, catalog: &upshift_core::Catalog) -> String {
                 out += &format!("{line}\n");
             }
         }
+        for u in &hop.upstream {
+            out += &upstream(u);
+        }
         out += "  steps (* = past the point of no return: a failure is undone by restoring the snapshot):\n";
         let rows: Vec<Vec<String>> = hop
             .steps
@@ -146,6 +149,68 @@ pub fn plan(plan: &Plan, catalog: &upshift_core::Catalog) -> String {
         }
     }
     out.trim_end().to_string()
+}
+
+/// Lines of an upstream diff shown per hop; `--json` has all of it.
+const UPSTREAM_DIFF_LINES: usize = 80;
+
+/// What merging the hop's upstream tag brings into a compose project's
+/// files, and that the merge is the operator's to do.
+fn upstream(u: &upshift_core::plan::UpstreamChange) -> String {
+    let (added, removed) = u.lines();
+    let top = &u.repository;
+    let mut out = format!(
+        "  upstream files of {} (git checkout {top}): tag {}, {} file{} changed, +{added} -{removed}\n",
+        u.project,
+        u.tag,
+        u.files.len(),
+        if u.files.len() == 1 { "" } else { "s" }
+    );
+    out += &format!("    review: {}\n", u.command);
+    if let Some(l) = u.local.as_ref().filter(|l| l.commits > 0) {
+        out += &format!(
+            "    your branch: {} commit{} that {} does not have ({}): the merge keeps your changes\n",
+            l.commits,
+            if l.commits == 1 { "" } else { "s" },
+            u.tag,
+            l.files.join(", ")
+        );
+    }
+    out += &match &u.merge {
+        upshift_core::plan::MergeOutlook::Clean => {
+            format!("    merge: `git merge {}` has no conflicts\n", u.tag)
+        }
+        upshift_core::plan::MergeOutlook::Conflicts { files } => format!(
+            "    merge: CONFLICTS in {}: `git merge {}` stops for you to resolve them\n",
+            files.join(", "),
+            u.tag
+        ),
+        upshift_core::plan::MergeOutlook::Unknown { why } => {
+            format!("    merge: cannot tell whether it conflicts: {why}\n")
+        }
+    };
+    out += &match &u.merge {
+        upshift_core::plan::MergeOutlook::Conflicts { .. } => format!(
+            "    `upshift apply` stops before the window: merge it yourself first (`git -C {top} merge {}`, resolve, commit); apply then finds it merged\n",
+            u.tag
+        ),
+        _ => format!(
+            "    `upshift apply` merges it into the checked-out branch at the swap, after the final backup (`git -C {top} merge {}`); a rollback resets the branch to its commit before\n",
+            u.tag
+        ),
+    };
+    let lines: Vec<&str> = u.diff.lines().collect();
+    for line in lines.iter().take(UPSTREAM_DIFF_LINES) {
+        out += format!("      {line}").trim_end();
+        out += "\n";
+    }
+    if lines.len() > UPSTREAM_DIFF_LINES {
+        out += &format!(
+            "      … {} more lines: run the review command above\n",
+            lines.len() - UPSTREAM_DIFF_LINES
+        );
+    }
+    out
 }
 
 /// Each hop's config changes, as the plan's preview made them: the diff

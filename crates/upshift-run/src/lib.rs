@@ -16,6 +16,8 @@
 //! - [`orphans`]: programs a killed upshift left running, stopped before the next command acts.
 //! - [`executor`]: `apply`, `resume`, `rollback`.
 //! - [`installed`]: the version an installation is at, and moving it outside a run.
+//! - [`upstream`]: what a hop's merge of upstream's tag brings into a
+//!   compose project kept in a git checkout of upstream's repository.
 //! - [`snapshots`]: what the journal says about snapshots: those a rollback
 //!   may need (retention keeps them), and which verified.
 
@@ -36,6 +38,7 @@ pub mod proc;
 pub mod signals;
 pub mod snapshots;
 pub mod state;
+pub mod upstream;
 
 pub use error::{LostJournal, Result, RunError, StepError};
 pub use executor::{
@@ -45,3 +48,4 @@ pub use executor::{
 pub use host::{Host, Target};
 pub use journal::{Figures, Journal, Outcome, RunRecord, RunView};
 pub use state::StateDir;
+pub use upstream::{upstream_preview, UpstreamError};

@@ -14,6 +14,7 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> Result<i32, CliError> {
     runs_the_manifests_version(settings, &loaded)?;
     let mut plan = upshift_core::plan(&loaded, &args.to)?;
     plan.made_from = Some(settings.made_from());
+    upshift_run::upstream_preview(&loaded, &settings.target(&loaded)?, &mut plan)?;
     if let Some(out) = &args.out {
         save(out, &plan)?;
     }

@@ -54,6 +54,7 @@ struct RawRelease {
     #[serde(default)]
     images: BTreeMap<String, String>,
     compose_template: Option<Spanned<String>>,
+    upstream_tag: Option<Spanned<String>>,
 }
 
 /// Reads a file a catalog refers to, by its path as written (relative to the
@@ -150,6 +151,12 @@ pub fn parse_catalog_checked(
         for f in &r.stop_if {
             known_fact(file, src, &raw.facts, f)?;
         }
+        if let Some(t) = &r.upstream_tag {
+            crate::manifest::check_tag(t.get_ref()).map_err(|why| {
+                Diagnostic::at(file, src, t.span(), format!("`upstream_tag`: {why}"))
+                    .with_help("write the release's tag in upstream's repository, e.g. `upstream_tag = \"4.0.1\"`")
+            })?;
+        }
         let mut config_rules = Vec::with_capacity(r.config_rules.len());
         for (i, spanned) in r.config_rules.iter().enumerate() {
             let table: toml::Table = spanned
@@ -199,6 +206,7 @@ pub fn parse_catalog_checked(
                 chart_version: r.chart_version,
                 images: r.images,
                 compose_template,
+                upstream_tag: r.upstream_tag.map(Spanned::into_inner),
                 accepts: (0, 0),
                 unlisted: false,
             },

@@ -97,6 +97,11 @@ pub struct Release {
     /// It holds for later releases until one brings its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compose_template: Option<Template>,
+    /// For Compose installations from a git checkout of upstream's
+    /// repository: this release's tag there, when it is not the version
+    /// (the manifest's `upstream.tag` wins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_tag: Option<String>,
     /// Indices `[lo, hi)` into the catalog's releases that `upgrade_from`
     /// accepts; computed once when the catalog is loaded.
     #[serde(skip)]
@@ -347,6 +352,7 @@ impl Catalog {
             chart_version: like.chart_version.clone(),
             images: like.images.clone(),
             compose_template: None,
+            upstream_tag: None,
             accepts: (0, 0),
             unlisted: true,
         });

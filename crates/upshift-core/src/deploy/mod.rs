@@ -9,6 +9,7 @@ pub mod compose;
 pub mod helm;
 pub mod release;
 pub mod services;
+pub mod upstream;
 
 use crate::catalog::{Catalog, Release};
 use crate::manifest::{Driver, Manifest};
@@ -42,9 +43,13 @@ pub fn start_text(hop: &HopView, name: &str) -> String {
 /// The swap step: each deployment's part, in the order the executor runs them.
 pub fn swap_text(hop: &HopView) -> String {
     let mut text = release::swap_text(hop);
-    for part in [helm::swap_text(hop), compose::swap_text(hop)]
-        .into_iter()
-        .flatten()
+    for part in [
+        helm::swap_text(hop),
+        upstream::swap_text(hop),
+        compose::swap_text(hop),
+    ]
+    .into_iter()
+    .flatten()
     {
         text = format!("{text}: {part}");
     }

@@ -220,6 +220,10 @@ pub struct ComposeDriver {
     /// The compose service name, when it differs from the upshift service name.
     pub service: Option<String>,
     pub workdir: Option<String>,
+    /// The project's files come from this git checkout of upstream's
+    /// repository (a production branch); plans show each hop's diff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<Spanned<super::upstream::UpstreamTemplate>>,
 }
 
 /// `driver = "helm"`.

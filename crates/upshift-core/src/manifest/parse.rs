@@ -78,6 +78,7 @@ pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
     for name in m.config.keys() {
         check_name(file, src, "config", name)?;
     }
+    super::upstream::check(file, src, &m)?;
     if let Some(layout) = &m.release {
         check_carry(file, src, layout)?;
     }

@@ -6,9 +6,11 @@ mod path;
 mod step_id;
 mod steps;
 mod template;
+mod upstream;
 
 pub use step_id::{HookPoint, StepId, UnknownStep};
 pub use steps::{hop_steps, prune_step, Step, StepKind};
+pub use upstream::{FileChange, LocalChanges, MergeOutlook, UpstreamChange};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -68,6 +70,12 @@ pub struct Hop {
     /// catalog names, at the hop's start and target (what the swap writes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<ImageChange>,
+    /// For compose projects from a git checkout of upstream's repository:
+    /// what merging the hop's tag brings in. Read from the checkout when
+    /// the plan is shown (upshift-run `upstream`), not planned: a saved
+    /// plan's copy is not compared when it is applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<UpstreamChange>,
     pub steps: Vec<Step>,
 }
 
@@ -279,6 +287,7 @@ pub fn plan(loaded: &Loaded, target: &str) -> Result<Plan, PlanError> {
             estimated_window: b.window.clone(),
             template_diff: template::diff(loaded, &a.version, &b.version),
             images: images::changes(loaded, &a.version.to_string(), &b.version.to_string()),
+            upstream: Vec::new(),
         });
         prev = stop;
     }
@@ -447,6 +456,14 @@ impl Plan {
         };
         let saved = Plan {
             made_from: None,
+            hops: self
+                .hops
+                .iter()
+                .map(|h| Hop {
+                    upstream: Vec::new(),
+                    ..h.clone()
+                })
+                .collect(),
             ..self.clone()
         };
         match edited::first_difference(&saved, &planned) {

@@ -9,6 +9,7 @@
 //! | releases side by side | [`release::Releases`] | `deploy/release.rs` | `[release]` |
 //! | Docker Compose projects | [`compose::ComposeProjects`] | `deploy/compose.rs` | `Driver::Compose` |
 //! | Helm releases | [`helm::HelmReleases`] | `deploy/helm.rs` | `Driver::Helm` |
+//! | upstream git checkouts of compose projects | [`upstream::UpstreamCheckouts`] | `deploy/upstream.rs` | `compose.upstream` |
 //!
 //! A new kind is a file here, a file in upshift-core's `deploy/` and a
 //! `Driver` variant; [`deployments`] adds it to the list.
@@ -17,6 +18,7 @@ pub mod compose;
 pub mod helm;
 pub mod release;
 pub mod services;
+pub mod upstream;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -192,6 +194,10 @@ pub fn deployments(loaded: &Loaded) -> Vec<Box<dyn Deployment>> {
     out.push(Box::new(release::Releases::of(m)));
     if let Some(h) = helm::HelmReleases::of(m) {
         out.push(Box::new(h));
+    }
+    // Merged before the override names the new images.
+    if let Some(u) = upstream::UpstreamCheckouts::of(m) {
+        out.push(Box::new(u));
     }
     if let Some(c) = compose::ComposeProjects::of(m) {
         out.push(Box::new(c));

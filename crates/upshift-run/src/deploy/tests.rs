@@ -107,6 +107,7 @@ impl World {
             notes: vec![],
             estimated_window: None,
             template_diff: None,
+            upstream: Vec::new(),
             images: vec![],
             steps: vec![],
         }];
