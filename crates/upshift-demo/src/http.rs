@@ -88,8 +88,32 @@ pub struct Incoming {
 /// `{` or `[`, plain text otherwise).
 pub struct Answer(pub u16, pub String);
 
+/// The listening socket passed by socket activation, as systemd passes it
+/// (<https://www.freedesktop.org/software/systemd/man/latest/sd_listen_fds.html>):
+/// fd 3 when `LISTEN_PID` is this process and `LISTEN_FDS` is at least 1.
+/// The variables are removed so a child never takes them for its own.
+pub fn inherited() -> Option<TcpListener> {
+    use std::os::fd::FromRawFd;
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let fds: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(var);
+    }
+    if pid != std::process::id() || fds < 1 {
+        return None;
+    }
+    // SAFETY: fcntl on fd 3, which socket activation says is ours; the
+    // descriptor is owned once, by the listener made of it.
+    unsafe {
+        if libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC) < 0 {
+            return None;
+        }
+        Some(TcpListener::from_raw_fd(3))
+    }
+}
+
 /// Listens on `listen` (SO_REUSEADDR, as std sets it on Unix, so a restart
-/// can bind at once) and answers each request with `handler` until SIGTERM
+/// can bind at once), or on the socket it [`inherited`], and answers each request with `handler` until SIGTERM
 /// or SIGINT. Logs one line per request to stderr.
 pub fn serve(name: &str, listen: &str, mut handler: impl FnMut(&Incoming) -> Answer) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -97,8 +121,15 @@ pub fn serve(name: &str, listen: &str, mut handler: impl FnMut(&Incoming) -> Ans
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .map_err(|e| Error::new(format!("signal: {e}")))?;
     }
-    let listener = TcpListener::bind(listen)
-        .map_err(|e| Error::new(format!("{name}: cannot listen on {listen}: {e}")))?;
+    let listener = match inherited() {
+        Some(l) => {
+            let at = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            eprintln!("{name}: inherited the listening socket on {at} (LISTEN_FDS)");
+            l
+        }
+        None => TcpListener::bind(listen)
+            .map_err(|e| Error::new(format!("{name}: cannot listen on {listen}: {e}")))?,
+    };
     let server = tiny_http::Server::from_listener(listener, None)
         .map_err(|e| Error::new(format!("{name}: cannot listen on {listen}: {e}")))?;
     eprintln!("{name}: listening on {listen}");

@@ -127,6 +127,7 @@ impl World {
             state: &self.state,
             progress: &Quiet,
             run_id: "r1",
+            listener: None,
         }
     }
 }
