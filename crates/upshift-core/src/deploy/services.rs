@@ -1,7 +1,7 @@
 //! Services upshift starts and stops itself or through a command:
 //! `process`, `command` and `systemd`.
 
-use crate::manifest::Manifest;
+use crate::manifest::{Driver, Manifest};
 
 pub fn stop_text(name: &str, from: &str) -> String {
     format!("stop {name} ({from})")
@@ -16,9 +16,15 @@ pub fn start_text(m: &Manifest, name: &str, to: &str) -> String {
         (Some(addr), true) if svc.socket_activation() => format!(
             "start {name} ({to}) with the page's listening socket on {addr} (LISTEN_FDS): connections made while it boots wait and are answered by {to}"
         ),
-        (Some(addr), true) => format!(
-            "start {name} ({to}); the page lets go of {addr} just before: connections there are refused until {name} listens (set `socket_activation` to hand it the socket instead)"
-        ),
+        (Some(addr), true) => {
+            let instead = match svc.run() {
+                Driver::Process(_) => " (set `socket_activation` to hand it the socket instead)",
+                _ => "",
+            };
+            format!(
+                "start {name} ({to}); the page lets go of {addr} just before: connections there are refused until {name} listens{instead}"
+            )
+        }
         _ => format!("start {name} ({to})"),
     }
 }

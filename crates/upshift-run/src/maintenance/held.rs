@@ -179,7 +179,9 @@ mod tests {
             assert!(Instant::now() < deadline, "never saw the child's socket");
             std::thread::sleep(Duration::from_millis(5));
         };
-        assert_eq!(held.origin, Origin::Taken { pid: child.id() });
+        // (Another test's child, between its fork and exec, may hold the
+        // same socket for a moment: any holder's copy is the same socket.)
+        assert!(matches!(held.origin, Origin::Taken { .. }));
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(held.listens());
