@@ -134,44 +134,59 @@ pub fn serve(name: &str, listen: &str, mut handler: impl FnMut(&Incoming) -> Ans
         .map_err(|e| Error::new(format!("{name}: cannot listen on {listen}: {e}")))?;
     eprintln!("{name}: listening on {listen}");
     while !stop.load(Ordering::Relaxed) {
-        let mut req = match server.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(req)) => req,
+        match server.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(req)) => respond(name, req, &mut handler),
             Ok(None) => continue,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::new(format!("{name}: {e}"))),
-        };
-        let mut body = String::new();
-        let _ = req.as_reader().take(1 << 20).read_to_string(&mut body);
-        let bearer = req
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("Authorization"))
-            .and_then(|h| {
-                h.value
-                    .as_str()
-                    .strip_prefix("Bearer ")
-                    .map(|t| t.trim().to_string())
-            });
-        let incoming = Incoming {
-            method: req.method().as_str().to_string(),
-            path: req.url().to_string(),
-            bearer,
-            body,
-        };
-        let Answer(status, text) = handler(&incoming);
-        eprintln!("{name}: {} {} -> {status}", incoming.method, incoming.path);
-        let kind = if text.starts_with('{') || text.starts_with('[') {
-            "application/json"
-        } else {
-            "text/plain; charset=utf-8"
-        };
-        let header = tiny_http::Header::from_bytes("Content-Type", kind).expect("static header");
-        let _ = req.respond(
-            tiny_http::Response::from_string(text)
-                .with_status_code(status)
-                .with_header(header),
-        );
+        }
+    }
+    // Answer what the server already accepted before exiting: a request
+    // dropped unanswered reaches its client as a reset. (The socket may be
+    // held by a maintenance page meanwhile, so new clients are not refused.)
+    // At most half a second, so a busy server still stops promptly.
+    let deadline = std::time::Instant::now() + Duration::from_millis(500);
+    while std::time::Instant::now() < deadline {
+        match server.recv_timeout(Duration::from_millis(10)) {
+            Ok(Some(req)) => respond(name, req, &mut handler),
+            _ => break,
+        }
     }
     eprintln!("{name}: stopped");
     Ok(())
+}
+
+/// Answers one request with `handler`, logging it.
+fn respond(name: &str, mut req: tiny_http::Request, handler: &mut impl FnMut(&Incoming) -> Answer) {
+    let mut body = String::new();
+    let _ = req.as_reader().take(1 << 20).read_to_string(&mut body);
+    let bearer = req
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Authorization"))
+        .and_then(|h| {
+            h.value
+                .as_str()
+                .strip_prefix("Bearer ")
+                .map(|t| t.trim().to_string())
+        });
+    let incoming = Incoming {
+        method: req.method().as_str().to_string(),
+        path: req.url().to_string(),
+        bearer,
+        body,
+    };
+    let Answer(status, text) = handler(&incoming);
+    eprintln!("{name}: {} {} -> {status}", incoming.method, incoming.path);
+    let kind = if text.starts_with('{') || text.starts_with('[') {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let header = tiny_http::Header::from_bytes("Content-Type", kind).expect("static header");
+    let _ = req.respond(
+        tiny_http::Response::from_string(text)
+            .with_status_code(status)
+            .with_header(header),
+    );
 }

@@ -198,7 +198,7 @@ pub fn sh_passing(
 }
 
 /// In the child, before exec: `fd` becomes fd 3, inherited across exec.
-fn pass_as_fd3(fd: i32) -> std::io::Result<()> {
+pub(crate) fn pass_as_fd3(fd: i32) -> std::io::Result<()> {
     // SAFETY: dup2 and fcntl on descriptors this process owns.
     let r = unsafe {
         if fd == 3 {

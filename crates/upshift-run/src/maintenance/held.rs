@@ -160,13 +160,9 @@ mod tests {
             let fd = std::os::fd::AsRawFd::as_raw_fd(&l);
             let mut c = std::process::Command::new("sleep");
             c.arg("60");
-            // SAFETY: dup2 only, between fork and exec.
+            // SAFETY: dup2/fcntl only, between fork and exec.
             unsafe {
-                c.pre_exec(move || {
-                    (libc::dup2(fd, 3) >= 0)
-                        .then_some(())
-                        .ok_or_else(std::io::Error::last_os_error)
-                });
+                c.pre_exec(move || crate::proc::pass_as_fd3(fd));
             }
             c.spawn().unwrap()
         };
