@@ -13,7 +13,7 @@
 # (rustic_core, same chunking, compression and encryption): the comparison
 # measures the order of the steps, not two different backup programs.
 #
-# Usage: bench/window.sh [--store postgres] [NOTES]   (NOTES default 16384 x 64 KiB = 1 GiB)
+# Usage: bench/window.sh [--poll] [--store postgres] [NOTES]   (NOTES default 16384 x 64 KiB = 1 GiB)
 #        --store postgres: both installations keep their notes in a PostgreSQL
 #        cluster of their own (`upshift demo --store postgres`); default SQLite.
 # Env:   BODY_BYTES (65536), KEEP=1 (keep the temp dir), BENCH_TMP (parent dir),
@@ -21,6 +21,17 @@
 # Prints a markdown table on stdout; progress goes to stderr.
 
 set -euo pipefail
+
+# --poll: a client GETs A's public addresses every POLL_MS (100) ms through
+# the whole apply; its table (product, 503 page, refused, reset/other,
+# longest gap) follows the main one. SOCKET_ACTIVATION=1 sets
+# `socket_activation = true` on A's services first.
+POLL=0
+args=()
+for a in "$@"; do
+  if [[ $a == --poll ]]; then POLL=1; else args+=("$a"); fi
+done
+set -- "${args[@]+"${args[@]}"}"
 
 STORE=sqlite
 if [[ ${1:-} == --store ]]; then
@@ -139,6 +150,36 @@ wait_status_healthy() {
   die "$dir is not healthy after ${HEALTH_DEADLINE_S}s: $why"
 }
 
+# The poll client (--poll): started on A's public addresses, ended after its apply.
+POLL_PID=
+poll_begin() {
+  (( POLL )) || return 0
+  if [[ ${SOCKET_ACTIVATION:-0} == 1 ]]; then
+    sed -i 's/^\[services\.\(auth\|notes\)\.process\]$/&\nsocket_activation = true/' "$A/upshift.toml"
+  fi
+  local targets
+  targets=$(python3 - "$A/upshift.toml" <<'PY'
+import sys, tomllib
+m = tomllib.load(open(sys.argv[1], "rb"))
+print(" ".join(f"{n}={m['services'][n]['public_address']}/health" for n in ("auth", "notes")))
+PY
+)
+  # shellcheck disable=SC2086
+  python3 "$ROOT/bench/poll_client.py" $targets >"$TMP/poll.md" &
+  POLL_PID=$!
+}
+poll_end() {
+  [[ -n $POLL_PID ]] || return 0
+  sleep 0.5 # the new version's first answers, then the client stops
+  kill -TERM "$POLL_PID" && wait "$POLL_PID" || true
+}
+poll_table() {
+  [[ -n $POLL_PID ]] || return 0
+  printf '\nWhat a client polling A'"'"'s public addresses saw during the whole apply (socket activation: %s):\n\n' \
+    "$([[ ${SOCKET_ACTIVATION:-0} == 1 ]] && echo on || echo off)"
+  cat "$TMP/poll.md"
+}
+
 # --- 2. two identical installations with ~1 GB of notes ---------------------
 setup_installation() {
   local dir=$1
@@ -173,6 +214,7 @@ DATA_B=$(db_bytes "$B")
 log "data: A $DATA_A bytes, B $DATA_B bytes"
 
 # --- 3. upshift's window --------------------------------------------------------
+poll_begin
 log "A: upshift apply --to 1.1.0"
 t0=$(now_ms)
 rc=0
@@ -182,6 +224,7 @@ if (( rc != 0 )); then
   die "upshift apply failed (exit $rc)"
 fi
 APPLY_TOTAL_MS=$(( $(now_ms) - t0 ))
+poll_end
 read -r RUN_ID MAINT_MS AT < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["run_id"], d["maintenance_ms"], d["at"])' "$TMP/apply.json")
 [[ $AT == 1.1.0 ]] || die "upshift apply ended at $AT, not 1.1.0"
 wait_status_healthy "$A"
@@ -267,6 +310,8 @@ cd "$ROOT"
 NAIVE_MS=$(( n1 - n0 ))
 [[ $(curl -fsS "${B_HEALTH[1]}") == *1.1.0* ]] || die "B: notes does not report 1.1.0"
 wait_status_healthy "$B"
+
+poll_table
 
 # --- 5. the table -----------------------------------------------------------------
 fmt_s() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }

@@ -88,8 +88,32 @@ pub struct Incoming {
 /// `{` or `[`, plain text otherwise).
 pub struct Answer(pub u16, pub String);
 
+/// The listening socket passed by socket activation, as systemd passes it
+/// (<https://www.freedesktop.org/software/systemd/man/latest/sd_listen_fds.html>):
+/// fd 3 when `LISTEN_PID` is this process and `LISTEN_FDS` is at least 1.
+/// The variables are removed so a child never takes them for its own.
+pub fn inherited() -> Option<TcpListener> {
+    use std::os::fd::FromRawFd;
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let fds: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(var);
+    }
+    if pid != std::process::id() || fds < 1 {
+        return None;
+    }
+    // SAFETY: fcntl on fd 3, which socket activation says is ours; the
+    // descriptor is owned once, by the listener made of it.
+    unsafe {
+        if libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC) < 0 {
+            return None;
+        }
+        Some(TcpListener::from_raw_fd(3))
+    }
+}
+
 /// Listens on `listen` (SO_REUSEADDR, as std sets it on Unix, so a restart
-/// can bind at once) and answers each request with `handler` until SIGTERM
+/// can bind at once), or on the socket it [`inherited`], and answers each request with `handler` until SIGTERM
 /// or SIGINT. Logs one line per request to stderr.
 pub fn serve(name: &str, listen: &str, mut handler: impl FnMut(&Incoming) -> Answer) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -97,50 +121,72 @@ pub fn serve(name: &str, listen: &str, mut handler: impl FnMut(&Incoming) -> Ans
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .map_err(|e| Error::new(format!("signal: {e}")))?;
     }
-    let listener = TcpListener::bind(listen)
-        .map_err(|e| Error::new(format!("{name}: cannot listen on {listen}: {e}")))?;
+    let listener = match inherited() {
+        Some(l) => {
+            let at = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            eprintln!("{name}: inherited the listening socket on {at} (LISTEN_FDS)");
+            l
+        }
+        None => TcpListener::bind(listen)
+            .map_err(|e| Error::new(format!("{name}: cannot listen on {listen}: {e}")))?,
+    };
     let server = tiny_http::Server::from_listener(listener, None)
         .map_err(|e| Error::new(format!("{name}: cannot listen on {listen}: {e}")))?;
     eprintln!("{name}: listening on {listen}");
     while !stop.load(Ordering::Relaxed) {
-        let mut req = match server.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(req)) => req,
+        match server.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(req)) => respond(name, req, &mut handler),
             Ok(None) => continue,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::new(format!("{name}: {e}"))),
-        };
-        let mut body = String::new();
-        let _ = req.as_reader().take(1 << 20).read_to_string(&mut body);
-        let bearer = req
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("Authorization"))
-            .and_then(|h| {
-                h.value
-                    .as_str()
-                    .strip_prefix("Bearer ")
-                    .map(|t| t.trim().to_string())
-            });
-        let incoming = Incoming {
-            method: req.method().as_str().to_string(),
-            path: req.url().to_string(),
-            bearer,
-            body,
-        };
-        let Answer(status, text) = handler(&incoming);
-        eprintln!("{name}: {} {} -> {status}", incoming.method, incoming.path);
-        let kind = if text.starts_with('{') || text.starts_with('[') {
-            "application/json"
-        } else {
-            "text/plain; charset=utf-8"
-        };
-        let header = tiny_http::Header::from_bytes("Content-Type", kind).expect("static header");
-        let _ = req.respond(
-            tiny_http::Response::from_string(text)
-                .with_status_code(status)
-                .with_header(header),
-        );
+        }
+    }
+    // Answer what the server already accepted before exiting: a request
+    // dropped unanswered reaches its client as a reset. (The socket may be
+    // held by a maintenance page meanwhile, so new clients are not refused.)
+    // At most half a second, so a busy server still stops promptly.
+    let deadline = std::time::Instant::now() + Duration::from_millis(500);
+    while std::time::Instant::now() < deadline {
+        match server.recv_timeout(Duration::from_millis(10)) {
+            Ok(Some(req)) => respond(name, req, &mut handler),
+            _ => break,
+        }
     }
     eprintln!("{name}: stopped");
     Ok(())
+}
+
+/// Answers one request with `handler`, logging it.
+fn respond(name: &str, mut req: tiny_http::Request, handler: &mut impl FnMut(&Incoming) -> Answer) {
+    let mut body = String::new();
+    let _ = req.as_reader().take(1 << 20).read_to_string(&mut body);
+    let bearer = req
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Authorization"))
+        .and_then(|h| {
+            h.value
+                .as_str()
+                .strip_prefix("Bearer ")
+                .map(|t| t.trim().to_string())
+        });
+    let incoming = Incoming {
+        method: req.method().as_str().to_string(),
+        path: req.url().to_string(),
+        bearer,
+        body,
+    };
+    let Answer(status, text) = handler(&incoming);
+    eprintln!("{name}: {} {} -> {status}", incoming.method, incoming.path);
+    let kind = if text.starts_with('{') || text.starts_with('[') {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let header = tiny_http::Header::from_bytes("Content-Type", kind).expect("static header");
+    let _ = req.respond(
+        tiny_http::Response::from_string(text)
+            .with_status_code(status)
+            .with_header(header),
+    );
 }

@@ -107,6 +107,7 @@ impl Switch<'_> {
             state: self.state,
             progress: self.progress,
             run_id: "",
+            listener: None,
         };
         let m = &self.loaded.manifest;
         let deployments = deploy::deployments(self.loaded);

@@ -111,7 +111,11 @@ pub struct Output {
 
 /// Runs `cmd` with `sh -c` in `dir`, with extra environment, to completion.
 pub fn sh(cmd: &str, dir: &Path, env: &[(&str, &str)]) -> std::io::Result<Output> {
-    let mut c = Command::new("sh");
+    run(Command::new("sh"), cmd, dir, env)
+}
+
+/// Runs `c` (a `sh`) with `-c cmd` to completion, in its own process group.
+fn run(mut c: Command, cmd: &str, dir: &Path, env: &[(&str, &str)]) -> std::io::Result<Output> {
     // Its own process group: Ctrl-C on the terminal reaches upshift only,
     // which stops at a safe point (see `signals`).
     c.process_group(0);
@@ -168,6 +172,81 @@ pub fn on_path(tool: &str) -> bool {
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Like [`sh`], with `listener` passed to the command as fd 3 (cleared of
+/// close-on-exec there, and only there) and `LISTEN_FDS=1`, as systemd's
+/// socket activation does
+/// (<https://www.freedesktop.org/software/systemd/man/latest/sd_listen_fds.html>);
+/// the command sets `LISTEN_PID` itself, to the pid that will run the program.
+pub fn sh_passing(
+    cmd: &str,
+    dir: &Path,
+    env: &[(&str, &str)],
+    listener: std::os::fd::BorrowedFd<'_>,
+) -> std::io::Result<Output> {
+    use std::os::fd::AsRawFd;
+    let fd = listener.as_raw_fd();
+    let mut all: Vec<(&str, &str)> = env.to_vec();
+    all.extend([("LISTEN_FDS", "1"), ("LISTEN_FDNAMES", "public")]);
+    let mut c = Command::new("sh");
+    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
+    unsafe {
+        c.pre_exec(move || pass_as_fd3(fd));
+    }
+    run(c, cmd, dir, &all)
+}
+
+/// In the child, before exec: `fd` becomes fd 3, inherited across exec.
+pub(crate) fn pass_as_fd3(fd: i32) -> std::io::Result<()> {
+    // SAFETY: dup2 and fcntl on descriptors this process owns.
+    let r = unsafe {
+        if fd == 3 {
+            libc::fcntl(3, libc::F_SETFD, 0)
+        } else {
+            libc::dup2(fd, 3)
+        }
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The (pid, fd) pairs of every process that has a socket listening on
+/// exactly `addr` open (read from /proc; only this user's processes, or
+/// all as root).
+pub fn listening_fds(addr: std::net::SocketAddr) -> Vec<(u32, i32)> {
+    let inodes: Vec<String> = listeners()
+        .into_iter()
+        .filter(|l| l.addr == addr)
+        .map(|l| l.inode)
+        .collect();
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for pid in pids() {
+        for (fd, link) in fd_links(pid) {
+            if inodes.iter().any(|i| link == i.as_str()) {
+                out.push((pid, fd));
+            }
+        }
+    }
+    out
+}
+
+/// The open files of `pid`: fd number and what its link names.
+fn fd_links(pid: u32) -> Vec<(i32, std::ffi::OsString)> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            Some((fd, std::fs::read_link(e.path()).ok()?.into_os_string()))
+        })
+        .collect()
 }
 
 /// One listening TCP socket of this host, from /proc/net/tcp{,6}.

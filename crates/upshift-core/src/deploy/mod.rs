@@ -36,7 +36,7 @@ pub fn stop_text(hop: &HopView, name: &str) -> String {
 pub fn start_text(hop: &HopView, name: &str) -> String {
     match hop.manifest.services[name].run() {
         Driver::Helm(_) => helm::start_text(name, hop.to),
-        _ => services::start_text(name, hop.to),
+        _ => services::start_text(hop.manifest, name, hop.to),
     }
 }
 

@@ -184,6 +184,12 @@ impl Service {
         }
     }
 
+    /// Whether the service is started with the page's listening socket
+    /// (`[services.NAME.process] socket_activation = true`).
+    pub fn socket_activation(&self) -> bool {
+        matches!(self.run(), Driver::Process(p) if p.socket_activation)
+    }
+
     pub fn helm(&self) -> Option<&HelmDriver> {
         match self.run() {
             Driver::Helm(h) => Some(h),
@@ -201,6 +207,11 @@ pub struct ProcessDriver {
     pub workdir: Option<String>,
     /// Time between SIGTERM and SIGKILL (default 10 s).
     pub stop_timeout: Option<Seconds>,
+    /// Start the program with the maintenance page's listening socket on
+    /// its public address (systemd's `LISTEN_FDS` convention, fd 3), so no
+    /// connection is refused while it boots.
+    #[serde(default)]
+    pub socket_activation: bool,
 }
 
 /// `driver = "systemd"`.

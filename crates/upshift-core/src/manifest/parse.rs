@@ -84,6 +84,14 @@ pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
     }
     if let Some(h) = &m.installation.host {
         super::host::parse_host(h.get_ref()).map_err(|e| Diagnostic::at(file, src, h.span(), e))?;
+        if let Some((name, _)) = m.services.iter().find(|(_, s)| s.socket_activation()) {
+            return Err(Diagnostic::at(
+                file,
+                src,
+                h.span(),
+                format!("service `{name}` sets `socket_activation`, which hands over a listening socket on this machine, but the installation runs on another host; remove `socket_activation` there (the page is forwarded over ssh instead)"),
+            ));
+        }
     }
     Ok(m)
 }

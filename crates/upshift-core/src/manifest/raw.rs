@@ -89,6 +89,9 @@ impl TryFrom<RawService> for Service {
                 example(kind)
             )
         };
+        if r.process.as_ref().is_some_and(|p| p.socket_activation) && r.public_address.is_none() {
+            return Err("`socket_activation` hands the service the listening socket of its public address, but the service has no `public_address`; add it (e.g. `public_address = \"127.0.0.1:8080\"`) or remove `socket_activation`".into());
+        }
         let driver = match kind {
             DriverKind::Process => Driver::Process(r.process.ok_or_else(missing)?),
             DriverKind::Systemd => Driver::Systemd(r.systemd),

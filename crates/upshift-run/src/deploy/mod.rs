@@ -42,6 +42,9 @@ pub struct Cx<'a> {
     pub state: &'a StateDir,
     pub progress: &'a dyn Progress,
     pub run_id: &'a str,
+    /// The listening socket a starting service inherits (socket
+    /// activation), when the maintenance page hands its address over.
+    pub listener: Option<std::os::fd::BorrowedFd<'a>>,
 }
 
 impl<'a> Cx<'a> {
@@ -54,6 +57,7 @@ impl<'a> Cx<'a> {
             state,
             progress: &Silent,
             run_id: "",
+            listener: None,
         }
     }
 

@@ -63,7 +63,7 @@ impl Deployment for Services {
             return Ok(());
         };
         match svc.run() {
-            Driver::Process(p) => match process::start(name, p, svc, cx.target)? {
+            Driver::Process(p) => match process::start(name, p, svc, cx.target, cx.listener)? {
                 process::Started::Launched { log_from } => {
                     mark_log(cx, name, log_from);
                     Ok(())

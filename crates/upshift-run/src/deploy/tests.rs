@@ -128,6 +128,7 @@ impl World {
             state: &self.state,
             progress: &Quiet,
             run_id: "r1",
+            listener: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! SIGTERM, then SIGKILL after `stop_timeout` seconds. On a remote host the
 //! same happens there, through ssh.
 
+use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -39,12 +40,22 @@ pub fn running(name: &str, conf: &ProcessDriver, t: &Target) -> Option<u32> {
 }
 
 /// Starts the service unless its recorded pid is alive (idempotent).
-pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> StepResult<Started> {
+/// With `listener` (socket activation, this machine only), the program
+/// inherits it as fd 3 with `LISTEN_FDS=1` and `LISTEN_PID` its own pid.
+pub fn start(
+    name: &str,
+    conf: &ProcessDriver,
+    svc: &Service,
+    t: &Target,
+    listener: Option<BorrowedFd<'_>>,
+) -> StepResult<Started> {
     let pidfile = pidfile(name, conf, t);
     if running(name, conf, t).is_some() {
         return Ok(Started::AlreadyRunning);
     }
-    if let Some(taken) = port_taken(svc, t) {
+    let listener = listener.filter(|_| !t.is_remote());
+    // The socket it is handed is upshift's own, on its public address.
+    if let Some(taken) = port_taken(svc, t).filter(|_| listener.is_none()) {
         return Err(
             StepError::msg(format!("cannot start {name}: {taken}")).hint(Some(format!(
                 "that is not the {name} upshift started ({} names no live process): \
@@ -73,8 +84,15 @@ pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> Ste
     };
     let tmp = pidfile.with_extension("pid.new");
     use crate::host::q;
+    // LISTEN_PID names the session's shell, which execs the program (a
+    // compound start command must end in `exec PROGRAM` for it to match).
+    let activation = if listener.is_some() {
+        "export LISTEN_PID=$$ && "
+    } else {
+        ""
+    };
     let recorded = format!(
-        "echo $$ > {} && mv -f {} {} && {inner}",
+        "echo $$ > {} && mv -f {} {} && {activation}{inner}",
         q(&tmp),
         q(&tmp),
         q(&pidfile)
@@ -89,10 +107,13 @@ pub fn start(name: &str, conf: &ProcessDriver, svc: &Service, t: &Target) -> Ste
     t.host
         .remove_file(&pidfile)
         .map_err(|e| format!("cannot remove {}: {e}", pidfile.display()))?;
-    let out = t
-        .host
-        .sh(&cmd, &workdir, &[("UPSHIFT_LOG", &log.to_string_lossy())])
-        .map_err(|e| format!("cannot start {name}: {e}"))?;
+    let log_env = log.to_string_lossy();
+    let env = [("UPSHIFT_LOG", log_env.as_ref())];
+    let out = match listener {
+        Some(fd) => crate::proc::sh_passing(&cmd, &workdir, &env, fd),
+        None => t.host.sh(&cmd, &workdir, &env),
+    }
+    .map_err(|e| format!("cannot start {name}: {e}"))?;
     if !out.ok {
         return Err(format!("cannot start {name}: {}", out.stderr.trim()).into());
     }
@@ -236,12 +257,13 @@ mod tests {
             pidfile: None,
             workdir: None,
             stop_timeout: Some(upshift_core::manifest::Seconds::from_secs(5)),
+            socket_activation: false,
         };
         let svc = plain_service();
         // A stale pidfile from an earlier, dead copy is replaced.
         std::fs::create_dir_all(dir.path().join("run")).unwrap();
         std::fs::write(dir.path().join("run/srv.pid"), "999999999\n").unwrap();
-        start("srv", &conf, &svc, &t).unwrap();
+        start("srv", &conf, &svc, &t, None).unwrap();
         let recorded = std::fs::read_to_string(dir.path().join("run/srv.pid")).unwrap();
         let seen = dir.path().join("seen.pid");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -265,9 +287,10 @@ mod tests {
             pidfile: None,
             workdir: None,
             stop_timeout: Some(upshift_core::manifest::Seconds::from_secs(5)),
+            socket_activation: false,
         };
         let svc = plain_service();
-        start("srv", &conf, &svc, &t).unwrap();
+        start("srv", &conf, &svc, &t, None).unwrap();
         let pid: u32 = std::fs::read_to_string(dir.path().join("run/srv.pid"))
             .unwrap()
             .trim()

@@ -3,6 +3,7 @@
 mod backup;
 mod config;
 mod fingerprint;
+mod handover;
 mod interrupt;
 mod journaling;
 mod reconcile;

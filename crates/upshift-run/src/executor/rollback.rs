@@ -31,11 +31,7 @@ impl Runner<'_> {
             if !begun.contains(&stop) {
                 continue;
             }
-            let svc = &m.services[name];
-            if let Some(addr) = &svc.public_address {
-                self.page.release(addr);
-            }
-            deploy::owner(&self.deployments, name)?.start(&self.cx(), name)?;
+            self.start_after_page(name)?;
             let from = self.plan.hops[h].from.clone();
             self.wait_healthy(h, name, &from)?;
             let _ = self
@@ -63,18 +59,11 @@ impl Runner<'_> {
     /// page taking over their addresses (idempotent).
     fn stop_all(&mut self) -> StepResult<()> {
         let m = self.setup.loaded.manifest.clone();
-        let host = self.target().host.clone();
         for name in m.start_order().iter().rev() {
             self.setup
                 .progress
                 .note(&format!("rollback: stopping {name}"));
-            let d = deploy::owner(&self.deployments, name)?;
-            d.stop(&self.cx(), name)?;
-            if m.maintenance.page && !d.serves_while_stopped(name) {
-                if let Some(addr) = &m.services[*name].public_address {
-                    self.page.serve_on(&host, addr)?;
-                }
-            }
+            self.stop_behind_page(name)?;
         }
         Ok(())
     }
@@ -85,11 +74,7 @@ impl Runner<'_> {
         let m = self.setup.loaded.manifest.clone();
         let last_hop = self.plan.hops.len().saturating_sub(1);
         for name in m.start_order() {
-            let svc = &m.services[name];
-            if let Some(addr) = &svc.public_address {
-                self.page.release(addr);
-            }
-            deploy::owner(&self.deployments, name)?.start(&self.cx(), name)?;
+            self.start_after_page(name)?;
             self.wait_healthy(last_hop, name, version)?;
         }
         self.page.release_all();
@@ -145,14 +130,10 @@ impl Runner<'_> {
         )?;
         self.set_manifest_version(version);
         for name in &order {
-            let svc = &m.services[*name];
-            if let Some(addr) = &svc.public_address {
-                self.page.release(addr);
-            }
             self.setup
                 .progress
                 .note(&format!("rollback: starting {name} ({version})"));
-            deploy::owner(&self.deployments, name)?.start(&self.cx(), name)?;
+            self.start_after_page(name)?;
             self.wait_healthy(h, name, version)?;
         }
         self.page.release_all();

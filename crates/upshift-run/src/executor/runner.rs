@@ -90,6 +90,7 @@ impl<'a> Runner<'a> {
             state: &self.setup.state,
             progress: self.setup.progress,
             run_id: &self.run_id,
+            listener: None,
         }
     }
 

@@ -128,12 +128,7 @@ impl Runner<'_> {
                 if self.kept_running(h, name) {
                     return Ok(Some(Detail::KeptRunning { why: String::new() }));
                 }
-                if let Some(addr) = &m.services[name.as_str()].public_address {
-                    self.page.release(addr);
-                }
-                deploy::owner(&self.deployments, name)?
-                    .start(&self.cx(), name)
-                    .map(|_| None)
+                self.start_after_page(name).map(|_| None)
             }
             StepId::Health(name) => {
                 let svc = m
@@ -256,14 +251,7 @@ impl Runner<'_> {
         if let Some(why) = d.keeps_running(&self.cx(), at, name)? {
             return Ok(Some(Detail::KeptRunning { why }));
         }
-        d.stop(&self.cx(), name)?;
-        let serves = d.serves_while_stopped(name);
-        let m = &self.setup.loaded.manifest;
-        if m.maintenance.page && !serves {
-            if let Some(addr) = &m.services[name].public_address {
-                self.page.serve_on(&self.setup.target.host, addr)?;
-            }
-        }
+        self.stop_behind_page(name)?;
         Ok(None)
     }
 

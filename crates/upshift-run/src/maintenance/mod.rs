@@ -3,29 +3,36 @@
 //! installation, the operator's message and when it should be back, so
 //! users see "upgrading" instead of a refused connection.
 
+mod held;
 mod notice;
 mod page;
 
+pub use held::{HeldListener, Origin};
 pub use notice::{Back, Notice, Window, MESSAGE_LIMIT};
 pub use page::{escape, html, response};
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use crate::error::{StepError, StepResult};
 use crate::host::{Host, Ssh};
 
+/// How often a listener's thread looks at its stop flag while no client
+/// connects: the longest a hand-over waits for it.
+const TICK_MS: u8 = 5;
+
 struct Listener {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
-    /// Where the listener really is (`addr`, or a local port that a remote
-    /// host's `addr` forwards to).
-    local: String,
+    /// The socket on a local address, kept to hand to the service's new
+    /// version (`None` for another host's address, forwarded over ssh).
+    held: Option<HeldListener>,
     /// The ssh forward to cancel on release.
     forward: Option<(Ssh, u16)>,
 }
@@ -36,6 +43,8 @@ pub struct MaintenancePage {
     /// time left changes; the window is known once it opened).
     notice: Arc<Mutex<Notice>>,
     listeners: BTreeMap<String, Listener>,
+    /// Sockets taken from services about to stop, served once they stopped.
+    taken: BTreeMap<String, HeldListener>,
 }
 
 impl MaintenancePage {
@@ -43,6 +52,7 @@ impl MaintenancePage {
         MaintenancePage {
             notice: Arc::new(Mutex::new(notice)),
             listeners: BTreeMap::new(),
+            taken: BTreeMap::new(),
         }
     }
 
@@ -52,29 +62,34 @@ impl MaintenancePage {
         lock(&self.notice).window = Some(Window { opened, estimate });
     }
 
-    /// Starts answering on `addr` (the service there was just stopped, so the
-    /// port may take a moment to free: binding is retried until a deadline).
+    /// Before the service on `addr` stops: keeps a copy of its listening
+    /// socket (see [`HeldListener::take`]), so the address never stops
+    /// listening; connections made during the stop wait in its queue and
+    /// the page answers them once [`MaintenancePage::serve`] runs. Nothing
+    /// is kept where the kernel refuses: `serve` binds instead.
+    pub fn take_before_stop(&mut self, host: &Host, addr: &str) -> Option<Origin> {
+        if matches!(host, Host::Ssh(_)) || self.listeners.contains_key(addr) {
+            return None;
+        }
+        if !self.taken.contains_key(addr) {
+            self.taken
+                .insert(addr.to_string(), HeldListener::take(addr)?);
+        }
+        self.taken.get(addr).map(|h| h.origin)
+    }
+
+    /// Starts answering on `addr`, whose service just stopped: on the
+    /// socket taken from it if it still listens, else on one bound now
+    /// (retried until a deadline while the port frees).
     pub fn serve(&mut self, addr: &str) -> StepResult<()> {
         if self.listeners.contains_key(addr) {
             return Ok(());
         }
-        let listener = retry(addr, || {
-            TcpListener::bind(addr).map_err(|e| {
-                // Say who holds the address: a service left running that
-                // upshift does not track (its pidfile was never written).
-                let holder = (e.kind() == std::io::ErrorKind::AddrInUse)
-                    .then(|| addr.rsplit_once(':')?.1.parse().ok())
-                    .flatten()
-                    .and_then(crate::proc::port_holder);
-                match holder {
-                    Some(h) => StepError::msg(format!(
-                        "{e}: {h} listens there; stop it (it is not one upshift started or tracks), then resume"
-                    )),
-                    None => StepError::msg(e.to_string()),
-                }
-            })
-        })?;
-        let l = self.spawn(listener, addr.to_string(), None);
+        let held = match self.taken.remove(addr) {
+            Some(h) if h.listens() => h,
+            _ => HeldListener::bind(addr)?,
+        };
+        let l = self.spawn(held.handle()?, Some(held), None)?;
         self.listeners.insert(addr.to_string(), l);
         Ok(())
     }
@@ -95,11 +110,7 @@ impl MaintenancePage {
             .local_addr()
             .map_err(|e| StepError::msg(e.to_string()))?
             .port();
-        let l = self.spawn(
-            listener,
-            format!("127.0.0.1:{port}"),
-            Some((ssh.clone(), port)),
-        );
+        let l = self.spawn(listener, None, Some((ssh.clone(), port)))?;
         match retry(addr, || {
             ssh.forward_remote(addr, port)
                 .map_err(|e| StepError::msg(e.to_string()))
@@ -115,38 +126,70 @@ impl MaintenancePage {
         }
     }
 
-    fn spawn(&self, listener: TcpListener, local: String, forward: Option<(Ssh, u16)>) -> Listener {
+    fn spawn(
+        &self,
+        listener: TcpListener,
+        held: Option<HeldListener>,
+        forward: Option<(Ssh, u16)>,
+    ) -> StepResult<Listener> {
+        // Non-blocking while the page is its only user: a client gone
+        // between poll and accept never blocks the thread.
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| StepError::msg(format!("maintenance page: {e}")))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let notice = self.notice.clone();
-        let thread = std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(c) = conn {
-                    // One thread per client: a slow one delays nobody, and
-                    // releasing the address never waits for it.
-                    let notice = notice.clone();
-                    std::thread::spawn(move || answer(c, &notice));
-                }
-            }
-        });
-        Listener {
+        let thread = std::thread::spawn(move || accept_loop(&listener, &flag, &notice));
+        Ok(Listener {
             stop,
             thread,
-            local,
+            held,
             forward,
-        }
+        })
     }
 
-    /// Stops answering on `addr`, freeing the port for the service.
+    /// Stops answering on `addr` and gives up its socket, still listening,
+    /// for the service's new version to inherit: connections made from now
+    /// on wait in its queue until that version accepts them. `None` when
+    /// the page has no local socket there (it is released instead).
+    pub fn hand_over(&mut self, addr: &str) -> Option<HeldListener> {
+        let Some(mut l) = self.listeners.remove(addr) else {
+            return self.taken.remove(addr);
+        };
+        let held = l.held.take();
+        stop(l);
+        let held = held?;
+        // Blocking again, as a program that inherits a socket expects.
+        held.handle().ok()?.set_nonblocking(false).ok()?;
+        Some(held)
+    }
+
+    /// Stops answering on `addr` and closes its socket, freeing the port
+    /// for the service: connections are refused until it listens.
     pub fn release(&mut self, addr: &str) {
-        if let Some(l) = self.listeners.remove(addr) {
+        self.taken.remove(addr);
+        if let Some(mut l) = self.listeners.remove(addr) {
             if let Some((ssh, port)) = &l.forward {
                 let _ = ssh.cancel_remote(addr, *port);
             }
+            let held = l.held.take();
             stop(l);
+            if let Some(h) = held {
+                self.drain(h);
+            }
+        }
+    }
+
+    /// Answers the connections still queued on `held`, then closes it:
+    /// closing a listener resets the connections in its queue.
+    fn drain(&self, held: HeldListener) {
+        let Ok(socket) = held.handle() else { return };
+        // Still non-blocking: the queue is read until it is empty.
+        while let Ok((c, _)) = socket.accept() {
+            let notice = self.notice.clone();
+            let _ = c.set_nonblocking(false);
+            std::thread::spawn(move || answer(c, &notice));
         }
     }
 
@@ -156,6 +199,7 @@ impl MaintenancePage {
         for a in addrs {
             self.release(&a);
         }
+        self.taken.clear();
     }
 
     /// Addresses being answered now.
@@ -170,32 +214,50 @@ impl Drop for MaintenancePage {
     }
 }
 
-/// Ends a listener's thread.
+/// Ends a listener's thread (within one tick). Its socket closes unless
+/// the listener's `held` copy was taken first.
 fn stop(l: Listener) {
     l.stop.store(true, Ordering::SeqCst);
-    // Wake the blocking accept so the thread sees the flag.
-    let _ = TcpStream::connect(wake_addr(&l.local));
     let _ = l.thread.join();
+}
+
+/// Answers every connection to `listener` with the page, until `stop`:
+/// connections not yet accepted then stay queued for the socket's next
+/// owner.
+fn accept_loop(listener: &TcpListener, stop: &AtomicBool, notice: &Arc<Mutex<Notice>>) {
+    use nix::poll::{poll, PollFd, PollFlags};
+    while !stop.load(Ordering::SeqCst) {
+        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        if !matches!(poll(&mut fds, TICK_MS), Ok(n) if n > 0) || stop.load(Ordering::SeqCst) {
+            continue;
+        }
+        match listener.accept() {
+            Ok((c, _)) => {
+                // One thread per client: a slow one delays nobody, and
+                // releasing the address never waits for it.
+                let notice = notice.clone();
+                let _ = c.set_nonblocking(false);
+                std::thread::spawn(move || answer(c, &notice));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            // A socket that errs (it was shut down): wait a tick, not spin.
+            Err(_) => std::thread::sleep(Duration::from_millis(TICK_MS.into())),
+        }
+    }
 }
 
 /// Retries `f` for up to 10 s (a port just freed by a stopped service).
 fn retry<T>(addr: &str, mut f: impl FnMut() -> StepResult<T>) -> StepResult<T> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         match f() {
             Ok(v) => return Ok(v),
-            Err(e) if Instant::now() >= deadline => {
+            Err(e) if std::time::Instant::now() >= deadline => {
                 return Err(format!("maintenance page cannot listen on {addr}: {e}").into())
             }
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
     }
-}
-
-fn wake_addr(addr: &str) -> String {
-    // A listener on 0.0.0.0 is reached through loopback.
-    addr.replacen("0.0.0.0:", "127.0.0.1:", 1)
-        .replacen("[::]:", "[::1]:", 1)
 }
 
 /// The notice, even if a thread panicked holding it (it is plain data).
