@@ -168,6 +168,37 @@ serves, data as before); 3 interrupted: run `upshift resume` or `upshift rollbac
 4 another run holds the lock.")]
     Apply(ApplyArgs),
 
+    /// Rehearse an upgrade on a staging copy made from a fresh snapshot of
+    /// production; production keeps serving and is not touched.
+    #[command(after_help = "What it does:
+  1. takes a verified snapshot of production (or uses --snapshot ID);
+  2. makes a staging copy beside the installation, in .upshift/staging/ID/:
+     its own manifest, free loopback ports, its own data files, journal and
+     snapshot repository; no hooks, no announcements, nothing on production's
+     addresses. The config keys that belong to where a copy runs (listen
+     addresses, URLs of its own services, paths) are listed per config file
+     in the manifest's [relocate.NAME] keep = [...];
+  3. starts the copy at production's version, checks its health, and runs
+     the same plan on it (same catalog, same hops) through the real executor;
+  4. reports per hop the steps and their durations, data step (migration)
+     times, config warnings, the maintenance window it measured and health,
+     saved in .upshift/rehearsals/ and shown by `upshift plan` as the estimate;
+  5. stops and removes the copy (every process, port and file) unless --keep.
+
+With `[apply] require_rehearsal = { within_days = 7 }` in the manifest,
+`apply` refuses a plan without a successful rehearsal of that same plan.
+
+Examples:
+  upshift rehearse --to 3.0.0
+  upshift --json rehearse --to 3.0.0 > rehearsal.json
+  upshift rehearse --to 3.0.0 --keep     # look at the staging copy afterwards
+
+Exit codes: 0 the rehearsal succeeded; 1 it failed (the report names the
+failing step and its log; production untouched); 2 bad input (the copy
+would share something with production: the message names the key to add);
+4 another run holds the lock.")]
+    Rehearse(RehearseArgs),
+
     /// Finish the run that was interrupted (crash, power loss, kill -9).
     Resume,
 
@@ -517,6 +548,20 @@ pub struct ApplyArgs {
     /// A plan saved with `upshift plan --out`; refused if the manifest or catalog changed since, or if it was edited.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RehearseArgs {
+    /// The version to rehearse the upgrade to.
+    #[arg(long, value_name = "VERSION")]
+    pub to: String,
+    /// Make the staging copy from this snapshot (of the version production
+    /// runs) instead of a fresh one.
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<String>,
+    /// Leave the staging copy in place, stopped, for a look.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,14 @@ pub enum CliError {
     Backup(Box<upshift_backup::BackupError>),
     #[error(transparent)]
     Step(Box<upshift_run::StepError>),
+    #[error(transparent)]
+    Rehearsal(Box<upshift_run::rehearsal::RehearsalError>),
+}
+
+impl From<upshift_run::rehearsal::RehearsalError> for CliError {
+    fn from(e: upshift_run::rehearsal::RehearsalError) -> Self {
+        CliError::Rehearsal(Box::new(e))
+    }
 }
 
 impl From<upshift_run::StepError> for CliError {
@@ -66,7 +74,17 @@ impl CliError {
             CliError::Step(e) if e.is_bad_input() => code::BAD_INPUT,
             CliError::Step(_) => code::FAILED,
             CliError::Run(e) => run_code(e),
+            CliError::Rehearsal(e) => rehearsal_code(e),
         }
+    }
+}
+
+fn rehearsal_code(e: &upshift_run::rehearsal::RehearsalError) -> i32 {
+    use upshift_run::rehearsal::RehearsalError as R;
+    match e {
+        R::Run(e) => run_code(e),
+        _ if e.is_bad_input() => code::BAD_INPUT,
+        _ => code::FAILED,
     }
 }
 

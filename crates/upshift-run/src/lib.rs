@@ -32,6 +32,7 @@ pub mod lock;
 pub mod maintenance;
 pub mod orphans;
 pub mod proc;
+pub mod rehearsal;
 pub mod signals;
 pub mod snapshots;
 pub mod state;

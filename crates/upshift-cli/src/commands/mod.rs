@@ -14,6 +14,7 @@ mod forget;
 mod history;
 mod init;
 mod plan;
+mod rehearse;
 mod restore;
 mod resume;
 mod rollback;
@@ -42,6 +43,7 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
         Command::Catalog(c) => catalog::run(settings, &c),
         Command::Config(c) => config::run(settings, &c),
         Command::Apply(args) => apply::run(settings, &args),
+        Command::Rehearse(args) => rehearse::run(settings, &args),
         Command::Resume => resume::run(settings),
         Command::Rollback { run, to } => rollback::run(settings, run.as_deref(), to.as_deref()),
         Command::Show { plan } => show::run(settings, &plan),
