@@ -28,6 +28,10 @@ pub enum CliError {
     /// The operation failed and changed nothing (or was rolled back).
     #[error("{0}")]
     Failed(String),
+    /// The operation failed, and the command's JSON document (a report
+    /// whose outcome says so) is already printed.
+    #[error("{0}")]
+    Reported(String),
     #[error(transparent)]
     Run(Box<upshift_run::RunError>),
     #[error(transparent)]
@@ -68,7 +72,7 @@ impl CliError {
         match self {
             CliError::Located(_) | CliError::BadInput(_) | CliError::Stale(_) => code::BAD_INPUT,
             CliError::Plan(e) if e.is_bad_input() => code::BAD_INPUT,
-            CliError::Plan(_) | CliError::Failed(_) => code::FAILED,
+            CliError::Plan(_) | CliError::Failed(_) | CliError::Reported(_) => code::FAILED,
             CliError::Backup(e) if e.is_bad_input() => code::BAD_INPUT,
             CliError::Backup(_) => code::FAILED,
             CliError::Step(e) if e.is_bad_input() => code::BAD_INPUT,

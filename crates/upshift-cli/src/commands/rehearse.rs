@@ -39,7 +39,7 @@ pub fn run(settings: &Settings, args: &RehearseArgs) -> Result<i32, CliError> {
     p.human(text(&report));
     match &report.failure {
         None => Ok(code::OK),
-        Some(f) => Err(CliError::Failed(format!(
+        Some(f) => Err(CliError::Reported(format!(
             "the rehearsal of {} → {} failed{}: {}",
             report.from,
             report.to,

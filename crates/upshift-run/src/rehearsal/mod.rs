@@ -299,18 +299,33 @@ fn staging_events(setup: &Setup) -> Vec<crate::journal::StepEvent> {
 /// The failed step (the first, in journal order) and what it said.
 fn failure(e: &RehearsalError, events: &[crate::journal::StepEvent]) -> Failure {
     let failed = events.iter().find(|e| e.state == StepState::Failed);
-    let message = e.to_string();
-    let mut log: Vec<String> = message.lines().skip(1).map(str::to_string).collect();
-    if let RehearsalError::Run(
-        RunError::RolledBack { what, .. } | RunError::Unchanged { what, .. },
-    ) = e
-    {
-        log = what.lines().skip(1).map(str::to_string).collect();
-    }
+    let what = match e {
+        RehearsalError::Run(
+            RunError::RolledBack { what, .. } | RunError::Unchanged { what, .. },
+        ) => what.clone(),
+        other => other.to_string(),
+    };
+    let first = what.lines().next().unwrap_or_default().to_string();
     Failure {
         hop: failed.map(|f| f.hop + 1),
         step: failed.map(|f| f.step.to_string()),
-        message: message.lines().next().unwrap_or_default().to_string(),
-        log,
+        log: log_lines(&what),
+        message: e.to_string().lines().next().unwrap_or(&first).to_string(),
     }
+}
+
+/// The output a failed command left (the executor's message holds its
+/// tail after `failed (exit N): `), then the message's further lines.
+fn log_lines(what: &str) -> Vec<String> {
+    let mut lines = what.lines();
+    let first = lines.next().unwrap_or_default();
+    let output = first
+        .find("failed (exit ")
+        .and_then(|at| first[at..].find("): ").map(|end| &first[at + end + 3..]));
+    output
+        .into_iter()
+        .chain(lines)
+        .map(str::to_string)
+        .filter(|l| !l.trim().is_empty())
+        .collect()
 }
