@@ -23,13 +23,31 @@ pub enum RehearsalError {
     #[error("staging copy: {0}")]
     Staging(String),
     #[error(transparent)]
-    Run(#[from] RunError),
+    Run(Box<RunError>),
     #[error(transparent)]
-    Step(#[from] StepError),
+    Step(Box<StepError>),
     #[error(transparent)]
-    Backup(#[from] upshift_backup::BackupError),
+    Backup(Box<upshift_backup::BackupError>),
     #[error(transparent)]
     Config(#[from] upshift_config::ConfigError),
+}
+
+impl From<RunError> for RehearsalError {
+    fn from(e: RunError) -> Self {
+        RehearsalError::Run(Box::new(e))
+    }
+}
+
+impl From<StepError> for RehearsalError {
+    fn from(e: StepError) -> Self {
+        RehearsalError::Step(Box::new(e))
+    }
+}
+
+impl From<upshift_backup::BackupError> for RehearsalError {
+    fn from(e: upshift_backup::BackupError) -> Self {
+        RehearsalError::Backup(Box::new(e))
+    }
 }
 
 impl RehearsalError {

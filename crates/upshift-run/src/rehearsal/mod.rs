@@ -182,7 +182,7 @@ impl Rehearsal<'_> {
         let result = crate::executor::apply(&setup, &plan);
         out.events = staging_events(&setup);
         out.plan = plan;
-        out.error = result.err().map(RehearsalError::Run);
+        out.error = result.err().map(RehearsalError::from);
         out
     }
 
@@ -300,9 +300,10 @@ fn staging_events(setup: &Setup) -> Vec<crate::journal::StepEvent> {
 fn failure(e: &RehearsalError, events: &[crate::journal::StepEvent]) -> Failure {
     let failed = events.iter().find(|e| e.state == StepState::Failed);
     let what = match e {
-        RehearsalError::Run(
-            RunError::RolledBack { what, .. } | RunError::Unchanged { what, .. },
-        ) => what.clone(),
+        RehearsalError::Run(r) => match r.as_ref() {
+            RunError::RolledBack { what, .. } | RunError::Unchanged { what, .. } => what.clone(),
+            other => other.to_string(),
+        },
         other => other.to_string(),
     };
     let first = what.lines().next().unwrap_or_default().to_string();
