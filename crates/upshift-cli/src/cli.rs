@@ -562,6 +562,14 @@ pub struct RehearseArgs {
     /// Leave the staging copy in place, stopped, for a look.
     #[arg(long)]
     pub keep: bool,
+    /// Rehearse on this staging installation instead of a copy generated
+    /// beside production: another installation of the product at
+    /// production's version, with its own directory, addresses and
+    /// databases. Its stores and config files are replaced by the
+    /// snapshot's (its own values of the [relocate] keys kept); it is
+    /// stopped afterwards, never removed.
+    #[arg(long, value_name = "MANIFEST")]
+    pub staging: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

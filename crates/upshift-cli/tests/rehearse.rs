@@ -287,3 +287,77 @@ fn an_interrupted_rehearsal_tears_its_copy_down_itself() {
     demo.assert_healthy();
     assert_eq!(demo.version(), "1.0.0");
 }
+
+/// `--staging MANIFEST`: the operator's own staging installation (another
+/// demo on its own ports) gets production's data and config, keeps its own
+/// addresses, is upgraded, and is left stopped, not removed.
+#[test]
+fn a_rehearsal_on_the_operators_staging_installation_keeps_its_own_addresses() {
+    let prod = Demo::new();
+    let staging = Demo::new();
+    prod.seed(5);
+    let notes = prod.export();
+    let before = production(&prod);
+    let own_notes = staging.public_address("notes");
+    let own_auth = staging.public_address("auth");
+    let manifest = staging.path("upshift.toml");
+    let run = prod.upshift(&[
+        "-y",
+        "--json",
+        "rehearse",
+        "--to",
+        "3.0.0",
+        "--staging",
+        manifest.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.json();
+    assert_eq!(r["succeeded"], true, "{r}");
+    assert_eq!(r["staging"]["kept"], true);
+    assert_eq!(production(&prod), before, "production changed");
+    prod.assert_healthy();
+
+    // The staging installation: at 3.0.0, stopped, with production's notes
+    // and its own addresses.
+    assert_eq!(staging.version(), "3.0.0");
+    assert!(
+        processes_under(&staging.dir).is_empty(),
+        "staging still runs"
+    );
+    let config = std::fs::read_to_string(staging.path("config/notes.toml")).unwrap();
+    assert!(config.contains(&own_notes), "{config}");
+    assert!(config.contains(&own_auth), "{config}");
+    assert!(!config.contains(&prod.public_address("notes")), "{config}");
+    let exported: serde_json::Value = serde_json::from_str(&staging.export()).unwrap();
+    let theirs: serde_json::Value = serde_json::from_str(&notes).unwrap();
+    assert_eq!(
+        exported.as_array().unwrap().len(),
+        theirs.as_array().unwrap().len()
+    );
+}
+
+/// A staging manifest that shares production's addresses is refused
+/// before anything is written.
+#[test]
+fn a_staging_manifest_on_productions_addresses_is_refused() {
+    let prod = Demo::new();
+    let other = tempfile::tempdir().unwrap();
+    let m = std::fs::read_to_string(prod.path("upshift.toml")).unwrap();
+    let copy = other.path().join("upshift.toml");
+    std::fs::write(&copy, m).unwrap();
+    let run = prod.upshift(&[
+        "-y",
+        "rehearse",
+        "--to",
+        "3.0.0",
+        "--staging",
+        copy.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("an address of the source"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_dir(other.path()).unwrap().count(), 1);
+}

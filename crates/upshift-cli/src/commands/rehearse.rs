@@ -26,6 +26,11 @@ pub fn run(settings: &Settings, args: &RehearseArgs) -> Result<i32, CliError> {
         plan.from,
         plan.to
     );
+    let staging = args
+        .staging
+        .as_deref()
+        .map(|m| staging_loaded(&loaded, m))
+        .transpose()?;
     let progress = StepLines::new(p);
     let setup = super::setup(settings, &loaded, &progress)?;
     let report = Rehearsal {
@@ -33,6 +38,7 @@ pub fn run(settings: &Settings, args: &RehearseArgs) -> Result<i32, CliError> {
         plan: &plan,
         snapshot: args.snapshot.as_deref(),
         keep: args.keep,
+        staging: staging.as_ref().map(|(l, m)| (l, m.as_path())),
     }
     .run()?;
     p.json(&report);
@@ -50,6 +56,35 @@ pub fn run(settings: &Settings, args: &RehearseArgs) -> Result<i32, CliError> {
             f.message
         ))),
     }
+}
+
+/// The operator's staging manifest, loaded against production's catalog
+/// (a rehearsal runs the same catalog), with its path made absolute.
+fn staging_loaded(
+    production: &upshift_core::Loaded,
+    manifest: &std::path::Path,
+) -> Result<(upshift_core::Loaded, std::path::PathBuf), CliError> {
+    let path = std::path::absolute(manifest)
+        .map_err(|e| CliError::BadInput(format!("--staging {}: {e}", manifest.display())))?;
+    let text = crate::settings::read(&path)?;
+    let file = path.display().to_string();
+    let m = upshift_core::manifest::parse_manifest(&file, &text)?;
+    let version = upshift_core::manifest::known_version(
+        &file,
+        &text,
+        &production.catalog,
+        &m.installation.version,
+    )?;
+    Ok((
+        upshift_core::Loaded {
+            manifest: m,
+            file,
+            source: text,
+            catalog: production.catalog.clone(),
+            version,
+        },
+        path,
+    ))
 }
 
 /// The report for people: one block per hop.

@@ -18,14 +18,21 @@ pub struct Active {
 }
 
 impl Active {
-    /// Records that this process uses the copy at `root`.
-    pub fn begin(state: &StateDir, id: &str, root: &Path) -> std::io::Result<Active> {
+    /// Records that this process uses the copy at `root`; a `generated`
+    /// one is removed by its teardown, the operator's own only stopped.
+    pub fn begin(
+        state: &StateDir,
+        id: &str,
+        root: &Path,
+        generated: bool,
+    ) -> std::io::Result<Active> {
         let dir = active_dir(state);
         std::fs::create_dir_all(&dir)?;
         let me = std::process::id();
         let started = start_time(me).unwrap_or(0);
         let file = dir.join(id);
-        std::fs::write(&file, format!("{me} {started} {}\n", root.display()))?;
+        let kind = if generated { "generated" } else { "given" };
+        std::fs::write(&file, format!("{me} {started} {kind} {}\n", root.display()))?;
         Ok(Active { file })
     }
 
@@ -48,16 +55,17 @@ pub fn sweep(state: &StateDir) -> Vec<String> {
         .flatten()
     {
         let file = entry.path();
-        let Some((pid, started, root)) = read(&file) else {
+        let Some((pid, started, generated, root)) = read(&file) else {
             let _ = std::fs::remove_file(&file);
             continue;
         };
         if start_time(pid) == Some(started) {
             continue; // its rehearsal still runs
         }
-        let lines = teardown(&root);
+        let lines = teardown(&root, generated);
         out.push(format!(
-            "removed the staging copy {} left by a rehearsal that was killed{}",
+            "{} the staging copy {} left by a rehearsal that was killed{}",
+            if generated { "removed" } else { "stopped" },
             root.display(),
             if lines.is_empty() {
                 String::new()
@@ -70,19 +78,17 @@ pub fn sweep(state: &StateDir) -> Vec<String> {
     out
 }
 
-fn read(file: &Path) -> Option<(u32, u64, PathBuf)> {
+fn read(file: &Path) -> Option<(u32, u64, bool, PathBuf)> {
     let text = std::fs::read_to_string(file).ok()?;
-    let mut f = text.trim_end().splitn(3, ' ');
-    Some((
-        f.next()?.parse().ok()?,
-        f.next()?.parse().ok()?,
-        f.next()?.into(),
-    ))
+    let mut f = text.trim_end().splitn(4, ' ');
+    let (pid, started) = (f.next()?.parse().ok()?, f.next()?.parse().ok()?);
+    let generated = f.next()? == "generated";
+    Some((pid, started, generated, f.next()?.into()))
 }
 
-/// Stops every service and child of the copy at `root` and removes it;
-/// what it stopped, or could not, one line each.
-pub fn teardown(root: &Path) -> Vec<String> {
+/// Stops every service and child of the copy at `root` and, when
+/// `remove`, removes it; what it stopped, or could not, one line each.
+pub fn teardown(root: &Path, remove: bool) -> Vec<String> {
     let mut lines = Vec::new();
     let text = std::fs::read_to_string(root.join("upshift.toml")).unwrap_or_default();
     if let Ok(m) = parse_manifest("staging", &text) {
@@ -98,6 +104,9 @@ pub fn teardown(root: &Path) -> Vec<String> {
     match crate::orphans::stop_left_in(&StateDir::beside(root).children()) {
         Ok(stopped) => lines.extend(stopped),
         Err(e) => lines.push(e.to_string()),
+    }
+    if !remove {
+        return lines;
     }
     if let Err(e) = std::fs::remove_dir_all(root) {
         if root.exists() {

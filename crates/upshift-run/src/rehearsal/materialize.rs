@@ -34,6 +34,9 @@ pub struct Materialized {
     pub loaded: Loaded,
     /// Production's addresses and the copy's own.
     pub addresses: Addresses,
+    /// Made here (removed by its teardown), or the operator's own
+    /// installation (stopped, never removed).
+    pub generated: bool,
 }
 
 impl Materialized {
@@ -62,13 +65,73 @@ impl Materialize<'_> {
             manifest_path,
             loaded,
             addresses,
+            generated: true,
         };
-        let report = self.restore_under(&copy.root.join(".upshift/incoming"))?;
-        self.place_stores(&report, &copy)?;
-        self.place_config(&report, &copy)?;
-        self.install_release(&copy)?;
-        let _ = std::fs::remove_dir_all(copy.root.join(".upshift/incoming"));
+        self.fill(&copy)?;
         Ok(copy)
+    }
+
+    /// A copy into the installation the operator described (`--staging
+    /// MANIFEST`, loaded against the same catalog): its stores replaced
+    /// by the snapshot's, its config files by the snapshot's with its own
+    /// values of the kept keys. Refused when it shares a directory, file,
+    /// address or database with the source ([`super::given::check`]).
+    pub fn given(&self, loaded: Loaded, manifest_path: &Path) -> Result<Materialized> {
+        let root = manifest_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let addresses = Addresses::of(&self.source.loaded.manifest);
+        super::given::check(self.source, &loaded, &root, &addresses)?;
+        let copy = Materialized {
+            root,
+            manifest_path: manifest_path.to_path_buf(),
+            loaded,
+            addresses,
+            generated: false,
+        };
+        self.fill(&copy)?;
+        Ok(copy)
+    }
+
+    /// The snapshot's stores and config files, and the running release.
+    fn fill(&self, copy: &Materialized) -> Result<()> {
+        let incoming = copy.root.join(".upshift/incoming");
+        let _ = std::fs::remove_dir_all(&incoming);
+        let report = self.restore_under(&incoming)?;
+        self.place_stores(&report, copy)?;
+        self.place_config(&report, copy)?;
+        self.restore_databases(copy)?;
+        self.install_release(copy)?;
+        let _ = std::fs::remove_dir_all(&incoming);
+        Ok(())
+    }
+
+    /// The database stores (PostgreSQL, MariaDB, …) restored into the
+    /// copy's own databases, as its manifest names them.
+    fn restore_databases(&self, copy: &Materialized) -> Result<()> {
+        let m = &copy.loaded.manifest;
+        let databases: std::collections::BTreeSet<String> = m
+            .stores
+            .iter()
+            .filter(|(_, s)| {
+                upshift_backup::data_on_host(*s.kind.get_ref())
+                    == upshift_backup::DataOnHost::Elsewhere
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        if databases.is_empty() {
+            return Ok(());
+        }
+        let scope = RestoreScope {
+            stores: Some(databases),
+            config: false,
+            into: None,
+        };
+        let progress = self.source.progress.backup();
+        self.repo
+            .restore_scoped(self.snapshot, m, &copy.root, &scope, progress.as_ref())?;
+        Ok(())
     }
 
     /// Every store and config file of the snapshot, under `dir`.
@@ -111,7 +174,12 @@ impl Materialize<'_> {
             };
             let text = std::fs::read_to_string(written)
                 .map_err(|e| RehearsalError::Staging(format!("{written}: {e}")))?;
-            let own = OwnValues::Rewritten(&copy.addresses);
+            let to = copy.root.join(&cfg.path);
+            let existing = own_file(copy, name, &to)?;
+            let own = match &existing {
+                Some(v) => OwnValues::FromFile(v),
+                None => OwnValues::Rewritten(&copy.addresses),
+            };
             let out = relocated(
                 &self.source.loaded.manifest,
                 name,
@@ -119,7 +187,6 @@ impl Materialize<'_> {
                 &own,
                 &copy.addresses,
             )?;
-            let to = copy.root.join(&cfg.path);
             create_parent(&to)?;
             write(&to, &out)?;
         }
@@ -135,6 +202,9 @@ impl Materialize<'_> {
         ) else {
             return Ok(());
         };
+        if copy.root.join(&dst.link).exists() && !copy.generated {
+            return Ok(()); // the operator's copy has its release installed
+        }
         let link = self.source.target.path(&src.link);
         let running = std::fs::canonicalize(&link).map_err(|e| {
             RehearsalError::Staging(format!(
@@ -163,6 +233,20 @@ impl Materialize<'_> {
         let own_link = copy.root.join(&dst.link);
         std::os::unix::fs::symlink(&target, &own_link).map_err(|e| io(&own_link, e))
     }
+}
+
+/// The values of the operator's own config file `name` at `path`, when
+/// the copy is theirs and the file is there.
+fn own_file(copy: &Materialized, name: &str, path: &Path) -> Result<Option<serde_json::Value>> {
+    if copy.generated || !path.is_file() {
+        return Ok(None);
+    }
+    let cfg = &copy.loaded.manifest.config[name];
+    let text = std::fs::read_to_string(path).map_err(|e| io(path, e))?;
+    let format = super::relocate::format_of(cfg.format);
+    Ok(Some(upshift_config::doc::parse_value(
+        format, &cfg.path, &text,
+    )?))
 }
 
 /// The copy's manifest, checked against the same catalog as the source.

@@ -16,6 +16,7 @@
 
 pub mod active;
 mod error;
+mod given;
 mod materialize;
 mod relocate;
 mod report;
@@ -44,6 +45,10 @@ pub struct Rehearsal<'a> {
     pub snapshot: Option<&'a str>,
     /// Leave the staging copy in place (stopped) for a look.
     pub keep: bool,
+    /// The operator's staging installation (`--staging MANIFEST`), loaded
+    /// against production's catalog, and its manifest; none: a copy
+    /// generated beside production.
+    pub staging: Option<(&'a upshift_core::Loaded, &'a std::path::Path)>,
 }
 
 /// What running the plan on the copy left.
@@ -64,19 +69,31 @@ impl Rehearsal<'_> {
         let started_ms = now_ms();
         let repo = Repository::for_manifest(&p.loaded.manifest, &p.manifest_dir)?;
         let snapshot = self.snapshot_of_production(&repo, &id)?;
-        let root = p.state.staging(&id);
-        let active = active::Active::begin(&p.state, &id, &root)
+        let (root, generated) = match self.staging {
+            Some((_, path)) => (path.parent().unwrap_or(path).to_path_buf(), false),
+            None => (p.state.staging(&id), true),
+        };
+        let active = active::Active::begin(&p.state, &id, &root, generated)
             .map_err(|e| RehearsalError::Staging(format!("{}: {e}", root.display())))?;
-        let made = Materialize {
+        let materialize = Materialize {
             source: p,
             repo: &repo,
             snapshot: &snapshot,
-        }
-        .generated(&root, &id);
+        };
+        let made = match self.staging {
+            Some((loaded, path)) => {
+                // Its data is replaced: nothing of it may run meanwhile.
+                stop_services(loaded, &root, p.progress);
+                materialize.given(loaded.clone(), path)
+            }
+            None => materialize.generated(&root, &id),
+        };
         let copy = match made {
             Ok(c) => c,
             Err(e) => {
-                active::teardown(&root);
+                if generated {
+                    active::teardown(&root, true);
+                }
                 active.finish();
                 return Err(e);
             }
@@ -215,23 +232,18 @@ impl Rehearsal<'_> {
 
     /// Stops the copy; removes it unless kept.
     fn finish_copy(&self, copy: &Materialized) -> StagingInfo {
-        let ports = copy.addresses.staging_ports();
+        let ports = staging::ports_of(&copy.loaded.manifest);
         let progress = self.production.progress;
-        if self.keep {
-            let (target, state) = (copy.target(), copy.state());
-            let control = Control::new(&copy.loaded, &target, &state);
-            for name in copy.loaded.manifest.start_order().into_iter().rev() {
-                if let Err(e) = control.stop(name) {
-                    progress.note(&format!("staging {name}: {e}"));
-                }
-            }
+        let kept = self.keep || !copy.generated;
+        if kept {
+            stop_services(&copy.loaded, &copy.root, progress);
             progress.note(&format!(
                 "the staging copy stays in {} (stopped; `upshift -m {} start` starts it)",
                 copy.root.display(),
                 copy.manifest_path.display()
             ));
         } else {
-            for line in active::teardown(&copy.root) {
+            for line in active::teardown(&copy.root, true) {
                 progress.note(&format!("staging copy: {line}"));
             }
         }
@@ -239,7 +251,7 @@ impl Rehearsal<'_> {
             dir: copy.root.clone(),
             manifest: copy.manifest_path.clone(),
             ports,
-            kept: self.keep,
+            kept,
         }
     }
 
@@ -277,6 +289,22 @@ impl Setup<'_> {
     /// The manifest's fingerprint, as a snapshot's tags hold it.
     fn plan_fingerprint(&self) -> String {
         upshift_core::plan::Fingerprint::of(&self.loaded.source, "").manifest[..16].to_string()
+    }
+}
+
+/// Stops every service of the installation at `root`, in reverse order.
+fn stop_services(
+    loaded: &upshift_core::Loaded,
+    root: &std::path::Path,
+    progress: &dyn crate::Progress,
+) {
+    let target = crate::host::Target::local(root);
+    let state = crate::state::StateDir::beside(root);
+    let control = Control::new(loaded, &target, &state);
+    for name in loaded.manifest.start_order().into_iter().rev() {
+        if let Err(e) = control.stop(name) {
+            progress.note(&format!("staging {name}: {e}"));
+        }
     }
 }
 

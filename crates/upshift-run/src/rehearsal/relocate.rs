@@ -105,7 +105,7 @@ fn leak<'a>(v: &Value, a: &'a Addresses, at: &str) -> Option<(String, &'a str)> 
     }
 }
 
-fn format_of(f: ConfigFormat) -> Format {
+pub(super) fn format_of(f: ConfigFormat) -> Format {
     match f {
         ConfigFormat::Yaml => Format::Yaml,
         ConfigFormat::Json => Format::Json,

@@ -20,25 +20,24 @@ pub struct Addresses {
 }
 
 impl Addresses {
+    /// Production's addresses alone (for the check that a copy the
+    /// operator described names none of them).
+    pub fn of(m: &Manifest) -> Addresses {
+        let pairs = ports_of(m)
+            .into_iter()
+            .flat_map(|p| {
+                HOST_FORMS
+                    .iter()
+                    .map(move |h| (format!("{h}:{p}"), String::new()))
+            })
+            .collect();
+        Addresses { pairs }
+    }
+
     /// A free loopback port for every port production's services use
     /// (public addresses, HTTP and TCP health checks).
     pub fn allocate(m: &Manifest) -> Result<Addresses> {
-        let mut ports: Vec<u16> = Vec::new();
-        for s in m.services.values() {
-            let health = s.health.as_ref();
-            let addrs = [
-                s.public_address.as_deref(),
-                health
-                    .and_then(|h| h.http.as_deref())
-                    .and_then(url_authority),
-                health.and_then(|h| h.tcp.as_deref()),
-            ];
-            for p in addrs.into_iter().flatten().filter_map(port_of) {
-                if !ports.contains(&p) {
-                    ports.push(p);
-                }
-            }
-        }
+        let ports = ports_of(m);
         let held = ports
             .iter()
             .map(|_| TcpListener::bind("127.0.0.1:0"))
@@ -81,6 +80,27 @@ impl Addresses {
         v.dedup();
         v
     }
+}
+
+/// Every port the services of `m` use, once.
+pub fn ports_of(m: &Manifest) -> Vec<u16> {
+    let mut ports: Vec<u16> = Vec::new();
+    for s in m.services.values() {
+        let health = s.health.as_ref();
+        let addrs = [
+            s.public_address.as_deref(),
+            health
+                .and_then(|h| h.http.as_deref())
+                .and_then(url_authority),
+            health.and_then(|h| h.tcp.as_deref()),
+        ];
+        for p in addrs.into_iter().flatten().filter_map(port_of) {
+            if !ports.contains(&p) {
+                ports.push(p);
+            }
+        }
+    }
+    ports
 }
 
 /// The ways an address on this machine is written.
