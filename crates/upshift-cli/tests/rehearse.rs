@@ -361,3 +361,58 @@ fn a_staging_manifest_on_productions_addresses_is_refused() {
     );
     assert_eq!(std::fs::read_dir(other.path()).unwrap().count(), 1);
 }
+
+/// Runs SQL as the demo's notes role against database `notes` of its
+/// PostgreSQL cluster; unaligned tuples.
+fn psql(demo: &Demo, sql: &str) -> String {
+    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
+    let store = m.split("[stores.notes]").nth(1).expect("a notes store");
+    let port = store
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("port = "))
+        .expect("a port")
+        .trim()
+        .to_string();
+    let password = std::fs::read_to_string(demo.path("secrets/notes-db.password")).unwrap();
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+        .args(["-h", "127.0.0.1", "-U", "notes", "-d", "notes", "-p", &port])
+        .args(["-c", sql])
+        .env("PGPASSWORD", password.trim())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// With the notes in PostgreSQL the staging copy gets a database of its
+/// own on the same server, dropped with it; production's is untouched.
+#[test]
+fn a_rehearsal_of_a_postgresql_installation_uses_and_drops_its_own_database() {
+    let demo = Demo::try_new_with(&["--store", "postgres"]).unwrap_or_else(|e| panic!("{e}"));
+    let before = production(&demo);
+    let tables = "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'";
+    let prod_tables = psql(&demo, tables);
+    let poller = Poller::start(&demo);
+    let run = demo.upshift(&["-y", "--json", "rehearse", "--to", "3.0.0"]);
+    let (requests, failed) = poller.finish();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["succeeded"], true);
+    assert!(requests > 10 && failed.is_empty(), "{requests} {failed:?}");
+    assert_eq!(production(&demo), before, "production changed");
+    assert_eq!(
+        psql(&demo, tables),
+        prod_tables,
+        "production's schema changed"
+    );
+    let dbs = psql(
+        &demo,
+        "SELECT datname FROM pg_database WHERE datname LIKE '%rehearsal%'",
+    );
+    assert!(dbs.trim().is_empty(), "left: {dbs}");
+    assert_no_staging(&demo, &[]);
+}

@@ -91,7 +91,8 @@ fn read(file: &Path) -> Option<(u32, u64, bool, PathBuf)> {
 pub fn teardown(root: &Path, remove: bool) -> Vec<String> {
     let mut lines = Vec::new();
     let text = std::fs::read_to_string(root.join("upshift.toml")).unwrap_or_default();
-    if let Ok(m) = parse_manifest("staging", &text) {
+    let manifest = parse_manifest("staging", &text).ok();
+    if let Some(m) = &manifest {
         let target = Target::local(root);
         for name in m.start_order().into_iter().rev() {
             if let Driver::Process(conf) = m.services[name].run() {
@@ -108,6 +109,9 @@ pub fn teardown(root: &Path, remove: bool) -> Vec<String> {
     if !remove {
         return lines;
     }
+    if let Some(m) = &manifest {
+        lines.extend(drop_databases(m, root));
+    }
     if let Err(e) = std::fs::remove_dir_all(root) {
         if root.exists() {
             lines.push(format!("cannot remove {}: {e}", root.display()));
@@ -118,4 +122,19 @@ pub fn teardown(root: &Path, remove: bool) -> Vec<String> {
         let _ = std::fs::remove_dir(parent);
     }
     lines
+}
+
+/// Drops the copy's own PostgreSQL databases (a generated copy's only:
+/// the operator's staging keeps its own).
+fn drop_databases(m: &upshift_core::manifest::Manifest, root: &Path) -> Vec<String> {
+    use upshift_core::manifest::StoreKind;
+    m.stores
+        .iter()
+        .filter(|(_, s)| *s.kind.get_ref() == StoreKind::Postgres)
+        .filter_map(|(name, s)| {
+            upshift_backup::drop_copy_database(name, s, root)
+                .err()
+                .map(|e| format!("the database of store {name}: {e}"))
+        })
+        .collect()
 }

@@ -54,7 +54,7 @@ impl Materialize<'_> {
     /// loopback ports, named for rehearsal `run`.
     pub fn generated(&self, root: &Path, run: &str) -> Result<Materialized> {
         let src = self.source.loaded;
-        let addresses = Addresses::allocate(&src.manifest)?;
+        let addresses = Addresses::allocate(&src.manifest, run)?;
         let text = staging::manifest_text(&src.manifest, &src.source, &addresses, run)?;
         create_private_dir(root)?;
         let manifest_path = root.join("upshift.toml");
@@ -67,6 +67,8 @@ impl Materialize<'_> {
             addresses,
             generated: true,
         };
+        self.copy_secret_files(&copy)?;
+        self.create_databases(&copy)?;
         self.fill(&copy)?;
         Ok(copy)
     }
@@ -92,6 +94,56 @@ impl Materialize<'_> {
         };
         self.fill(&copy)?;
         Ok(copy)
+    }
+
+    /// The files the source's stores read their secrets from (`file:`
+    /// references, relative to the manifest), copied 0600 to the same
+    /// place in the copy, which is removed with it.
+    fn copy_secret_files(&self, copy: &Materialized) -> Result<()> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let m = &self.source.loaded.manifest;
+        let refs = m.stores.values().flat_map(|s| {
+            [&s.password, &s.uri, &s.access_key, &s.secret_key]
+                .into_iter()
+                .flatten()
+        });
+        for r in refs {
+            let upshift_core::manifest::SecretRef::File(rel) = r else {
+                continue;
+            };
+            if Path::new(rel).is_absolute() {
+                continue;
+            }
+            let (from, to) = (self.source.manifest_dir.join(rel), copy.root.join(rel));
+            let bytes = std::fs::read(&from).map_err(|e| io(&from, e))?;
+            create_parent(&to)?;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&to)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
+                .and_then(|()| {
+                    std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+                })
+                .map_err(|e| io(&to, e))?;
+        }
+        Ok(())
+    }
+
+    /// The copy's own databases, created empty beside production's.
+    fn create_databases(&self, copy: &Materialized) -> Result<()> {
+        let m = &self.source.loaded.manifest;
+        for (store, own) in copy.addresses.databases() {
+            upshift_backup::create_copy_database(
+                store,
+                &m.stores[store],
+                &self.source.manifest_dir,
+                own,
+            )?;
+        }
+        Ok(())
     }
 
     /// The snapshot's stores and config files, and the running release.

@@ -33,7 +33,7 @@ impl OwnValues<'_> {
 
 fn rewrite_leaves(v: &Value, a: &Addresses) -> Value {
     match v {
-        Value::String(s) => Value::String(a.rewrite(s)),
+        Value::String(s) => Value::String(a.rewrite_value(s)),
         Value::Array(items) => Value::Array(items.iter().map(|v| rewrite_leaves(v, a)).collect()),
         Value::Object(m) => Value::Object(
             m.iter()

@@ -13,10 +13,13 @@ use upshift_core::manifest::{DriverKind, Manifest, StoreKind};
 
 use super::error::{RehearsalError, Result};
 
-/// Production addresses (`host:port`) and the staging address each maps to.
+/// Production addresses (`host:port`) and the staging address each maps
+/// to; and production's database names and the copy's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Addresses {
     pairs: Vec<(String, String)>,
+    /// Per database store: its name, production's database, the copy's.
+    databases: Vec<(String, String, String)>,
 }
 
 impl Addresses {
@@ -31,12 +34,15 @@ impl Addresses {
                     .map(move |h| (format!("{h}:{p}"), String::new()))
             })
             .collect();
-        Addresses { pairs }
+        Addresses {
+            pairs,
+            databases: Vec::new(),
+        }
     }
 
     /// A free loopback port for every port production's services use
     /// (public addresses, HTTP and TCP health checks).
-    pub fn allocate(m: &Manifest) -> Result<Addresses> {
+    pub fn allocate(m: &Manifest, run: &str) -> Result<Addresses> {
         let ports = ports_of(m);
         let held = ports
             .iter()
@@ -50,7 +56,27 @@ impl Addresses {
                 pairs.push((format!("{host}:{p}"), format!("127.0.0.1:{new}")));
             }
         }
-        Ok(Addresses { pairs })
+        Ok(Addresses {
+            pairs,
+            databases: copy_databases(m, run),
+        })
+    }
+
+    /// A value of a kept key as the copy has it: a production database
+    /// name (the whole value) becomes the copy's, addresses in it the
+    /// copy's.
+    pub fn rewrite_value(&self, text: &str) -> String {
+        match self.databases.iter().find(|(_, prod, _)| prod == text) {
+            Some((_, _, own)) => own.clone(),
+            None => self.rewrite(text),
+        }
+    }
+
+    /// The copy's database stores: store name and the copy's database.
+    pub fn databases(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.databases
+            .iter()
+            .map(|(s, _, own)| (s.as_str(), own.as_str()))
     }
 
     /// `text` with every production address replaced by its staging one.
@@ -80,6 +106,26 @@ impl Addresses {
         v.dedup();
         v
     }
+}
+
+/// A database of its own for every PostgreSQL store: production's name
+/// with `_rehearsal_` and the run's id (at most 63 bytes, PostgreSQL's limit).
+fn copy_databases(m: &Manifest, run: &str) -> Vec<(String, String, String)> {
+    let tag: String = run
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let tag = &tag[tag.len().saturating_sub(12)..];
+    m.stores
+        .iter()
+        .filter(|(_, s)| *s.kind.get_ref() == StoreKind::Postgres)
+        .filter_map(|(name, s)| {
+            let prod = s.database.clone()?;
+            let head: String = prod.chars().take(40).collect();
+            Some((name.clone(), prod, format!("{head}_rehearsal_{tag}")))
+        })
+        .collect()
 }
 
 /// Every port the services of `m` use, once.
@@ -164,6 +210,9 @@ pub fn manifest_text(m: &Manifest, src: &str, addrs: &Addresses, run: &str) -> R
         remove(&mut doc["maintenance"], key);
     }
     doc.remove("backup");
+    for (store, own) in addrs.databases() {
+        doc["stores"][store]["database"] = toml_edit::value(own);
+    }
     let head = format!(
         "# The staging copy of `{}` for rehearsal {run}, made by `upshift rehearse`:\n\
          # its own directory, loopback ports, journal and snapshot repository.\n",
@@ -236,10 +285,18 @@ fn refuse_shared(m: &Manifest) -> Result<()> {
     }
     for (name, s) in &m.stores {
         let kind = *s.kind.get_ref();
-        if !matches!(kind, StoreKind::Files | StoreKind::Sqlite) {
+        if !matches!(
+            kind,
+            StoreKind::Files | StoreKind::Sqlite | StoreKind::Postgres
+        ) {
             return unsupported(format!(
-                "store `{name}` is a {} database: a generated staging copy holds files and SQLite stores only",
+                "store `{name}` is a {} store: a generated staging copy holds files, SQLite and PostgreSQL stores only",
                 kind.as_str()
+            ));
+        }
+        if kind == StoreKind::Postgres && (s.uri.is_some() || s.database.is_none()) {
+            return unsupported(format!(
+                "store `{name}` names its database inside `uri`: the copy's own database could not be named; write `host`, `port`, `user` and `database` instead"
             ));
         }
         if let Some(p) = s
@@ -273,6 +330,7 @@ mod tests {
     fn addrs() -> Addresses {
         Addresses {
             pairs: vec![("127.0.0.1:7301".into(), "127.0.0.1:40001".into())],
+            databases: vec![("db".into(), "notes".into(), "notes_rehearsal_1".into())],
         }
     }
 
@@ -285,5 +343,7 @@ mod tests {
         );
         assert_eq!(a.named_in("x 127.0.0.1:7301"), Some("127.0.0.1:7301"));
         assert_eq!(a.named_in("127.0.0.1:73010"), None);
+        assert_eq!(a.rewrite_value("notes"), "notes_rehearsal_1");
+        assert_eq!(a.rewrite_value("notes2"), "notes2");
     }
 }
