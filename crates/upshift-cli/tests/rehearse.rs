@@ -416,3 +416,29 @@ fn a_rehearsal_of_a_postgresql_installation_uses_and_drops_its_own_database() {
     assert!(dbs.trim().is_empty(), "left: {dbs}");
     assert_no_staging(&demo, &[]);
 }
+
+/// `--keep`: the staging copy stays, stopped, at the target version, and
+/// the next production command leaves it alone.
+#[test]
+fn a_kept_staging_copy_stays_stopped_at_the_target_version() {
+    let demo = Demo::new();
+    let run = demo.upshift(&["-y", "--json", "rehearse", "--to", "3.0.0", "--keep"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.json();
+    assert_eq!(r["staging"]["kept"], true);
+    let dir = std::path::PathBuf::from(r["staging"]["dir"].as_str().unwrap());
+    assert!(processes_under(&dir).is_empty(), "the kept copy still runs");
+    let version = std::fs::read_to_string(dir.join("current/VERSION")).unwrap();
+    assert_eq!(version.trim(), "3.0.0");
+    let st = common::upshift(&dir)
+        .args(["--json", "status"])
+        .run()
+        .json();
+    assert_eq!(st["version"], "3.0.0", "{st}");
+    assert_eq!(demo.upshift(&["backup"]).code, 0);
+    assert!(
+        dir.join("upshift.toml").is_file(),
+        "the kept copy was removed"
+    );
+    assert_eq!(demo.version(), "1.0.0");
+}

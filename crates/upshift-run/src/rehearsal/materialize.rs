@@ -55,7 +55,13 @@ impl Materialize<'_> {
     pub fn generated(&self, root: &Path, run: &str) -> Result<Materialized> {
         let src = self.source.loaded;
         let addresses = Addresses::allocate(&src.manifest, run)?;
-        let text = staging::manifest_text(&src.manifest, &src.source, &addresses, run)?;
+        let text = staging::manifest_text(
+            &src.manifest,
+            &src.source,
+            &self.source.manifest_dir,
+            &addresses,
+            run,
+        )?;
         create_private_dir(root)?;
         let manifest_path = root.join("upshift.toml");
         write(&manifest_path, &text)?;

@@ -113,3 +113,74 @@ pub(super) fn format_of(f: ConfigFormat) -> Format {
         ConfigFormat::Env => Format::Env,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = r#"
+[installation]
+name = "demo"
+product = "demo"
+version = "1.0.0"
+[services.notes]
+driver = "process"
+public_address = "127.0.0.1:7302"
+[services.notes.process]
+start = "x"
+[services.auth]
+driver = "process"
+public_address = "127.0.0.1:7301"
+[services.auth.process]
+start = "x"
+[config.notes]
+path = "config/notes.toml"
+format = "toml"
+[relocate.notes]
+keep = ["listen", "server.listen", "auth_url"]
+"#;
+
+    fn manifest(src: &str) -> Manifest {
+        upshift_core::manifest::parse_manifest("upshift.toml", src).unwrap()
+    }
+
+    #[test]
+    fn kept_keys_get_the_copys_addresses_and_the_rest_stays_byte_for_byte() {
+        let m = manifest(MANIFEST);
+        let a = Addresses::allocate(&m, "h1").unwrap();
+        let text = "# notes\nlisten = \"127.0.0.1:7302\"  # mine\nauth_url = \"http://localhost:7301\"\ndatabase = \"data/notes.db\"\n";
+        let out = relocated(&m, "notes", text, &OwnValues::Rewritten(&a), &a).unwrap();
+        assert!(!out.contains(":7302") && !out.contains(":7301"), "{out}");
+        assert!(out.starts_with("# notes\nlisten = \"127.0.0.1:"), "{out}");
+        assert!(out.contains("  # mine\n"), "comments kept: {out}");
+        assert!(out.ends_with("database = \"data/notes.db\"\n"), "{out}");
+    }
+
+    #[test]
+    fn a_production_address_outside_the_kept_keys_is_refused_naming_the_key() {
+        let m = manifest(MANIFEST);
+        let a = Addresses::allocate(&m, "h1").unwrap();
+        for (text, key) in [
+            (
+                "[peers]\nurls = [\"http://0.0.0.0:7301/x\"]\n",
+                "peers.urls[0]",
+            ),
+            ("callback = \"127.0.0.1:7302\"\n", "callback"),
+        ] {
+            let e = relocated(&m, "notes", text, &OwnValues::Rewritten(&a), &a).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("`{key}`")), "{msg}");
+            assert!(msg.contains("[relocate.notes] keep"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn the_operators_own_values_win_and_a_key_they_lack_is_removed() {
+        let m = manifest(MANIFEST);
+        let a = Addresses::of(&m);
+        let own = serde_json::json!({ "listen": "10.0.0.5:80" });
+        let text = "listen = \"127.0.0.1:7302\"\nauth_url = \"http://127.0.0.1:7301\"\n";
+        let out = relocated(&m, "notes", text, &OwnValues::FromFile(&own), &a).unwrap();
+        assert_eq!(out, "listen = \"10.0.0.5:80\"\n");
+    }
+}

@@ -191,7 +191,13 @@ fn url_authority(url: &str) -> Option<&str> {
 /// name rewritten and everything that would reach production removed.
 /// Refuses an installation whose services or stores cannot be copied on
 /// this machine without sharing something with production.
-pub fn manifest_text(m: &Manifest, src: &str, addrs: &Addresses, run: &str) -> Result<String> {
+pub fn manifest_text(
+    m: &Manifest,
+    src: &str,
+    source_dir: &Path,
+    addrs: &Addresses,
+    run: &str,
+) -> Result<String> {
     refuse_shared(m)?;
     let mut doc: DocumentMut = src
         .parse()
@@ -200,8 +206,11 @@ pub fn manifest_text(m: &Manifest, src: &str, addrs: &Addresses, run: &str) -> R
     let inst = &mut doc["installation"];
     let name = format!("{}-rehearsal", m.installation.name);
     inst["name"] = toml_edit::value(name);
-    for key in ["host", "ssh_config", "catalog"] {
+    for key in ["host", "ssh_config"] {
         remove(inst, key);
+    }
+    if let Some(dir) = &m.installation.catalog {
+        inst["catalog"] = toml_edit::value(source_dir.join(dir.get_ref()).display().to_string());
     }
     for table in ["hooks", "retention", "apply"] {
         doc.remove(table);
