@@ -199,6 +199,33 @@ would share something with production: the message names the key to add);
 4 another run holds the lock.")]
     Rehearse(RehearseArgs),
 
+    /// Move the installation into another one of the same product and
+    /// release (another directory and ports): its data and config go
+    /// there, the destination keeping its own [relocate] keys.
+    #[command(after_help = "What it does:
+  1. refuses unless both are installations of the same product at the same
+     release, every store has one of the same name and kind in the
+     destination, and they share no directory, path, address or database;
+  2. takes a verified snapshot of the destination (its own data, to go back
+     to), then of the source (with --stop-source, the source is stopped
+     first so the snapshot holds every write, and left stopped, intact);
+  3. stops the destination, restores the source's stores into it (databases
+     into the destination's own), writes the source's config files with the
+     destination's own values of the keys its manifest's [relocate.NAME]
+     keep lists (listen address, database connection);
+  4. starts the destination in dependency order, each service healthy.
+A failure after step 3 began restores the destination's own snapshot and
+starts it again. Without --stop-source the source keeps serving: writes
+made after its snapshot are not in the destination.
+
+Examples:
+  upshift migrate --to /srv/notes-new/upshift.toml --stop-source
+  upshift --json migrate --to ../new/upshift.toml
+
+Exit codes: 0 the destination serves the source's data; 1 it failed (the
+destination is back on its own data); 2 bad input, nothing changed.")]
+    Migrate(MigrateArgs),
+
     /// Finish the run that was interrupted (crash, power loss, kill -9).
     Resume,
 
@@ -548,6 +575,16 @@ pub struct ApplyArgs {
     /// A plan saved with `upshift plan --out`; refused if the manifest or catalog changed since, or if it was edited.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The destination installation's manifest.
+    #[arg(long, value_name = "DEST_MANIFEST")]
+    pub to: std::path::PathBuf,
+    /// Stop the source before its snapshot, and leave it stopped.
+    #[arg(long)]
+    pub stop_source: bool,
 }
 
 #[derive(Debug, Args)]

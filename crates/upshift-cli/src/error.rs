@@ -40,6 +40,14 @@ pub enum CliError {
     Step(Box<upshift_run::StepError>),
     #[error(transparent)]
     Rehearsal(Box<upshift_run::rehearsal::RehearsalError>),
+    #[error(transparent)]
+    Migration(Box<upshift_run::migration::MigrationFailed>),
+}
+
+impl From<upshift_run::migration::MigrationFailed> for CliError {
+    fn from(e: upshift_run::migration::MigrationFailed) -> Self {
+        CliError::Migration(Box::new(e))
+    }
 }
 
 impl From<upshift_run::rehearsal::RehearsalError> for CliError {
@@ -79,6 +87,8 @@ impl CliError {
             CliError::Step(_) => code::FAILED,
             CliError::Run(e) => run_code(e),
             CliError::Rehearsal(e) => rehearsal_code(e),
+            CliError::Migration(e) if e.is_bad_input() => code::BAD_INPUT,
+            CliError::Migration(_) => code::FAILED,
         }
     }
 }

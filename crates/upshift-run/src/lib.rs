@@ -30,6 +30,7 @@ pub mod installed;
 pub mod journal;
 pub mod lock;
 pub mod maintenance;
+pub mod migration;
 pub mod orphans;
 pub mod proc;
 pub mod rehearsal;

@@ -13,6 +13,7 @@ mod demo_postgres;
 mod forget;
 mod history;
 mod init;
+mod migrate;
 mod plan;
 mod rehearse;
 mod restore;
@@ -44,6 +45,7 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
         Command::Config(c) => config::run(settings, &c),
         Command::Apply(args) => apply::run(settings, &args),
         Command::Rehearse(args) => rehearse::run(settings, &args),
+        Command::Migrate(args) => migrate::run(settings, &args),
         Command::Resume => resume::run(settings),
         Command::Rollback { run, to } => rollback::run(settings, run.as_deref(), to.as_deref()),
         Command::Show { plan } => show::run(settings, &plan),

@@ -60,7 +60,7 @@ pub fn run(settings: &Settings, args: &RehearseArgs) -> Result<i32, CliError> {
 
 /// The operator's staging manifest, loaded against production's catalog
 /// (a rehearsal runs the same catalog), with its path made absolute.
-fn staging_loaded(
+pub(super) fn staging_loaded(
     production: &upshift_core::Loaded,
     manifest: &std::path::Path,
 ) -> Result<(upshift_core::Loaded, std::path::PathBuf), CliError> {

@@ -26,6 +26,17 @@ use upshift_backup::{Phase, Repository, Tags};
 use upshift_core::Plan;
 
 pub use active::sweep;
+
+/// Refuses a copy into the installation `copy` (at `root`) that shares a
+/// directory, path, address or database with `source`, or is not of the
+/// same product and release.
+pub fn check_copy(
+    source: &Setup,
+    copy: &upshift_core::Loaded,
+    root: &std::path::Path,
+) -> Result<()> {
+    given::check(source, copy, root, &Addresses::of(&source.loaded.manifest))
+}
 pub use error::{RehearsalError, Result};
 pub use materialize::{Materialize, Materialized};
 pub use relocate::OwnValues;
@@ -113,46 +124,19 @@ impl Rehearsal<'_> {
         Ok(report)
     }
 
-    /// A fresh verified snapshot of production, taken under its lock; or
-    /// the one asked for, which must be of the version production runs.
+    /// A fresh verified snapshot of production, or the one asked for,
+    /// which must be of the version production runs.
     fn snapshot_of_production(&self, repo: &Repository, id: &str) -> Result<String> {
         let p = self.production;
         let version = p.loaded.version.to_string();
-        if let Some(asked) = self.snapshot {
-            let info = repo.snapshot(asked)?;
-            if info.tags.version != version {
-                return Err(RehearsalError::Unsupported(format!(
-                    "snapshot {} was taken at {}, production runs {version}: rehearse from a snapshot of {version} (or leave out --snapshot for a fresh one)",
-                    info.short_id, info.tags.version
-                )));
-            }
-            return Ok(info.id);
-        }
-        let inst = &p.loaded.manifest.installation.name;
-        let mut journal = Journal::open(&p.state.journal())?;
-        crate::executor::refuse_unfinished(&journal, inst)?;
-        let guard = lock::acquire(&mut journal, inst, id, false)?;
-        for line in &guard.stopped {
-            p.progress.note(line);
-        }
-        p.progress
-            .note(&format!("snapshot of {inst} for the staging copy"));
-        let tags = Tags {
-            installation: inst.clone(),
-            product: p.loaded.catalog.product.clone(),
-            version,
-            phase: Phase::Manual,
-            run_id: id.to_string(),
-            config_fingerprint: p.plan_fingerprint(),
+        let Some(asked) = self.snapshot else {
+            return fresh_snapshot(p, repo, id);
         };
-        let bp = p.progress.backup();
-        let info = repo.backup(&p.loaded.manifest, &p.target.dir, &tags, bp.as_ref())?;
-        let verified = repo.verify(&info.id, &p.loaded.manifest, &p.target.dir, bp.as_ref())?;
-        if !verified.ok() {
-            return Err(RehearsalError::Staging(format!(
-                "snapshot {} does not verify: {}",
-                info.short_id,
-                verified.problems().join("; ")
+        let info = repo.snapshot(asked)?;
+        if info.tags.version != version {
+            return Err(RehearsalError::Unsupported(format!(
+                "snapshot {} was taken at {}, production runs {version}: rehearse from a snapshot of {version} (or leave out --snapshot for a fresh one)",
+                info.short_id, info.tags.version
             )));
         }
         Ok(info.id)
@@ -204,15 +188,7 @@ impl Rehearsal<'_> {
     }
 
     fn start_copy(&self, copy: &Materialized) -> Result<()> {
-        let (target, state) = (copy.target(), copy.state());
-        let control = Control::new(&copy.loaded, &target, &state);
-        for name in copy.loaded.manifest.start_order() {
-            control.start(name)?;
-            if let Some(h) = &copy.loaded.manifest.services[name].health {
-                crate::health::wait(h, &target)?;
-            }
-        }
-        Ok(())
+        start_services(&copy.loaded, &copy.root)
     }
 
     /// The copy's plan: the production plan's hops, or an error.
@@ -285,6 +261,38 @@ impl Rehearsal<'_> {
     }
 }
 
+/// A fresh snapshot of the installation `s`, taken under its lock (a run
+/// of it refuses meanwhile) and verified by test restore.
+pub fn fresh_snapshot(s: &Setup, repo: &Repository, id: &str) -> Result<String> {
+    let inst = &s.loaded.manifest.installation.name;
+    let mut journal = Journal::open(&s.state.journal())?;
+    crate::executor::refuse_unfinished(&journal, inst)?;
+    let guard = lock::acquire(&mut journal, inst, id, false)?;
+    for line in &guard.stopped {
+        s.progress.note(line);
+    }
+    s.progress.note(&format!("snapshot of {inst}"));
+    let tags = Tags {
+        installation: inst.clone(),
+        product: s.loaded.catalog.product.clone(),
+        version: s.loaded.version.to_string(),
+        phase: Phase::Manual,
+        run_id: id.to_string(),
+        config_fingerprint: s.plan_fingerprint(),
+    };
+    let bp = s.progress.backup();
+    let info = repo.backup(&s.loaded.manifest, &s.target.dir, &tags, bp.as_ref())?;
+    let verified = repo.verify(&info.id, &s.loaded.manifest, &s.target.dir, bp.as_ref())?;
+    if !verified.ok() {
+        return Err(RehearsalError::Staging(format!(
+            "snapshot {} does not verify: {}",
+            info.short_id,
+            verified.problems().join("; ")
+        )));
+    }
+    Ok(info.id)
+}
+
 impl Setup<'_> {
     /// The manifest's fingerprint, as a snapshot's tags hold it.
     fn plan_fingerprint(&self) -> String {
@@ -292,8 +300,23 @@ impl Setup<'_> {
     }
 }
 
+/// Starts every service of the installation at `root` in dependency
+/// order, each healthy before the next.
+pub fn start_services(loaded: &upshift_core::Loaded, root: &std::path::Path) -> Result<()> {
+    let target = crate::host::Target::local(root);
+    let state = crate::state::StateDir::beside(root);
+    let control = Control::new(loaded, &target, &state);
+    for name in loaded.manifest.start_order() {
+        control.start(name)?;
+        if let Some(h) = &loaded.manifest.services[name].health {
+            crate::health::wait(h, &target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Stops every service of the installation at `root`, in reverse order.
-fn stop_services(
+pub fn stop_services(
     loaded: &upshift_core::Loaded,
     root: &std::path::Path,
     progress: &dyn crate::Progress,
