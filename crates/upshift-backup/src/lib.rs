@@ -49,6 +49,7 @@ pub use restore::RestoreReport;
 pub use scope::{Relocation, RestoreScope};
 pub use secret::read_secret;
 pub use size::{backup_size, repository_path, BackupSize, REPOSITORY_SLACK};
+pub use source::postgres::{create_copy_database, drop_copy_database};
 pub use source::sqlite::{
     SIDE_FILES as SQLITE_SIDE_FILES, WAL as SQLITE_WAL, WAL_FILES as SQLITE_WAL_FILES,
 };

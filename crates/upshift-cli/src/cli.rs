@@ -171,6 +171,64 @@ serves, data as before); 3 interrupted: run `upshift resume` or `upshift rollbac
 4 another run holds the lock.")]
     Apply(ApplyArgs),
 
+    /// Rehearse an upgrade on a staging copy made from a fresh snapshot of
+    /// production; production keeps serving and is not touched.
+    #[command(after_help = "What it does:
+  1. takes a verified snapshot of production (or uses --snapshot ID);
+  2. makes a staging copy beside the installation, in .upshift/staging/ID/:
+     its own manifest, free loopback ports, its own data files, journal and
+     snapshot repository; no hooks, no announcements, nothing on production's
+     addresses. The config keys that belong to where a copy runs (listen
+     addresses, URLs of its own services, paths) are listed per config file
+     in the manifest's [relocate.NAME] keep = [...];
+  3. starts the copy at production's version, checks its health, and runs
+     the same plan on it (same catalog, same hops) through the real executor;
+  4. reports per hop the steps and their durations, data step (migration)
+     times, config warnings, the maintenance window it measured and health,
+     saved in .upshift/rehearsals/ and shown by `upshift plan` as the estimate;
+  5. stops and removes the copy (every process, port and file) unless --keep.
+
+With `[apply] require_rehearsal = { within_days = 7 }` in the manifest,
+`apply` refuses a plan without a successful rehearsal of that same plan.
+
+Examples:
+  upshift rehearse --to 3.0.0
+  upshift --json rehearse --to 3.0.0 > rehearsal.json
+  upshift rehearse --to 3.0.0 --keep     # look at the staging copy afterwards
+
+Exit codes: 0 the rehearsal succeeded; 1 it failed (the report names the
+failing step and its log; production untouched); 2 bad input (the copy
+would share something with production: the message names the key to add);
+4 another run holds the lock.")]
+    Rehearse(RehearseArgs),
+
+    /// Move the installation into another one of the same product and
+    /// release (another directory and ports): its data and config go
+    /// there, the destination keeping its own [relocate] keys.
+    #[command(after_help = "What it does:
+  1. refuses unless both are installations of the same product at the same
+     release, every store has one of the same name and kind in the
+     destination, and they share no directory, path, address or database;
+  2. takes a verified snapshot of the destination (its own data, to go back
+     to), then of the source (with --stop-source, the source is stopped
+     first so the snapshot holds every write, and left stopped, intact);
+  3. stops the destination, restores the source's stores into it (databases
+     into the destination's own), writes the source's config files with the
+     destination's own values of the keys its manifest's [relocate.NAME]
+     keep lists (listen address, database connection);
+  4. starts the destination in dependency order, each service healthy.
+A failure after step 3 began restores the destination's own snapshot and
+starts it again. Without --stop-source the source keeps serving: writes
+made after its snapshot are not in the destination.
+
+Examples:
+  upshift migrate --to /srv/notes-new/upshift.toml --stop-source
+  upshift --json migrate --to ../new/upshift.toml
+
+Exit codes: 0 the destination serves the source's data; 1 it failed (the
+destination is back on its own data); 2 bad input, nothing changed.")]
+    Migrate(MigrateArgs),
+
     /// Finish the run that was interrupted (crash, power loss, kill -9).
     Resume,
 
@@ -524,6 +582,38 @@ pub struct ApplyArgs {
     /// A plan saved with `upshift plan --out`; refused if the manifest or catalog changed since, or if it was edited.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The destination installation's manifest.
+    #[arg(long, value_name = "DEST_MANIFEST")]
+    pub to: std::path::PathBuf,
+    /// Stop the source before its snapshot, and leave it stopped.
+    #[arg(long)]
+    pub stop_source: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RehearseArgs {
+    /// The version to rehearse the upgrade to.
+    #[arg(long, value_name = "VERSION")]
+    pub to: String,
+    /// Make the staging copy from this snapshot (of the version production
+    /// runs) instead of a fresh one.
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<String>,
+    /// Leave the staging copy in place, stopped, for a look.
+    #[arg(long)]
+    pub keep: bool,
+    /// Rehearse on this staging installation instead of a copy generated
+    /// beside production: another installation of the product at
+    /// production's version, with its own directory, addresses and
+    /// databases. Its stores and config files are replaced by the
+    /// snapshot's (its own values of the [relocate] keys kept); it is
+    /// stopped afterwards, never removed.
+    #[arg(long, value_name = "MANIFEST")]
+    pub staging: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,10 @@ pub enum CliError {
     /// The operation failed and changed nothing (or was rolled back).
     #[error("{0}")]
     Failed(String),
+    /// The operation failed, and the command's JSON document (a report
+    /// whose outcome says so) is already printed.
+    #[error("{0}")]
+    Reported(String),
     #[error(transparent)]
     Run(Box<upshift_run::RunError>),
     #[error(transparent)]
@@ -43,11 +47,27 @@ pub enum CliError {
     /// An upstream git checkout the plan reads (`compose.upstream`).
     #[error(transparent)]
     Upstream(Box<upshift_run::UpstreamError>),
+    #[error(transparent)]
+    Rehearsal(Box<upshift_run::rehearsal::RehearsalError>),
+    #[error(transparent)]
+    Migration(Box<upshift_run::migration::MigrationFailed>),
 }
 
 impl From<upshift_run::UpstreamError> for CliError {
     fn from(e: upshift_run::UpstreamError) -> Self {
         CliError::Upstream(Box::new(e))
+    }
+}
+
+impl From<upshift_run::migration::MigrationFailed> for CliError {
+    fn from(e: upshift_run::migration::MigrationFailed) -> Self {
+        CliError::Migration(Box::new(e))
+    }
+}
+
+impl From<upshift_run::rehearsal::RehearsalError> for CliError {
+    fn from(e: upshift_run::rehearsal::RehearsalError) -> Self {
+        CliError::Rehearsal(Box::new(e))
     }
 }
 
@@ -75,7 +95,7 @@ impl CliError {
         match self {
             CliError::Located(_) | CliError::BadInput(_) | CliError::Stale(_) => code::BAD_INPUT,
             CliError::Plan(e) if e.is_bad_input() => code::BAD_INPUT,
-            CliError::Plan(_) | CliError::Failed(_) => code::FAILED,
+            CliError::Plan(_) | CliError::Failed(_) | CliError::Reported(_) => code::FAILED,
             CliError::Backup(e) if e.is_bad_input() => code::BAD_INPUT,
             CliError::Backup(_) => code::FAILED,
             CliError::Step(e) if e.is_bad_input() => code::BAD_INPUT,
@@ -87,6 +107,9 @@ impl CliError {
                 upshift_run::UpstreamError::Input(_) => code::BAD_INPUT,
                 upshift_run::UpstreamError::Git { .. } => code::FAILED,
             },
+            CliError::Rehearsal(e) => rehearsal_code(e),
+            CliError::Migration(e) if e.is_bad_input() => code::BAD_INPUT,
+            CliError::Migration(_) => code::FAILED,
         }
     }
 
@@ -96,6 +119,15 @@ impl CliError {
             name: name.to_string(),
             source: Box::new(e),
         }
+    }
+}
+
+fn rehearsal_code(e: &upshift_run::rehearsal::RehearsalError) -> i32 {
+    use upshift_run::rehearsal::RehearsalError as R;
+    match e {
+        R::Run(e) => run_code(e),
+        _ if e.is_bad_input() => code::BAD_INPUT,
+        _ => code::FAILED,
     }
 }
 

@@ -35,7 +35,11 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             let code = e.exit_code();
-            settings.printer.error(code, &e.to_string());
+            match &e {
+                // The command's own JSON document says why: one document only.
+                error::CliError::Reported(m) => settings.printer.error_line(m),
+                _ => settings.printer.error(code, &e.to_string()),
+            }
             code
         }
     };

@@ -113,6 +113,11 @@ impl Printer {
 
     /// Reports a failed command: the message on stderr, and in JSON mode an
     /// `{"error": ...}` document on stdout.
+    /// The error line on stderr only (the command printed its JSON document).
+    pub fn error_line(&self, message: &str) {
+        stderr_line(&format!("{}: {message}", self.paint("error", Tone::Bad)));
+    }
+
     pub fn error(&self, exit_code: i32, message: &str) {
         stderr_line(&format!("{}: {message}", self.paint("error", Tone::Bad)));
         if self.json {

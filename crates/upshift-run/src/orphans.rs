@@ -20,9 +20,16 @@ const KILL_GRACE: Duration = Duration::from_secs(5);
 /// Stops every child a dead upshift left in `state`, then records this
 /// process's own children there. Returns one line per child stopped.
 pub fn take_over(state: &StateDir) -> Result<Vec<String>> {
-    let dir = state.children();
+    let mut stopped = crate::rehearsal::sweep(state);
+    stopped.extend(stop_left_in(&state.children())?);
+    children::record_in(&state.children());
+    Ok(stopped)
+}
+
+/// Stops every child a dead upshift left recorded in `dir`; one line each.
+pub(crate) fn stop_left_in(dir: &std::path::Path) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
-    for left in children::left_in(&dir) {
+    for left in children::left_in(dir) {
         stop(left.pid).map_err(|()| {
             RunError::Failed(format!(
                 "pid {} (`{}`), left running by an upshift that was killed, does not stop \
@@ -36,7 +43,6 @@ pub fn take_over(state: &StateDir) -> Result<Vec<String>> {
             left.pid, left.what
         ));
     }
-    children::record_in(&dir);
     Ok(stopped)
 }
 

@@ -36,6 +36,11 @@ impl StateDir {
         self.dir.join("journal.db")
     }
 
+    /// Where rehearsal `id` makes its staging copy of the installation.
+    pub fn staging(&self, id: &str) -> PathBuf {
+        self.dir.join("staging").join(id)
+    }
+
     /// The record of the programs a locked command is running (see
     /// `upshift_backup::children`).
     pub fn children(&self) -> PathBuf {

@@ -298,3 +298,30 @@ fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
         .holding(Arc::new(session));
     Ok((vec![Part::Stream { dest, cmd }], meta))
 }
+
+/// A database of its own, `database`, for a copy of store `name` (a
+/// rehearsal's staging copy): created empty on the store's server, through
+/// the store's own database; one of that name left by an earlier copy is
+/// dropped first. The role needs CREATEDB, as a verify does.
+pub fn create_copy_database(
+    name: &str,
+    store: &Store,
+    base_dir: &Path,
+    database: &str,
+) -> Result<()> {
+    let pg = Pg::from_store(name, store, base_dir)?;
+    pg.drop_db(database)?;
+    pg.create_db(database)
+}
+
+/// Drops the copy's database (the `database` of `store`, a copy's store),
+/// connected through the server's `postgres` maintenance database, every
+/// session of it ended first (https://www.postgresql.org/docs/current/sql-dropdatabase.html).
+pub fn drop_copy_database(name: &str, store: &Store, base_dir: &Path) -> Result<()> {
+    let pg = Pg::from_store(name, store, base_dir)?;
+    let sql = format!(
+        "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+        pg.database.replace('"', "\"\"")
+    );
+    pg.psql("postgres", &sql).map(drop)
+}

@@ -40,6 +40,10 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<i32, CliError> {
         ));
         return Ok(code::OK);
     }
+    if let Some(req) = loaded.manifest.apply.require_rehearsal {
+        let manifest = settings.manifest.display().to_string();
+        upshift_run::rehearsal::require(&settings.state(), &plan, req.within_days, &manifest)?;
+    }
     let path: Vec<&str> = std::iter::once(plan.from.as_str())
         .chain(plan.hops.iter().map(|h| h.to.as_str()))
         .collect();

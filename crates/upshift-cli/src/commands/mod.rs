@@ -14,7 +14,9 @@ mod fleet;
 mod forget;
 mod history;
 mod init;
+mod migrate;
 mod plan;
+mod rehearse;
 mod restore;
 mod resume;
 mod rollback;
@@ -44,6 +46,8 @@ pub fn run(settings: &Settings, command: Command) -> Result<i32, CliError> {
         Command::Config(c) => config::run(settings, &c),
         Command::Fleet(c) => fleet::run(settings, &c),
         Command::Apply(args) => apply::run(settings, &args),
+        Command::Rehearse(args) => rehearse::run(settings, &args),
+        Command::Migrate(args) => migrate::run(settings, &args),
         Command::Resume => resume::run(settings),
         Command::Rollback { run, to } => rollback::run(settings, run.as_deref(), to.as_deref()),
         Command::Show { plan } => show::run(settings, &plan),

@@ -19,8 +19,15 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> Result<i32, CliError> {
         save(out, &plan)?;
     }
     let p = settings.printer;
-    p.json(&plan);
+    let rehearsal = upshift_run::rehearsal::Report::latest(&settings.state(), &plan)?;
+    p.json(&Planned {
+        plan: &plan,
+        rehearsal: rehearsal.as_ref().map(Rehearsed::of),
+    });
     p.human(crate::render::plan(&plan, &loaded.catalog));
+    if let Some(text) = rehearsal_text(&loaded, &plan, rehearsal.as_ref()) {
+        p.human(text);
+    }
     if !p.json {
         let target = settings.target(&loaded)?;
         let changes = upshift_run::config_preview(&loaded, &target, &plan);
@@ -38,6 +45,68 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> Result<i32, CliError> {
         p.human(format!("\nSaved to {shown}. Review it with `upshift show {shown}`; apply exactly this plan,\nfrom any directory, with `upshift apply --plan {shown}` (it names the manifest it was made from).\nIt is refused if the manifest or the catalog changes in the meantime, or if the file is edited."));
     }
     Ok(code::OK)
+}
+
+/// `plan --json`: the plan, and the latest rehearsal of exactly it.
+#[derive(serde::Serialize)]
+struct Planned<'a> {
+    #[serde(flatten)]
+    plan: &'a Plan,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rehearsal: Option<Rehearsed>,
+}
+
+/// What `plan` says of a rehearsal: its outcome and measured windows.
+#[derive(serde::Serialize)]
+struct Rehearsed {
+    id: String,
+    succeeded: bool,
+    ended_ms: i64,
+    /// The windows measured on the staging copy: the plan's estimate.
+    window_ms: i64,
+    hop_windows_ms: Vec<i64>,
+}
+
+impl Rehearsed {
+    fn of(r: &upshift_run::rehearsal::Report) -> Rehearsed {
+        Rehearsed {
+            id: r.id.clone(),
+            succeeded: r.succeeded,
+            ended_ms: r.ended_ms,
+            window_ms: r.window_ms,
+            hop_windows_ms: r.hops.iter().map(|h| h.window_ms).collect(),
+        }
+    }
+}
+
+/// The latest rehearsal of the plan, or that there is none (and whether
+/// `apply` requires one).
+fn rehearsal_text(
+    loaded: &upshift_core::Loaded,
+    plan: &Plan,
+    r: Option<&upshift_run::rehearsal::Report>,
+) -> Option<String> {
+    let Some(r) = r else {
+        let req = loaded.manifest.apply.require_rehearsal?;
+        return Some(format!(
+            "\nNot rehearsed yet: `apply` requires a successful rehearsal of this plan within {} days (`upshift rehearse --to {}`).",
+            req.within_days, plan.to
+        ));
+    };
+    let age_h = (upshift_run::journal::now_ms() - r.ended_ms) as f64 / 3_600_000.0;
+    let hops: Vec<String> = r
+        .hops
+        .iter()
+        .map(|h| format!("{} → {} {:.1}s", h.from, h.to, h.window_ms as f64 / 1000.0))
+        .collect();
+    Some(format!(
+        "\nRehearsed {:.1} h ago ({}): {}. Measured window {:.1}s ({}): the estimate for this plan.",
+        age_h,
+        r.id,
+        if r.succeeded { "succeeded" } else { "FAILED" },
+        r.window_ms as f64 / 1000.0,
+        hops.join(", ")
+    ))
 }
 
 /// A manifest whose version is not the one running would plan the wrong

@@ -32,6 +32,43 @@ pub struct Manifest {
     /// Which snapshots to keep after a successful `apply` (`[retention]`).
     #[serde(skip)]
     pub retention: Option<super::retention::Retention>,
+    /// Per config file, the keys a copy of this installation keeps as its
+    /// own (`[relocate.NAME]`): a rehearsal's staging copy, a migration's
+    /// destination.
+    #[serde(default)]
+    pub relocate: IndexMap<String, Relocate>,
+    /// What `apply` requires before it acts (`[apply]`).
+    #[serde(default)]
+    pub apply: ApplyPolicy,
+}
+
+/// `[relocate.NAME]`: the keys of config file `NAME` that belong to where
+/// the installation runs (listen addresses, URLs of its own services,
+/// database connections, paths), not to its data. A copy keeps its own
+/// values of them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relocate {
+    /// Dotted key paths (`server.listen`); a key absent from the file at
+    /// one version (renamed at another) is skipped.
+    #[serde(default)]
+    pub keep: Vec<String>,
+}
+
+/// `[apply]`: conditions `apply` checks before it acts.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyPolicy {
+    /// A successful `upshift rehearse` of the same plan, this recent.
+    pub require_rehearsal: Option<RequireRehearsal>,
+}
+
+/// `require_rehearsal = { within_days = 7 }`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RequireRehearsal {
+    /// How old the rehearsal may be, in days.
+    pub within_days: u32,
 }
 
 /// Releases installed side by side (`releases/<version>/`) and made current

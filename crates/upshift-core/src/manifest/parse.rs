@@ -79,6 +79,7 @@ pub fn parse_manifest(file: &str, src: &str) -> Result<Manifest, Diagnostic> {
         check_name(file, src, "config", name)?;
     }
     super::upstream::check(file, src, &m)?;
+    check_relocate(file, src, &m)?;
     if let Some(layout) = &m.release {
         check_carry(file, src, layout)?;
     }
@@ -119,6 +120,49 @@ fn check_name(file: &str, src: &str, table: &str, name: &str) -> Result<(), Diag
     Err(diag.with_help(format!(
         "use letters, digits, `-`, `_` and `.` (at most 64), e.g. [{table}.app]; the file's own path goes in its `path` key"
     )))
+}
+
+/// `[relocate.NAME]` names a config file; its keys are key paths.
+fn check_relocate(file: &str, src: &str, m: &Manifest) -> Result<(), Diagnostic> {
+    let header = |name: &str| {
+        let h = format!("[relocate.{name}]");
+        match src.find(&h) {
+            Some(at) => at..at + h.len(),
+            None => 0..0,
+        }
+    };
+    for (name, r) in &m.relocate {
+        if !m.config.contains_key(name) {
+            let names: Vec<&str> = m.config.keys().map(String::as_str).collect();
+            let guess = did_you_mean(name, names.iter().copied())
+                .map(|g| format!("did you mean `{g}`? "))
+                .unwrap_or_default();
+            return Err(Diagnostic::at(
+                file,
+                src,
+                header(name),
+                format!("`[relocate.{name}]` names no config file"),
+            )
+            .with_help(format!(
+                "{guess}a [relocate.NAME] table lists keys of the [config.NAME] of the same name (config files: {})",
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            )));
+        }
+        if let Some(bad) = r
+            .keep
+            .iter()
+            .find(|k| k.is_empty() || k.split('.').any(str::is_empty))
+        {
+            return Err(Diagnostic::at(
+                file,
+                src,
+                header(name),
+                format!("`[relocate.{name}] keep`: `{bad}` is not a key path"),
+            )
+            .with_help("write dotted key paths, e.g. keep = [\"server.listen\", \"database\"]"));
+        }
+    }
+    Ok(())
 }
 
 /// `carry` paths must stay inside a release directory.

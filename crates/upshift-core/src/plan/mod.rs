@@ -404,6 +404,22 @@ impl Plan {
         Ok(plan)
     }
 
+    /// One short text naming this plan: the fingerprints of the manifest
+    /// and catalog it was made from, and its path. Two plans with the same
+    /// id do the same (a rehearsal of one counts for the other).
+    pub fn id(&self) -> String {
+        let path: Vec<&str> = std::iter::once(self.from.as_str())
+            .chain(self.hops.iter().map(|h| h.to.as_str()))
+            .collect();
+        let text = format!(
+            "{}\n{}\n{}",
+            self.fingerprint.manifest,
+            self.fingerprint.catalog,
+            path.join(">")
+        );
+        sha256_hex(text.as_bytes())[..16].to_string()
+    }
+
     /// Checks the plan still matches the manifest and catalog it was made from.
     pub fn check_fresh(&self, loaded: &Loaded) -> Result<(), StalePlan> {
         if self.installation != loaded.manifest.installation.name {

@@ -95,6 +95,12 @@ fn duration(run: &RunRecord, own: &[StepEvent], manual_at: Option<i64>) -> Optio
     Some((end - run.started_ms).max(0))
 }
 
+/// The downtime of hop `hop` alone (a rehearsal reports each hop's).
+pub fn hop_window_ms(events: &[StepEvent], hop: usize) -> i64 {
+    let of_hop: Vec<&StepEvent> = events.iter().filter(|e| e.hop == hop).collect();
+    hop_window(&of_hop)
+}
+
 /// The downtime of every hop, summed.
 fn window(events: &[StepEvent]) -> i64 {
     let hops: std::collections::BTreeSet<usize> = events.iter().map(|e| e.hop).collect();

@@ -7,9 +7,11 @@
 mod figures;
 mod integrity;
 mod presence;
+mod rehearsals;
 
-pub use figures::{Figures, RunView};
+pub use figures::{hop_window_ms, Figures, RunView};
 pub use presence::Whereabouts;
+pub use rehearsals::RehearsalRow;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -33,7 +35,7 @@ pub enum StepState {
 }
 
 impl StepState {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             StepState::Started => "started",
             StepState::Done => "done",
@@ -242,7 +244,8 @@ impl Journal {
             return Err(self.damaged_file(what));
         }
         c.set_db_config(NO_CKPT, false).map_err(err)?;
-        c.execute_batch(SCHEMA).map_err(err)
+        c.execute_batch(SCHEMA).map_err(err)?;
+        c.execute_batch(rehearsals::SCHEMA).map_err(err)
     }
 
     fn damaged_file(&self, what: String) -> RunError {
