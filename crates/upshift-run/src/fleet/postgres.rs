@@ -14,7 +14,7 @@ use postgres::{Client, Config, NoTls};
 use super::journal::{Claim, FleetEvent, FleetJournalError, FleetRun, FleetStore, Result};
 
 /// Serialises schema creation and the start of a rollout between workers.
-const ADVISORY_KEY: i64 = 0x7570_7368_6966_74; // "upshift"
+const ADVISORY_KEY: i64 = 0x0075_7073_6869_6674; // "upshift"
 
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
