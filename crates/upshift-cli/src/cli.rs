@@ -571,6 +571,12 @@ pub struct DemoArgs {
     /// `postgres` (a PostgreSQL cluster of the demo's own, see below).
     #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "postgres"], value_name = "KIND")]
     pub store: String,
+    /// A fleet instead: one auth installation and two notes installations
+    /// that check their users' tokens against it (`DIR/fleet.toml`),
+    /// upgraded together by `upshift fleet apply` (auth first, then the
+    /// notes installations one at a time).
+    #[arg(long, conflicts_with = "store")]
+    pub fleet: bool,
 }
 
 #[derive(Debug, Args)]

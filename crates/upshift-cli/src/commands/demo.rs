@@ -15,10 +15,13 @@ use crate::progress::StepLines;
 use crate::settings::Settings;
 
 /// The demo manifest, as shipped in `examples/demo/upshift.toml`.
-const DEMO_MANIFEST: &str = include_str!("../../../../examples/demo/upshift.toml");
-const TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const DEMO_MANIFEST: &str = include_str!("../../../../examples/demo/upshift.toml");
+pub(super) const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn run(settings: &Settings, args: &DemoArgs) -> Result<i32, CliError> {
+    if args.fleet {
+        return super::demo_fleet::run(settings, args);
+    }
     let dir = prepare_dir(&args.dir)?;
     let bin = demo_binary()?;
     let ports = free_ports(3)?;
@@ -211,13 +214,13 @@ fn run_with(
     Ok(code::OK)
 }
 
-fn count(notes: &serde_json::Value) -> usize {
+pub(super) fn count(notes: &serde_json::Value) -> usize {
     notes
         .as_array()
         .map_or_else(|| notes["notes"].as_array().map_or(0, Vec::len), Vec::len)
 }
 
-fn get_token(auth: &str) -> Result<String, String> {
+pub(super) fn get_token(auth: &str) -> Result<String, String> {
     let (s, body) = http(
         "POST",
         &format!("{auth}/token"),
@@ -234,7 +237,7 @@ fn get_token(auth: &str) -> Result<String, String> {
         .ok_or_else(|| format!("no token in {body}"))
 }
 
-fn list_notes(notes: &str, token: &str) -> Result<serde_json::Value, String> {
+pub(super) fn list_notes(notes: &str, token: &str) -> Result<serde_json::Value, String> {
     let (s, body) = http("GET", &format!("{notes}/notes"), Some(token), None, TIMEOUT)
         .map_err(|e| e.to_string())?;
     if s != 200 {
@@ -244,7 +247,7 @@ fn list_notes(notes: &str, token: &str) -> Result<serde_json::Value, String> {
 }
 
 /// The `upshift-demo` binary: beside this executable, or `UPSHIFT_DEMO_BIN`.
-fn demo_binary() -> Result<PathBuf, CliError> {
+pub(super) fn demo_binary() -> Result<PathBuf, CliError> {
     if let Some(p) = std::env::var_os("UPSHIFT_DEMO_BIN") {
         return Ok(PathBuf::from(p));
     }
@@ -306,7 +309,7 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, CliError> {
 
 /// `n` distinct free ports on 127.0.0.1 (all held while choosing, so
 /// none can be chosen twice).
-fn free_ports(n: usize) -> Result<Vec<u16>, CliError> {
+pub(super) fn free_ports(n: usize) -> Result<Vec<u16>, CliError> {
     let err = |e: std::io::Error| CliError::Failed(format!("no free port on 127.0.0.1: {e}"));
     let held = (0..n)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").map_err(err))

@@ -9,6 +9,7 @@ mod completions;
 mod config;
 mod control;
 mod demo;
+mod demo_fleet;
 mod demo_postgres;
 mod fleet;
 mod forget;

@@ -183,9 +183,20 @@ pub struct DataStep {
     /// Where upstream documents the migration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The service whose data it migrates: an installation that does not
+    /// run that service (one of a product's servers installed apart) skips it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 impl DataStep {
+    /// Whether the step belongs in a hop of `manifest`'s installation.
+    pub fn applies_to(&self, manifest: &crate::manifest::Manifest) -> bool {
+        self.service
+            .as_ref()
+            .is_none_or(|s| manifest.services.contains_key(s))
+    }
+
     /// A day: long schema migrations of big databases take hours.
     pub const DEFAULT_TIMEOUT: u64 = 24 * 3600;
 

@@ -156,7 +156,7 @@ pub fn hop_steps(hop: &HopView) -> Vec<Step> {
         );
     }
     for r in crossed {
-        for d in &r.data_steps {
+        for d in r.data_steps.iter().filter(|d| d.applies_to(m)) {
             let how = if d.reversible {
                 ""
             } else {
@@ -173,7 +173,7 @@ pub fn hop_steps(hop: &HopView) -> Vec<Step> {
             // An id two crossed releases share is told apart by release.
             let shared = crossed
                 .iter()
-                .filter(|o| o.data_steps.iter().any(|x| x.id == d.id))
+                .filter(|o| o.data_steps.iter().any(|x| x.id == d.id && x.applies_to(m)))
                 .count()
                 > 1;
             let id = if shared {

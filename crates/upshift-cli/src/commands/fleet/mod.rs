@@ -18,3 +18,6 @@ pub fn run(settings: &Settings, command: &FleetCommand) -> Result<i32, CliError>
         FleetCommand::History { fleet } => rollout::history(settings, fleet),
     }
 }
+
+pub(super) use plan::run as plan_run;
+pub(super) use rollout::apply;
