@@ -301,3 +301,111 @@ fn two_workers_on_one_postgres_journal_share_the_fleet_and_finish_a_dead_ones_in
         assert_eq!(backups, 1, "{name} backed up once: {ev:?}");
     }
 }
+
+/// Starts `upshift -y fleet apply fleet.toml --to 1.1.0` in its own process
+/// group (so a signal can reach it and its children, as from a terminal).
+fn spawn_apply(f: &Fleet) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    let log = std::fs::File::create(f.dir.path().join("worker.log")).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_upshift"))
+        .current_dir(f.dir.path())
+        .args(["-y", "fleet", "apply", "fleet.toml", "--to", "1.1.0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until notes-a's own run is under way (its journal says running).
+fn wait_inside_notes_a(f: &Fleet) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "notes-a's run never started: {}",
+            std::fs::read_to_string(f.dir.path().join("worker.log")).unwrap_or_default()
+        );
+        let h = f.a.upshift(&["--json", "history"]);
+        if h.code == 0 && h.json()[0]["outcome"] == "running" {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn signal_group(child: &std::process::Child, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// Every installation at 1.1.0 with its notes, upgraded by one run each.
+fn assert_all_upgraded_once(f: &Fleet, notes: &[String; 3]) {
+    for (d, n) in [(&f.auth, &notes[0]), (&f.a, &notes[1]), (&f.b, &notes[2])] {
+        d.assert_serves("1.1.0", n);
+        let h = d.upshift(&["--json", "history"]).json();
+        assert_eq!(h.as_array().unwrap().len(), 1, "one run: {h}");
+        assert_eq!(h[0]["outcome"], "succeeded", "{h}");
+    }
+}
+
+/// kill -9 of the fleet command and the installation run it started (its
+/// process group) in the middle of notes-a's hop: `fleet resume` resumes
+/// notes-a's own run and finishes the rollout.
+#[test]
+fn a_rollout_killed_mid_hop_is_finished_by_fleet_resume() {
+    let f = Fleet::new("", false);
+    let notes = [f.auth.export(), f.a.export(), f.b.export()];
+    let mut child = spawn_apply(&f);
+    wait_inside_notes_a(&f);
+    signal_group(&child, "-KILL");
+    let _ = child.wait();
+    let again = f.upshift(&["-y", "fleet", "apply", "fleet.toml", "--to", "1.1.0"]);
+    assert_eq!(
+        again.code, 2,
+        "an unfinished rollout is not started again: {}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("upshift fleet resume"),
+        "{}",
+        again.stderr
+    );
+    let resumed = f.upshift(&["-y", "fleet", "resume", "fleet.toml"]);
+    assert_eq!(resumed.code, 0, "{}\n{}", resumed.stdout, resumed.stderr);
+    assert_all_upgraded_once(&f, &notes);
+}
+
+/// Ctrl-C (SIGINT to the foreground process group) in the middle of
+/// notes-a's hop: its run stops at a safe step, the fleet says it was
+/// interrupted (exit 3), and `fleet resume` finishes.
+#[test]
+fn ctrl_c_mid_hop_interrupts_the_rollout_and_fleet_resume_finishes_it() {
+    let f = Fleet::new("", false);
+    let notes = [f.auth.export(), f.a.export(), f.b.export()];
+    let mut child = spawn_apply(&f);
+    wait_inside_notes_a(&f);
+    signal_group(&child, "-INT");
+    let status = child.wait().unwrap();
+    let log = std::fs::read_to_string(f.dir.path().join("worker.log")).unwrap_or_default();
+    // notes-a's own run either stopped at a safe step (interrupted) or
+    // had already passed its last one and finished.
+    assert!(
+        matches!(status.code(), Some(3) | Some(0)),
+        "{status:?}: {log}"
+    );
+    let st = f
+        .upshift(&["--json", "fleet", "status", "fleet.toml"])
+        .json();
+    if status.code() == Some(3) {
+        assert!(st["run"]["outcome"].is_null(), "unfinished: {st}");
+        assert!(log.contains("upshift fleet resume"), "{log}");
+        let resumed = f.upshift(&["-y", "fleet", "resume", "fleet.toml"]);
+        assert_eq!(resumed.code, 0, "{}\n{}", resumed.stdout, resumed.stderr);
+    }
+    assert_all_upgraded_once(&f, &notes);
+}

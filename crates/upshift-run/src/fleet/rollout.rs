@@ -223,8 +223,8 @@ impl Rollout<'_> {
                 // Taken: what the journal says now is what stands.
                 let last = self.journal.last(run, &name)?;
                 if !settled(last.as_deref()) {
-                    let resume =
-                        matches!(last.as_deref(), Some("apply.started" | "apply.interrupted"));
+                    // Started before in this rollout: its own run is resumed.
+                    let resume = self.reached(run, &name, &["apply.started"])?;
                     mine.push((name, resume, claim));
                 }
             }
@@ -403,8 +403,12 @@ impl Rollout<'_> {
     }
 
     fn interrupted(&self, run: &str, at: &str, why: &str) -> Step<RolloutEnd> {
+        let detail = match at {
+            "" => why.to_string(),
+            at => format!("{at}: {why}"),
+        };
         self.journal
-            .record(run, at, "rollout.interrupted", Some(why))?;
+            .record(run, "", "rollout.interrupted", Some(&detail))?;
         Ok(RolloutEnd::Interrupted {
             run_id: run.to_string(),
             at: at.to_string(),
