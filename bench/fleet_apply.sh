@@ -22,12 +22,14 @@ else
   (cd "$ROOT" && cargo build --release -p upshift-cli -p upshift-demo >&2)
   BIN_DIR=$ROOT/target/release
 fi
-UPSHIFT=$BIN_DIR/upshift
-export UPSHIFT_DEMO_BIN=$BIN_DIR/upshift-demo
 TMP=$(mktemp -d)
+# Copies, so a rebuild during the run cannot pull the binaries from under it.
+mkdir -p "$TMP/bin" && cp "$BIN_DIR/upshift" "$BIN_DIR/upshift-demo" "$TMP/bin/"
+UPSHIFT=$TMP/bin/upshift
+export UPSHIFT_DEMO_BIN=$TMP/bin/upshift-demo
 stop_all() {
   local p
-  for p in "$TMP"/*/*/run/*.pid; do
+  for p in "$TMP"/p*/*/run/*.pid; do
     [[ -f $p ]] && kill "$(cat "$p")" 2>/dev/null || true
   done
 }

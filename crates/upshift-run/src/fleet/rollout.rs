@@ -342,7 +342,11 @@ impl Rollout<'_> {
             Applied::Interrupted(why) => ("apply.interrupted", Some(why.as_str())),
         };
         self.journal.record(run, name, event, detail)?;
-        (self.say)(&format!("{name}: {}", event.trim_start_matches("apply.")));
+        let what = event.trim_start_matches("apply.");
+        (self.say)(&match detail {
+            Some(d) => format!("{name}: {what}: {d}"),
+            None => format!("{name}: {what}"),
+        });
         Ok(applied)
     }
 
