@@ -48,6 +48,13 @@ impl StateDir {
         self.staged_run(run).join(hop.to_string()).join(name)
     }
 
+    /// Where the config files as they were when hop `hop` of run `run`
+    /// froze its rollback point are kept (0600), until its durable
+    /// snapshot holds them.
+    pub fn frozen_config(&self, run: &str, hop: usize) -> PathBuf {
+        self.staged_run(run).join(format!("frozen-{hop}"))
+    }
+
     /// Every staged file of run `run`.
     pub fn staged_run(&self, run: &str) -> PathBuf {
         self.dir.join("staged").join(run)

@@ -11,6 +11,7 @@ pub(crate) mod files;
 pub(crate) mod mongodb;
 pub(crate) mod mysql;
 mod parts;
+mod pg_clone;
 mod pg_session;
 pub(crate) mod postgres;
 pub(crate) mod s3;
@@ -101,6 +102,32 @@ pub(crate) trait StoreSource: Sync {
 
     /// Puts the store back as the snapshot holds it; says what was done.
     fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String>;
+
+    /// How the store's server copies a database inside itself, for a
+    /// rollback point that costs no dump; `None` for kinds that cannot.
+    fn in_server(&self) -> Option<&dyn InServer> {
+        None
+    }
+}
+
+/// A store whose server can freeze a copy of its database inside itself
+/// (a rollback point), put it back, and drop it. Every database named
+/// here is a frozen copy's name; the store's own database comes from
+/// the store.
+pub(crate) trait InServer: Sync {
+    /// Why the store cannot be frozen in its server (an old server, a role
+    /// without the privilege); `None` when it can.
+    fn unable(&self, name: &str, store: &Store, base_dir: &Path) -> Result<Option<String>>;
+    /// Copies the store's database into `frozen` (made again if it exists)
+    /// and checks the copy's row counts against the source's; says so.
+    fn freeze(&self, name: &str, store: &Store, base_dir: &Path, frozen: &str) -> Result<String>;
+    /// Replaces the store's database with a copy of `frozen`, which stays.
+    fn thaw(&self, name: &str, store: &Store, base_dir: &Path, frozen: &str) -> Result<()>;
+    /// Drops `frozen` if it exists.
+    fn drop_frozen(&self, name: &str, store: &Store, base_dir: &Path, frozen: &str) -> Result<()>;
+    /// The databases of the store's server whose names start with `prefix`.
+    fn list(&self, name: &str, store: &Store, base_dir: &Path, prefix: &str)
+        -> Result<Vec<String>>;
 }
 
 /// The source of a kind of store: the only match on [`StoreKind`].

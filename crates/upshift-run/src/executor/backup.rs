@@ -84,17 +84,23 @@ impl Runner<'_> {
             }
             final_id
         };
+        self.verify_snapshot(&snapshot)?;
+        Ok(Some(Detail::Verified {
+            id: snapshot,
+            reused: false,
+        }))
+    }
+
+    /// Verifies `snapshot` by test restore (all data read).
+    pub(super) fn verify_snapshot(&mut self, snapshot: &str) -> StepResult<()> {
         let (manifest, base) = self.backup_view();
         let setup = self.setup;
         let progress = setup.progress.backup();
         let report = self
             .repo()?
-            .verify(&snapshot, &manifest, &base, &*progress)?;
+            .verify(snapshot, &manifest, &base, &*progress)?;
         if report.ok() {
-            Ok(Some(Detail::Verified {
-                id: snapshot,
-                reused: false,
-            }))
+            Ok(())
         } else {
             Err(StepError::msg(format!(
                 "snapshot {snapshot} did not verify: {}",
@@ -151,15 +157,16 @@ impl Runner<'_> {
     }
 
     fn config_fingerprint(&self) -> String {
+        let t = self.target();
+        self.config_fingerprint_of(|_, path| t.host.read(&t.path(path)).unwrap_or_default())
+    }
+
+    /// The fingerprint of the config files, each read by `read(name, path)`.
+    pub(super) fn config_fingerprint_of(&self, read: impl Fn(&str, &str) -> Vec<u8>) -> String {
         let mut h = Sha256::new();
-        for c in self.setup.loaded.manifest.config.values() {
+        for (name, c) in &self.setup.loaded.manifest.config {
             h.update(c.path.as_bytes());
-            h.update(
-                self.target()
-                    .host
-                    .read(&self.target().path(&c.path))
-                    .unwrap_or_default(),
-            );
+            h.update(read(name, &c.path));
         }
         h.finalize()
             .iter()
