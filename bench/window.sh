@@ -269,7 +269,9 @@ db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
 rows = db.execute("SELECT step, state, at_ms FROM steps WHERE run_id=? AND hop=0 ORDER BY seq", (sys.argv[2],)).fetchall()
 span, order = {}, []
 for step, state, at in rows:
-    if state == "started":
+    # A step may journal more than one `started` event (the rollback
+    # point's frozen copies, the durable snapshot's verification): the first counts.
+    if state == "started" and step not in span:
         span[step] = [at, None]
         order.append(step)
     elif state == "done" and step in span:
@@ -295,7 +297,7 @@ db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
 rows = db.execute("SELECT step, state, at_ms FROM steps WHERE run_id=? AND hop=0 ORDER BY seq", (sys.argv[2],)).fetchall()
 span = {}
 for step, state, at in rows:
-    if state == "started":
+    if state == "started" and step not in span:
         span[step] = [at, None]
     elif state == "done" and step in span:
         span[step][1] = at
