@@ -79,7 +79,6 @@ impl Repository {
         frozen: &FrozenView,
         progress: &dyn Progress,
     ) -> Result<SnapshotInfo> {
-        let manifest = &frozen.manifest(manifest);
         let mut attempt = 1;
         loop {
             match self.backup_once(manifest, base_dir, tags, frozen, progress) {
@@ -113,6 +112,8 @@ impl Repository {
                 store,
                 base_dir,
                 staging: staging.path(),
+                keep: frozen.keep_dir.as_deref(),
+                frozen: frozen.copy_of(name),
             });
             progress.store_finished(name, planned.is_ok());
             let (p, meta) = planned?;

@@ -5,8 +5,8 @@
 //! ([`Repository::backup_frozen`](crate::Repository::backup_frozen)).
 //!
 //! A frozen database's name says whose it is:
-//! `upshift_frozen_<scope>_<run>_<hop>_<store>`, `scope` the hash of the
-//! installation and this host that temporary databases use too. So a
+//! `upshift_frozen_<scope>_<run>_<hop>_<store>`, `scope` a hash of the
+//! installation's name and directory and this host. So a
 //! copy a dead run left behind is found by the next command, which uses
 //! it (`resume`, `rollback`) or drops it ([`Freezer::sweep`]).
 
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use upshift_core::manifest::{Manifest, Store};
 
 use crate::error::{BackupError, Result};
-use crate::source::{for_store, InServer};
+use crate::source::{for_store, DataOnHost, InServer};
 use crate::tempdb;
 
 /// What every frozen database's name starts with.
@@ -38,6 +38,8 @@ pub struct Freezer<'a> {
     manifest: &'a Manifest,
     base_dir: &'a Path,
     scope: String,
+    /// Where SQLite stores' online copies are kept (their rollback points).
+    copies: Option<PathBuf>,
 }
 
 impl<'a> Freezer<'a> {
@@ -45,20 +47,35 @@ impl<'a> Freezer<'a> {
         Freezer {
             manifest,
             base_dir,
-            scope: tempdb::scope(&manifest.installation.name),
+            // The installation's directory too: two installations of one
+            // name on one host may share a server.
+            scope: tempdb::scope(&format!(
+                "{}\n{}",
+                manifest.installation.name,
+                base_dir.display()
+            )),
+            copies: None,
         }
+    }
+
+    /// SQLite stores' online copies kept under `dir` (see
+    /// [`FrozenView::keep_dir`]): their rollback points.
+    pub fn with_copies(mut self, dir: PathBuf) -> Freezer<'a> {
+        self.copies = Some(dir);
+        self
     }
 
     /// Why the stores cannot all be frozen in their servers (a kind that
     /// cannot, an old server, a missing privilege); `None` when they can.
-    pub fn unable(&self) -> Result<Option<String>> {
+    pub fn unable(&self, names: &[FrozenDb]) -> Result<Option<String>> {
         if self.manifest.stores.is_empty() {
             return Ok(Some("the installation has no stores".into()));
         }
         for (name, store) in &self.manifest.stores {
-            let why = match for_store(store).in_server() {
-                None => Some(format!("store `{name}` is not a database server")),
-                Some(s) => s.unable(name, store, self.base_dir)?,
+            let frozen = names.iter().find(|d| d.store == *name);
+            let why = match (for_store(store).in_server(), frozen) {
+                (Some(s), Some(f)) => s.unable(name, store, self.base_dir, &f.name)?,
+                _ => Some("it cannot be copied in place".to_string()),
             };
             if let Some(why) = why {
                 return Ok(Some(format!("store `{name}`: {why}")));
@@ -79,11 +96,18 @@ impl<'a> Freezer<'a> {
             .collect();
         self.manifest
             .stores
-            .keys()
+            .iter()
             .enumerate()
-            .map(|(k, store)| FrozenDb {
+            .map(|(k, (store, s))| FrozenDb {
                 store: store.clone(),
-                name: format!("{PREFIX}{}_{run}_{hop}_{k}", self.scope),
+                name: match (&self.copies, &s.path) {
+                    (Some(dir), Some(path))
+                        if for_store(s).data_on_host() != DataOnHost::Elsewhere =>
+                    {
+                        kept_copy(dir, store, Path::new(path)).display().to_string()
+                    }
+                    _ => format!("{PREFIX}{}_{run}_{hop}_{k}", self.scope),
+                },
             })
             .collect()
     }
@@ -110,6 +134,9 @@ impl<'a> Freezer<'a> {
     /// Whether the frozen copy exists in its server.
     pub fn exists(&self, db: &FrozenDb) -> Result<bool> {
         let (store, s) = self.server(&db.store)?;
+        if for_store(store).data_on_host() != DataOnHost::Elsewhere {
+            return Ok(Path::new(&db.name).is_file());
+        }
         Ok(s.list(&db.store, store, self.base_dir, &db.name)?
             .contains(&db.name))
     }
@@ -147,6 +174,12 @@ impl<'a> Freezer<'a> {
     }
 }
 
+/// Where the online backup keeps store `name`'s copy of the file `path`.
+pub(crate) fn kept_copy(dir: &Path, name: &str, path: &Path) -> PathBuf {
+    let file = path.file_name().unwrap_or("db.sqlite".as_ref());
+    dir.join(name).join(file)
+}
+
 /// What a snapshot of a frozen rollback point reads instead of the
 /// installation as it is now: each store's frozen copy, and the config
 /// files as they were when it was frozen (staged copies, by config name).
@@ -155,17 +188,17 @@ impl<'a> Freezer<'a> {
 pub struct FrozenView {
     pub databases: Vec<FrozenDb>,
     pub config: BTreeMap<String, PathBuf>,
+    /// For an online backup: where each SQLite store's checked copy is
+    /// kept (`<dir>/<store>/<file name>`), the base of its rollback point.
+    pub keep_dir: Option<PathBuf>,
 }
 
 impl FrozenView {
-    /// `manifest` with every frozen store pointing at its copy.
-    pub(crate) fn manifest(&self, manifest: &Manifest) -> Manifest {
-        let mut m = manifest.clone();
-        for db in &self.databases {
-            if let Some(s) = m.stores.get_mut(&db.store) {
-                s.database = Some(db.name.clone());
-            }
-        }
-        m
+    /// The frozen copy of store `name`, if it has one.
+    pub(crate) fn copy_of(&self, name: &str) -> Option<&str> {
+        self.databases
+            .iter()
+            .find(|d| d.store == name)
+            .map(|d| d.name.as_str())
     }
 }

@@ -48,8 +48,8 @@ fn freeze_thaw_snapshot_and_sweep() {
     let m = store(pg.port, "postgres");
     let dir = tempfile::tempdir().unwrap();
     let freezer = Freezer::new(&m, dir.path());
-    assert_eq!(freezer.unable().unwrap(), None);
     let names = freezer.names("r1765152502000-abcd", 0);
+    assert_eq!(freezer.unable(&names).unwrap(), None);
     let db = &names[0];
     assert!(db.name.len() <= 63, "{}", db.name);
     // A session the stopped product left on the database: ended first.
@@ -126,15 +126,11 @@ fn a_role_that_may_not_copy_the_database_is_told_why() {
     pg.psql("postgres", "CREATE ROLE plain LOGIN");
     let dir = tempfile::tempdir().unwrap();
     let not_owner = store(pg.port, "reader");
-    let why = Freezer::new(&not_owner, dir.path())
-        .unable()
-        .unwrap()
-        .unwrap();
+    let f = Freezer::new(&not_owner, dir.path());
+    let why = f.unable(&f.names("r", 0)).unwrap().unwrap();
     assert!(why.contains("does not own database app"), "{why}");
     let no_createdb = store(pg.port, "plain");
-    let why = Freezer::new(&no_createdb, dir.path())
-        .unable()
-        .unwrap()
-        .unwrap();
+    let f = Freezer::new(&no_createdb, dir.path());
+    let why = f.unable(&f.names("r", 0)).unwrap().unwrap();
     assert!(why.contains("may not create databases"), "{why}");
 }

@@ -445,10 +445,10 @@ fn an_unlisted_patch_is_planned_as_a_patch_of_its_line_where_the_catalog_says_so
     assert!(e.to_string().contains("has no release 1.0.5"), "{e}");
 }
 
-/// Where every store is PostgreSQL, the rollback point is frozen inside
-/// the server (`backup.rollback_point`) and made durable after
-/// `maintenance.off` (`backup.durable`); with any other store, the final
-/// backup and its verify stay in the window.
+/// Where every store is PostgreSQL (or SQLite on this machine), the
+/// rollback point is frozen in place (`backup.rollback_point`) and made
+/// durable after `maintenance.off` (`backup.durable`); with any other
+/// store, the final backup and its verify stay in the window.
 #[test]
 fn the_rollback_point_is_frozen_in_the_server_only_when_every_store_is_postgres() {
     let ids = |stores: &str| -> Vec<String> {
@@ -482,4 +482,11 @@ fn the_rollback_point_is_frozen_in_the_server_only_when_every_store_is_postgres(
         "{mixed:?}"
     );
     assert!(!mixed.contains(&"backup.durable".to_string()), "{mixed:?}");
+    // A SQLite database on this machine: its kept online copy, patched.
+    let lite = ids("\n[stores.db]\nkind = \"sqlite\"\npath = \"data/notes.db\"\n");
+    assert!(
+        lite.contains(&"backup.rollback_point".to_string()),
+        "{lite:?}"
+    );
+    assert!(!lite.contains(&"backup.final".to_string()), "{lite:?}");
 }

@@ -55,6 +55,12 @@ impl StateDir {
         self.staged_run(run).join(format!("frozen-{hop}"))
     }
 
+    /// Where the online backup of hop `hop` of run `run` keeps its SQLite
+    /// copies, the base of the hop's rollback point.
+    pub fn frozen_data(&self, run: &str, hop: usize) -> PathBuf {
+        self.staged_run(run).join(format!("frozen-data-{hop}"))
+    }
+
     /// Every staged file of run `run`.
     pub fn staged_run(&self, run: &str) -> PathBuf {
         self.dir.join("staged").join(run)

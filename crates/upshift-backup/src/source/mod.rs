@@ -16,6 +16,7 @@ mod pg_session;
 pub(crate) mod postgres;
 pub(crate) mod s3;
 pub(crate) mod sqlite;
+mod sqlite_pages;
 mod stored;
 pub(crate) mod volume;
 
@@ -110,14 +111,21 @@ pub(crate) trait StoreSource: Sync {
     }
 }
 
-/// A store whose server can freeze a copy of its database inside itself
-/// (a rollback point), put it back, and drop it. Every database named
-/// here is a frozen copy's name; the store's own database comes from
+/// A store that can freeze a copy of its data cheaply in the window (a
+/// rollback point): a database copied inside its server, or a SQLite
+/// database's pages written into its kept online copy. `frozen` names the
+/// copy: a database name, or a file path; the store's own data comes from
 /// the store.
 pub(crate) trait InServer: Sync {
-    /// Why the store cannot be frozen in its server (an old server, a role
-    /// without the privilege); `None` when it can.
-    fn unable(&self, name: &str, store: &Store, base_dir: &Path) -> Result<Option<String>>;
+    /// Why the store cannot be frozen (an old server, a role without the
+    /// privilege, no kept online copy); `None` when it can.
+    fn unable(
+        &self,
+        name: &str,
+        store: &Store,
+        base_dir: &Path,
+        frozen: &str,
+    ) -> Result<Option<String>>;
     /// Copies the store's database into `frozen` (made again if it exists)
     /// and checks the copy's row counts against the source's; says so.
     fn freeze(&self, name: &str, store: &Store, base_dir: &Path, frozen: &str) -> Result<String>;

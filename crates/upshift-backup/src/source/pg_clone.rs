@@ -30,7 +30,13 @@ const ABLE_SQL: &str = "SELECT current_setting('server_version_num'), \
  WHERE r.rolname = current_user AND d.datname = current_database()";
 
 impl InServer for Source {
-    fn unable(&self, name: &str, store: &Store, base_dir: &Path) -> Result<Option<String>> {
+    fn unable(
+        &self,
+        name: &str,
+        store: &Store,
+        base_dir: &Path,
+        _frozen: &str,
+    ) -> Result<Option<String>> {
         let pg = Pg::from_store(name, store, base_dir)?;
         let out = pg.psql(&pg.database, ABLE_SQL)?;
         let fields: Vec<&str> = out.trim().split('\t').collect();

@@ -30,7 +30,7 @@ impl StoreSource for Source {
     }
 
     fn plan(&self, p: &Planning) -> Result<Planned> {
-        plan(p.name, p.store, p.base_dir)
+        plan(p.name, p.store, p.base_dir, p.frozen)
     }
 
     fn size(&self, name: &str, store: &Store, base_dir: &Path) -> Result<Option<u64>> {
@@ -288,8 +288,12 @@ fn dump_path(name: &str) -> PathBuf {
 /// server is reachable) and plans the dump of that same snapshot. The
 /// transaction stays open as long as the dump command exists, so that
 /// `pg_dump` can import the snapshot whenever the archiver starts it.
-fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
-    let pg = Pg::from_store(name, store, base_dir)?;
+/// With `frozen`, of that copy of the database instead.
+fn plan(name: &str, store: &Store, base_dir: &Path, frozen: Option<&str>) -> Result<Planned> {
+    let mut pg = Pg::from_store(name, store, base_dir)?;
+    if let Some(db) = frozen {
+        pg.database = db.to_string();
+    }
     let (session, tables) = pg.snapshot_session()?;
     let dest = dump_path(name);
     let meta = StoreMeta::Postgres {

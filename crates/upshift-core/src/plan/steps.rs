@@ -225,22 +225,38 @@ pub fn hop_steps(hop: &HopView) -> Vec<Step> {
     s.out
 }
 
-/// Whether the rollback point is taken inside the database servers: every
-/// store is a PostgreSQL database (a file copy inside the server costs no
-/// dump, whatever the size of the data).
+/// Whether the rollback point is frozen in place, its durable snapshot
+/// written after the window: every store is a PostgreSQL database (copied
+/// inside its server, no dump) or a SQLite database on this machine (the
+/// changed pages written into the online backup's kept copy).
 fn frozen_in_server(m: &Manifest) -> bool {
+    let local = m.installation.host.is_none();
     !m.stores.is_empty()
-        && m.stores
-            .values()
-            .all(|s| *s.kind.get_ref() == StoreKind::Postgres)
+        && m.stores.values().all(|s| match *s.kind.get_ref() {
+            StoreKind::Postgres => true,
+            StoreKind::Sqlite => local,
+            _ => false,
+        })
 }
 
 fn rollback_point_text(m: &Manifest) -> String {
-    let names: Vec<&str> = m.stores.keys().map(String::as_str).collect();
-    format!(
-        "rollback point: copy database {} inside its PostgreSQL server (`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY`, no dump) and compare row counts; before PostgreSQL 15 or without CREATEDB, a final dump verified by test restore instead",
-        names.join(", ")
-    )
+    let of = |kind: StoreKind| -> Vec<&str> {
+        m.stores
+            .iter()
+            .filter(|(_, s)| *s.kind.get_ref() == kind)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    };
+    let mut parts = Vec::new();
+    let pg = of(StoreKind::Postgres);
+    if !pg.is_empty() {
+        parts.push(format!("copy database {} inside its PostgreSQL server (`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY`, no dump; before PostgreSQL 15 or without CREATEDB, a final dump verified by test restore instead)", pg.join(", ")));
+    }
+    let lite = of(StoreKind::Sqlite);
+    if !lite.is_empty() {
+        parts.push(format!("write the pages of SQLite database {} that changed since the online backup into its kept copy (none if nothing changed)", lite.join(", ")));
+    }
+    format!("rollback point: {}; compare row counts", parts.join("; "))
 }
 
 /// The last hop's final step when releases live side by side: keep the

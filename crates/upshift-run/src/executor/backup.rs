@@ -57,7 +57,13 @@ impl Runner<'_> {
         }
         let (manifest, base) = self.backup_view();
         let progress = setup.progress.backup();
-        let info = self.repo()?.backup(&manifest, &base, &tags, &*progress)?;
+        let view = upshift_backup::FrozenView {
+            keep_dir: self.keeps_online_copies(h, id),
+            ..Default::default()
+        };
+        let info = self
+            .repo()?
+            .backup_frozen(&manifest, &base, &tags, &view, &*progress)?;
         self.journal.add_snapshot(&self.run_id, &info.short_id)?;
         Ok(Some(Detail::Snapshot {
             id: info.id,
@@ -138,6 +144,17 @@ impl Runner<'_> {
             info.short_id, info.total_bytes, info.short_id
         ));
         Ok(info.short_id)
+    }
+
+    /// Where the online backup of hop `h` keeps its SQLite copies: when
+    /// the hop's rollback point is frozen in place, they are its base.
+    fn keeps_online_copies(&self, h: usize, id: &StepId) -> Option<std::path::PathBuf> {
+        let frozen = self.plan.hops[h]
+            .steps
+            .iter()
+            .any(|s| s.id == StepId::RollbackPoint);
+        (*id == StepId::BackupOnline && frozen)
+            .then(|| self.setup.state.frozen_data(&self.run_id, h))
     }
 
     /// The online snapshot of hop `h` and the store fingerprint taken with it.

@@ -37,11 +37,15 @@ impl Runner<'_> {
     /// `backup.rollback_point`: freezes every store in its server, or,
     /// when a server cannot, takes the final dump and verifies it.
     pub(super) fn freeze_rollback_point(&mut self, h: usize) -> StepResult<Option<Detail>> {
+        if let Some(unchanged) = self.online_is_the_rollback_point(h)? {
+            return Ok(Some(unchanged));
+        }
         let (manifest, base) = self.backup_view();
-        let freezer = Freezer::new(&manifest, &base);
+        let kept = self.setup.state.frozen_data(&self.run_id, h);
+        let freezer = Freezer::new(&manifest, &base).with_copies(kept);
         let databases = freezer.names(&self.run_id, h);
         self.sweep_frozen(&freezer, &databases);
-        if let Some(why) = freezer.unable()? {
+        if let Some(why) = freezer.unable(&databases)? {
             self.setup.progress.note(&format!(
                 "the rollback point is a final dump, verified by test restore, because {why}"
             ));
@@ -67,6 +71,35 @@ impl Runner<'_> {
             self.setup.progress.note(&checked);
         }
         Ok(Some(detail))
+    }
+
+    /// When the stores are files that did not change since the online
+    /// backup (verified while serving), it is the rollback point: the kept
+    /// copies are removed.
+    fn online_is_the_rollback_point(&self, h: usize) -> StepResult<Option<Detail>> {
+        let (Some((online, Some(before))), Some(now)) =
+            (self.online_snapshot(h)?, self.store_fingerprint())
+        else {
+            return Ok(None);
+        };
+        if before != now {
+            return Ok(None);
+        }
+        self.setup
+            .progress
+            .note("the data did not change since the online backup: it is the rollback point");
+        let kept = self.setup.state.frozen_data(&self.run_id, h);
+        if let Err(e) = std::fs::remove_dir_all(&kept) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                self.setup
+                    .progress
+                    .note(&format!("warning: cannot remove {}: {e}", kept.display()));
+            }
+        }
+        Ok(Some(Detail::Snapshot {
+            id: online,
+            fingerprint: None,
+        }))
     }
 
     /// Drops the frozen copies of this installation that `keep` does not
@@ -155,6 +188,7 @@ impl Runner<'_> {
         let view = FrozenView {
             databases: point.databases.clone(),
             config: kept_config(self, point),
+            keep_dir: None,
         };
         let missing = self.missing_copies(point)?;
         if !missing.is_empty() {
