@@ -145,7 +145,7 @@ start_writer() {
 # Waits (with a deadline) until the writer acknowledged $2 notes in file $1.
 wait_writes() {
   local deadline=$(( $(now_ms) + 60000 ))
-  while (( $(wc -l <"$1" 2>/dev/null || echo 0) < $2 )); do
+  while [[ ! -f $1 ]] || (( $(wc -l <"$1") < $2 )); do
     (( $(now_ms) < deadline )) || die "the writer acknowledged no $2 notes in 60 s"
     sleep 0.05
   done

@@ -86,7 +86,7 @@ fn every_hop_has_reasons_and_marks_the_point_of_no_return() {
         let at = |id: &str| ids.iter().position(|x| *x == id).unwrap();
         assert!(at("stop.notes") < at("stop.auth"));
         assert!(at("health.auth") < at("start.notes"));
-        assert!(at("backup.verify") < at("swap.version"));
+        assert!(at("backup.rollback_point") < at("swap.version"));
         assert!(at("prepare.artifacts") < at("maintenance.on"));
     }
     let last = p.hops.last().unwrap();
