@@ -9,6 +9,7 @@ use upshift_core::manifest::Manifest;
 
 use crate::command::Failures;
 use crate::error::{BackupError, Result};
+use crate::frozen::FrozenView;
 use crate::guard;
 use crate::meta::{PathMap, SnapshotMeta, Tags};
 use crate::progress::Progress;
@@ -46,7 +47,23 @@ impl Repository {
         progress: &dyn Progress,
     ) -> Result<SnapshotInfo> {
         guard::contained(&self.path, || {
-            self.backup_unguarded(manifest, base_dir, tags, progress)
+            self.backup_unguarded(manifest, base_dir, tags, &FrozenView::default(), progress)
+        })
+    }
+
+    /// Backs up a rollback point frozen earlier: the stores from their
+    /// frozen copies, the config files from their staged copies, recorded
+    /// as the installation's own (a restore puts them back in place).
+    pub fn backup_frozen(
+        &self,
+        manifest: &Manifest,
+        base_dir: &Path,
+        tags: &Tags,
+        frozen: &FrozenView,
+        progress: &dyn Progress,
+    ) -> Result<SnapshotInfo> {
+        guard::contained(&self.path, || {
+            self.backup_unguarded(manifest, base_dir, tags, frozen, progress)
         })
     }
 
@@ -59,11 +76,12 @@ impl Repository {
         manifest: &Manifest,
         base_dir: &Path,
         tags: &Tags,
+        frozen: &FrozenView,
         progress: &dyn Progress,
     ) -> Result<SnapshotInfo> {
         let mut attempt = 1;
         loop {
-            match self.backup_once(manifest, base_dir, tags, progress) {
+            match self.backup_once(manifest, base_dir, tags, frozen, progress) {
                 Err(BackupError::ChangedWhileCopied { .. }) if attempt < ATTEMPTS => attempt += 1,
                 done => return done,
             }
@@ -75,6 +93,7 @@ impl Repository {
         manifest: &Manifest,
         base_dir: &Path,
         tags: &Tags,
+        frozen: &FrozenView,
         progress: &dyn Progress,
     ) -> Result<SnapshotInfo> {
         progress.phase("preparing");
@@ -93,6 +112,8 @@ impl Repository {
                 store,
                 base_dir,
                 staging: staging.path(),
+                keep: frozen.keep_dir.as_deref(),
+                frozen: frozen.copy_of(name),
             });
             progress.store_finished(name, planned.is_ok());
             let (p, meta) = planned?;
@@ -102,10 +123,11 @@ impl Repository {
         let mut config = BTreeMap::new();
         for (name, cfg) in &manifest.config {
             let src = base_dir.join(&cfg.path);
-            if !src.is_file() {
+            let read = frozen.config.get(name).unwrap_or(&src);
+            if !read.is_file() {
                 return Err(BackupError::io(
                     "config file missing:",
-                    &src,
+                    read,
                     std::io::Error::from(std::io::ErrorKind::NotFound),
                 ));
             }
@@ -118,7 +140,7 @@ impl Repository {
                     is_dir: false,
                 },
             );
-            parts.push(Part::local(&src, &dest, &globset::GlobSet::empty())?);
+            parts.push(Part::local(read, &dest, &globset::GlobSet::empty())?);
         }
         let meta = SnapshotMeta {
             upshift: SnapshotMeta::FORMAT,

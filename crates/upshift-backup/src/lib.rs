@@ -21,6 +21,7 @@ pub mod children;
 mod command;
 pub mod error;
 mod forget;
+mod frozen;
 mod guard;
 mod key;
 mod links;
@@ -41,6 +42,7 @@ mod verify;
 
 pub use error::{BackupError, Result};
 pub use forget::{Decision, ForgetReport, ForgetRequest, PruneReport, ROLLBACK_NEEDS_IT};
+pub use frozen::{Freezer, FrozenDb, FrozenView};
 pub use key::KeySource;
 pub use meta::{Phase, SnapshotMeta, StoreMeta, Tags};
 pub use progress::{NoProgress, Progress};

@@ -57,10 +57,8 @@ impl TempDbs {
     }
 
     fn with_host(installation: &str, host: &str) -> TempDbs {
-        let digest = Sha256::digest(format!("{installation}\n{host}").as_bytes());
-        let scope: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         TempDbs {
-            scope: scope[..SCOPE_LEN].to_string(),
+            scope: scope_of(installation, host),
             me: this_process(),
         }
     }
@@ -146,6 +144,18 @@ impl Swept {
         }
         check
     }
+}
+
+/// The hash that names `installation` on this host in the databases
+/// upshift creates in a server (temporary and frozen ones).
+pub(crate) fn scope(installation: &str) -> String {
+    scope_of(installation, &hostname())
+}
+
+fn scope_of(installation: &str, host: &str) -> String {
+    let digest = Sha256::digest(format!("{installation}\n{host}").as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex[..SCOPE_LEN].to_string()
 }
 
 /// The name of the `n`-th temporary database `creator` makes.

@@ -384,7 +384,7 @@ fn hand_edited_saved_plans_are_refused_and_change_nothing() {
     let steps = |hop: usize| saved["hops"][hop]["steps"].as_array().unwrap().clone();
     let final_at = steps(0)
         .iter()
-        .position(|s| s["id"] == "backup.final")
+        .position(|s| s["id"] == "backup.rollback_point")
         .unwrap();
     let swap_at = steps(1)
         .iter()
@@ -404,10 +404,10 @@ fn hand_edited_saved_plans_are_refused_and_change_nothing() {
                 p["hops"][0]["steps"]
                     .as_array_mut()
                     .unwrap()
-                    .retain(|s| s["id"] != "backup.final" && s["id"] != "backup.verify")
+                    .retain(|s| s["id"] != "backup.rollback_point")
             }),
             format!(
-                "hop 1 step {}: the saved plan has no `backup.final`",
+                "hop 1 step {}: the saved plan has no `backup.rollback_point`",
                 final_at + 1
             ),
         ),

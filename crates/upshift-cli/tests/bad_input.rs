@@ -35,7 +35,7 @@ fn dependency_cycle_is_printed() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("upshift.toml:37:15"), "{}", run.stderr);
+    assert!(run.stderr.contains("upshift.toml:38:15"), "{}", run.stderr);
 }
 
 #[test]
@@ -376,7 +376,7 @@ fn a_store_path_cannot_leave_the_installation() {
 fn a_duration_without_a_known_unit_names_the_line_and_the_forms() {
     let run = plan_with(&demo_manifest().replacen("interval = 0.2", "interval = \"2 weeks\"", 1));
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("upshift.toml:31:"), "{}", run.stderr);
+    assert!(run.stderr.contains("upshift.toml:32:"), "{}", run.stderr);
     assert!(
         run.stderr.contains("invalid duration \"2 weeks\""),
         "{}",

@@ -4,75 +4,15 @@
 //! during a whole run finds every acknowledged note in PostgreSQL after
 //! 3.0.0 is healthy; and after a failure past the point of no return (the
 //! 3.0.0 migration refusing a schema-1 database), every note acknowledged
-//! before the stop is back in PostgreSQL, restored from the snapshot.
+//! before the stop is back in PostgreSQL, from the copy frozen in the server.
 
 mod common;
 
 use std::collections::HashSet;
-use std::process::Command;
 
 use common::demo::Demo;
+use common::pg::{all_present, frozen_databases, psql, rows, schema_version};
 use common::writer::Writer;
-
-/// The port of the manifest's `[stores.notes]` (the demo's cluster).
-fn pg_port(demo: &Demo) -> u16 {
-    let m = std::fs::read_to_string(demo.path("upshift.toml")).unwrap();
-    let store = m.split("[stores.notes]").nth(1).expect("a notes store");
-    assert!(
-        store.contains("kind = \"postgres\""),
-        "the notes store is not PostgreSQL: {store}"
-    );
-    store
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("port = "))
-        .expect("a port")
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-/// Runs SQL as the notes role over TCP with its password; unaligned tuples.
-fn psql(demo: &Demo, sql: &str) -> String {
-    let password = std::fs::read_to_string(demo.path("secrets/notes-db.password")).unwrap();
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-        .args(["-h", "127.0.0.1", "-U", "notes", "-d", "notes", "-p"])
-        .arg(pg_port(demo).to_string())
-        .args(["-c", sql])
-        .env("PGPASSWORD", password.trim())
-        .output()
-        .expect("psql runs (scripts/install-test-deps.sh installs PostgreSQL)");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn rows(demo: &Demo, sql: &str) -> Vec<String> {
-    psql(demo, sql).lines().map(str::to_string).collect()
-}
-
-fn schema_version(demo: &Demo) -> String {
-    psql(demo, "SELECT value FROM meta WHERE key = 'schema_version'")
-        .trim()
-        .to_string()
-}
-
-/// Asserts every note in `acked` has its body in PostgreSQL's `table`.
-fn all_present(demo: &Demo, acked: &[String], table: &str) {
-    let present: HashSet<String> = rows(demo, &format!("SELECT body FROM {table}"))
-        .into_iter()
-        .collect();
-    let lost: Vec<&String> = acked.iter().filter(|t| !present.contains(*t)).collect();
-    assert!(
-        lost.is_empty(),
-        "{} of {} acknowledged notes are not in PostgreSQL's {table}: {lost:?}",
-        lost.len(),
-        acked.len()
-    );
-}
 
 /// The real `upshift demo --store postgres`, upgrade included: 3.0.0's
 /// tables in PostgreSQL hold the three notes the demo wrote at 1.0.0.
@@ -135,9 +75,10 @@ fn an_upgrade_under_a_writing_client_keeps_every_note_in_postgres() {
 }
 
 /// A catalog in which 3.0.0 accepts 1.0.0: the migration refuses the
-/// schema-1 database after the point of no return, and upshift restores
-/// the snapshot taken after the stop into PostgreSQL (pg_restore): every
-/// note acknowledged before the stop, and after 1.0.0 serves again, is there.
+/// schema-1 database after the point of no return, and upshift puts back
+/// the copy of the database it froze inside the server after the stop:
+/// every note acknowledged before the stop, and after 1.0.0 serves again,
+/// is there, and no frozen copy is left.
 #[test]
 fn a_failure_past_the_point_of_no_return_keeps_every_note_in_postgres() {
     let demo = Demo::try_new_with(&["--store", "postgres"]).unwrap_or_else(|e| panic!("{e}"));
@@ -156,7 +97,7 @@ fn a_failure_past_the_point_of_no_return_keeps_every_note_in_postgres() {
     assert!(
         run.stderr
             .contains("failed at step migrate.notes-schema-v3")
-            && run.stderr.contains("restoring the snapshot")
+            && run.stderr.contains("putting back the databases frozen")
             && run.stderr.contains("1.0.0 is serving again"),
         "{}",
         run.stderr
@@ -167,4 +108,5 @@ fn a_failure_past_the_point_of_no_return_keeps_every_note_in_postgres() {
     demo.assert_healthy();
     assert_eq!(schema_version(&demo), "1");
     all_present(&demo, &acked, "notes");
+    assert_eq!(frozen_databases(&demo), Vec::<String>::new());
 }

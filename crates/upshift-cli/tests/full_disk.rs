@@ -109,13 +109,15 @@ fn a_full_repository_disk_inside_the_window_starts_the_old_version_again() {
     let demo = Demo::new();
     let _disk = SmallDisk::mount(&demo.path("small"), "8m");
     // After the online backup: a note (so the final backup has to write),
-    // then the repository's disk fills up.
+    // then the repository's disk fills up. A files store beside the
+    // database keeps the final backup in the window (a SQLite-only
+    // installation's rollback point is its kept online copy, patched).
     let seed = "current/bin/upshift-demo seed --config config/notes.toml --count 1";
     let fill = "head -c 100000000 /dev/zero > small/filler 2>/dev/null; true";
     manifest(
         &demo,
         "small/repo",
-        &format!("\n[hooks]\npre_upgrade = \"{seed} && {fill}\"\n"),
+        &format!("\n[hooks]\npre_upgrade = \"{seed} && {fill}\"\n\n[stores.settings]\nkind = \"files\"\npath = \"config\"\n"),
     );
     let run = demo.upshift(&["-y", "apply", "--to", "1.1.0"]);
     assert_eq!(run.code, 1, "{}", run.stderr);

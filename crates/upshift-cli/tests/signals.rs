@@ -59,7 +59,7 @@ fn ctrl_c_after_the_swap_finishes_the_window_and_leaves_the_new_version_serving(
         stderr.contains("finishing the maintenance window first"),
         "{stderr}"
     );
-    assert!(stderr.contains("before step backup.post"), "{stderr}");
+    assert!(stderr.contains("before step backup.durable"), "{stderr}");
     // Started by upshift, the services outlived its Ctrl-C.
     assert_eq!(demo.version(), "1.1.0");
     demo.assert_healthy();

@@ -86,7 +86,7 @@ fn every_hop_has_reasons_and_marks_the_point_of_no_return() {
         let at = |id: &str| ids.iter().position(|x| *x == id).unwrap();
         assert!(at("stop.notes") < at("stop.auth"));
         assert!(at("health.auth") < at("start.notes"));
-        assert!(at("backup.verify") < at("swap.version"));
+        assert!(at("backup.rollback_point") < at("swap.version"));
         assert!(at("prepare.artifacts") < at("maintenance.on"));
     }
     let last = p.hops.last().unwrap();
@@ -443,4 +443,50 @@ fn an_unlisted_patch_is_planned_as_a_patch_of_its_line_where_the_catalog_says_so
     )
     .unwrap_err();
     assert!(e.to_string().contains("has no release 1.0.5"), "{e}");
+}
+
+/// Where every store is PostgreSQL (or SQLite on this machine), the
+/// rollback point is frozen in place (`backup.rollback_point`) and made
+/// durable after `maintenance.off` (`backup.durable`); with any other
+/// store, the final backup and its verify stay in the window.
+#[test]
+fn the_rollback_point_is_frozen_in_the_server_only_when_every_store_is_postgres() {
+    let ids = |stores: &str| -> Vec<String> {
+        let src = format!("{}{stores}", manifest("demo", "1.0.0"));
+        let loaded = load("t.toml", &src, &CatalogSet::built_in()).unwrap();
+        plan(&loaded, "1.1.0").unwrap().hops[0]
+            .steps
+            .iter()
+            .map(|s| s.id.to_string())
+            .collect()
+    };
+    let pg = "\n[stores.db]\nkind = \"postgres\"\ndatabase = \"app\"\n";
+    let frozen = ids(pg);
+    let at = |s: &str| frozen.iter().position(|x| x == s);
+    assert!(
+        at("backup.final").is_none() && at("backup.verify").is_none(),
+        "{frozen:?}"
+    );
+    assert!(
+        at("backup.rollback_point") < at("swap.version"),
+        "{frozen:?}"
+    );
+    assert!(at("maintenance.off") < at("backup.durable"), "{frozen:?}");
+    assert!(at("backup.durable") < at("backup.post"), "{frozen:?}");
+    let mixed = ids(&format!(
+        "{pg}\n[stores.files]\nkind = \"files\"\npath = \"data\"\n"
+    ));
+    assert!(mixed.contains(&"backup.final".to_string()), "{mixed:?}");
+    assert!(
+        !mixed.contains(&"backup.rollback_point".to_string()),
+        "{mixed:?}"
+    );
+    assert!(!mixed.contains(&"backup.durable".to_string()), "{mixed:?}");
+    // A SQLite database on this machine: its kept online copy, patched.
+    let lite = ids("\n[stores.db]\nkind = \"sqlite\"\npath = \"data/notes.db\"\n");
+    assert!(
+        lite.contains(&"backup.rollback_point".to_string()),
+        "{lite:?}"
+    );
+    assert!(!lite.contains(&"backup.final".to_string()), "{lite:?}");
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use upshift_backup::FrozenDb;
 use upshift_core::plan::StepId;
 
 use crate::journal::StepState;
@@ -32,10 +33,16 @@ pub enum Detail {
     KeptRunning { why: String },
     /// What the swap replaces, per deployment, journaled before it acts.
     SwapRecord { records: BTreeMap<String, Value> },
-    /// A rollback to `version`, restoring `snapshot` when set.
+    /// The rollback point frozen inside the database servers: journaled
+    /// before the copies are made, so that no copy is ever unknown.
+    Frozen { point: FrozenPoint },
+    /// A rollback to `version`, restoring `snapshot` (or the frozen
+    /// rollback point `frozen`) when set.
     RollbackTarget {
         version: String,
         snapshot: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        frozen: Option<FrozenPoint>,
         /// Only the snapshot's config files are put back: `version` runs on
         /// the data as it is (the catalog says so).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -47,6 +54,25 @@ pub enum Detail {
     },
     /// What a step did or why it failed, for the operator to read.
     Note { text: String },
+}
+
+/// A rollback point frozen inside the stores' servers: each store's
+/// copy, and where the config files as they were then are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrozenPoint {
+    pub databases: Vec<FrozenDb>,
+    pub config_dir: std::path::PathBuf,
+}
+
+impl std::fmt::Display for FrozenPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dbs: Vec<String> = self
+            .databases
+            .iter()
+            .map(|d| format!("{} in {}", d.store, d.name))
+            .collect();
+        write!(f, "frozen copies: {}", dbs.join(", "))
+    }
 }
 
 /// A journaled detail that fits no form upshift writes.
@@ -82,18 +108,21 @@ impl std::fmt::Display for Detail {
             Detail::SwapRecord { records } => {
                 f.write_str(&serde_json::to_string(records).expect("values serialise"))
             }
+            Detail::Frozen { point } => point.fmt(f),
             Detail::RollbackTarget {
                 version,
                 snapshot,
+                frozen,
                 keeps_data,
                 ..
             } => write!(
                 f,
                 "back to {version}{}{}",
-                snapshot
-                    .as_ref()
-                    .map(|s| format!(" with snapshot {s}"))
-                    .unwrap_or_default(),
+                match (snapshot, frozen) {
+                    (Some(s), _) => format!(" with snapshot {s}"),
+                    (None, Some(p)) => format!(" with the {p}"),
+                    (None, None) => String::new(),
+                },
                 if *keeps_data {
                     " (its config only: the data is kept)"
                 } else {
@@ -145,6 +174,7 @@ fn legacy_json(step: &StepId, map: serde_json::Map<String, Value>) -> Option<Det
         StepId::Rollback => Some(Detail::RollbackTarget {
             version: map.get("version")?.as_str()?.to_string(),
             snapshot: map.get("snapshot")?.as_str().map(str::to_string),
+            frozen: None,
             keeps_data: false,
             manual: false,
         }),
@@ -266,6 +296,7 @@ mod tests {
             Detail::RollbackTarget {
                 version: "1.0.0".into(),
                 snapshot: None,
+                frozen: None,
                 keeps_data: false,
                 manual: false,
             }
@@ -289,8 +320,18 @@ mod tests {
             Detail::RollbackTarget {
                 version: "1.0.0".into(),
                 snapshot: Some("s".into()),
+                frozen: None,
                 keeps_data: true,
                 manual: true,
+            },
+            Detail::Frozen {
+                point: FrozenPoint {
+                    databases: vec![FrozenDb {
+                        store: "notes".into(),
+                        name: "upshift_frozen_x".into(),
+                    }],
+                    config_dir: "/s/frozen-0".into(),
+                },
             },
             Detail::note("hello"),
         ];

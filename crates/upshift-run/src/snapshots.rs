@@ -185,6 +185,7 @@ mod tests {
             Some(&Detail::RollbackTarget {
                 version: "1.0.0".into(),
                 snapshot: Some("dddddddd4444".into()),
+                frozen: None,
                 keeps_data: false,
                 manual: true,
             }),

@@ -53,6 +53,19 @@ impl StateDir {
         self.staged_run(run).join(hop.to_string()).join(name)
     }
 
+    /// Where the config files as they were when hop `hop` of run `run`
+    /// froze its rollback point are kept (0600), until its durable
+    /// snapshot holds them.
+    pub fn frozen_config(&self, run: &str, hop: usize) -> PathBuf {
+        self.staged_run(run).join(format!("frozen-{hop}"))
+    }
+
+    /// Where the online backup of hop `hop` of run `run` keeps its SQLite
+    /// copies, the base of the hop's rollback point.
+    pub fn frozen_data(&self, run: &str, hop: usize) -> PathBuf {
+        self.staged_run(run).join(format!("frozen-data-{hop}"))
+    }
+
     /// Every staged file of run `run`.
     pub fn staged_run(&self, run: &str) -> PathBuf {
         self.dir.join("staged").join(run)

@@ -11,10 +11,12 @@ pub(crate) mod files;
 pub(crate) mod mongodb;
 pub(crate) mod mysql;
 mod parts;
+mod pg_clone;
 mod pg_session;
 pub(crate) mod postgres;
 pub(crate) mod s3;
 pub(crate) mod sqlite;
+mod sqlite_pages;
 mod stored;
 pub(crate) mod volume;
 
@@ -101,6 +103,39 @@ pub(crate) trait StoreSource: Sync {
 
     /// Puts the store back as the snapshot holds it; says what was done.
     fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String>;
+
+    /// How the store's server copies a database inside itself, for a
+    /// rollback point that costs no dump; `None` for kinds that cannot.
+    fn in_server(&self) -> Option<&dyn InServer> {
+        None
+    }
+}
+
+/// A store that can freeze a copy of its data cheaply in the window (a
+/// rollback point): a database copied inside its server, or a SQLite
+/// database's pages written into its kept online copy. `frozen` names the
+/// copy: a database name, or a file path; the store's own data comes from
+/// the store.
+pub(crate) trait InServer: Sync {
+    /// Why the store cannot be frozen (an old server, a role without the
+    /// privilege, no kept online copy); `None` when it can.
+    fn unable(
+        &self,
+        name: &str,
+        store: &Store,
+        base_dir: &Path,
+        frozen: &str,
+    ) -> Result<Option<String>>;
+    /// Copies the store's database into `frozen` (made again if it exists)
+    /// and checks the copy's row counts against the source's; says so.
+    fn freeze(&self, name: &str, store: &Store, base_dir: &Path, frozen: &str) -> Result<String>;
+    /// Replaces the store's database with a copy of `frozen`, which stays.
+    fn thaw(&self, name: &str, store: &Store, base_dir: &Path, frozen: &str) -> Result<()>;
+    /// Drops `frozen` if it exists.
+    fn drop_frozen(&self, name: &str, store: &Store, base_dir: &Path, frozen: &str) -> Result<()>;
+    /// The databases of the store's server whose names start with `prefix`.
+    fn list(&self, name: &str, store: &Store, base_dir: &Path, prefix: &str)
+        -> Result<Vec<String>>;
 }
 
 /// The source of a kind of store: the only match on [`StoreKind`].

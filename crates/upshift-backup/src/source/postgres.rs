@@ -30,7 +30,7 @@ impl StoreSource for Source {
     }
 
     fn plan(&self, p: &Planning) -> Result<Planned> {
-        plan(p.name, p.store, p.base_dir)
+        plan(p.name, p.store, p.base_dir, p.frozen)
     }
 
     fn size(&self, name: &str, store: &Store, base_dir: &Path) -> Result<Option<u64>> {
@@ -100,16 +100,20 @@ impl StoreSource for Source {
             pg.database
         ))
     }
+
+    fn in_server(&self) -> Option<&dyn super::InServer> {
+        Some(self)
+    }
 }
 
 /// Connection settings for one PostgreSQL store.
 #[derive(Clone)]
-struct Pg {
+pub(super) struct Pg {
     store: String,
     host: Option<String>,
     port: Option<u16>,
     user: Option<String>,
-    database: String,
+    pub(super) database: String,
     password: Option<String>,
 }
 
@@ -140,7 +144,7 @@ const EMPTY_SQL: &str = "DO $$ DECLARE s text; BEGIN \
  COMMENT ON SCHEMA public IS 'standard public schema'; GRANT USAGE ON SCHEMA public TO PUBLIC";
 
 impl Pg {
-    fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<Pg> {
+    pub(super) fn from_store(name: &str, store: &Store, base_dir: &Path) -> Result<Pg> {
         let database = store
             .database
             .clone()
@@ -184,12 +188,12 @@ impl Pg {
             .args(["-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1"])
     }
 
-    fn psql(&self, db: &str, sql: &str) -> Result<String> {
+    pub(super) fn psql(&self, db: &str, sql: &str) -> Result<String> {
         self.psql_cmd(db).arg("-c").arg(sql).output()
     }
 
     /// Exact row counts of database `db`.
-    fn row_counts(&self, db: &str) -> Result<RowCounts> {
+    pub(super) fn row_counts(&self, db: &str) -> Result<RowCounts> {
         Ok(parse_counts(self.psql(db, COUNT_SQL)?.lines()))
     }
 
@@ -231,12 +235,12 @@ impl Pg {
         self.psql(db, EMPTY_SQL).map(drop)
     }
 
-    fn create_db(&self, db: &str) -> Result<()> {
+    pub(super) fn create_db(&self, db: &str) -> Result<()> {
         self.psql(&self.database, &format!("CREATE DATABASE \"{db}\""))
             .map(drop)
     }
 
-    fn drop_db(&self, db: &str) -> Result<()> {
+    pub(super) fn drop_db(&self, db: &str) -> Result<()> {
         self.psql(&self.database, &format!("DROP DATABASE IF EXISTS \"{db}\""))
             .map(drop)
     }
@@ -284,8 +288,12 @@ fn dump_path(name: &str) -> PathBuf {
 /// server is reachable) and plans the dump of that same snapshot. The
 /// transaction stays open as long as the dump command exists, so that
 /// `pg_dump` can import the snapshot whenever the archiver starts it.
-fn plan(name: &str, store: &Store, base_dir: &Path) -> Result<Planned> {
-    let pg = Pg::from_store(name, store, base_dir)?;
+/// With `frozen`, of that copy of the database instead.
+fn plan(name: &str, store: &Store, base_dir: &Path, frozen: Option<&str>) -> Result<Planned> {
+    let mut pg = Pg::from_store(name, store, base_dir)?;
+    if let Some(db) = frozen {
+        pg.database = db.to_string();
+    }
     let (session, tables) = pg.snapshot_session()?;
     let dest = dump_path(name);
     let meta = StoreMeta::Postgres {

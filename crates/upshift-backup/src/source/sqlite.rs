@@ -63,7 +63,7 @@ impl StoreSource for Source {
     }
 
     fn plan(&self, p: &Planning) -> Result<Planned> {
-        plan(p.name, p.store, p.base_dir, p.staging)
+        plan(p)
     }
 
     /// The copy in the snapshot has the recorded checksum, passes
@@ -100,6 +100,10 @@ impl StoreSource for Source {
     /// Writes the snapshot's copy back through the backup API. A damaged
     /// database cannot be written that way: it is kept aside (nothing is
     /// deleted) and the copy restored into a new file.
+    fn in_server(&self) -> Option<&dyn super::InServer> {
+        Some(self)
+    }
+
     fn restore(&self, s: &Stored, meta: &StoreMeta) -> Result<String> {
         let StoreMeta::Sqlite { paths, .. } = meta else {
             return Err(s.other_kind(self.kind(), meta));
@@ -126,7 +130,7 @@ fn tempdir() -> Result<tempfile::TempDir> {
     tempfile::tempdir().map_err(|e| BackupError::io("cannot create", std::env::temp_dir(), e))
 }
 
-fn sql_err(store: &str, e: impl std::fmt::Display) -> BackupError {
+pub(super) fn sql_err(store: &str, e: impl std::fmt::Display) -> BackupError {
     BackupError::Sqlite {
         store: store.to_string(),
         message: e.to_string(),
@@ -134,7 +138,7 @@ fn sql_err(store: &str, e: impl std::fmt::Display) -> BackupError {
 }
 
 /// Copies `src` into `dest` with the online backup API.
-fn copy_db(store: &str, src: &Path, dest: &Path) -> Result<()> {
+pub(super) fn copy_db(store: &str, src: &Path, dest: &Path) -> Result<()> {
     let from = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| sql_err(store, format!("cannot open {}: {e}", src.display())))?;
     let mut to = Connection::open(dest).map_err(|e| sql_err(store, e))?;
@@ -142,6 +146,20 @@ fn copy_db(store: &str, src: &Path, dest: &Path) -> Result<()> {
     backup
         .run_to_completion(1024, std::time::Duration::ZERO, None)
         .map_err(|e| sql_err(store, e))
+}
+
+/// Removes `db` and its side files, if they exist.
+pub(super) fn remove_db(db: &Path) -> Result<()> {
+    let sides = SIDE_FILES.iter().map(|s| suffixed(db, s));
+    for f in std::iter::once(db.to_path_buf()).chain(sides) {
+        match std::fs::remove_file(&f) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(BackupError::io("cannot remove", &f, e))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Moves `db` (and its [`WAL_FILES`]) aside when it exists but is not a
@@ -183,7 +201,7 @@ fn integrity(store: &str, db: &Path) -> Result<std::result::Result<(), String>> 
 }
 
 /// Exact row counts of every user table.
-fn row_counts(store: &str, db: &Path) -> Result<RowCounts> {
+pub(super) fn row_counts(store: &str, db: &Path) -> Result<RowCounts> {
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| sql_err(store, e))?;
     let names: Vec<String> = conn
@@ -219,7 +237,7 @@ pub(crate) fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// The database path (`path`; exactly one).
-fn db_path(name: &str, store: &Store, base_dir: &Path) -> Result<PathBuf> {
+pub(super) fn db_path(name: &str, store: &Store, base_dir: &Path) -> Result<PathBuf> {
     let paths = files::store_paths(name, store, base_dir)?;
     match paths.as_slice() {
         [one] => Ok(one.clone()),
@@ -230,19 +248,23 @@ fn db_path(name: &str, store: &Store, base_dir: &Path) -> Result<PathBuf> {
     }
 }
 
-/// Copies the database into `staging`, checks and counts the copy.
-fn plan(name: &str, store: &Store, base_dir: &Path, staging: &Path) -> Result<Planned> {
-    let src = db_path(name, store, base_dir)?;
-    if !src.is_file() {
+/// Copies the database (or its frozen copy) into the staging directory,
+/// or where it is to be kept, checks and counts the copy.
+fn plan(p: &Planning) -> Result<Planned> {
+    let name = p.name;
+    let src = db_path(name, p.store, p.base_dir)?;
+    let read = p.frozen.map_or_else(|| src.clone(), PathBuf::from);
+    if !read.is_file() {
         return Err(BackupError::bad_store(
             name,
-            format!("database {} does not exist", src.display()),
+            format!("database {} does not exist", read.display()),
         ));
     }
-    let dir = staging.join(name);
-    std::fs::create_dir_all(&dir).map_err(|e| BackupError::io("cannot create", &dir, e))?;
-    let copy = dir.join(src.file_name().unwrap_or("db.sqlite".as_ref()));
-    copy_db(name, &src, &copy)?;
+    let copy = crate::frozen::kept_copy(p.keep.unwrap_or(p.staging), name, &src);
+    let dir = copy.parent().expect("a kept copy has a directory");
+    std::fs::create_dir_all(dir).map_err(|e| BackupError::io("cannot create", dir, e))?;
+    remove_db(&copy)?;
+    copy_db(name, &read, &copy)?;
     if let Err(findings) = integrity(name, &copy)? {
         return Err(sql_err(
             name,

@@ -24,6 +24,12 @@ pub(crate) struct Planning<'a> {
     pub(crate) base_dir: &'a Path,
     /// A directory for copies taken before the archiver reads them.
     pub(crate) staging: &'a Path,
+    /// Where a store's checked copy is kept after the backup (a SQLite
+    /// store's online copy, the base of a page-level rollback point).
+    pub(crate) keep: Option<&'a Path>,
+    /// The frozen copy to read instead of the store's data (a durable
+    /// snapshot of a rollback point); the store's own path is recorded.
+    pub(crate) frozen: Option<&'a str>,
 }
 
 /// One store of a snapshot being verified or restored.

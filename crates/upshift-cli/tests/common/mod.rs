@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod demo;
+pub mod pg;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

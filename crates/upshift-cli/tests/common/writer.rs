@@ -15,6 +15,8 @@ use super::demo::Demo;
 pub struct Writer {
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Vec<String>>>,
+    /// When each acknowledgement arrived (ms since the epoch), in order.
+    times: Arc<Mutex<Vec<i64>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -24,8 +26,9 @@ impl Writer {
         let notes = format!("http://{}/notes", demo.public_address("notes"));
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
+        let times = Arc::new(Mutex::new(Vec::new()));
         let thread = {
-            let (stop, acked) = (stop.clone(), acked.clone());
+            let (stop, acked, times) = (stop.clone(), acked.clone(), times.clone());
             std::thread::spawn(move || {
                 let mut token: Option<String> = None;
                 let mut n = 0u64;
@@ -39,7 +42,10 @@ impl Writer {
                     let title = format!("{prefix}-{n}");
                     let body = serde_json::json!({"title": "soak", "body": title}).to_string();
                     match http::post(&notes, Some(&t), &body) {
-                        Ok(r) if r.status == 201 => acked.lock().unwrap().push(title),
+                        Ok(r) if r.status == 201 => {
+                            acked.lock().unwrap().push(title);
+                            times.lock().unwrap().push(now_ms());
+                        }
                         Ok(r) if r.status == 401 => token = None,
                         _ => {}
                     }
@@ -51,6 +57,7 @@ impl Writer {
         Writer {
             stop,
             acked,
+            times,
             thread: Some(thread),
         }
     }
@@ -79,6 +86,30 @@ impl Writer {
         }
         self.acked.lock().unwrap().clone()
     }
+}
+
+impl Writer {
+    /// Stops, and returns the notes acknowledged before `at_ms` (ms since
+    /// the epoch), and all of them.
+    pub fn finish_split(self, at_ms: i64) -> (Vec<String>, Vec<String>) {
+        let times = self.times.clone();
+        let all = self.finish();
+        let times = times.lock().unwrap().clone();
+        let before = all
+            .iter()
+            .zip(times)
+            .filter(|(_, t)| *t < at_ms)
+            .map(|(n, _)| n.clone())
+            .collect();
+        (before, all)
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 fn get_token(auth: &str) -> Option<String> {

@@ -45,6 +45,11 @@ pub enum StepId {
     Stop(String),
     BackupFinal,
     VerifyFinal,
+    /// The rollback point taken with services stopped, when every store is
+    /// a database whose server copies it inside itself: the copies, checked
+    /// by their row counts (a final dump and its test restore instead on a
+    /// server that cannot).
+    RollbackPoint,
     Swap,
     /// Writing the migrated config file NAME.
     WriteConfig(String),
@@ -59,6 +64,9 @@ pub enum StepId {
     Start(String),
     Health(String),
     MaintenanceOff,
+    /// The durable snapshot of the rollback point, written from its frozen
+    /// copies while the new version serves, verified, then the copies dropped.
+    BackupDurable,
     BackupPost,
     PruneReleases,
     /// Not a plan step: the journal's record of a rollback and its target.
@@ -74,7 +82,9 @@ impl StepId {
             PreCheck(_) => StepKind::PreCheck,
             PrepareArtifacts => StepKind::Prepare,
             RenderConfig(_) => StepKind::RenderConfig,
-            BackupOnline | BackupFinal | BackupPost => StepKind::Backup,
+            BackupOnline | BackupFinal | RollbackPoint | BackupDurable | BackupPost => {
+                StepKind::Backup
+            }
             VerifyOnline | VerifyFinal => StepKind::VerifyBackup,
             Hook(_) => StepKind::Hook,
             MaintenanceOn => StepKind::MaintenanceOn,
@@ -118,6 +128,8 @@ impl StepId {
             Stop(_) => "stop.",
             BackupFinal => "backup.final",
             VerifyFinal => "backup.verify",
+            RollbackPoint => "backup.rollback_point",
+            BackupDurable => "backup.durable",
             Swap => "swap.version",
             WriteConfig(_) => "config.write.",
             Migrate(_) | MigrateAt { .. } => "migrate.",
@@ -132,7 +144,7 @@ impl StepId {
 }
 
 /// Every step id without an argument, for parsing.
-const FIXED: [StepId; 16] = [
+const FIXED: [StepId; 18] = [
     StepId::PreflightHealth,
     StepId::PreflightDisk,
     StepId::PreflightTools,
@@ -144,8 +156,10 @@ const FIXED: [StepId; 16] = [
     StepId::MaintenanceOn,
     StepId::BackupFinal,
     StepId::VerifyFinal,
+    StepId::RollbackPoint,
     StepId::Swap,
     StepId::MaintenanceOff,
+    StepId::BackupDurable,
     StepId::BackupPost,
     StepId::PruneReleases,
     StepId::Rollback,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{HookPoint, StepId};
 use crate::deploy::{self, HopView};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, StoreKind};
 
 /// What a step does, in the order the executor runs them.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -140,14 +140,19 @@ pub fn hop_steps(hop: &HopView) -> Vec<Step> {
     for name in order.iter().rev() {
         s.push(StepId::Stop(name.to_string()), deploy::stop_text(hop, name));
     }
-    s.push(
-        StepId::BackupFinal,
-        "final incremental backup: only what changed since the online backup (none if nothing did)",
-    );
-    s.push(
-        StepId::VerifyFinal,
-        "verify the final snapshot by test restore (already done if nothing changed)",
-    );
+    let frozen = frozen_in_server(m);
+    if frozen {
+        s.push(StepId::RollbackPoint, rollback_point_text(m));
+    } else {
+        s.push(
+            StepId::BackupFinal,
+            "final incremental backup: only what changed since the online backup (none if nothing did)",
+        );
+        s.push(
+            StepId::VerifyFinal,
+            "verify the final snapshot by test restore (already done if nothing changed)",
+        );
+    }
     s.push(StepId::Swap, deploy::swap_text(hop));
     for (name, c) in &m.config {
         s.push(
@@ -201,6 +206,12 @@ pub fn hop_steps(hop: &HopView) -> Vec<Step> {
         StepId::MaintenanceOff,
         "end the maintenance window: users write again, so a later failure never rolls back",
     );
+    if frozen {
+        s.push(
+            StepId::BackupDurable,
+            format!("durable snapshot of the rollback point while {to} serves: dump the frozen copies, verify the snapshot by test restore, drop the copies (nothing to do if the rollback point is already a snapshot)"),
+        );
+    }
     s.push(
         StepId::BackupPost,
         format!("post-upgrade snapshot tagged {to} (backups are tied to the version)"),
@@ -212,6 +223,40 @@ pub fn hop_steps(hop: &HopView) -> Vec<Step> {
         );
     }
     s.out
+}
+
+/// Whether the rollback point is frozen in place, its durable snapshot
+/// written after the window: every store is a PostgreSQL database (copied
+/// inside its server, no dump) or a SQLite database on this machine (the
+/// changed pages written into the online backup's kept copy).
+fn frozen_in_server(m: &Manifest) -> bool {
+    let local = m.installation.host.is_none();
+    !m.stores.is_empty()
+        && m.stores.values().all(|s| match *s.kind.get_ref() {
+            StoreKind::Postgres => true,
+            StoreKind::Sqlite => local,
+            _ => false,
+        })
+}
+
+fn rollback_point_text(m: &Manifest) -> String {
+    let of = |kind: StoreKind| -> Vec<&str> {
+        m.stores
+            .iter()
+            .filter(|(_, s)| *s.kind.get_ref() == kind)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    };
+    let mut parts = Vec::new();
+    let pg = of(StoreKind::Postgres);
+    if !pg.is_empty() {
+        parts.push(format!("copy database {} inside its PostgreSQL server (`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY`, no dump; before PostgreSQL 15 or without CREATEDB, a final dump verified by test restore instead)", pg.join(", ")));
+    }
+    let lite = of(StoreKind::Sqlite);
+    if !lite.is_empty() {
+        parts.push(format!("write the pages of SQLite database {} that changed since the online backup into its kept copy (none if nothing changed)", lite.join(", ")));
+    }
+    format!("rollback point: {}; compare row counts", parts.join("; "))
 }
 
 /// The last hop's final step when releases live side by side: keep the

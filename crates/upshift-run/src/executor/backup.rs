@@ -57,7 +57,13 @@ impl Runner<'_> {
         }
         let (manifest, base) = self.backup_view();
         let progress = setup.progress.backup();
-        let info = self.repo()?.backup(&manifest, &base, &tags, &*progress)?;
+        let view = upshift_backup::FrozenView {
+            keep_dir: self.keeps_online_copies(h, id),
+            ..Default::default()
+        };
+        let info = self
+            .repo()?
+            .backup_frozen(&manifest, &base, &tags, &view, &*progress)?;
         self.journal.add_snapshot(&self.run_id, &info.short_id)?;
         Ok(Some(Detail::Snapshot {
             id: info.id,
@@ -84,17 +90,23 @@ impl Runner<'_> {
             }
             final_id
         };
+        self.verify_snapshot(&snapshot)?;
+        Ok(Some(Detail::Verified {
+            id: snapshot,
+            reused: false,
+        }))
+    }
+
+    /// Verifies `snapshot` by test restore (all data read).
+    pub(super) fn verify_snapshot(&mut self, snapshot: &str) -> StepResult<()> {
         let (manifest, base) = self.backup_view();
         let setup = self.setup;
         let progress = setup.progress.backup();
         let report = self
             .repo()?
-            .verify(&snapshot, &manifest, &base, &*progress)?;
+            .verify(snapshot, &manifest, &base, &*progress)?;
         if report.ok() {
-            Ok(Some(Detail::Verified {
-                id: snapshot,
-                reused: false,
-            }))
+            Ok(())
         } else {
             Err(StepError::msg(format!(
                 "snapshot {snapshot} did not verify: {}",
@@ -134,6 +146,17 @@ impl Runner<'_> {
         Ok(info.short_id)
     }
 
+    /// Where the online backup of hop `h` keeps its SQLite copies: when
+    /// the hop's rollback point is frozen in place, they are its base.
+    fn keeps_online_copies(&self, h: usize, id: &StepId) -> Option<std::path::PathBuf> {
+        let frozen = self.plan.hops[h]
+            .steps
+            .iter()
+            .any(|s| s.id == StepId::RollbackPoint);
+        (*id == StepId::BackupOnline && frozen)
+            .then(|| self.setup.state.frozen_data(&self.run_id, h))
+    }
+
     /// The online snapshot of hop `h` and the store fingerprint taken with it.
     pub(super) fn online_snapshot(&self, h: usize) -> StepResult<Option<(String, Option<String>)>> {
         Ok(match self.detail(h, &StepId::BackupOnline)? {
@@ -151,15 +174,16 @@ impl Runner<'_> {
     }
 
     fn config_fingerprint(&self) -> String {
+        let t = self.target();
+        self.config_fingerprint_of(|_, path| t.host.read(&t.path(path)).unwrap_or_default())
+    }
+
+    /// The fingerprint of the config files, each read by `read(name, path)`.
+    pub(super) fn config_fingerprint_of(&self, read: impl Fn(&str, &str) -> Vec<u8>) -> String {
         let mut h = Sha256::new();
-        for c in self.setup.loaded.manifest.config.values() {
+        for (name, c) in &self.setup.loaded.manifest.config {
             h.update(c.path.as_bytes());
-            h.update(
-                self.target()
-                    .host
-                    .read(&self.target().path(&c.path))
-                    .unwrap_or_default(),
-            );
+            h.update(read(name, &c.path));
         }
         h.finalize()
             .iter()

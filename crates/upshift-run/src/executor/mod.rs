@@ -8,6 +8,7 @@ mod interrupt;
 mod journaling;
 mod reconcile;
 mod rollback;
+mod rollback_point;
 mod runner;
 mod space;
 mod steps;

@@ -3,6 +3,7 @@
 
 use upshift_core::plan::StepId;
 
+use super::rollback_point::RollbackPoint;
 use super::runner::Runner;
 use super::RunSummary;
 use crate::deploy;
@@ -52,6 +53,9 @@ impl Runner<'_> {
                     .map(|_| ())?;
             }
         }
+        // The old version runs on its own database again: a copy frozen
+        // for this hop is needed no more.
+        self.drop_frozen_from(h);
         Ok(())
     }
 
@@ -81,7 +85,7 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Stops everything, restores `snapshot` (data and config), puts every
+    /// Stops everything, restores `point` (data and config), puts every
     /// deployment back to `version`, starts everything and checks health.
     /// Journaled first, so a crash here is finished by `resume`.
     /// With `keeps_data`, only the snapshot's config files are put back;
@@ -90,13 +94,19 @@ impl Runner<'_> {
         &mut self,
         h: usize,
         version: &str,
-        snapshot: Option<&str>,
+        point: Option<&RollbackPoint>,
         keeps_data: bool,
         manual: bool,
     ) -> StepResult<()> {
+        let (snapshot, frozen) = match point {
+            Some(RollbackPoint::Snapshot(id)) => (Some(id.clone()), None),
+            Some(RollbackPoint::Frozen(p)) => (None, Some(p.clone())),
+            None => (None, None),
+        };
         let target = Detail::RollbackTarget {
             version: version.to_string(),
-            snapshot: snapshot.map(str::to_string),
+            snapshot,
+            frozen,
             keeps_data,
             manual,
         };
@@ -113,9 +123,10 @@ impl Runner<'_> {
         let t = self.target().clone();
         let order = m.start_order();
         self.stop_all()?;
-        match snapshot {
-            Some(id) if keeps_data => self.restore_config(id, version)?,
-            Some(id) => self.restore_snapshot(id)?,
+        match point {
+            Some(RollbackPoint::Snapshot(id)) if keeps_data => self.restore_config(id, version)?,
+            Some(RollbackPoint::Snapshot(id)) => self.restore_snapshot(id)?,
+            Some(RollbackPoint::Frozen(p)) => self.thaw(p, keeps_data)?,
             None => {}
         }
         self.setup
@@ -153,6 +164,8 @@ impl Runner<'_> {
             StepState::Done,
             Some(&target),
         )?;
+        // The data is back: the run's frozen copies are needed no more.
+        self.drop_frozen_from(0);
         Ok(())
     }
 
@@ -202,7 +215,7 @@ impl Runner<'_> {
     pub fn rollback_run(mut self, back_to: usize) -> Result<RunSummary> {
         let events = self.journal.events(&self.run_id)?;
         let snapshot = if ponr_crossed(&events, &self.plan, back_to) {
-            Some(self.final_snapshot(back_to)?.ok_or_else(|| {
+            Some(self.rollback_point(back_to)?.ok_or_else(|| {
                 RunError::Failed(
                     "the run passed the point of no return but no snapshot is recorded".into(),
                 )
@@ -228,7 +241,7 @@ impl Runner<'_> {
             self.safety_snapshot_stopped(&now)?;
         }
         let keeps_data = snapshot.is_some() && keeps_data(self.setup, &now, &from);
-        self.finish_rollback(&from, snapshot.as_deref(), keeps_data, true)
+        self.finish_rollback(&from, snapshot.as_ref(), keeps_data, true)
     }
 
     /// Stops every service and takes the safety snapshot of the data
@@ -256,27 +269,33 @@ impl Runner<'_> {
             .into_iter()
             .rev()
             .find(|e| e.step == StepId::Rollback && e.state == StepState::Started);
-        let (version, snapshot, keeps_data, manual) = match last.and_then(|e| e.detail) {
+        let (version, point, keeps_data, manual) = match last.and_then(|e| e.detail) {
             Some(Detail::RollbackTarget {
                 version,
                 snapshot,
+                frozen,
                 keeps_data,
                 manual,
-            }) => (version, snapshot, keeps_data, manual),
+            }) => {
+                let point = snapshot
+                    .map(RollbackPoint::Snapshot)
+                    .or(frozen.map(RollbackPoint::Frozen));
+                (version, point, keeps_data, manual)
+            }
             _ => (self.plan.from.clone(), None, false, false),
         };
-        self.finish_rollback(&version, snapshot.as_deref(), keeps_data, manual)
+        self.finish_rollback(&version, point.as_ref(), keeps_data, manual)
     }
 
     fn finish_rollback(
         &mut self,
         version: &str,
-        snapshot: Option<&str>,
+        point: Option<&RollbackPoint>,
         keeps_data: bool,
         manual: bool,
     ) -> Result<RunSummary> {
         let h = self.plan.hops.len().saturating_sub(1);
-        match self.restore_to(h, version, snapshot, keeps_data, manual) {
+        match self.restore_to(h, version, point, keeps_data, manual) {
             Ok(()) => {
                 self.journal
                     .set_outcome(&self.run_id, Outcome::RolledBack, version, None)?;

@@ -309,16 +309,7 @@ impl<'a> Runner<'a> {
             return self.recorded(rec, unchanged, String::new);
         }
         let undone = if f.step.point_of_no_return {
-            self.setup.progress.note(&format!(
-                "past the point of no return: restoring the snapshot taken before the swap and {}",
-                hop.from
-            ));
-            match self.final_snapshot(h)? {
-                Some(id) => self.restore_to(h, &hop.from, Some(&id), false, false),
-                None => Err(StepError::msg(
-                    "no verified snapshot of this hop was recorded",
-                )),
-            }
+            self.back_to_rollback_point(h)
         } else {
             self.setup.progress.note(&format!(
                 "before the point of no return: undoing the steps done and restarting {}",

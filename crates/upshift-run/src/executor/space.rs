@@ -22,9 +22,10 @@ impl Runner<'_> {
     /// needs, saying both sizes.
     pub(super) fn room_for(&mut self, h: usize, id: &StepId) -> StepResult<()> {
         match id {
-            StepId::BackupOnline | StepId::BackupFinal | StepId::BackupPost => {
-                self.room_for_backup(h, id)
-            }
+            StepId::BackupOnline
+            | StepId::BackupFinal
+            | StepId::BackupDurable
+            | StepId::BackupPost => self.room_for_backup(h, id),
             StepId::PrepareArtifacts => self.room_for_release(h),
             StepId::RenderConfig(name) => {
                 let m = &self.setup.loaded.manifest;

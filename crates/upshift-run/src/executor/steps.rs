@@ -96,6 +96,8 @@ impl Runner<'_> {
                 self.backup(h, &step.id)
             }
             StepId::VerifyOnline | StepId::VerifyFinal => self.verify(h, &step.id),
+            StepId::RollbackPoint => self.freeze_rollback_point(h),
+            StepId::BackupDurable => self.durable_snapshot(h),
             StepId::Hook(point) => {
                 let cmd = match point {
                     HookPoint::PreUpgrade => m.hooks.pre_upgrade.clone(),

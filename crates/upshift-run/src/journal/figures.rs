@@ -224,6 +224,7 @@ mod tests {
             detail: Some(Detail::RollbackTarget {
                 version: "1.0.0".into(),
                 snapshot: None,
+                frozen: None,
                 keeps_data: false,
                 manual,
             }),
