@@ -113,6 +113,11 @@ impl StoreSource for Source {
         let copy = dir.path().join("restore.sqlite");
         s.dump_to_file(&pm.snapshot, &copy)?;
         let dest = Path::new(&pm.original);
+        // A lost data directory is made again (a restore is how it comes back).
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| BackupError::io("cannot create", parent, e))?;
+        }
         let aside = set_aside_if_damaged(dest)?;
         copy_db(s.name, &copy, dest)?;
         Ok(match aside {
@@ -137,16 +142,42 @@ pub(super) fn sql_err(store: &str, e: impl std::fmt::Display) -> BackupError {
     }
 }
 
-/// Copies `src` into `dest` with the online backup API.
+/// Copies `src` into `dest` with the online backup API, every page in one
+/// step, so under one read transaction: one consistent state of the
+/// database. Copied in slices, the backup starts over whenever another
+/// connection writes between two slices, so on a busy server it never
+/// finishes (https://www.sqlite.org/c3ref/backup_finish.html). In WAL mode
+/// writers go on while it reads; in rollback-journal mode they wait for it.
 pub(super) fn copy_db(store: &str, src: &Path, dest: &Path) -> Result<()> {
+    use rusqlite::backup::StepResult;
     let from = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| sql_err(store, format!("cannot open {}: {e}", src.display())))?;
     let mut to = Connection::open(dest).map_err(|e| sql_err(store, e))?;
     let backup = rusqlite::backup::Backup::new(&from, &mut to).map_err(|e| sql_err(store, e))?;
-    backup
-        .run_to_completion(1024, std::time::Duration::ZERO, None)
-        .map_err(|e| sql_err(store, e))
+    let deadline = std::time::Instant::now() + BUSY_FOR_AT_MOST;
+    loop {
+        match backup.step(-1).map_err(|e| sql_err(store, e))? {
+            StepResult::Done => return Ok(()),
+            StepResult::More => {}
+            _ if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            _ => {
+                return Err(sql_err(
+                    store,
+                    format!(
+                        "{} stayed locked by another connection for {} s",
+                        src.display(),
+                        BUSY_FOR_AT_MOST.as_secs()
+                    ),
+                ))
+            }
+        }
+    }
 }
+
+/// How long the copy waits for a database another connection holds locked.
+const BUSY_FOR_AT_MOST: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Removes `db` and its side files, if they exist.
 pub(super) fn remove_db(db: &Path) -> Result<()> {
