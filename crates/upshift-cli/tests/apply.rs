@@ -46,6 +46,17 @@ fn upgrade_to_3_keeps_every_note_and_rollback_restores_1() {
 
     let history = demo.upshift(&["--json", "history"]).json();
     assert_eq!(history[0]["outcome"], "succeeded");
+    // The one data step, the notes schema migration of 3.0.0, timed.
+    let data = &history[0]["data_steps"];
+    assert_eq!(data.as_array().map(Vec::len), Some(1), "{history}");
+    assert_eq!(data[0]["step"], "migrate.notes-schema-v3", "{history}");
+    assert_eq!(data[0]["hop"], 3, "{history}");
+    assert!(
+        data[0]["ms"].as_i64().is_some_and(|ms| ms >= 0),
+        "{history}"
+    );
+    let text = demo.upshift(&["history"]).stdout;
+    assert!(text.contains("hop 3: migrate.notes-schema-v3 "), "{text}");
     // Per hop: online and post-upgrade snapshots, plus a final one when the
     // data changed between the online backup and the stop.
     let taken: Vec<&str> = history[0]["snapshots"]

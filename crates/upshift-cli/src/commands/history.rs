@@ -38,7 +38,30 @@ pub fn run(settings: &Settings) -> Result<i32, CliError> {
         ],
         &rows,
     ));
+    let timed: Vec<String> = runs.iter().flat_map(data_step_lines).collect();
+    if !timed.is_empty() {
+        p.human(format!(
+            "\ndata steps (migrations), as they took:\n{}",
+            timed.join("\n")
+        ));
+    }
     Ok(code::OK)
+}
+
+/// "  RUN hop 3: migrate.notes-schema-v3 0.4s" per data step of a run.
+fn data_step_lines(v: &RunView) -> Vec<String> {
+    v.data_steps
+        .iter()
+        .map(|d| {
+            format!(
+                "  {} hop {}: {} {:.1}s",
+                v.run.id,
+                d.hop,
+                d.step,
+                d.ms as f64 / 1000.0
+            )
+        })
+        .collect()
 }
 
 /// The widest ERROR cell: the first line of the error, cut here.

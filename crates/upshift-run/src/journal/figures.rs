@@ -24,6 +24,41 @@ pub struct RunView {
     pub duration_ms: Option<i64>,
     /// When a later `upshift rollback` of this run finished.
     pub manual_rollback_ms: Option<i64>,
+    /// How long each data step (migration) took, in order.
+    pub data_steps: Vec<DataStepTime>,
+}
+
+/// One data step of a run, timed from its journal events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataStepTime {
+    /// 1-based, as plans number hops.
+    pub hop: usize,
+    /// `migrate.ID`.
+    pub step: String,
+    pub ms: i64,
+}
+
+/// Each data step that finished: from its (last) start to its done.
+pub fn data_step_times(events: &[StepEvent]) -> Vec<DataStepTime> {
+    let mut out = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let is_data = e.step.kind() == upshift_core::plan::StepKind::DataMigration;
+        if !is_data || e.state != StepState::Done {
+            continue;
+        }
+        let started = events[..i]
+            .iter()
+            .rev()
+            .find(|s| s.hop == e.hop && s.step == e.step && s.state == StepState::Started);
+        if let Some(s) = started {
+            out.push(DataStepTime {
+                hop: e.hop + 1,
+                step: e.step.to_string(),
+                ms: (e.at_ms - s.at_ms).max(0),
+            });
+        }
+    }
+    out
 }
 
 impl RunView {
@@ -36,6 +71,7 @@ impl RunView {
             window_ms: f.window_ms,
             duration_ms: f.duration_ms,
             manual_rollback_ms: f.manual_rollback_ms,
+            data_steps: data_step_times(events),
         }
     }
 }
