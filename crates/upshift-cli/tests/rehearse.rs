@@ -151,6 +151,17 @@ fn a_rehearsal_upgrades_a_staging_copy_while_production_serves_untouched() {
     assert_eq!(plan["rehearsal"]["window_ms"], r["window_ms"]);
     let text = demo.upshift(&["plan", "--to", "3.0.0"]);
     assert!(text.stdout.contains("Measured window"), "{}", text.stdout);
+    // The estimate names the time of each data step the rehearsal ran.
+    assert_eq!(
+        plan["rehearsal"]["hop_data_steps"][2][0]["step"], "migrate.notes-schema-v3",
+        "{plan}"
+    );
+    assert!(
+        text.stdout.contains("2.1.0 → 3.0.0")
+            && text.stdout.contains("of which migrate.notes-schema-v3 "),
+        "{}",
+        text.stdout
+    );
 }
 
 /// The demo catalog with 3.0.0 accepting 1.0.0: its migration refuses a

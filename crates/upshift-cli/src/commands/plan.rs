@@ -65,6 +65,8 @@ struct Rehearsed {
     /// The windows measured on the staging copy: the plan's estimate.
     window_ms: i64,
     hop_windows_ms: Vec<i64>,
+    /// Each hop's data steps (migrations) as the rehearsal timed them.
+    hop_data_steps: Vec<Vec<upshift_run::rehearsal::StepTime>>,
 }
 
 impl Rehearsed {
@@ -75,6 +77,7 @@ impl Rehearsed {
             ended_ms: r.ended_ms,
             window_ms: r.window_ms,
             hop_windows_ms: r.hops.iter().map(|h| h.window_ms).collect(),
+            hop_data_steps: r.hops.iter().map(|h| h.data_steps.clone()).collect(),
         }
     }
 }
@@ -97,7 +100,23 @@ fn rehearsal_text(
     let hops: Vec<String> = r
         .hops
         .iter()
-        .map(|h| format!("{} → {} {:.1}s", h.from, h.to, h.window_ms as f64 / 1000.0))
+        .map(|h| {
+            let data: Vec<String> = h
+                .data_steps
+                .iter()
+                .map(|d| format!("{} {:.1}s", d.step, d.ms as f64 / 1000.0))
+                .collect();
+            match data.is_empty() {
+                true => format!("{} → {} {:.1}s", h.from, h.to, h.window_ms as f64 / 1000.0),
+                false => format!(
+                    "{} → {} {:.1}s, of which {}",
+                    h.from,
+                    h.to,
+                    h.window_ms as f64 / 1000.0,
+                    data.join(", ")
+                ),
+            }
+        })
         .collect();
     Some(format!(
         "\nRehearsed {:.1} h ago ({}): {}. Measured window {:.1}s ({}): the estimate for this plan.",
