@@ -278,18 +278,7 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, CliError> {
         // A previous `--store postgres` demo's cluster: stopped before its
         // directory goes.
         demo_postgres::stop_data_dir(&dir.join("postgres/data"));
-        for pid in std::fs::read_dir(dir.join("run"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if let Some(pid) = std::fs::read_to_string(pid.path())
-                .ok()
-                .and_then(|s| s.trim().parse::<u32>().ok())
-            {
-                upshift_run::proc::terminate(pid);
-            }
-        }
+        stop_pidfiles(&dir.join("run"));
         std::fs::remove_dir_all(dir).map_err(|e| {
             CliError::Failed(format!(
                 "cannot clear the previous demo in {}: {e}",
@@ -305,6 +294,18 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, CliError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
     Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
+}
+
+/// Stops every process named by a pidfile in `run` (a previous demo's services).
+pub(super) fn stop_pidfiles(run: &Path) {
+    for pid in std::fs::read_dir(run).into_iter().flatten().flatten() {
+        if let Some(pid) = std::fs::read_to_string(pid.path())
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        {
+            upshift_run::proc::terminate(pid);
+        }
+    }
 }
 
 /// `n` distinct free ports on 127.0.0.1 (all held while choosing, so

@@ -240,18 +240,7 @@ fn prepare(dir: &Path) -> Result<PathBuf, CliError> {
             )));
         }
         for part in std::iter::once("auth").chain(NOTES) {
-            for pid in std::fs::read_dir(dir.join(part).join("run"))
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                if let Some(pid) = std::fs::read_to_string(pid.path())
-                    .ok()
-                    .and_then(|s| s.trim().parse::<u32>().ok())
-                {
-                    upshift_run::proc::terminate(pid);
-                }
-            }
+            super::demo::stop_pidfiles(&dir.join(part).join("run"));
         }
         std::fs::remove_dir_all(dir)
             .map_err(|e| fail(&format!("cannot clear {}", dir.display()), e))?;
