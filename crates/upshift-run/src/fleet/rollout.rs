@@ -185,10 +185,17 @@ impl Rollout<'_> {
                     .interrupted(run, "", &format!("{sig} in wave {}", index + 1))
                     .map(Some);
             }
+            // One read of the journal per pass (a worker waiting on others
+            // passes every few hundred milliseconds).
+            let events = self.journal.events(run)?;
             let mut pending = Vec::new();
             for name in names {
-                let last = self.journal.last(run, name)?;
-                if settled(last.as_deref()) {
+                let last = events
+                    .iter()
+                    .rev()
+                    .find(|e| e.installation == *name)
+                    .map(|e| e.event.as_str());
+                if settled(last) {
                     continue;
                 }
                 if self
